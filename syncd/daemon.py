@@ -1,0 +1,506 @@
+"""`syncd run`: the long-running daemon.
+
+Wiring, per pair: watcher ──changes──▶ PairWorker ◀──request_full── APScheduler interval job.
+The worker thread is the only place the pair's passes run (see :mod:`syncd.pair_worker`), so the
+incremental path and the periodic full reconcile are serialised per pair.
+
+The main thread owns the lifecycle: it holds the state-DB lock, waits on a self-pipe for signals
+(SIGTERM/SIGINT stop, SIGHUP reloads), supervises watchers and workers, publishes status to the
+journal for `syncd status`, and pings systemd's watchdog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from syncd.daemon_lock import AlreadyRunning, StateLock
+from syncd.metrics import DaemonMetrics, MetricsServer
+from syncd.pair_worker import PairState, PairSyncer, PairWorker, PassReport
+from syncd.sdnotify import SystemdNotifier
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHUTDOWN_GRACE = 30.0
+SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
+STATUS_EVERY = 1.0  # at most this often is status written to the journal
+WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
+
+
+# -- the seams to the rest of syncd ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """One `[[pairs]]` entry as the daemon needs it; ``config`` is the config module's object.
+
+    ``fingerprint`` changes whenever anything about the pair changes (compared on SIGHUP).
+    """
+
+    name: str
+    local: Path
+    config: Any = field(compare=False, repr=False)
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    state_path: Path
+    reconcile_interval: float
+    shutdown_grace: float
+    metrics_addr: str | None
+    pairs: tuple[PairSpec, ...]
+    remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
+    config: Any = field(compare=False, repr=False)
+
+
+class Watch(Protocol):
+    def stop(self) -> None: ...
+    def is_alive(self) -> bool: ...
+
+
+class Backend(Protocol):
+    """The engine side of the daemon: one remote client and journal for the whole process."""
+
+    def make_syncer(self, pair: PairSpec) -> PairSyncer: ...
+    def write_status(self, pair: str, state: PairState) -> None: ...
+    def close(self) -> None: ...  # persist the journal, disable the token
+
+
+ChangesCallback = Callable[[Sequence[Any]], None]
+LoadSettings = Callable[[Path | None], DaemonSettings]
+OpenBackend = Callable[[DaemonSettings, DaemonMetrics], Backend]
+StartWatcher = Callable[[PairSpec, DaemonSettings, ChangesCallback], Watch]
+
+
+# -- one pair at run time --------------------------------------------------------------------
+
+
+@dataclass
+class _PairRuntime:
+    spec: PairSpec
+    worker: PairWorker
+    watch: Watch | None = None
+    next_watch_attempt: float = 0.0  # monotonic; a failing watcher is retried, not hammered
+
+    @property
+    def job_id(self) -> str:
+        return f"full-reconcile:{self.spec.name}"
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path | None,
+        *,
+        load_settings: LoadSettings,
+        open_backend: OpenBackend,
+        start_watcher: StartWatcher,
+        notifier: SystemdNotifier | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self._load_settings = load_settings
+        self._open_backend = open_backend
+        self._start_watcher = start_watcher
+        self.notifier = notifier or SystemdNotifier()
+        self.metrics = DaemonMetrics()
+        self.settings: DaemonSettings | None = None
+        self.backend: Backend | None = None
+        self.pairs: dict[str, _PairRuntime] = {}
+        self._scheduler: BackgroundScheduler | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._lock: StateLock | None = None
+        self._signals: list[int] = []
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._status_dirty = threading.Event()
+        self._status_written = 0.0
+        self._last_watchdog = 0.0
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run in the foreground until SIGTERM/SIGINT; returns the process exit code."""
+        settings = self._load_settings(self.config_path)
+        self._lock = StateLock(settings.state_path)
+        self._lock.acquire()  # AlreadyRunning propagates: the CLI prints it and exits 2
+        try:
+            self._install_signal_handlers()
+            self.settings = settings
+            self.backend = self._open_backend(settings, self.metrics)
+            self._start_scheduler()
+            self._start_metrics(settings)
+            for spec in settings.pairs:
+                self._add_pair(spec)
+            names = ", ".join(self.pairs) or "none"
+            log.info("syncd daemon running (pid %d), pairs: %s", os.getpid(), names)
+            self.notifier.ready(self._status_line())
+            self._main_loop()
+            return self._shutdown()
+        finally:
+            self._lock.release()
+
+    # -- pairs ----------------------------------------------------------------------------------
+
+    def _add_pair(self, spec: PairSpec) -> None:
+        assert self.backend is not None and self.settings is not None
+        syncer = self.backend.make_syncer(spec)
+        worker = PairWorker(
+            spec.name, syncer, on_status=self._on_pair_status, on_pass=self._on_pass
+        )
+        runtime = _PairRuntime(spec, worker)
+        self.pairs[spec.name] = runtime
+        worker.start()
+        # Watch first, then reconcile: a change made during the start-up walk is not lost.
+        self._start_watch(runtime)
+        self._schedule_full(runtime, self.settings.reconcile_interval)
+
+    def _start_watch(self, runtime: _PairRuntime) -> None:
+        assert self.settings is not None
+        runtime.next_watch_attempt = time.monotonic() + WATCH_RETRY_EVERY
+        try:
+            runtime.watch = self._start_watcher(
+                runtime.spec, self.settings, runtime.worker.add_changes
+            )
+        except Exception as exc:
+            # No watcher (root missing, permissions): the periodic reconcile still runs, and
+            # supervision retries the watcher every round.
+            runtime.watch = None
+            log.error("pair %s: cannot watch %s: %s", runtime.spec.name, runtime.spec.local, exc)
+
+    def _remove_pair(self, name: str, grace: float) -> None:
+        runtime = self.pairs.pop(name)
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.remove_job(runtime.job_id)
+        if runtime.watch is not None:
+            runtime.watch.stop()
+        runtime.worker.stop()
+        if not runtime.worker.join(grace):
+            log.warning("pair %s: pass still running after %.0fs; left behind", name, grace)
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        self._scheduler = BackgroundScheduler(
+            daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        self._scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._scheduler.start()
+
+    def _schedule_full(self, runtime: _PairRuntime, interval: float) -> None:
+        """Interval job that only queues a full pass: the worker runs it, never the scheduler
+        thread, so a long reconcile cannot make the next run misfire or overlap."""
+        assert self._scheduler is not None
+        worker = runtime.worker
+        self._scheduler.add_job(
+            worker.request_full,
+            "interval",
+            seconds=interval,
+            args=["scheduled"],
+            id=runtime.job_id,
+            name=f"full reconcile of {runtime.spec.name}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(interval * 0.9)),
+            next_run_time=None,
+        )
+        # The start-up run: straight into the worker, not through the scheduler's clock.
+        worker.request_full("start-up")
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning(
+                "scheduler: job %s missed its run at %s", event.job_id, event.scheduled_run_time
+            )
+        else:
+            log.error(
+                "scheduler: job %s failed: %r",
+                event.job_id,
+                event.exception,
+                exc_info=event.exception,
+            )
+
+    # -- observers of the workers -------------------------------------------------------------
+
+    def _on_pair_status(self, state: PairState) -> None:
+        # Called under the worker's lock: only cheap things here; the journal write is batched.
+        self.metrics.queue_length.labels(state.name).set(state.queue_length)
+        self.metrics.in_flight.labels(state.name).set(state.in_flight)
+        self._status_dirty.set()
+        self._wake()
+
+    def _on_pass(self, report: PassReport) -> None:
+        m = self.metrics
+        m.passes.labels(report.pair, report.kind, "ok" if report.ok else "failed").inc()
+        if report.ok and report.kind == "full":
+            m.last_full_reconcile.labels(report.pair).set(time.time())
+        outcome = report.outcome
+        for kind, count in _counts(getattr(outcome, "ops_done", None)).items():
+            m.ops_done.labels(report.pair, kind).inc(count)
+        for kind, count in _counts(getattr(outcome, "ops_failed", None)).items():
+            m.ops_failed.labels(report.pair, kind).inc(count)
+        uploaded = getattr(outcome, "bytes_uploaded", 0) or 0
+        if uploaded:
+            m.bytes_uploaded.labels(report.pair).inc(uploaded)
+        if report.ok:
+            now = time.monotonic()
+            for change in report.changes:
+                seen = getattr(change, "first_event_monotonic", None)
+                if isinstance(seen, int | float):
+                    m.event_latency.labels(report.pair).observe(max(0.0, now - seen))
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # Only record and wake: the main loop does the work outside the handler.
+        self._signals.append(signum)
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"!")
+
+    def _main_loop(self) -> None:
+        ping = self.notifier.watchdog_interval
+        while True:
+            timeout = SUPERVISE_EVERY if ping is None else min(SUPERVISE_EVERY, ping)
+            with contextlib.suppress(InterruptedError):
+                select.select([self._wake_r], [], [], timeout)
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.read(self._wake_r, 4096)
+            while self._signals:
+                signum = self._signals.pop(0)
+                if signum in (signal.SIGTERM, signal.SIGINT):
+                    log.info("received %s: stopping", signal.Signals(signum).name)
+                    return
+                if signum == signal.SIGHUP:
+                    self._reload()
+            healthy = self._supervise()
+            self._publish_status()
+            if ping is not None and healthy and time.monotonic() - self._last_watchdog >= ping:
+                self.notifier.watchdog()
+                self._last_watchdog = time.monotonic()
+
+    def _supervise(self) -> bool:
+        """Restart dead watchers and workers; True when everything is running."""
+        healthy = True
+        for runtime in self.pairs.values():
+            if not runtime.worker.is_alive():
+                healthy = False
+                log.error("pair %s: worker thread died; restarting it", runtime.spec.name)
+                old = runtime.worker
+                runtime.worker = PairWorker(
+                    old.name, old.syncer, on_status=self._on_pair_status, on_pass=self._on_pass
+                )
+                runtime.worker.start()
+                runtime.worker.request_full("worker restarted")
+                if runtime.watch is not None:
+                    runtime.watch.stop()
+                    runtime.watch = None
+                if self._scheduler is not None and self.settings is not None:
+                    self._schedule_full(runtime, self.settings.reconcile_interval)
+            if runtime.watch is None or not runtime.watch.is_alive():
+                healthy = False
+                if runtime.watch is not None:
+                    log.error("pair %s: watcher stopped; restarting it", runtime.spec.name)
+                    with contextlib.suppress(Exception):
+                        runtime.watch.stop()
+                if time.monotonic() >= runtime.next_watch_attempt:
+                    self._start_watch(runtime)
+                    if runtime.watch is not None:
+                        # Events were lost while it was down.
+                        runtime.worker.request_full("watcher restarted")
+        return healthy
+
+    def _publish_status(self, force: bool = False) -> None:
+        if not self._status_dirty.is_set() and not force:
+            return
+        if not force and time.monotonic() - self._status_written < STATUS_EVERY:
+            return
+        self._status_dirty.clear()
+        self._status_written = time.monotonic()
+        if self.backend is not None:
+            for name, runtime in list(self.pairs.items()):
+                try:
+                    self.backend.write_status(name, runtime.worker.snapshot())
+                except Exception as exc:
+                    log.warning("could not write status of pair %s: %s", name, exc)
+        self.notifier.status(self._status_line())
+
+    def _status_line(self) -> str:
+        states = [r.worker.snapshot() for r in self.pairs.values()]
+        queued = sum(s.queue_length for s in states)
+        busy = sum(1 for s in states if s.busy)
+        failing = sum(1 for s in states if s.consecutive_failures)
+        text = f"{len(states)} pairs, {queued} changes queued, {busy} syncing"
+        return text + (f", {failing} failing (retrying)" if failing else "")
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        pairs = {}
+        ok = True
+        for name, runtime in list(self.pairs.items()):
+            s = runtime.worker.snapshot()
+            alive = runtime.worker.is_alive() and runtime.watch is not None
+            ok = ok and alive
+            pairs[name] = {
+                "running": alive,
+                "up_to_date": s.up_to_date,
+                "queue_length": s.queue_length,
+                "last_full_reconcile": s.last_full_reconcile,
+                "last_error": s.last_error,
+                "consecutive_failures": s.consecutive_failures,
+            }
+        return ok, {"pairs": pairs}
+
+    def _start_metrics(self, settings: DaemonSettings) -> None:
+        if self._metrics_server is not None or not settings.metrics_addr:
+            return
+        try:
+            self._metrics_server = MetricsServer(settings.metrics_addr, self.metrics, self.health)
+            self._metrics_server.start()
+        except (OSError, ValueError) as exc:
+            log.error("metrics endpoint disabled: %s", exc)
+            self._metrics_server = None
+
+    # -- reload ---------------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        assert self.settings is not None
+        self.notifier.reloading()
+        try:
+            new = self._load_settings(self.config_path)
+        except Exception as exc:
+            log.error("SIGHUP: new configuration rejected, keeping the running one: %s", exc)
+            self.notifier.ready(self._status_line())
+            return
+        old = self.settings
+        if new.state_path != old.state_path:
+            log.warning("SIGHUP: [state] path changed; it takes effect at the next start")
+            new = _replace_state_path(new, old.state_path)
+        self.settings = new
+        if new.remote_fingerprint != old.remote_fingerprint:
+            log.info("SIGHUP: [remote] changed; reconnecting all pairs")
+            self._restart_backend(new)
+        else:
+            old_pairs = {p.name: p for p in old.pairs}
+            new_pairs = {p.name: p for p in new.pairs}
+            for name in old_pairs.keys() - new_pairs.keys():
+                log.info("SIGHUP: pair %s removed", name)
+                self._remove_pair(name, new.shutdown_grace)
+            for name, spec in new_pairs.items():
+                if name not in old_pairs:
+                    log.info("SIGHUP: pair %s added", name)
+                    self._add_pair(spec)
+                elif spec.fingerprint != old_pairs[name].fingerprint:
+                    log.info("SIGHUP: pair %s changed; restarting it", name)
+                    self._remove_pair(name, new.shutdown_grace)
+                    self._add_pair(spec)
+                elif new.reconcile_interval != old.reconcile_interval:
+                    self._reschedule(self.pairs[name], new.reconcile_interval)
+        if new.metrics_addr != old.metrics_addr:
+            if self._metrics_server is not None:
+                self._metrics_server.stop()
+                self._metrics_server = None
+            self._start_metrics(new)
+        log.info("SIGHUP: configuration reloaded (%d pairs)", len(self.pairs))
+        self.notifier.ready(self._status_line())
+
+    def _reschedule(self, runtime: _PairRuntime, interval: float) -> None:
+        assert self._scheduler is not None
+        self._scheduler.reschedule_job(runtime.job_id, trigger="interval", seconds=interval)
+        self._scheduler.modify_job(runtime.job_id, misfire_grace_time=max(1, int(interval * 0.9)))
+
+    def _restart_backend(self, settings: DaemonSettings) -> None:
+        for name in list(self.pairs):
+            self._remove_pair(name, settings.shutdown_grace)
+        if self.backend is not None:
+            self.backend.close()
+        self.backend = self._open_backend(settings, self.metrics)
+        for spec in settings.pairs:
+            self._add_pair(spec)
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    def _shutdown(self) -> int:
+        grace = self.settings.shutdown_grace if self.settings else DEFAULT_SHUTDOWN_GRACE
+        self.notifier.stopping("stopping: finishing in-flight requests")
+        for runtime in self.pairs.values():
+            if runtime.watch is not None:
+                with contextlib.suppress(Exception):
+                    runtime.watch.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for runtime in self.pairs.values():
+            runtime.worker.stop()
+        deadline = time.monotonic() + grace
+        stuck = [
+            name
+            for name, runtime in self.pairs.items()
+            if not runtime.worker.join(max(0.0, deadline - time.monotonic()))
+        ]
+        if stuck:
+            log.warning(
+                "stopping after the %.0fs grace period with passes still running (%s); "
+                "the next start finishes their work",
+                grace,
+                ", ".join(stuck),
+            )
+        self._publish_status(force=True)
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+        if self.backend is not None:
+            try:
+                self.backend.close()
+            except Exception as exc:
+                log.warning("while closing: %s", exc)
+        log.info("syncd daemon stopped")
+        self.notifier.close()
+        if stuck:
+            # Worker threads (and any pool threads of the engine) would block interpreter exit.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            assert self._lock is not None
+            self._lock.release()
+            os._exit(0)
+        return 0
+
+
+def _counts(value: Any) -> dict[str, int]:
+    if isinstance(value, dict):
+        return {str(k): int(v) for k, v in value.items() if v}
+    return {}
+
+
+def _replace_state_path(settings: DaemonSettings, path: Path) -> DaemonSettings:
+    from dataclasses import replace
+
+    return replace(settings, state_path=path)
+
+
+__all__ = [
+    "AlreadyRunning",
+    "Backend",
+    "Daemon",
+    "DaemonSettings",
+    "PairSpec",
+    "Watch",
+]

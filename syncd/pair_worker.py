@@ -1,0 +1,287 @@
+"""One worker thread per pair: the only place a pair's sync passes run.
+
+Watcher changes and full-reconcile requests are queued here and run one pass at a time, so the
+incremental path and the periodic reconcile never touch the same pair concurrently or out of
+order. A failed pass (host unreachable, rate limited, anything) keeps its work and is retried
+with exponential backoff; the worker never gives up and never takes the daemon down.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class PairSyncer(Protocol):
+    """The seam between the daemon and the engine for one pair.
+
+    ``cancel`` is set on shutdown: start no new operation, let in-flight ones finish, return.
+    Either method raises on failure; the worker retries with backoff.
+    """
+
+    def full_pass(self, cancel: threading.Event) -> Any: ...
+
+    def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> Any: ...
+
+
+@dataclass
+class PairState:
+    """What the worker knows about its pair; a snapshot goes to status and metrics."""
+
+    name: str
+    queue_length: int = 0
+    full_pending: bool = False
+    busy: str | None = None  # "full" | "incremental" while a pass runs
+    in_flight: int = 0
+    last_full_reconcile: float | None = None  # unix time of the last successful full pass
+    last_pass: float | None = None  # unix time of the last successful pass of any kind
+    last_error: str | None = None
+    last_error_at: float | None = None
+    consecutive_failures: int = 0
+    next_retry_in: float | None = None
+    passes: dict[str, int] = field(default_factory=lambda: {"full": 0, "incremental": 0})
+
+    @property
+    def up_to_date(self) -> bool:
+        return (
+            self.queue_length == 0
+            and not self.full_pending
+            and self.busy is None
+            and self.consecutive_failures == 0
+            and self.last_full_reconcile is not None
+        )
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """Handed to the observer after every pass (metrics, latency, status)."""
+
+    pair: str
+    kind: str  # "full" | "incremental"
+    ok: bool
+    duration: float
+    outcome: Any = None
+    error: BaseException | None = None
+    changes: Sequence[Any] = ()
+
+
+StatusListener = Callable[[PairState], None]
+PassListener = Callable[[PassReport], None]
+
+
+def is_overflow(change: Any) -> bool:
+    """The watcher lost events (queue overflow, observer restarted): only a full pass is safe."""
+    kind = getattr(change, "kind", None)
+    return str(getattr(kind, "value", kind)) == "overflow"
+
+
+class PairWorker:
+    def __init__(
+        self,
+        name: str,
+        syncer: PairSyncer,
+        *,
+        on_status: StatusListener | None = None,
+        on_pass: PassListener | None = None,
+        retry_base: float = 1.0,
+        retry_max: float = 30.0,
+        max_batch: int = 10_000,
+    ) -> None:
+        self.name = name
+        self.syncer = syncer
+        self.cancel = threading.Event()
+        self._on_status = on_status
+        self._on_pass = on_pass
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: list[Any] = []
+        self._full_reason: str | None = None
+        self._retry_at: float | None = None  # monotonic; no pass before this after a failure
+        self._stopping = False
+        self.state = PairState(name)
+        self._thread = threading.Thread(target=self._run, name=f"syncd-pair-{name}", daemon=True)
+
+    # -- feeding work (any thread) ------------------------------------------------------------
+
+    def add_changes(self, changes: Sequence[Any]) -> None:
+        if not changes:
+            return
+        with self._cond:
+            if any(is_overflow(c) for c in changes):
+                self._request_full_locked("watcher overflow")
+            else:
+                self._pending.extend(changes)
+                if len(self._pending) > self._max_batch:
+                    # A burst this large is cheaper as one walk than as per-path work.
+                    self._request_full_locked(f"{len(self._pending)} queued changes")
+            self._publish_locked()
+            self._cond.notify()
+
+    def request_full(self, reason: str, *, now: bool = False) -> None:
+        with self._cond:
+            self._request_full_locked(reason)
+            if now:
+                self._retry_at = None
+            self._publish_locked()
+            self._cond.notify()
+
+    def _request_full_locked(self, reason: str) -> None:
+        if self._full_reason is None:
+            self._full_reason = reason
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the worker to finish: the running pass sees ``cancel`` and returns early."""
+        with self._cond:
+            self._stopping = True
+            self.cancel.set()
+            self._cond.notify()
+
+    def join(self, timeout: float | None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> PairState:
+        with self._cond:
+            return PairState(**{k: getattr(self.state, k) for k in self.state.__dataclass_fields__})
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _take_work(self) -> tuple[str | None, list[Any]] | None:
+        """Block until there is work (and no backoff), or return None when stopping."""
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                has_work = self._full_reason is not None or bool(self._pending)
+                wait: float | None = None
+                if has_work and self._retry_at is not None:
+                    wait = self._retry_at - time.monotonic()
+                if has_work and (wait is None or wait <= 0):
+                    full_reason, changes = self._full_reason, self._pending
+                    self._full_reason, self._pending = None, []
+                    self.state.busy = "full" if full_reason else "incremental"
+                    self._publish_locked()
+                    return full_reason, changes
+                self._cond.wait(wait)
+
+    def _run(self) -> None:
+        while (work := self._take_work()) is not None:
+            full_reason, changes = work
+            kind = "full" if full_reason is not None else "incremental"
+            if full_reason is not None:
+                log.info("pair %s: full reconcile (%s)", self.name, full_reason)
+            started = time.monotonic()
+            try:
+                if full_reason is not None:
+                    outcome = self.syncer.full_pass(self.cancel)
+                else:
+                    outcome = self.syncer.incremental_pass(changes, self.cancel)
+            except Exception as exc:
+                self._failed(kind, full_reason, changes, exc, time.monotonic() - started)
+            else:
+                self._succeeded(kind, changes, outcome, time.monotonic() - started)
+
+    def _succeeded(self, kind: str, changes: list[Any], outcome: Any, duration: float) -> None:
+        with self._cond:
+            now = time.time()
+            self.state.busy = None
+            self.state.in_flight = 0
+            self.state.last_pass = now
+            self.state.passes[kind] += 1
+            if kind == "full":
+                self.state.last_full_reconcile = now
+            if self.state.consecutive_failures:
+                log.info(
+                    "pair %s: caught up after %d failed attempts",
+                    self.name,
+                    self.state.consecutive_failures,
+                )
+            self.state.consecutive_failures = 0
+            self.state.next_retry_in = None
+            self._retry_at = None
+            self._publish_locked()
+        self._report(PassReport(self.name, kind, True, duration, outcome=outcome, changes=changes))
+
+    def _failed(
+        self,
+        kind: str,
+        full_reason: str | None,
+        changes: list[Any],
+        exc: Exception,
+        duration: float,
+    ) -> None:
+        with self._cond:
+            self.state.busy = None
+            self.state.in_flight = 0
+            if self.cancel.is_set():
+                # Shutting down: the interrupted work is redone by the next start's full pass.
+                self._publish_locked()
+                return
+            self.state.consecutive_failures += 1
+            n = self.state.consecutive_failures
+            delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
+            delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift apart
+            self._retry_at = time.monotonic() + delay
+            # Keep the work: a failed full pass stays a full pass; changes go back in front.
+            if full_reason is not None:
+                self._request_full_locked(full_reason)
+            self._pending[:0] = changes
+            message = f"{type(exc).__name__}: {exc}"
+            self.state.last_error = message
+            self.state.last_error_at = time.time()
+            self.state.next_retry_in = delay
+            self._publish_locked()
+        level = logging.WARNING if n < 5 else logging.ERROR
+        log.log(
+            level,
+            "pair %s: %s pass failed (%s); retry %d in %.1fs",
+            self.name,
+            kind,
+            message,
+            n,
+            delay,
+            exc_info=_want_traceback(exc),
+        )
+        self._report(PassReport(self.name, kind, False, duration, error=exc, changes=changes))
+
+    def _publish_locked(self) -> None:
+        self.state.queue_length = len(self._pending)
+        self.state.full_pending = self._full_reason is not None
+        if self._on_status is not None:
+            try:
+                self._on_status(self.state)
+            except Exception:
+                log.exception("pair %s: status listener failed", self.name)
+
+    def _report(self, report: PassReport) -> None:
+        if self._on_pass is not None:
+            try:
+                self._on_pass(report)
+            except Exception:
+                log.exception("pair %s: pass listener failed", self.name)
+
+
+def _want_traceback(exc: BaseException) -> bool:
+    """Expected failures (network, host errors) log one line; anything else is a bug: full trace."""
+    try:
+        from syncd.remote.errors import RemoteError
+    except ImportError:  # pragma: no cover
+        return True
+    return not isinstance(exc, RemoteError | OSError | TimeoutError)
