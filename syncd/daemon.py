@@ -484,6 +484,55 @@ class Daemon:
         return 0
 
 
+# -- binding to syncd.config ----------------------------------------------------------------
+
+
+def load_settings(config_path: Path | None) -> DaemonSettings:
+    """Read the config file into what the daemon needs; ConfigError (exit 2) when invalid."""
+    from syncd.config import load_config
+
+    config = load_config(config_path)
+    config.require_pairs()
+    daemon_section = getattr(config, "daemon", None)
+    grace = getattr(daemon_section, "shutdown_grace", None) or DEFAULT_SHUTDOWN_GRACE
+    metrics_addr = getattr(daemon_section, "metrics_addr", None) or None
+    # Everything a pair's syncer and watcher are built from: a change restarts the pair.
+    shared = config.sync.model_dump_json(exclude={"reconcile_interval"})
+    pairs = tuple(
+        PairSpec(
+            name=pair.name,
+            local=Path(pair.local),
+            config=pair,
+            fingerprint=_digest(pair.model_dump_json() + shared),
+        )
+        for pair in config.pairs
+    )
+    return DaemonSettings(
+        state_path=Path(config.state.path),
+        reconcile_interval=float(config.sync.reconcile_interval),
+        shutdown_grace=float(grace),
+        metrics_addr=metrics_addr,
+        pairs=pairs,
+        remote_fingerprint=_digest(_reveal(config.remote.model_dump())),
+        config=config,
+    )
+
+
+def _reveal(values: dict[str, Any]) -> str:
+    """Secret fields as their values, so a changed key is noticed; only ever hashed."""
+    revealed = {
+        k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
+        for k, v in values.items()
+    }
+    return repr(sorted(revealed.items()))
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _counts(value: Any) -> dict[str, int]:
     if isinstance(value, dict):
         return {str(k): int(v) for k, v in value.items() if v}
