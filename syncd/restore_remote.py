@@ -1,0 +1,65 @@
+"""Helpers restore and verify share: a client from the config, the worker count, and finding a
+remote folder by its path from the account root."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from syncd.config import Config
+from syncd.errors import UserError
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import RemoteError
+
+
+def open_client(config: Config) -> RemoteClient:
+    remote = config.remote
+    return RemoteClient(
+        remote.api_url,
+        remote.credentials(),
+        allow_insecure_http=remote.allow_insecure_http,
+        verify_tls=remote.verify_tls,
+        timeout=remote.timeout,
+        max_retry_time=remote.max_retry_time,
+    )
+
+
+def worker_count(config: Config, client: RemoteClient) -> int:
+    """Same rule as uploads: the configured workers, capped by the account's concurrent_uploads."""
+    workers = config.sync.workers
+    try:
+        allowed = client.account_package().concurrent_uploads
+    except RemoteError:
+        allowed = 0  # the package is advisory here; the listing will surface real failures
+    return max(1, min(workers, allowed) if allowed > 0 else workers)
+
+
+def split_remote_path(path: str) -> tuple[str, ...]:
+    """'/Backup//Docs/' -> ('Backup', 'Docs'); '' and '/' -> () (the account root)."""
+    return tuple(part for part in path.split("/") if part)
+
+
+def resolve_remote_folder(client: RemoteClient, parts: Sequence[str]) -> int | None:
+    """The id of the folder at ``parts`` from the account root (None = the root itself).
+
+    Names are matched exactly, one listing per level. The host allows two folders of one name in
+    one parent; rather than guess which one holds the backup, this refuses and names their ids
+    (choose one with ``--remote-id``).
+    """
+    folder_id: int | None = None
+    for depth, part in enumerate(parts):
+        where = "/".join(parts[:depth]) or "the account root"
+        shown = "/".join(parts[: depth + 1])
+        matches = [f for f in client.folder_listing(folder_id).folders if f.name == part]
+        if not matches:
+            raise UserError(
+                f"remote folder {shown!r} does not exist (no folder named {part!r} in {where}) "
+                "— check the path and its spelling (names are case-sensitive)"
+            )
+        if len(matches) > 1:
+            ids = ", ".join(str(f.id) for f in sorted(matches, key=lambda f: f.id))
+            raise UserError(
+                f"remote folder {shown!r} is ambiguous: {len(matches)} folders named {part!r} "
+                f"in {where} (ids {ids}) — choose one with --remote-id ID"
+            )
+        folder_id = matches[0].id
+    return folder_id

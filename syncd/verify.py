@@ -1,0 +1,388 @@
+"""`syncd verify`: compare the journal, the local tree and the remote listings of a pair, one
+directory at a time, and report every difference. With ``deep``, download remote files (all, or
+a random sample of N chosen by reservoir sampling during the walk) and compare their MD5 with the
+local file's.
+
+Memory grows with the largest directory (and the sample), not with the tree. Remote entries are
+matched to local names by the journal's ids first (a remote name the host mangled is still the
+same file), then by exact name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import stat
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import NotFound, RemoteError
+from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+from syncd.restore_paths import TEMP_PREFIX, TEMP_SUFFIX
+
+HASH_CHUNK = 1 << 20
+
+# Kinds of difference, as they appear in --json output.
+MISSING_REMOTELY = "missing_remotely"  # local entry with no remote counterpart
+EXTRA_REMOTELY = "extra_remotely"  # remote entry the journal does not know, absent locally
+MISSING_LOCALLY = "missing_locally"  # remote entry the journal knows, absent locally
+SIZE_DIFFERS = "size_differs"
+TYPE_DIFFERS = "type_differs"  # a file on one side, a folder on the other
+DUPLICATE_REMOTE = "duplicate_remote_name"  # two entries of one name in one remote folder
+JOURNAL_ORPHAN = "journal_without_either_side"
+NOT_IN_JOURNAL = "not_in_journal"  # on both sides but untracked
+JOURNAL_STALE = "journal_differs"  # the journal's ids or sizes do not match what is there
+CONTENT_DIFFERS = "content_differs"  # --deep: MD5 of remote bytes != local file's
+CHECK_FAILED = "check_failed"  # --deep: could not download or read
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    kind: str
+    path: str  # '/'-separated, relative to the pair's root; folders end in '/'
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedEntry:
+    """One journal row under a directory: what both sides last agreed on."""
+
+    name: str  # local name
+    is_folder: bool
+    remote_id: int | None
+    remote_name: str | None = None
+    size: int | None = None
+    md5: str | None = None
+
+
+class JournalView(Protocol):
+    """What verify reads from the journal of one pair."""
+
+    def children(self, rel_dir: str) -> list[SyncedEntry]: ...
+
+
+@dataclass
+class VerifyReport:
+    pair: str
+    local_root: str
+    remote_path: str
+    files_compared: int = 0
+    folders_compared: int = 0
+    deep_checked: int = 0
+    deep_bytes: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for diff in self.differences:
+            counts[diff.kind] = counts.get(diff.kind, 0) + 1
+        return {
+            "pair": self.pair,
+            "local": self.local_root,
+            "remote": self.remote_path,
+            "ok": self.ok,
+            "files_compared": self.files_compared,
+            "folders_compared": self.folders_compared,
+            "deep_checked": self.deep_checked,
+            "counts": counts,
+            "differences": [d.to_json() for d in self.differences],
+        }
+
+    def lines(self) -> list[str]:
+        head = (
+            f"{self.pair}: {'OK' if self.ok else 'DIFFERS'} — {self.files_compared} files and "
+            f"{self.folders_compared} folders compared"
+        )
+        if self.deep_checked:
+            head += f", {self.deep_checked} MD5-checked ({self.deep_bytes / 1e6:.1f} MB)"
+        head += f", {len(self.differences)} differences"
+        return [head] + [
+            f"  {d.kind.replace('_', ' ')}: {d.path} ({d.detail})" for d in self.differences
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalEntry:
+    name: str
+    is_dir: bool
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _DeepCheck:
+    rel_path: str
+    local_path: str
+    remote: RemoteFile
+
+
+def _is_restore_temp(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+class Verifier:
+    def __init__(
+        self,
+        client: RemoteClient,
+        *,
+        pair: str,
+        local_root: str,
+        remote_path: str,
+        journal: JournalView | None = None,
+        ignored: Callable[[str, bool], bool] | None = None,
+        deep: bool = False,
+        sample: int | None = None,
+        workers: int = 4,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.local_root = os.path.abspath(local_root)
+        self.journal = journal
+        self.ignored = ignored or (lambda _rel, _is_dir: False)
+        self.deep = deep or sample is not None
+        self.sample = sample
+        self.workers = max(1, workers)
+        self.rng = rng or random.Random()
+        self.report = VerifyReport(pair, self.local_root, remote_path)
+        self._lock = threading.Lock()
+        self._reservoir: list[_DeepCheck] = []
+        self._seen_for_sample = 0
+
+    def run(self, remote_root_id: int | None) -> VerifyReport:
+        """Compare the pair whose remote folder is ``remote_root_id`` (None: the account root)."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool:
+            pending: list[Future[None]] = []
+            stack: list[tuple[str, int | None]] = [("", remote_root_id)]
+            while stack:
+                rel_dir, folder_id = stack.pop()
+                listing = self.client.folder_listing(folder_id)
+                for check in self._compare_dir(rel_dir, listing, stack):
+                    pending.append(pool.submit(self._deep_check, check))
+                pending = [f for f in pending if not f.done()]
+            for check in self._reservoir:
+                pending.append(pool.submit(self._deep_check, check))
+            for future in pending:
+                future.result()
+        self.report.differences.sort(key=lambda d: (d.path, d.kind))
+        return self.report
+
+    def run_remote_missing(self) -> VerifyReport:
+        """The pair's remote folder does not exist at all: one difference says so."""
+        self._diff(
+            MISSING_REMOTELY, "/", f"the remote folder {self.report.remote_path!r} is missing"
+        )
+        return self.report
+
+    # -- one directory
+
+    def _compare_dir(
+        self, rel_dir: str, listing: FolderListing, stack: list[tuple[str, int | None]]
+    ) -> list[_DeepCheck]:
+        self.report.folders_compared += 1
+        local = self._scan_local(rel_dir)
+        synced = {e.name: e for e in self.journal.children(rel_dir)} if self.journal else {}
+        remote_folders = [f for f in listing.folders if not self._ignored(rel_dir, f.name, True)]
+        remote_files = [f for f in listing.files if not self._ignored(rel_dir, f.name, False)]
+        self._report_duplicates(rel_dir, remote_folders, remote_files)
+
+        # Match remote entries to local names: by the journal's id first, then by exact name.
+        by_id: dict[tuple[bool, int], RemoteFolder | RemoteFile] = {}
+        for rf in remote_folders:
+            by_id.setdefault((True, rf.id), rf)
+        for rfile in remote_files:
+            by_id.setdefault((False, rfile.id), rfile)
+        matched: dict[str, RemoteFolder | RemoteFile] = {}
+        claimed: set[tuple[bool, int]] = set()
+        for name, row in synced.items():
+            if row.remote_id is not None and (row.is_folder, row.remote_id) in by_id:
+                matched[name] = by_id[(row.is_folder, row.remote_id)]
+                claimed.add((row.is_folder, row.remote_id))
+        for entry in sorted([*remote_folders, *remote_files], key=lambda e: e.id):
+            is_folder = isinstance(entry, RemoteFolder)
+            key = (is_folder, entry.id)
+            if key not in claimed and entry.name not in matched:
+                matched[entry.name] = entry
+                claimed.add(key)
+        checks: list[_DeepCheck] = []
+        for name in sorted(set(local) | set(matched) | set(synced)):
+            checks += self._compare_entry(
+                rel_dir, name, local.get(name), matched.get(name), synced.get(name), stack
+            )
+        # Remote entries left unmatched lost a duplicate name: reported as duplicates above.
+        return checks
+
+    def _compare_entry(
+        self,
+        rel_dir: str,
+        name: str,
+        loc: _LocalEntry | None,
+        rem: RemoteFolder | RemoteFile | None,
+        row: SyncedEntry | None,
+        stack: list[tuple[str, int | None]],
+    ) -> list[_DeepCheck]:
+        rel = f"{rel_dir}/{name}" if rel_dir else name
+        rem_is_dir = isinstance(rem, RemoteFolder)
+        shown = rel + ("/" if (loc and loc.is_dir) or (rem is not None and rem_is_dir) else "")
+        if loc is None and rem is None:
+            self._diff(JOURNAL_ORPHAN, shown, "the journal lists it; neither side has it")
+            return []
+        if rem is None:
+            assert loc is not None
+            what = "folder" if loc.is_dir else f"{loc.size} bytes"
+            self._diff(MISSING_REMOTELY, shown, f"local {what}, nothing remotely")
+            return []
+        if loc is None:
+            if row is not None:
+                self._diff(MISSING_LOCALLY, shown, f"remote id {rem.id}, deleted locally?")
+            else:
+                self._diff(EXTRA_REMOTELY, shown, f"remote id {rem.id}, unknown to the journal")
+            return []
+        if loc.is_dir != rem_is_dir:
+            sides = ("folder", "file") if loc.is_dir else ("file", "folder")
+            self._diff(TYPE_DIFFERS, shown, f"local {sides[0]}, remote {sides[1]} (id {rem.id})")
+            return []
+        if self.journal is not None:
+            self._check_row(shown, rem, row, loc)
+        if isinstance(rem, RemoteFolder):
+            stack.append((rel, rem.id))
+            return []
+        self.report.files_compared += 1
+        if loc.size != rem.size:
+            self._diff(SIZE_DIFFERS, shown, f"local {loc.size} bytes, remote {rem.size}")
+            return []
+        if rem.name != name:
+            # Matched by the journal's id: the remote copy was renamed (or the host mangled it).
+            self._diff(JOURNAL_STALE, shown, f"remote name is {rem.name!r}")
+        if not self.deep:
+            return []
+        check = _DeepCheck(rel, os.path.join(self.local_root, *rel.split("/")), rem)
+        return self._offer(check)
+
+    def _check_row(
+        self,
+        shown: str,
+        rem: RemoteFolder | RemoteFile,
+        row: SyncedEntry | None,
+        loc: _LocalEntry,
+    ) -> None:
+        if row is None:
+            self._diff(NOT_IN_JOURNAL, shown, f"on both sides (remote id {rem.id}), untracked")
+        elif row.remote_id != rem.id:
+            self._diff(JOURNAL_STALE, shown, f"journal id {row.remote_id}, remote id {rem.id}")
+        elif isinstance(rem, RemoteFile) and row.size is not None and row.size != loc.size:
+            self._diff(JOURNAL_STALE, shown, f"journal size {row.size}, local {loc.size}")
+
+    def _report_duplicates(
+        self, rel_dir: str, folders: Iterable[RemoteFolder], files: Iterable[RemoteFile]
+    ) -> None:
+        seen: dict[str, list[int]] = {}
+        for entry in [*folders, *files]:
+            seen.setdefault(entry.name, []).append(entry.id)
+        prefix = f"{rel_dir}/" if rel_dir else ""
+        for name, ids in sorted(seen.items()):
+            if len(ids) > 1:
+                listed = ", ".join(str(i) for i in sorted(ids))
+                self._diff(
+                    DUPLICATE_REMOTE, prefix + name, f"{len(ids)} remote entries (ids {listed})"
+                )
+
+    # -- local side
+
+    def _scan_local(self, rel_dir: str) -> dict[str, _LocalEntry]:
+        path = os.path.join(self.local_root, *rel_dir.split("/")) if rel_dir else self.local_root
+        entries: dict[str, _LocalEntry] = {}
+        try:
+            with os.scandir(path) as it:
+                for entry in it:
+                    if _is_restore_temp(entry.name):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if stat.S_ISLNK(st.st_mode):
+                        continue  # symlinks are not synced
+                    is_dir = stat.S_ISDIR(st.st_mode)
+                    if not is_dir and not stat.S_ISREG(st.st_mode):
+                        continue
+                    if self._ignored(rel_dir, entry.name, is_dir):
+                        continue
+                    entries[entry.name] = _LocalEntry(
+                        entry.name, is_dir, 0 if is_dir else st.st_size
+                    )
+        except FileNotFoundError:
+            pass
+        return entries
+
+    def _ignored(self, rel_dir: str, name: str, is_dir: bool) -> bool:
+        rel = f"{rel_dir}/{name}" if rel_dir else name
+        return self.ignored(rel, is_dir)
+
+    # -- deep checks
+
+    def _offer(self, check: _DeepCheck) -> list[_DeepCheck]:
+        """All checks run when not sampling; otherwise keep a uniform reservoir of N."""
+        if self.sample is None:
+            return [check]
+        self._seen_for_sample += 1
+        if len(self._reservoir) < self.sample:
+            self._reservoir.append(check)
+        else:
+            slot = self.rng.randrange(self._seen_for_sample)
+            if slot < self.sample:
+                self._reservoir[slot] = check
+        return []
+
+    def _deep_check(self, check: _DeepCheck) -> None:
+        try:
+            local_md5 = _md5_file(check.local_path)
+        except OSError as exc:
+            self._diff(CHECK_FAILED, check.rel_path, f"cannot read the local file: {exc.strerror}")
+            return
+        try:
+            link = self.client.file_download(check.remote.id)
+            digest = hashlib.md5()
+            size = 0
+            for chunk in self.client.iter_download(link):
+                digest.update(chunk)
+                size += len(chunk)
+        except NotFound:
+            self._diff(CHECK_FAILED, check.rel_path, "the remote file vanished during verify")
+            return
+        except RemoteError as exc:
+            self._diff(CHECK_FAILED, check.rel_path, f"download failed: {exc}")
+            return
+        with self._lock:
+            self.report.deep_checked += 1
+            self.report.deep_bytes += size
+        remote_md5 = digest.hexdigest()
+        if remote_md5 != local_md5:
+            self._diff(
+                CONTENT_DIFFERS,
+                check.rel_path,
+                f"remote MD5 {remote_md5} ({size} bytes), local MD5 {local_md5}",
+            )
+
+    def _diff(self, kind: str, path: str, detail: str) -> None:
+        with self._lock:
+            self.report.differences.append(Difference(kind, path, detail))
+
+
+def _md5_file(path: str) -> str:
+    digest = hashlib.md5()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
