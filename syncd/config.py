@@ -1,0 +1,695 @@
+"""The TOML configuration: where it is found, its schema, and one-line errors.
+
+Found at ``--config FILE``, else ``$SYNCD_CONFIG``, else ``<user config dir>/syncd/config.toml``
+(platformdirs). Secrets may come from the environment instead (``SYNCD_KEY1``, ``SYNCD_KEY2``,
+``SYNCD_USERNAME``, ``SYNCD_PASSWORD``; the environment wins). Relative paths in the file are
+relative to the file's own directory, so a service started from ``/`` reads the same config.
+
+Every problem raises :class:`syncd.errors.ConfigError` whose message is one line:
+``config error: <file>: <key path>: <what is wrong> — <how to fix>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
+
+import pathspec
+import platformdirs
+import structlog
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from syncd.errors import ConfigError
+from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
+from syncd.remote.client import Credentials
+
+log = structlog.get_logger(__name__)
+
+APP_NAME = "syncd"
+CONFIG_ENV = "SYNCD_CONFIG"
+EXAMPLE = "see config.example.toml"
+
+# Config key -> environment variable that overrides it.
+SECRET_ENV = {
+    "key1": "SYNCD_KEY1",
+    "key2": "SYNCD_KEY2",
+    "username": "SYNCD_USERNAME",
+    "password": "SYNCD_PASSWORD",
+}
+SECRET_FIELDS = frozenset({"key1", "key2", "password"})
+API_KEY_LENGTH = 64
+PAIR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_state_path() -> Path:
+    return platformdirs.user_state_path(APP_NAME) / "state.db"
+
+
+def resolve_config_path(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Path, str]:
+    """The config file to read and where that choice came from (for error messages)."""
+    env = os.environ if env is None else env
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser(), "--config"
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser(), CONFIG_ENV
+    return default_config_path(), "default"
+
+
+# --------------------------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(frozen=True, slots=True)
+class MaxDelete:
+    """The most deletions one pass may make: an absolute ``count`` or a ``percent`` of the
+    items the pair tracks. Exactly one of the two is set."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    def limit(self, total: int) -> int:
+        """How many deletions are allowed when the pair tracks ``total`` items."""
+        if self.count is not None:
+            return self.count
+        assert self.percent is not None
+        return int(total * self.percent / 100)
+
+    def allows(self, deletions: int, total: int) -> bool:
+        return deletions <= self.limit(total)
+
+    def __str__(self) -> str:
+        if self.count is not None:
+            return str(self.count)
+        return f"{self.percent:g}%"
+
+
+def parse_max_delete(value: object) -> MaxDelete:
+    """100 -> count 100; "50%" -> percent 50; "100" -> count 100."""
+    if isinstance(value, MaxDelete):
+        return value
+    fix = 'write a count like 100 or a percent like "50%"'
+    if isinstance(value, bool):
+        raise ValueError(f"expected a count or a percent, got {value!r} — {fix}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value} — {fix}")
+        return MaxDelete(count=value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("%"):
+            try:
+                percent = float(text[:-1].strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a percent — {fix}") from None
+            if not 0 <= percent <= 100:
+                raise ValueError(f"percent must be between 0 and 100, got {value!r} — {fix}")
+            return MaxDelete(percent=percent)
+        if text.isdigit():
+            return MaxDelete(count=int(text))
+    raise ValueError(f"expected a count or a percent, got {value!r} — {fix}")
+
+
+def _as_path(value: object, info: ValidationInfo) -> Path:
+    """Expand ``~`` and make the path absolute relative to the config file's directory."""
+    if isinstance(value, Path):
+        path = value
+    elif isinstance(value, str) and value.strip():
+        path = Path(value.strip())
+    else:
+        raise ValueError(f"expected a path string, got {value!r} — write it in quotes")
+    path = path.expanduser()
+    if not path.is_absolute():
+        base = (info.context or {}).get("base_dir") or Path.cwd()
+        path = Path(base) / path
+    return Path(os.path.normpath(path))
+
+
+def normalise_remote_path(value: str) -> str:
+    """'/Backup//Documents/' -> 'Backup/Documents'; '' and '/' -> '' (the account root)."""
+    segments = [s for s in value.strip().split("/") if s != ""]
+    for segment in segments:
+        if segment in (".", ".."):
+            raise ValueError(
+                f"{segment!r} is not allowed in a remote path — "
+                'write the folder path from the account root, like "Backup/Documents"'
+            )
+        if segment != segment.strip():
+            raise ValueError(
+                f"folder name {segment!r} starts or ends with spaces, which the host trims — "
+                "remove the spaces"
+            )
+        if "<" in segment or ">" in segment:
+            raise ValueError(
+                f"folder name {segment!r} contains < or >, which the host strips as HTML — "
+                "choose another name"
+            )
+    return "/".join(segments)
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveSeconds = Annotated[float, Field(strict=True, gt=0)]
+
+
+class RemoteConfig(_Section):
+    api_url: str
+    key1: SecretStr | None = None
+    key2: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    allow_insecure_http: StrictBool = False
+    verify_tls: StrictBool = True
+    timeout: PositiveSeconds = 30.0
+    max_retry_time: Annotated[float, Field(strict=True, ge=0)] = 120.0
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        example = "use the API base URL, like https://yourhost.com/api/v2/"
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL — {example}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} has a query or fragment — {example}")
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        if not path.endswith("/api/v2/"):
+            raise ValueError(f"{value!r} does not end with /api/v2/ — {example}")
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+    @field_validator("key1", "key2")
+    @classmethod
+    def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if len(key) != API_KEY_LENGTH:
+            raise ValueError(
+                f"must be {API_KEY_LENGTH} characters, got {len(key)} — copy the key exactly "
+                "from the API section of your account settings"
+            )
+        return SecretStr(key)
+
+    @field_validator("username")
+    @classmethod
+    def _check_username(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty — set your account's username or remove the key")
+        return value.strip() if value is not None else None
+
+    @field_validator("password")
+    @classmethod
+    def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("is empty — set your account's password or remove the key")
+        return value
+
+    @property
+    def auth_method(self) -> Literal["keys", "password"] | None:
+        """Which complete credential method is configured, if exactly one is."""
+        keys = self.key1 is not None and self.key2 is not None
+        password = self.username is not None and self.password is not None
+        if keys and not password:
+            return "keys"
+        if password and not keys:
+            return "password"
+        return None
+
+    @property
+    def is_loopback(self) -> bool:
+        return _is_loopback_host(urlsplit(self.api_url).hostname or "")
+
+    def credentials(self) -> Credentials:
+        """The credentials for :class:`syncd.remote.RemoteClient`."""
+        method = self.auth_method
+        if method == "keys":
+            assert self.key1 is not None and self.key2 is not None
+            return Credentials(key1=self.key1.get_secret_value(), key2=self.key2.get_secret_value())
+        if method == "password":
+            assert self.password is not None
+            return Credentials(username=self.username, password=self.password.get_secret_value())
+        raise ConfigError(
+            None,
+            "remote",
+            "no complete set of credentials",
+            "set key1 and key2 (or SYNCD_KEY1/SYNCD_KEY2), or username and password",
+        )
+
+
+class StateConfig(_Section):
+    path: Path = Field(default_factory=default_state_path)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _check_path(cls, value: object, info: ValidationInfo) -> Path:
+        return _as_path(value, info)
+
+
+class SyncConfig(_Section):
+    workers: Annotated[StrictInt, Field(ge=1, le=256)] = 8
+    max_delete: Annotated[MaxDelete, PlainValidator(parse_max_delete)] = MaxDelete(percent=50.0)
+    quiet_period: Annotated[float, Field(strict=True, ge=0)] = 0.5
+    reconcile_interval: Annotated[float, Field(strict=True, ge=1)] = 900.0
+    follow_symlinks: StrictBool = False
+
+
+class LogConfig(_Section):
+    level: str = "info"
+    format: str = "auto"
+    file: Path | None = None
+
+    @field_validator("level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level — use one of {', '.join(LOG_LEVELS)}")
+        return value.lower()
+
+    @field_validator("format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"{value!r} is not a log format — use one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _check_file(cls, value: object, info: ValidationInfo) -> Path | None:
+        return None if value is None else _as_path(value, info)
+
+
+class PairConfig(_Section):
+    name: str
+    local: Path
+    remote: str
+    mode: Literal["mirror", "backup"] = "mirror"
+    ignore: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not PAIR_NAME_RE.match(value) or len(value) > 64:
+            raise ValueError(
+                f"{value!r} is not a valid pair name — use 1-64 letters, digits, '_', '.' or '-'"
+            )
+        return value
+
+    @field_validator("local", mode="before")
+    @classmethod
+    def _check_local(cls, value: object, info: ValidationInfo) -> Path:
+        return _as_path(value, info)
+
+    @field_validator("remote")
+    @classmethod
+    def _check_remote(cls, value: str) -> str:
+        return normalise_remote_path(value)
+
+    @field_validator("ignore", mode="before")
+    @classmethod
+    def _check_ignore(cls, value: object) -> object:
+        if not isinstance(value, list | tuple):
+            raise ValueError('expected a list of patterns — write it like ["*.tmp", "cache/"]')
+        for index, pattern in enumerate(value):
+            if not isinstance(pattern, str):
+                raise ValueError(f"pattern {index} is {pattern!r}, not a string — quote it")
+            try:
+                pathspec.GitIgnoreSpec.from_lines([pattern])
+            except Exception as exc:  # pathspec raises assorted errors for bad patterns
+                raise ValueError(
+                    f"pattern {pattern!r} is not valid gitignore syntax ({exc}) — fix the pattern"
+                ) from None
+        return tuple(value)
+
+    @property
+    def remote_parts(self) -> tuple[str, ...]:
+        """The remote folder path as segments; () is the account root."""
+        return tuple(self.remote.split("/")) if self.remote else ()
+
+
+class Config(_Section):
+    remote: RemoteConfig
+    state: StateConfig = Field(default_factory=StateConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    pairs: tuple[PairConfig, ...] = ()
+
+    _source: Path | None = PrivateAttr(default=None)
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was read from."""
+        return self._source
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings found while loading (insecure permissions, TLS verification off)."""
+        return self._warnings
+
+    def log_warnings(self) -> None:
+        for message in self._warnings:
+            log.warning(message, config=str(self._source) if self._source else None)
+
+    @property
+    def pair_names(self) -> list[str]:
+        return [p.name for p in self.pairs]
+
+    def pair(self, name: str) -> PairConfig:
+        """The pair called ``name``; a ConfigError listing the known names otherwise."""
+        for pair in self.pairs:
+            if pair.name == name:
+                return pair
+        known = ", ".join(self.pair_names) or "none defined"
+        raise ConfigError(self._source, "pairs", f"no pair named {name!r}", f"use one of: {known}")
+
+    def require_pairs(self) -> tuple[PairConfig, ...]:
+        """All pairs; a ConfigError when there are none (for commands that sync)."""
+        if not self.pairs:
+            raise ConfigError(
+                self._source,
+                "pairs",
+                "no [[pairs]] defined",
+                f"add a [[pairs]] table with name, local and remote ({EXAMPLE})",
+            )
+        return self.pairs
+
+    def select_pairs(self, name: str | None) -> tuple[PairConfig, ...]:
+        """One pair by name, or all of them when ``name`` is None (``--pair`` options)."""
+        return (self.pair(name),) if name is not None else self.require_pairs()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    require_credentials: bool = True,
+    warn: bool = True,
+) -> Config:
+    """Read, validate and return the config.
+
+    ``path``: the ``--config`` value (None: ``$SYNCD_CONFIG``, then the default location).
+    ``require_credentials``: fail unless exactly one credential method is complete.
+    ``warn``: log the warnings now; pass False to log them later with
+    :meth:`Config.log_warnings` (after logging is configured from this config).
+    """
+    env = os.environ if env is None else env
+    file, origin = resolve_config_path(path, env)
+    raw = _read_toml(file, origin)
+
+    # Secrets registered before anything can fail, so no error or log line can show them.
+    remote_raw = raw.get("remote")
+    file_secret_keys: set[str] = set()
+    if isinstance(remote_raw, dict):
+        for key in SECRET_FIELDS:
+            register_secret(remote_raw.get(key))
+        file_secret_keys = {key for key in SECRET_FIELDS if remote_raw.get(key)}
+    from_env: dict[str, str] = {}
+    for key, var in SECRET_ENV.items():
+        value = env.get(var)
+        if value is not None and value.strip() != "":
+            from_env[key] = var
+            if key in SECRET_FIELDS:
+                register_secret(value)
+    if from_env:
+        if remote_raw is None:
+            remote_raw = raw["remote"] = {}
+        if isinstance(remote_raw, dict):
+            for key, var in from_env.items():
+                remote_raw[key] = env[var].strip() if key != "password" else env[var]
+
+    try:
+        config = Config.model_validate(raw, context={"base_dir": file.parent.absolute()})
+    except ValidationError as exc:
+        raise _config_error_from(exc, file, from_env) from None
+
+    config._source = file
+    _check_pairs(config, file)
+    _check_transport(config, file)
+    if require_credentials:
+        _check_credentials(config, file, from_env)
+
+    warnings = _permission_warnings(file, raw_secret_keys=file_secret_keys)
+    if not config.remote.verify_tls:
+        warnings.append(
+            f"TLS certificate verification is DISABLED for {config.remote.api_url}: anyone on "
+            "the network path can read your keys and files — set remote.verify_tls = true"
+        )
+    config._warnings = tuple(warnings)
+    if warn:
+        config.log_warnings()
+    return config
+
+
+def _read_toml(file: Path, origin: str) -> dict[str, Any]:
+    how = {
+        "--config": "check the path given to --config",
+        CONFIG_ENV: f"check the path in ${CONFIG_ENV}",
+        "default": (f"create it ({EXAMPLE}), or pass --config FILE, or set {CONFIG_ENV}"),
+    }[origin]
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, None, "config file not found", how) from None
+    except IsADirectoryError:
+        raise ConfigError(file, None, "is a directory, not a config file", how) from None
+    except PermissionError:
+        raise ConfigError(
+            file, None, "permission denied reading the config file", "fix its owner or mode"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(file, None, f"cannot read the file ({exc.strerror})", how) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            file, None, f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        problem = re.sub(r"\s*\(at [^)]*\)\s*$", "", message) or "invalid TOML"
+        location = f"line {where.group(1)}, column {where.group(2)}" if where else None
+        if "end of document" in message:
+            location = "end of file"
+        raise ConfigError(
+            file,
+            location,
+            f"TOML syntax error: {problem[0].lower()}{problem[1:]}",
+            "fix the syntax (strings need quotes, tables look like [remote], pairs like [[pairs]])",
+        ) from None
+
+
+def _permission_warnings(file: Path, *, raw_secret_keys: set[str]) -> list[str]:
+    if not raw_secret_keys or os.name != "posix":
+        return []
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return []
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        keys = "/".join(sorted(raw_secret_keys))
+        return [
+            f"config file {file} holds {keys} and is readable by group/others "
+            f"(mode {stat.S_IMODE(mode):o}) — run: chmod 600 {file}"
+        ]
+    return []
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_transport(config: Config, file: Path) -> None:
+    remote = config.remote
+    insecure = remote.api_url.startswith("http://") and not remote.is_loopback
+    if insecure and not remote.allow_insecure_http:
+        raise ConfigError(
+            file,
+            "remote.api_url",
+            "plain http to a non-loopback host would send your keys in clear",
+            "use https://, or set remote.allow_insecure_http = true if you accept the risk",
+        )
+
+
+def _check_pairs(config: Config, file: Path) -> None:
+    seen: dict[str, int] = {}
+    for index, pair in enumerate(config.pairs):
+        if pair.name in seen:
+            raise ConfigError(
+                file,
+                f"pairs[{index}].name",
+                f"{pair.name!r} is already used by pairs[{seen[pair.name]}]",
+                "give every pair a unique name",
+            )
+        seen[pair.name] = index
+
+
+def _check_credentials(config: Config, file: Path, from_env: Mapping[str, str]) -> None:
+    remote = config.remote
+
+    def label(key: str) -> str:
+        return f"remote.{key} (from {from_env[key]})" if key in from_env else f"remote.{key}"
+
+    keys = {"key1": remote.key1 is not None, "key2": remote.key2 is not None}
+    login = {"username": remote.username is not None, "password": remote.password is not None}
+    if all(keys.values()) and all(login.values()):
+        raise ConfigError(
+            file,
+            "remote",
+            "both key1/key2 and username/password are set",
+            "keep only the method your host uses (SYNCD_* environment variables count too)",
+        )
+    for group in (keys, login):
+        if any(group.values()) and not all(group.values()):
+            have = next(k for k, v in group.items() if v)
+            missing = next(k for k, v in group.items() if not v)
+            raise ConfigError(
+                file,
+                label(missing),
+                f"missing while {have} is set",
+                f"add {missing} to [remote] or set {SECRET_ENV[missing]}",
+            )
+    if not any(keys.values()) and not any(login.values()):
+        raise ConfigError(
+            file,
+            "remote",
+            "no credentials",
+            "set key1 and key2 (or SYNCD_KEY1/SYNCD_KEY2), or username and password "
+            "(or SYNCD_USERNAME/SYNCD_PASSWORD)",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Turning pydantic's errors into one line
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The schema class that holds the key at ``loc`` (for listing valid keys)."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if get_origin(annotation) is not None:  # tuple[PairConfig, ...] -> PairConfig
+            annotation = get_args(annotation)[0]
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _config_error_from(
+    exc: ValidationError, file: Path, from_env: Mapping[str, str]
+) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    # Unknown keys and missing keys first: they usually explain the others.
+    errors.sort(key=lambda e: e["type"] not in ("extra_forbidden", "missing"))
+    error = errors[0]
+    loc = tuple(error["loc"])
+    key = _key_path(loc) or "(top level)"
+    leaf = loc[-1] if loc else ""
+    if isinstance(leaf, str) and leaf in from_env and loc[:1] == ("remote",):
+        key = f"{key} (from {from_env[leaf]})"
+    secret = isinstance(leaf, str) and leaf in SECRET_FIELDS
+    got = "" if secret else f", got {_short(error.get('input'))}"
+    kind = error["type"]
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    more = more if len(errors) > 1 else ""
+
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        valid = ", ".join(model.model_fields) if model else ""
+        problem = "unknown key"
+        fix = f"check the spelling; valid keys here: {valid}" if valid else EXAMPLE
+    elif kind == "missing":
+        problem = "required key is missing"
+        fix = f"add {leaf} = ... ({EXAMPLE})"
+    elif kind in ("value_error", "assertion_error"):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problem, _, fix = message.partition(" — ")
+        fix = fix or EXAMPLE
+    elif kind in ("bool_type", "bool_parsing"):
+        problem, fix = f"expected true or false{got}", "write true or false without quotes"
+    elif kind in ("int_type", "int_parsing", "int_from_float"):
+        problem, fix = f"expected a whole number{got}", "write a number without quotes, like 8"
+    elif kind in ("float_type", "float_parsing"):
+        problem, fix = f"expected a number{got}", "write a number without quotes, like 30.0"
+    elif kind == "string_type":
+        problem, fix = f"expected a string{got}", 'put the value in double quotes, like "value"'
+    elif kind in ("list_type", "tuple_type") and loc == ("pairs",):
+        problem, fix = "expected a list of tables", "write each pair as a [[pairs]] table"
+    elif kind in ("list_type", "tuple_type"):
+        problem, fix = f"expected a list{got}", 'write it like ["a", "b"]'
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        problem, fix = f"expected a table{got}", f"write it as a [{key}] section ({EXAMPLE})"
+    elif kind == "literal_error":
+        problem = f"{str(error['msg']).replace('Input should be', 'must be')}{got}"
+        fix = "use one of the listed values"
+    elif kind.startswith(("greater_than", "less_than")):
+        problem = f"{str(error['msg']).replace('Input should be', 'must be')}{got}"
+        fix = "change the value"
+    else:
+        problem, fix = f"{error['msg']}{got}", EXAMPLE
+    return ConfigError(file, key, problem + more, fix)
