@@ -81,7 +81,7 @@ class Backend(Protocol):
 
 
 ChangesCallback = Callable[[Sequence[Any]], None]
-LoadSettings = Callable[[Path | None], DaemonSettings]
+LoadSettings = Callable[[], DaemonSettings]
 OpenBackend = Callable[[DaemonSettings, DaemonMetrics], Backend]
 StartWatcher = Callable[[PairSpec, DaemonSettings, ChangesCallback], Watch]
 
@@ -104,14 +104,12 @@ class _PairRuntime:
 class Daemon:
     def __init__(
         self,
-        config_path: Path | None,
         *,
         load_settings: LoadSettings,
         open_backend: OpenBackend,
         start_watcher: StartWatcher,
         notifier: SystemdNotifier | None = None,
     ) -> None:
-        self.config_path = config_path
         self._load_settings = load_settings
         self._open_backend = open_backend
         self._start_watcher = start_watcher
@@ -133,7 +131,7 @@ class Daemon:
 
     def run(self) -> int:
         """Run in the foreground until SIGTERM/SIGINT; returns the process exit code."""
-        settings = self._load_settings(self.config_path)
+        settings = self._load_settings()
         self._lock = StateLock(settings.state_path)
         self._lock.acquire()  # AlreadyRunning propagates: the CLI prints it and exits 2
         try:
@@ -386,7 +384,7 @@ class Daemon:
         assert self.settings is not None
         self.notifier.reloading()
         try:
-            new = self._load_settings(self.config_path)
+            new = self._load_settings()
         except Exception as exc:
             log.error("SIGHUP: new configuration rejected, keeping the running one: %s", exc)
             self.notifier.ready(self._status_line())
@@ -487,11 +485,8 @@ class Daemon:
 # -- binding to syncd.config ----------------------------------------------------------------
 
 
-def load_settings(config_path: Path | None) -> DaemonSettings:
-    """Read the config file into what the daemon needs; ConfigError (exit 2) when invalid."""
-    from syncd.config import load_config
-
-    config = load_config(config_path)
+def settings_from_config(config: Any) -> DaemonSettings:
+    """What the daemon needs from a loaded :class:`syncd.config.Config`."""
     config.require_pairs()
     daemon_section = getattr(config, "daemon", None)
     grace = getattr(daemon_section, "shutdown_grace", None) or DEFAULT_SHUTDOWN_GRACE
