@@ -1,5 +1,5 @@
-"""Helpers restore and verify share: a client from the config, the worker count, and finding a
-remote folder by its path from the account root."""
+"""Helpers restore and verify share: the worker count, and finding a remote folder by its path
+from the account root."""
 
 from __future__ import annotations
 
@@ -11,16 +11,8 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.errors import RemoteError
 
 
-def open_client(config: Config) -> RemoteClient:
-    remote = config.remote
-    return RemoteClient(
-        remote.api_url,
-        remote.credentials(),
-        allow_insecure_http=remote.allow_insecure_http,
-        verify_tls=remote.verify_tls,
-        timeout=remote.timeout,
-        max_retry_time=remote.max_retry_time,
-    )
+class RemoteFolderMissing(UserError):
+    """The remote folder path does not exist."""
 
 
 def worker_count(config: Config, client: RemoteClient) -> int:
@@ -51,7 +43,7 @@ def resolve_remote_folder(client: RemoteClient, parts: Sequence[str]) -> int | N
         shown = "/".join(parts[: depth + 1])
         matches = [f for f in client.folder_listing(folder_id).folders if f.name == part]
         if not matches:
-            raise UserError(
+            raise RemoteFolderMissing(
                 f"remote folder {shown!r} does not exist (no folder named {part!r} in {where}) "
                 "— check the path and its spelling (names are case-sensitive)"
             )

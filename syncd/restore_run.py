@@ -23,15 +23,10 @@ from rich.progress import (
 from rich.progress import Progress as RichProgressBar
 
 from syncd.config import Config, PairConfig
-from syncd.errors import ExitCode, UserError, user_error_from_remote
-from syncd.remote.errors import RemoteError
+from syncd.errors import ExitCode, UserError
+from syncd.remote.client import RemoteClient
 from syncd.restore import KnownHashes, Restorer, RestoreRecorder, RestoreReport
-from syncd.restore_remote import (
-    open_client,
-    resolve_remote_folder,
-    split_remote_path,
-    worker_count,
-)
+from syncd.restore_remote import resolve_remote_folder, split_remote_path, worker_count
 
 
 @dataclass(frozen=True)
@@ -74,8 +69,13 @@ class BarProgress:
 
 
 def run_restore(
-    config: Config, request: RestoreRequest, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    config: Config,
+    client: RemoteClient,
+    request: RestoreRequest,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
 ) -> int:
+    """Run one restore; returns the exit code (0 nothing failed, 1 some items failed)."""
     chosen = [x for x in (request.pair, request.remote, request.remote_id) if x is not None]
     if len(chosen) != 1:
         raise UserError(
@@ -86,37 +86,32 @@ def run_restore(
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UserError(f"destination {dest} exists and is not a directory — choose another DEST")
 
-    client = open_client(config)
-    try:
-        with client, _journal_hooks(config, pair, dest, request.dry_run) as (known, recorder):
-            root_id, label = _root_folder(client, request, pair, known)
-            progress_console = Console(file=err)
-            show_bar = err.isatty() and not request.as_json and not request.dry_run
-            bar = BarProgress(progress_console) if show_bar else None
-            restorer = Restorer(
-                client,
-                dest,
-                workers=worker_count(config, client),
-                dry_run=request.dry_run,
-                overwrite=request.overwrite,
-                known=known,
-                recorder=recorder,
-                progress=bar,
-                on_line=None if request.as_json else lambda line: print(line, file=out),
-            )
-            if bar is not None:
-                with bar.bar:
-                    report = restorer.run(root_id, label)
-            else:
+    with _journal_hooks(config, pair, dest, request.dry_run) as (known, recorder):
+        root_id, label = _root_folder(client, request, pair, known)
+        show_bar = err.isatty() and not request.as_json and not request.dry_run
+        bar = BarProgress(Console(file=err)) if show_bar else None
+        restorer = Restorer(
+            client,
+            dest,
+            workers=worker_count(config, client),
+            dry_run=request.dry_run,
+            overwrite=request.overwrite,
+            known=known,
+            recorder=recorder,
+            progress=bar,
+            on_line=None if request.as_json else lambda line: print(line, file=out),
+        )
+        if bar is not None:
+            with bar.bar:
                 report = restorer.run(root_id, label)
-    except RemoteError as exc:
-        raise user_error_from_remote(exc, config.remote.api_url) from None
+        else:
+            report = restorer.run(root_id, label)
     _print_report(report, request.as_json, out)
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
 def _root_folder(
-    client: object, request: RestoreRequest, pair: PairConfig | None, known: object
+    client: RemoteClient, request: RestoreRequest, pair: PairConfig | None, known: object
 ) -> tuple[int | None, str]:
     if request.remote_id is not None:
         return request.remote_id, f"#{request.remote_id}"
@@ -127,7 +122,7 @@ def _root_folder(
             return journal_root, "/".join(parts)
     else:
         parts = split_remote_path(request.remote or "")
-    return resolve_remote_folder(client, parts), "/".join(parts)  # type: ignore[arg-type]
+    return resolve_remote_folder(client, parts), "/".join(parts)
 
 
 @contextmanager
