@@ -391,6 +391,53 @@ def demo(app: App, workdir: Path | None) -> int:
         return code
 
 
+@cli.command()
+@click.option("--pair", metavar="NAME", default=None, help="Restore this pair's remote folder.")
+@click.option("--remote", metavar="PATH", default=None, help="Restore this remote folder path.")
+@click.option("--remote-id", type=int, default=None, metavar="ID", help="Restore folder ID.")
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+@click.option("--overwrite", is_flag=True, help="Replace local files that differ (else skip).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.argument("dest", type=click.Path(file_okay=False))
+@pass_app
+def restore(
+    app: App,
+    pair: str | None,
+    remote: str | None,
+    remote_id: int | None,
+    dry_run: bool,
+    overwrite: bool,
+    as_json: bool,
+    dest: str,
+) -> int:
+    """Download a remote folder tree into DEST: resumable, never writes outside DEST.
+    Into a pair's own local root it also rebuilds the journal (disaster recovery)."""
+    from syncd.restore_run import RestoreRequest, run_restore
+
+    config = app.load_config()
+    request = RestoreRequest(dest, pair, remote, remote_id, dry_run, overwrite, as_json)
+    with app.open_client(config) as client:
+        return run_restore(config, client, request)
+
+
+@cli.command()
+@pair_option
+@click.option("--deep", is_flag=True, help="Also download remote files and compare MD5s.")
+@click.option("--sample", type=int, default=None, metavar="N", help="Deep-check N random files.")
+@click.option("--seed", type=int, default=None, hidden=True, help="Seed for --sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@pass_app
+def verify(
+    app: App, pair: str | None, deep: bool, sample: int | None, seed: int | None, as_json: bool
+) -> int:
+    """Compare journal, local tree and remote listings; exit 0 only when all match."""
+    from syncd.verify_run import VerifyRequest, run_verify
+
+    config = app.load_config(require_pairs=True)
+    with app.open_client(config) as client:
+        return run_verify(config, client, VerifyRequest(pair, deep, sample, as_json, seed))
+
+
 # --------------------------------------------------------------------------------------------
 # Commands added by other parts of syncd go above this line (reconcile, status, run, restore,
 # verify): one function each, using App.load_config / App.open_client / pair_option.
