@@ -309,6 +309,28 @@ class LogConfig(_Section):
         return None if value is None else _as_path(value, info)
 
 
+class DaemonConfig(_Section):
+    """`syncd run` only: the optional metrics endpoint and the shutdown grace period."""
+
+    metrics_addr: str | None = None  # "127.0.0.1:9108": /healthz and /metrics; off when unset
+    shutdown_grace: PositiveSeconds = 30.0  # seconds in-flight requests get after SIGTERM
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _check_metrics_addr(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        host = host.strip("[]")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536 or not loopback:
+            raise ValueError(f'{value!r} is not a loopback HOST:PORT — use e.g. "127.0.0.1:9108"')
+        return value
+
+
 class PairConfig(_Section):
     name: str
     local: Path
@@ -362,6 +384,7 @@ class Config(_Section):
     state: StateConfig = Field(default_factory=StateConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     pairs: tuple[PairConfig, ...] = ()
 
     _source: Path | None = PrivateAttr(default=None)
