@@ -438,6 +438,17 @@ def verify(
         return run_verify(config, client, VerifyRequest(pair, deep, sample, as_json, seed))
 
 
+@cli.command()
+@pass_app
+def run(app: App) -> int:
+    """Run the daemon in the foreground: watch every pair, push changes within about a second,
+    and reconcile fully at start and every [sync] reconcile_interval. SIGTERM/SIGINT stop it
+    cleanly, SIGHUP reloads the config."""
+    from syncd.daemon import run_daemon
+
+    return run_daemon(lambda: app.load_config(require_pairs=True))
+
+
 # --------------------------------------------------------------------------------------------
 # Commands added by other parts of syncd go above this line (reconcile, status, run, restore,
 # verify): one function each, using App.load_config / App.open_client / pair_option.

@@ -482,6 +482,33 @@ class Daemon:
         return 0
 
 
+# -- the real thing ----------------------------------------------------------------------------
+
+
+def run_daemon(load_config: Callable[[], Any]) -> int:
+    """`syncd run`: ``load_config`` reads and validates the config (called again on SIGHUP)."""
+    daemon = Daemon(
+        load_settings=lambda: settings_from_config(load_config()),
+        open_backend=open_engine_backend,
+        start_watcher=start_pair_watcher,
+    )
+    return daemon.run()
+
+
+def open_engine_backend(settings: DaemonSettings, metrics: DaemonMetrics) -> Backend:
+    from syncd.daemon_engine import EngineBackend
+
+    return EngineBackend(settings, metrics)
+
+
+def start_pair_watcher(
+    pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback
+) -> Watch:
+    from syncd.daemon_engine import start_watcher
+
+    return start_watcher(pair, settings, on_changes)
+
+
 # -- binding to syncd.config ----------------------------------------------------------------
 
 

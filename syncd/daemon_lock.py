@@ -10,9 +10,16 @@ import fcntl
 import os
 from pathlib import Path
 
+from syncd.errors import ExitCode, UserError
 
-class AlreadyRunning(Exception):
-    """Another process holds the lock; ``holder_pid`` is what it wrote into the file, if known."""
+
+class AlreadyRunning(UserError):
+    """Another process holds the lock; ``holder_pid`` is what it wrote into the file, if known.
+
+    A UserError with exit code 2: the CLI prints it as one line, and systemd does not restart.
+    """
+
+    exit_code = ExitCode.USAGE
 
     def __init__(self, lock_path: Path, holder_pid: int | None) -> None:
         who = f" (pid {holder_pid})" if holder_pid else ""
