@@ -101,10 +101,9 @@ def sanitise_name(remote_name: str, *, windows_rules: bool = False) -> SafeName:
 
 def numbered_name(name: str, n: int, *, is_folder: bool) -> str:
     """The n-th alternative of a taken name: 'a.txt' -> 'a (2).txt', folder 'v1.2' -> 'v1.2 (2)'."""
-    if is_folder:
-        stem, ext = name, ""
-    else:
-        stem, ext = os.path.splitext(name)
+    stem, ext = os.path.splitext(name)
+    if is_folder or ext == ".":
+        stem, ext = name, ""  # folders and names like '_..' have no extension to keep
     suffix = f" ({n})"
     candidate = f"{stem}{suffix}{ext}"
     if len(candidate.encode()) > MAX_NAME_BYTES:
