@@ -1,16 +1,47 @@
-"""The YetiShare API v2 client. INTERFACE DRAFT: the remote-client helper implements these.
+"""The YetiShare API v2 client.
 
 One instance per process, shared by all threads. Knows HTTP, tokens, retries and the host's quirks;
 knows nothing of syncing.
+
+- Every answer is classified by its body (:mod:`syncd.remote.answers`), not its HTTP status.
+- Transient errors and 429s are retried with full-jitter exponential backoff (tenacity), honouring
+  ``Retry-After``, for at most ``max_retry_time`` seconds. Non-idempotent actions (file/upload,
+  folder/create, file/copy) are replayed only when the request certainly never reached the host;
+  otherwise :class:`UploadOutcomeUnknown` tells the engine to look at the listing.
+- An expired or revoked token is renewed once for all threads and the request replayed
+  (:mod:`syncd.remote.auth`); requests are paced by an adaptive limiter
+  (:mod:`syncd.remote.ratelimit`); uploads share a resizable concurrency cap.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import httpx
+import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
+
+from syncd.remote.answers import data_of, parse_answer, upload_entry
+from syncd.remote.auth import Session, TokenManager
+from syncd.remote.errors import (
+    HashMismatch,
+    NotFound,
+    RateLimited,
+    Refused,
+    RemoteError,
+    TokenInvalid,
+    TransientError,
+    UploadOutcomeUnknown,
+)
 from syncd.remote.models import (
     AccountInfo,
     AccountPackage,
@@ -21,6 +52,22 @@ from syncd.remote.models import (
     RemoteFolder,
     UploadResult,
 )
+from syncd.remote.ratelimit import AdaptiveRateLimiter, RateLimiterStats, ResizableSemaphore
+from syncd.remote.redact import Redactor, install_http_log_filter
+from syncd.remote.transport import (
+    check_url,
+    is_loopback_host,
+    make_http_client,
+    normalise_api_url,
+    transport_error,
+)
+from syncd.remote.uploads import FileChangedError, HashingReader
+
+log = structlog.get_logger(__name__)
+
+# Actions that create something: replaying one whose answer was lost could make a duplicate.
+NON_IDEMPOTENT_ACTIONS = frozenset({"file/upload", "folder/create", "file/copy"})
+UPLOAD_CONTENT_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -31,6 +78,34 @@ class Credentials:
     key2: str | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+
+    @property
+    def method(self) -> str:
+        """'keys' or 'password'."""
+        return "keys" if self.key1 or self.key2 else "password"
+
+    def form_fields(self) -> dict[str, str]:
+        if self.key1 or self.key2:
+            return {"key1": self.key1 or "", "key2": self.key2 or ""}
+        if self.username or self.password:
+            return {"username": self.username or "", "password": self.password or ""}
+        raise ValueError("Credentials need key1/key2 or username/password")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """Counters since the client was made (for status output and benchmarks)."""
+
+    requests: int  # HTTP exchanges attempted (API calls and download GETs)
+    rate_limited: int  # answers with HTTP 429
+    retries: int  # attempts repeated after a transient error or a 429
+    token_renewals: int  # authorizations after the first
+    limiter: RateLimiterStats
+
+
+# A body factory opens what one attempt sends: (httpx `files`, resources to close afterwards,
+# the hashing reader if any). Called again for each attempt, so a replay re-reads the file.
+BodyFactory = Callable[[], tuple[dict[str, Any], list[BinaryIO], HashingReader | None]]
 
 
 class RemoteClient:
@@ -44,22 +119,143 @@ class RemoteClient:
         timeout: float = 30.0,
         max_retry_time: float = 120.0,
         max_connections: int = 32,
-    ) -> None: ...
+        upload_concurrency: int | None = 4,
+        rate_limiter: AdaptiveRateLimiter | None = None,
+        token_give_up: float | None = None,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 15.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``upload_concurrency``: concurrent uploads (0/None = unlimited); resize later with
+        :meth:`set_upload_concurrency` from ``account_package().concurrent_uploads``.
+        ``token_give_up``: how long one call keeps renewing tokens that other processes keep
+        taking away before it raises :class:`TokenInvalid` (default ``max_retry_time``).
+        ``transport``: an httpx transport (tests wrap the real one to record exchanges).
+        """
+        self._allow_insecure_http = allow_insecure_http
+        check_url(api_url, allow_insecure_http=allow_insecure_http)
+        credentials.form_fields()  # fail early on empty credentials
+        self._api_url = normalise_api_url(api_url)
+        self._credentials = credentials
+        self._redact = Redactor([credentials.key1, credentials.key2, credentials.password])
+        install_http_log_filter()
+        self._max_retry_time = max_retry_time
+        self._token_give_up = max_retry_time if token_give_up is None else token_give_up
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._http = make_http_client(
+            verify_tls=verify_tls,
+            timeout=timeout,
+            max_connections=max_connections,
+            transport=transport,
+        )
+        self._limiter = rate_limiter or AdaptiveRateLimiter()
+        self._upload_slots = ResizableSemaphore(upload_concurrency)
+        self._tokens = TokenManager(self._authorize_request)
+        self._counter_lock = threading.Lock()
+        self._requests = 0
+        self._rate_limited = 0
+        self._retries = 0
+        self._closed = False
 
-    # lifecycle
-    def close(self) -> None: ...  # disables the token (best effort), closes the pool
-    def __enter__(self) -> RemoteClient: ...
-    def __exit__(self, *exc: object) -> None: ...
+    # ------------------------------------------------------------------ lifecycle
 
-    # auth
-    def authorize(self) -> None: ...
-    def disable_access_token(self) -> None: ...
+    def close(self) -> None:
+        """Disables the token (best effort) and closes the connection pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with suppress(RemoteError, httpx.HTTPError, OSError):
+            self.disable_access_token()
+        self._http.close()
 
-    # account
-    def account_info(self) -> AccountInfo: ...
-    def account_package(self) -> AccountPackage: ...
+    def __enter__(self) -> RemoteClient:
+        return self
 
-    # files
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"RemoteClient(api_url={self._api_url!r}, auth={self._credentials.method}, "
+            f"authorized={self._tokens.session is not None})"
+        )
+
+    # ------------------------------------------------------------------ knobs and counters
+
+    @property
+    def api_url(self) -> str:
+        return self._api_url
+
+    @property
+    def rate_limiter(self) -> AdaptiveRateLimiter:
+        return self._limiter
+
+    @property
+    def upload_slots(self) -> ResizableSemaphore:
+        """The cap on concurrent uploads (shared by all threads)."""
+        return self._upload_slots
+
+    def set_upload_concurrency(self, limit: int | None) -> None:
+        """Resize the upload cap, e.g. to ``min(package.concurrent_uploads, config)``."""
+        self._upload_slots.resize(limit)
+
+    @property
+    def account_id(self) -> int | None:
+        session = self._tokens.session
+        return int(session.account_id) if session and session.account_id.isdigit() else None
+
+    def stats(self) -> ClientStats:
+        with self._counter_lock:
+            return ClientStats(
+                requests=self._requests,
+                rate_limited=self._rate_limited,
+                retries=self._retries,
+                token_renewals=max(0, self._tokens.authorizations - 1),
+                limiter=self._limiter.stats(),
+            )
+
+    # ------------------------------------------------------------------ auth
+
+    def authorize(self) -> None:
+        """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess."""
+        self._tokens.authorize_now()
+
+    def disable_access_token(self) -> None:
+        """Ask the host to drop our token; the next call authorizes again."""
+        session = self._tokens.forget()
+        if session is None:
+            return
+        fields = {"access_token": session.access_token, "account_id": session.account_id}
+        with suppress(TokenInvalid):  # already gone is what we wanted
+            self._exchange("disable_access_token", fields)
+
+    def _authorize_request(self) -> tuple[str, str]:
+        body = self._with_retries(
+            "authorize", lambda: self._exchange("authorize", self._auth_fields())
+        )
+        data = data_of("authorize", body)
+        token = str(data.get("access_token") or "")
+        account_id = str(data.get("account_id") or "")
+        self._redact.add(token)
+        if not token or not account_id:
+            raise TransientError("authorize answered without a token", action="authorize")
+        log.debug("remote.authorized", account_id=account_id, method=self._credentials.method)
+        return token, account_id
+
+    def _auth_fields(self) -> dict[str, str]:
+        return self._credentials.form_fields()
+
+    # ------------------------------------------------------------------ account
+
+    def account_info(self) -> AccountInfo:
+        return AccountInfo.from_api(data_of("account/info", self._call("account/info")))
+
+    def account_package(self) -> AccountPackage:
+        return AccountPackage.from_api(data_of("account/package", self._call("account/package")))
+
+    # ------------------------------------------------------------------ files
+
     def upload_file(
         self,
         path: Path,
@@ -67,11 +263,86 @@ class RemoteClient:
         *,
         filename: str | None = None,
         progress: Callable[[int], None] | None = None,
-    ) -> UploadResult: ...
-    def file_download(self, file_id: int) -> DownloadLink: ...
-    def iter_download(self, link: DownloadLink, chunk_size: int = 1 << 20) -> Iterator[bytes]: ...
-    def download_to(self, file_id: int, dest: BinaryIO) -> str: ...  # returns MD5 hex
-    def file_info(self, file_id: int) -> RemoteFile: ...
+    ) -> UploadResult:
+        """Streams ``path`` (constant memory) and checks the host's MD5 against what was sent.
+
+        Raises Refused (kind ZERO_BYTE / TOO_LARGE / OTHER), UploadOutcomeUnknown when the
+        answer was lost after sending, HashMismatch (with ``file_id``) when the host stored
+        other bytes than we sent.
+        """
+        path = Path(path)
+        name = filename if filename is not None else path.name
+        readers: list[HashingReader] = []
+
+        def body() -> tuple[dict[str, Any], list[BinaryIO], HashingReader | None]:
+            handle = path.open("rb")
+            reader = HashingReader(handle, os.fstat(handle.fileno()).st_size, progress)
+            readers.append(reader)
+            return {"upload_file": (name, reader, UPLOAD_CONTENT_TYPE)}, [handle], reader
+
+        fields: dict[str, str] = {}
+        if folder_id:
+            fields["folder_id"] = str(folder_id)
+        answer = self._call("file/upload", fields, body=body)
+        result = UploadResult.from_api(upload_entry("file/upload", answer, scrub=self._redact))
+        sent = readers[-1]
+        if result.md5 != sent.hexdigest():
+            raise HashMismatch(
+                f"host stored MD5 {result.md5 or '(none)'} for {sent.bytes_sent} bytes sent "
+                f"with MD5 {sent.hexdigest()} (file id {result.file_id})",
+                action="file/upload",
+                file_id=result.file_id,
+            )
+        log.debug("remote.uploaded", file_id=result.file_id, size=result.size, folder_id=folder_id)
+        return result
+
+    def file_download(self, file_id: int) -> DownloadLink:
+        data = data_of("file/download", self._call("file/download", {"file_id": str(file_id)}))
+        link = DownloadLink.from_api(data)
+        self._redact.add(httpx.URL(link.url).params.get("download_token") if link.url else None)
+        return link
+
+    def iter_download(self, link: DownloadLink, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Streams the content behind a :class:`DownloadLink`. Opening is retried; a failure
+        after bytes were yielded raises TransientError (start again with a new link)."""
+        url = self._download_url(link.url)
+        response = self._with_retries("download", lambda: self._open_download(url))
+        try:
+            try:
+                yield from response.iter_bytes(chunk_size)
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, "download", self._redact) from None
+        finally:
+            response.close()
+
+    def download_to(self, file_id: int, dest: BinaryIO) -> str:
+        """Writes the file's bytes to ``dest`` and returns their MD5 (hex). A transfer broken
+        midway is restarted with a fresh link if ``dest`` can be rewound."""
+        start = dest.tell() if dest.seekable() else None
+        deadline = time.monotonic() + self._max_retry_time
+        attempt = 0
+        while True:
+            attempt += 1
+            md5 = hashlib.md5()
+            written = 0
+            try:
+                for chunk in self.iter_download(self.file_download(file_id)):
+                    md5.update(chunk)
+                    dest.write(chunk)
+                    written += len(chunk)
+                return md5.hexdigest()
+            except TransientError as exc:
+                if written == 0 or start is None or time.monotonic() > deadline:
+                    raise
+                log.warning(
+                    "remote.download.restart", file_id=file_id, attempt=attempt, error=str(exc)
+                )
+                dest.seek(start)
+                dest.truncate()
+
+    def file_info(self, file_id: int) -> RemoteFile:
+        return self._file("file/info", {"file_id": str(file_id)})
+
     def file_edit(
         self,
         file_id: int,
@@ -79,12 +350,33 @@ class RemoteClient:
         filename: str | None = None,
         file_type: str | None = None,
         folder_id: int | None = None,
-    ) -> RemoteFile: ...
-    def file_delete(self, file_id: int) -> RemoteFile: ...
-    def file_move(self, file_id: int, new_parent_folder_id: int | None) -> RemoteFile: ...
-    def file_copy(self, file_id: int, copy_to_folder_id: int | None) -> CopyResult: ...
+    ) -> RemoteFile:
+        """Rename and/or move in one call; None keeps the old value (the host keeps blanks).
+        The host trims and strips tags from ``filename``: read the name back from the result."""
+        fields = {"file_id": str(file_id)}
+        if filename is not None:
+            fields["filename"] = filename
+        if file_type is not None:
+            fields["fileType"] = file_type
+        if folder_id is not None:
+            fields["folder_id"] = str(folder_id)
+        return self._file("file/edit", fields)
 
-    # folders
+    def file_delete(self, file_id: int) -> RemoteFile:
+        """Moves the file to the trash."""
+        return self._file("file/delete", {"file_id": str(file_id)})
+
+    def file_move(self, file_id: int, new_parent_folder_id: int | None) -> RemoteFile:
+        """``None`` moves to the account root."""
+        fields = {"file_id": str(file_id), "new_parent_folder_id": str(new_parent_folder_id or 0)}
+        return self._file("file/move", fields)
+
+    def file_copy(self, file_id: int, copy_to_folder_id: int | None) -> CopyResult:
+        fields = {"file_id": str(file_id), "copy_to_folder_id": str(copy_to_folder_id or 0)}
+        return CopyResult.from_api(self._call("file/copy", fields))
+
+    # ------------------------------------------------------------------ folders
+
     def folder_create(
         self,
         folder_name: str,
@@ -92,9 +384,26 @@ class RemoteClient:
         *,
         is_public: int = 0,
         access_password: str | None = None,
-    ) -> RemoteFolder: ...
-    def folder_listing(self, parent_folder_id: int | None) -> FolderListing: ...
-    def folder_info(self, folder_id: int) -> RemoteFolder: ...
+    ) -> RemoteFolder:
+        """The host trims and strips tags from the name and allows duplicates: the result holds
+        the stored name. UploadOutcomeUnknown if the answer was lost after sending."""
+        fields = {
+            "folder_name": folder_name,
+            "parent_id": str(parent_id or 0),
+            "is_public": str(is_public),
+        }
+        if access_password is not None:
+            fields["access_password"] = access_password
+        return self._folder("folder/create", fields)
+
+    def folder_listing(self, parent_folder_id: int | None) -> FolderListing:
+        fields = {"parent_folder_id": str(parent_folder_id or 0)}
+        data = data_of("folder/listing", self._call("folder/listing", fields))
+        return FolderListing.from_api(data)
+
+    def folder_info(self, folder_id: int) -> RemoteFolder:
+        return self._folder("folder/info", {"folder_id": str(folder_id)})
+
     def folder_edit(
         self,
         folder_id: int,
@@ -103,6 +412,225 @@ class RemoteClient:
         parent_id: int | None = None,
         is_public: int | None = None,
         access_password: str | None = None,
-    ) -> RemoteFolder: ...
-    def folder_delete(self, folder_id: int) -> None: ...
-    def folder_move(self, folder_id: int, new_parent_folder_id: int | None) -> RemoteFolder: ...
+    ) -> RemoteFolder:
+        fields = {"folder_id": str(folder_id)}
+        if folder_name is not None:
+            fields["folder_name"] = folder_name
+        if parent_id is not None:
+            fields["parent_id"] = str(parent_id)
+        if is_public is not None:
+            fields["is_public"] = str(is_public)
+        if access_password is not None:
+            fields["access_password"] = access_password
+        return self._folder("folder/edit", fields)
+
+    def folder_delete(self, folder_id: int) -> None:
+        """Moves the folder (and what it holds) to the trash."""
+        self._call("folder/delete", {"folder_id": str(folder_id)})
+
+    def folder_move(self, folder_id: int, new_parent_folder_id: int | None) -> RemoteFolder:
+        fields = {
+            "folder_id": str(folder_id),
+            "new_parent_folder_id": str(new_parent_folder_id or 0),
+        }
+        return self._folder("folder/move", fields)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _file(self, action: str, fields: dict[str, str]) -> RemoteFile:
+        return RemoteFile.from_api(data_of(action, self._call(action, fields)))
+
+    def _folder(self, action: str, fields: dict[str, str]) -> RemoteFolder:
+        return RemoteFolder.from_api(data_of(action, self._call(action, fields)))
+
+    def _call(
+        self,
+        action: str,
+        fields: dict[str, str] | None = None,
+        *,
+        body: BodyFactory | None = None,
+    ) -> dict[str, Any]:
+        """One authenticated API call with token renewal, retries and idempotency rules."""
+        if self._closed:
+            raise RemoteError("client is closed", action=action)
+        return self._with_retries(action, lambda: self._with_token(action, fields or {}, body))
+
+    def _with_retries(self, action: str, attempt: Callable[[], Any]) -> Any:
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError | RateLimited)),
+            wait=self._retry_wait,
+            stop=stop_before_delay(self._max_retry_time),
+            before_sleep=lambda state: self._log_retry(action, state),
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _retry_wait(self, state: RetryCallState) -> float:
+        # Full jitter: uniform(0, min(cap, base * 2^n)).
+        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (state.attempt_number - 1))
+        backoff = random.uniform(0, ceiling)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            # The limiter already paused everyone until Retry-After; this request waits too.
+            return exc.retry_after if exc.retry_after is not None else backoff / 4
+        return backoff
+
+    def _log_retry(self, action: str, state: RetryCallState) -> None:
+        with self._counter_lock:
+            self._retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log_event = log.info if isinstance(exc, RateLimited) else log.warning
+        log_event(
+            "remote.retry",
+            action=action,
+            attempt=state.attempt_number,
+            wait_s=round(wait, 3),
+            error=type(exc).__name__,
+            detail=str(exc) if exc else None,
+        )
+
+    def _with_token(
+        self, action: str, fields: dict[str, str], body: BodyFactory | None
+    ) -> dict[str, Any]:
+        """Send with the shared token; on TokenInvalid renew (coordinated) and replay, for at
+        most ``token_give_up`` seconds. A token rejection happens before the host acts, so
+        replaying even an upload is safe."""
+        give_up_at = time.monotonic() + self._token_give_up
+        session: Session = self._tokens.current()
+        while True:
+            signed = {"access_token": session.access_token, "account_id": session.account_id}
+            signed.update(fields)
+            try:
+                return self._exchange(action, signed, body=body)
+            except TokenInvalid:
+                if time.monotonic() >= give_up_at:
+                    log.warning("remote.token.give_up", action=action)
+                    raise
+                session = self._tokens.renew(session)
+
+    def _exchange(
+        self, action: str, fields: dict[str, str], *, body: BodyFactory | None = None
+    ) -> dict[str, Any]:
+        """One HTTP exchange: pace, send, classify. No retries here."""
+        if action == "file/upload":
+            with self._upload_slots:
+                return self._exchange_paced(action, fields, body)
+        return self._exchange_paced(action, fields, body)
+
+    def _exchange_paced(
+        self, action: str, fields: dict[str, str], body: BodyFactory | None
+    ) -> dict[str, Any]:
+        self._limiter.acquire()
+        with self._counter_lock:
+            self._requests += 1
+        files: dict[str, Any] | None = None
+        to_close: list[BinaryIO] = []
+        started = time.monotonic()
+        try:
+            if body is not None:
+                files, to_close, _ = body()
+            try:
+                response = self._http.post(self._api_url + action, data=fields, files=files)
+            except httpx.HTTPError as exc:
+                raise self._unsafe_aware(
+                    action, transport_error(exc, action, self._redact)
+                ) from None
+            except FileChangedError as exc:
+                raise TransientError(str(exc), action=action, request_sent=False) from None
+        finally:
+            for handle in to_close:
+                handle.close()
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        try:
+            answer = parse_answer(
+                action, response.status_code, response.headers, response.content, scrub=self._redact
+            )
+        except RateLimited as exc:
+            with self._counter_lock:
+                self._rate_limited += 1
+            self._limiter.on_rate_limited(exc.retry_after)
+            log.debug("remote.request", action=action, status=429, elapsed_ms=elapsed_ms)
+            raise
+        except TransientError as exc:
+            log.debug(
+                "remote.request", action=action, status=response.status_code, elapsed_ms=elapsed_ms
+            )
+            raise self._unsafe_aware(action, exc) from None
+        except RemoteError as exc:
+            self._limiter.on_success()  # served (with a refusal): not a rate signal
+            log.debug(
+                "remote.request",
+                action=action,
+                status=response.status_code,
+                elapsed_ms=elapsed_ms,
+                error=type(exc).__name__,
+            )
+            raise
+        self._limiter.on_success()
+        log.debug(
+            "remote.request", action=action, status=response.status_code, elapsed_ms=elapsed_ms
+        )
+        return answer
+
+    def _unsafe_aware(self, action: str, exc: TransientError) -> RemoteError:
+        """A lost answer to a creating action is an unknown outcome, never a blind replay."""
+        if action in NON_IDEMPOTENT_ACTIONS and exc.request_sent:
+            return UploadOutcomeUnknown(
+                f"answer lost after sending ({exc.message}); check the listing before retrying",
+                action=action,
+            )
+        return exc
+
+    # ------------------------------------------------------------------ downloads
+
+    def _download_url(self, url: str) -> str:
+        if not url:
+            raise Refused("file/download gave no download_url", action="file/download")
+        parsed = httpx.URL(url)
+        api_is_https = self._api_url.startswith("https://")
+        if parsed.scheme == "http" and api_is_https and not is_loopback_host(parsed.host):
+            parsed = parsed.copy_with(scheme="https")  # same host family; never send tokens bare
+        check_url(str(parsed), allow_insecure_http=self._allow_insecure_http, what="download_url")
+        return str(parsed)
+
+    def _open_download(self, url: str) -> httpx.Response:
+        self._limiter.acquire()
+        with self._counter_lock:
+            self._requests += 1
+        request = self._http.build_request("GET", url)
+        try:
+            response = self._http.send(request, stream=True, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "download", self._redact) from None
+        status = response.status_code
+        if status == 404:
+            response.close()
+            self._limiter.on_success()
+            raise NotFound("download link not found (HTTP 404)", action="download")
+        if status == 200 and "json" not in response.headers.get("content-type", ""):
+            self._limiter.on_success()
+            log.debug("remote.request", action="download", status=status)
+            return response
+        try:
+            content = response.read()
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "download", self._redact) from None
+        finally:
+            response.close()
+        log.debug("remote.request", action="download", status=status)
+        try:
+            parse_answer("download", status, response.headers, content, scrub=self._redact)
+        except RateLimited as exc:
+            with self._counter_lock:
+                self._rate_limited += 1
+            self._limiter.on_rate_limited(exc.retry_after)
+            raise
+        except TransientError:
+            raise
+        except RemoteError:
+            self._limiter.on_success()
+            raise
+        self._limiter.on_success()
+        # A JSON body with HTTP 200 and no error flag: treat it as the file's content.
+        return httpx.Response(status, headers=response.headers, content=content)

@@ -43,7 +43,23 @@ class RateLimited(RemoteError):
 
 
 class TransientError(RemoteError):
-    """5xx, connection reset, timeout, non-JSON/HTML body: safe to retry when idempotent."""
+    """5xx, connection reset, timeout, non-JSON/HTML body: safe to retry when idempotent.
+
+    ``request_sent`` is False only when the request certainly never reached the host (connect
+    error, connect timeout); then even a non-idempotent request may be sent again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        request_sent: bool = True,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, action=action)
+        self.request_sent = request_sent
+        self.status_code = status_code
 
 
 class NotFound(RemoteError):
@@ -71,10 +87,12 @@ class Refused(RemoteError):
 
 
 class UploadOutcomeUnknown(RemoteError):
-    """An upload was sent but its answer was lost (timeout, reset, 5xx after the body went out).
+    """A non-idempotent request (file/upload, folder/create, file/copy) was sent but its answer
+    was lost (timeout, reset, 5xx, truncated body after the request went out).
 
-    The file may or may not exist remotely; it is not replayed blindly. The engine checks the
-    folder listing for a file of the expected name and size and adopts it or uploads again.
+    The file or folder may or may not exist remotely; it is not replayed blindly. The engine
+    checks the folder listing for an entry of the expected name (and size) and adopts it or
+    sends the request again.
     """
 
 

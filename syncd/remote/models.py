@@ -21,6 +21,23 @@ def parse_int(value: Any) -> int | None:
         return None
 
 
+def parse_folder_id(value: Any) -> int | None:
+    """A parent/folder id where null, '', '0' and 0 all mean the account root -> None."""
+    parsed = parse_int(value)
+    return parsed if parsed else None
+
+
+def parse_bool(value: Any) -> bool:
+    """'1'/1/True -> True; '0', '', None -> False."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes"}
+    return bool(value)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """'Y-m-d H:i:s' in UTC -> aware datetime; null, '' and '0000-00-00 00:00:00' -> None."""
     if not value or not isinstance(value, str) or value.startswith("0000-00-00"):
@@ -40,6 +57,17 @@ class AccountInfo:
     status: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AccountInfo:
+        return cls(
+            id=parse_int(data.get("id")) or 0,
+            username=str(data.get("username") or ""),
+            level_id=parse_int(data.get("level_id")),
+            email=_str_or_none(data.get("email")),
+            status=_str_or_none(data.get("status")),
+            raw=dict(data),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AccountPackage:
@@ -50,6 +78,18 @@ class AccountPackage:
     can_upload: bool
     max_storage_bytes: int  # 0 = unlimited
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AccountPackage:
+        return cls(
+            id=parse_int(data.get("id")),
+            label=str(data.get("label") or ""),
+            max_upload_size=parse_int(data.get("max_upload_size")) or 0,
+            concurrent_uploads=parse_int(data.get("concurrent_uploads")) or 0,
+            can_upload=parse_bool(data.get("can_upload")),
+            max_storage_bytes=parse_int(data.get("max_storage_bytes")) or 0,
+            raw=dict(data),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +106,22 @@ class RemoteFile:
     url: str | None = None
     uploaded_at: datetime | None = None
 
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> RemoteFile:
+        """A row of folder/listing or the `data` of file/info, edit, move, delete."""
+        return cls(
+            id=parse_int(data.get("id")) or 0,
+            name=str(data.get("filename") or ""),
+            size=parse_int(data.get("fileSize")) or 0,
+            folder_id=parse_folder_id(data.get("folderId")),
+            # listing rows say `status`, file/info says `file_status`
+            status=str(data.get("status") or data.get("file_status") or "active"),
+            short_url=_str_or_none(data.get("shortUrl")),
+            file_type=_str_or_none(data.get("fileType")),
+            url=_str_or_none(data.get("url_file")),
+            uploaded_at=parse_datetime(data.get("uploadedDate")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UploadResult:
@@ -75,6 +131,18 @@ class UploadResult:
     md5: str  # the host's `hash`, already compared with what was sent
     short_url: str | None = None
     url: str | None = None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> UploadResult:
+        """One object of file/upload's `data` list."""
+        return cls(
+            file_id=parse_int(data.get("file_id")) or 0,
+            name=str(data.get("name") or ""),
+            size=parse_int(data.get("size")) or 0,
+            md5=str(data.get("hash") or "").lower(),
+            short_url=_str_or_none(data.get("short_url")),
+            url=_str_or_none(data.get("url")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +158,33 @@ class RemoteFolder:
     date_updated: datetime | None = None
     url: str | None = None
 
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> RemoteFolder:
+        return cls(
+            id=parse_int(data.get("id")) or 0,
+            parent_id=parse_folder_id(data.get("parentId")),
+            name=str(data.get("folderName") or ""),
+            is_public=parse_int(data.get("isPublic")) or 0,
+            total_size=parse_int(data.get("totalSize")),
+            file_count=parse_int(data.get("file_count")),
+            child_folder_count=parse_int(data.get("child_folder_count")),
+            date_added=parse_datetime(data.get("date_added")),
+            date_updated=parse_datetime(data.get("date_updated")),
+            url=_str_or_none(data.get("url_folder")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FolderListing:
     folders: list[RemoteFolder]
     files: list[RemoteFile]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> FolderListing:
+        return cls(
+            folders=[RemoteFolder.from_api(row) for row in data.get("folders") or []],
+            files=[RemoteFile.from_api(row) for row in data.get("files") or []],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +194,24 @@ class DownloadLink:
     # The URL carries a download token: keep it out of reprs and logs.
     url: str = field(repr=False)
 
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> DownloadLink:
+        return cls(
+            file_id=parse_int(data.get("file_id")) or 0,
+            filename=str(data.get("filename") or ""),
+            url=str(data.get("download_url") or ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CopyResult:
     original: RemoteFile
     new: RemoteFile
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> CopyResult:
+        """file/copy answers `original_file.data` and `new_file.data` at the top level."""
+        return cls(
+            original=RemoteFile.from_api((body.get("original_file") or {}).get("data") or {}),
+            new=RemoteFile.from_api((body.get("new_file") or {}).get("data") or {}),
+        )

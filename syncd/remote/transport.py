@@ -1,0 +1,76 @@
+"""httpx plumbing: URL policy, the shared httpx.Client, and httpx exceptions -> our errors."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import httpx
+
+from syncd.remote.errors import InsecureURL, TransientError
+
+USER_AGENT = "syncd/0.1 (+YetiShare API v2 client)"
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, allow_insecure_http: bool, what: str = "api_url") -> httpx.URL:
+    """https, or plain http to a loopback host, or plain http when explicitly allowed."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InsecureURL(
+            f"{what} must be an http(s) URL with a host, got scheme {parsed.scheme!r}"
+        )
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback_host(parsed.host):
+        raise InsecureURL(
+            f"{what} uses plain http to {parsed.host}: use https, or set allow_insecure_http "
+            "if you really mean to send keys and tokens unencrypted"
+        )
+    return parsed
+
+
+def normalise_api_url(url: str) -> str:
+    """The base URL with exactly one trailing slash, so ``base + action`` is the endpoint."""
+    return url.rstrip("/") + "/"
+
+
+def make_http_client(
+    *,
+    verify_tls: bool,
+    timeout: float,
+    max_connections: int,
+    transport: httpx.BaseTransport | None,
+) -> httpx.Client:
+    return httpx.Client(
+        verify=verify_tls,
+        # Connecting is quick or hopeless; reads may legitimately take `timeout`.
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            # Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a
+            # connection the server is closing (which would look like a lost answer).
+            keepalive_expiry=3.0,
+        ),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def transport_error(exc: Exception, action: str, scrub: object = None) -> TransientError:
+    """Map an httpx exception. ``request_sent`` is False only when the host never saw it."""
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    detail = str(exc) or type(exc).__name__
+    if callable(scrub):
+        detail = scrub(detail)
+    return TransientError(
+        f"{type(exc).__name__}: {detail}", action=action, request_sent=not never_sent
+    )
