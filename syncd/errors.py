@@ -13,7 +13,9 @@ from syncd.remote.errors import (
     AuthError,
     InsecureURL,
     NoApiAccess,
+    RateLimited,
     RemoteError,
+    TransientError,
     UnknownAction,
 )
 
@@ -107,6 +109,13 @@ def user_error_from_remote(exc: RemoteError, api_url: str | None = None) -> User
             "check remote.api_url (it ends in /api/v2/)",
             exit_code=ExitCode.USAGE,
         )
-    return HostError(
-        f"the host{host} failed: {exc} — check remote.api_url and your network, then retry"
-    )
+    if isinstance(exc, RateLimited):
+        return HostError(
+            f"the host{host} kept rate-limiting the requests ({exc}) — wait a while and retry"
+        )
+    if isinstance(exc, TransientError):
+        return HostError(
+            f"no usable answer from the host{host} ({exc}) — check remote.api_url and your "
+            "network, then retry"
+        )
+    return HostError(f"the host{host} refused: {exc} — see the message, fix, then retry")

@@ -35,10 +35,11 @@ SECRET_KEY_NAMES = frozenset(
     {"key1", "key2", "password", "access_token", "download_token", "token", "secret"}
 )
 
-# `name=value`, `name: value`, `"name": "value"` inside free text (URLs, form bodies, reprs).
+# `name=value` (URLs, form bodies) and `"name": "value"` (JSON, dict reprs) inside free text.
+# Not a bare `name: text`: that is how our own messages name a key ("remote.key1: must be...").
 _INLINE_SECRET = re.compile(
     r"(?i)(?<![A-Za-z0-9_])(key1|key2|password|access_token|download_token|token)"
-    r"""(["']?\s*[=:]\s*["']?)([^\s&"',;}\])]+)"""
+    r"""(\s*=\s*|["']\s*:\s*["']?)([^\s&"',;}\])]+)"""
 )
 
 # Registered secret values shorter than this are only redacted by key name: replacing a

@@ -1,0 +1,272 @@
+"""The `syncd` command as users run it: real subprocesses (`python3 -m syncd ...`), a real
+emulator over loopback, real config files. Exit codes and one-line errors are the contract."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+
+REPO = Path(__file__).resolve().parents[2]
+WRONG_KEY1 = "1" * 64
+WRONG_KEY2 = "2" * 64
+DEADLINE = 60.0
+
+
+def run_syncd(
+    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = DEADLINE
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m syncd ARGS` with a clean environment: no SYNCD_* from the caller, and
+    config/state dirs inside ``home`` so the user's real files are never read."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    clean.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        PYTHONPATH=str(REPO),
+    )
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", *args],
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=home,
+        timeout=timeout,
+    )
+
+
+def write_config(
+    home: Path,
+    api_url: str,
+    key1: str = DEMO_KEY1,
+    key2: str = DEMO_KEY2,
+    extra_remote: str = "",
+    mode: int = 0o600,
+) -> Path:
+    local = home / "Documents"
+    local.mkdir(exist_ok=True)
+    path = home / "config.toml"
+    path.write_text(
+        f'[remote]\napi_url = "{api_url}"\nkey1 = "{key1}"\nkey2 = "{key2}"\n{extra_remote}'
+        f'\n[state]\npath = "{home / "state.db"}"\n'
+        f'\n[[pairs]]\nname = "docs"\nlocal = "{local}"\nremote = "Backup/Docs"\n',
+        encoding="utf-8",
+    )
+    path.chmod(mode)
+    return path
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Besides JSON log records, stderr holds exactly one line: the user-facing error."""
+    lines = [line for line in result.stderr.splitlines() if line and not line.startswith("{")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("syncd: error: "), lines[0]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def assert_no_secrets(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound then released): connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---- no host needed ---------------------------------------------------------------------------
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run_syncd("--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for command in ("login", "config", "demo", "emulator"):
+        assert f"  {command} " in result.stdout
+    for option in ("--config", "--verbose", "--log-format", "--version"):
+        assert option in result.stdout
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_syncd("--version", home=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("syncd 0.")
+
+
+def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
+    result = run_syncd("config", "check", home=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    default = tmp_path / ".config" / "syncd" / "config.toml"
+    assert line == (
+        f"syncd: error: config error: {default}: config file not found — create it "
+        "(see config.example.toml), or pass --config FILE, or set SYNCD_CONFIG"
+    )
+
+
+def test_missing_config_named_by_option_and_env(tmp_path: Path) -> None:
+    result = run_syncd("--config", "nope.toml", "login", home=tmp_path)
+    assert result.returncode == 2 and "check the path given to --config" in one_error_line(result)
+    result = run_syncd("login", home=tmp_path, env={"SYNCD_CONFIG": str(tmp_path / "x.toml")})
+    assert result.returncode == 2 and "$SYNCD_CONFIG" in one_error_line(result)
+
+
+def test_invalid_config_is_exit_2_one_line_naming_the_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", key1="short")
+    result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert f"config error: {config}: remote.key1: must be 64 characters, got 5 — " in line
+
+
+def test_config_check_prints_pairs_but_no_secrets(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2")
+    result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"config ok: {config}" in result.stdout
+    assert "http://127.0.0.1:9/api/v2/ (auth: key1/key2)" in result.stdout
+    assert f"docs: {tmp_path / 'Documents'} -> /Backup/Docs (mirror)" in result.stdout
+    assert result.stderr == ""
+    assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
+
+
+def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", mode=0o644)
+    result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
+    assert result.returncode == 0
+    assert f"chmod 600 {config}" in result.stderr
+    assert '"level": "warning"' in result.stderr  # JSON lines: stderr is not a terminal
+
+
+def test_keys_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[remote]\napi_url = "http://localhost:9/api/v2/"\n')
+    env = {"SYNCD_CONFIG": str(config), "SYNCD_KEY1": DEMO_KEY1, "SYNCD_KEY2": DEMO_KEY2}
+    result = run_syncd("config", "check", home=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "pairs: none" in result.stdout
+    assert result.stderr == ""  # the file holds no secret: no permission warning
+
+
+def test_config_path(tmp_path: Path) -> None:
+    result = run_syncd("config", "path", home=tmp_path)
+    assert result.returncode == 0
+    assert str(tmp_path / ".config" / "syncd" / "config.toml") in result.stdout
+    assert "(does not exist)" in result.stdout and "[from default]" in result.stdout
+
+
+def test_usage_error_is_exit_2(tmp_path: Path) -> None:
+    result = run_syncd("no-such-command", home=tmp_path)
+    assert result.returncode == 2 and "No such command" in result.stderr
+
+
+def test_emulator_passes_arguments_through(tmp_path: Path) -> None:
+    result = run_syncd("emulator", "--help", home=tmp_path)
+    assert result.returncode == 0 and "--port" in result.stdout and "--fault-rate" in result.stdout
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "emulator", "--port", "0", "--latency-ms", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert process.stdout is not None
+        line = read_line_with_deadline(process, DEADLINE)
+        assert line.startswith("READY http://127.0.0.1:") and line.endswith("/api/v2/\n"), line
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=DEADLINE)
+    assert process.returncode == 0
+
+
+def read_line_with_deadline(process: subprocess.Popen[str], deadline: float) -> str:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if selector.select(timeout=0.5):
+                return process.stdout.readline()
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    raise AssertionError("no READY line before the deadline")
+
+
+def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path, f"http://127.0.0.1:{port}/api/v2/", extra_remote="max_retry_time = 1.0\n"
+    )
+    result = run_syncd("--config", str(config), "login", home=tmp_path)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result)
+    assert f"no usable answer from the host at http://127.0.0.1:{port}/api/v2/" in line
+    assert "check remote.api_url and your network" in line
+
+
+# ---- against the emulator ---------------------------------------------------------------------
+
+
+def test_login_shows_account_and_package(tmp_path: Path, emulator: Any) -> None:
+    config = write_config(tmp_path, emulator.api_url)
+    result = run_syncd("--config", str(config), "login", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"host:               {emulator.api_url}" in out
+    assert "account:            demo (id 1" in out
+    assert "package:" in out and "max upload size:" in out and "concurrent uploads:" in out
+    assert "iB" in out.split("max upload size:")[1].splitlines()[0]  # human-readable size
+    assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
+
+
+def test_login_verbose_logs_redact_keys(tmp_path: Path, emulator: Any) -> None:
+    config = write_config(tmp_path, emulator.api_url, extra_remote="verify_tls = false\n")
+    result = run_syncd(
+        "--config", str(config), "-v", "--log-format", "json", "login", home=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "TLS certificate verification is DISABLED" in result.stderr
+    assert "HTTP Request: POST" in result.stderr  # httpx is audible at debug level
+    assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
+    assert "access_token=" not in result.stderr.replace("access_token=[REDACTED]", "")
+
+
+def test_login_with_wrong_keys_is_exit_2_and_one_line(tmp_path: Path, emulator: Any) -> None:
+    config = write_config(tmp_path, emulator.api_url, key1=WRONG_KEY1, key2=WRONG_KEY2)
+    result = run_syncd("--config", str(config), "login", home=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "refused the credentials" in line and "can lock the account" in line
+    assert_no_secrets(result, WRONG_KEY1, WRONG_KEY2)
+    assert emulator.admin.counts().get("authorize") == 1  # a refusal is never retried
+
+
+def test_login_without_api_access_is_exit_2(tmp_path: Path, emulator: Any) -> None:
+    emulator.admin.set_knobs(api_access=False)
+    config = write_config(tmp_path, emulator.api_url)
+    result = run_syncd("--config", str(config), "login", home=tmp_path)
+    assert result.returncode == 2
+    assert "no access to the file upload API" in one_error_line(result)
+
+
+def test_demo_runs_against_its_own_emulator(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = run_syncd("demo", "--workdir", str(workdir), home=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "emulator: http://127.0.0.1:" in result.stdout
+    assert "account:            demo (id 1" in result.stdout
+    assert (workdir / "sample" / "README.txt").is_file()
+    assert (workdir / "config.toml").stat().st_mode & 0o077 == 0
+    assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
