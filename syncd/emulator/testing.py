@@ -316,3 +316,77 @@ class EmulatorProcess:
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.rmtree(self._log_dir, ignore_errors=True)
+
+
+class RawApi:
+    """Plain httpx calls to the API, with no client-side cleverness (for emulator tests and
+    benchmarks; the real client is `syncd.remote.RemoteClient`)."""
+
+    def __init__(
+        self, api_url: str, key1: str | None = None, key2: str | None = None, timeout: float = 30.0
+    ) -> None:
+        from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+
+        self.api_url = api_url
+        self.key1 = key1 or DEMO_KEY1
+        self.key2 = key2 or DEMO_KEY2
+        self.http = httpx.Client(timeout=timeout)
+        self.access_token = ""
+        self.account_id = ""
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RawApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def post(self, action: str, **params: Any) -> httpx.Response:
+        """POST form fields as they are (no token added)."""
+        data = {k: "" if v is None else str(v) for k, v in params.items()}
+        return self.http.post(self.api_url + action, data=data)
+
+    def authorize(self) -> dict[str, Any]:
+        answer = self.post("authorize", key1=self.key1, key2=self.key2).json()
+        if answer.get("_status") != "success":
+            raise EmulatorError(f"authorize refused: {answer.get('response')}")
+        self.access_token = answer["data"]["access_token"]
+        self.account_id = answer["data"]["account_id"]
+        return answer
+
+    def call(self, action: str, **params: Any) -> httpx.Response:
+        """POST with this session's access_token and account_id."""
+        return self.post(
+            action, access_token=self.access_token, account_id=self.account_id, **params
+        )
+
+    def ok(self, action: str, **params: Any) -> dict[str, Any]:
+        """Call and insist on success; returns the decoded answer."""
+        response = self.call(action, **params)
+        answer = response.json()
+        if response.status_code != 200 or answer.get("_status") != "success":
+            raise EmulatorError(f"{action} failed: HTTP {response.status_code} {answer}")
+        return answer
+
+    def upload_response(
+        self, content: bytes, filename: str = "file.bin", folder_id: int | None = None
+    ) -> httpx.Response:
+        data = {"access_token": self.access_token, "account_id": self.account_id}
+        if folder_id is not None:
+            data["folder_id"] = str(folder_id)
+        return self.http.post(
+            self.api_url + "file/upload",
+            data=data,
+            files={"upload_file": (filename, content, "application/octet-stream")},
+        )
+
+    def upload(
+        self, content: bytes, filename: str = "file.bin", folder_id: int | None = None
+    ) -> dict[str, Any]:
+        """Upload and insist on success; returns the one item of `data`."""
+        answer = self.upload_response(content, filename, folder_id).json()
+        if answer.get("_status") != "success":
+            raise EmulatorError(f"upload failed: {answer}")
+        return answer["data"][0]
