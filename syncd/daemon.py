@@ -192,6 +192,8 @@ class Daemon:
     # -- scheduling -----------------------------------------------------------------------------
 
     def _start_scheduler(self) -> None:
+        # "Running job ... executed successfully" for every tick is noise; errors still show.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -214,7 +216,6 @@ class Daemon:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(1, int(interval * 0.9)),
-            next_run_time=None,
         )
         # The start-up run: straight into the worker, not through the scheduler's clock.
         worker.request_full("start-up")
