@@ -1,0 +1,108 @@
+"""Opening the state database: SQLite in WAL mode, one writer, schema upgraded by Alembic.
+
+Python's sqlite3 driver starts transactions lazily and never before reads; we turn that off and
+emit BEGIN ourselves (SQLAlchemy's documented pysqlite recipe), ``BEGIN IMMEDIATE`` on the writer
+so a write transaction takes the lock up front instead of failing half-way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from syncd.errors import UserError
+
+BUSY_TIMEOUT_MS = 30_000
+SCRIPT_LOCATION = "syncd:migrations"
+
+
+class JournalError(UserError):
+    """The state database cannot be used (newer schema, not a syncd database, unreadable)."""
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = OFF")
+    cur.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL; a crash loses <1 txn
+    mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    cur.close()
+    if str(mode).lower() != "wal":
+        raise JournalError(
+            f"the state database could not switch to WAL mode (got {mode}) — keep [state] "
+            "path on a local disk, not a network filesystem"
+        )
+
+
+def make_engine(path: Path, *, writer: bool) -> Engine:
+    """The writer engine holds exactly one connection; readers get a small pool."""
+    url = f"sqlite+pysqlite:///{path}"
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if writer:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _on_connect)
+    begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+def alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, path: Path, reader: Engine | None = None) -> None:
+    """Create or upgrade the schema to head; refuse a database written by a newer syncd.
+
+    The version is read through ``reader`` (no write lock), so opening a journal that another
+    process is writing does not wait for it unless there is something to upgrade.
+    """
+    from alembic import command
+
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    try:
+        current = current_revision(reader or engine)
+    except Exception as exc:  # not a database at all, or unreadable
+        raise JournalError(
+            f"cannot read the state database {path}: {exc} — check [state] path"
+        ) from None
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError:
+            raise JournalError(
+                f"the state database {path} was written by a newer syncd (schema {current}) — "
+                "upgrade syncd, or point [state] path at another file"
+            ) from None
+    if current == script.get_current_head():
+        return
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,497 @@
+"""The journal: the synced tree of every pair, intents, run history and daemon status.
+
+All writes go through one connection under one lock (:meth:`Journal.transaction`), each in a
+``BEGIN IMMEDIATE`` transaction; reads use their own pooled connections and see the last commit
+(WAL), so ``syncd status`` works while a daemon writes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from syncd.journal.db import make_engine, upgrade
+from syncd.journal.rows import (
+    FAILED,
+    SKIPPED,
+    STATUS_NAMES,
+    DirRow,
+    FileRow,
+    Intent,
+    PairRow,
+    Problem,
+    RunRow,
+)
+
+_FILE_COLS = (
+    "dir_id, name, size, mtime_ns, inode, md5, file_id, remote_name, remote_size, status, reason"
+)
+_DIR_COLS = "id, pair_id, parent_id, name, inode, folder_id, remote_name, status, reason"
+
+
+def _file(row: Sequence[Any]) -> FileRow:
+    return FileRow(*row)
+
+
+def _dir(row: Sequence[Any]) -> DirRow:
+    return DirRow(*row)
+
+
+class Tx:
+    """Writes inside one journal transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _x(self, sql: str, **params: Any) -> Any:
+        return self.conn.execute(text(sql), params)
+
+    # files
+    def put_file(self, row: FileRow) -> None:
+        remote_name = None if row.remote_name == row.name else row.remote_name
+        self._x(
+            f"INSERT OR REPLACE INTO files ({_FILE_COLS}) VALUES (:dir_id, :name, :size, "
+            ":mtime_ns, :inode, :md5, :file_id, :remote_name, :remote_size, :status, :reason)",
+            dir_id=row.dir_id,
+            name=row.name,
+            size=row.size,
+            mtime_ns=row.mtime_ns,
+            inode=row.inode,
+            md5=row.md5,
+            file_id=row.file_id,
+            remote_name=remote_name,
+            remote_size=row.remote_size,
+            status=row.status,
+            reason=row.reason,
+        )
+
+    def delete_file(self, dir_id: int, name: str) -> None:
+        self._x("DELETE FROM files WHERE dir_id = :d AND name = :n", d=dir_id, n=name)
+
+    # dirs
+    def insert_dir(
+        self,
+        pair_id: int,
+        parent_id: int,
+        name: str,
+        *,
+        inode: int | None,
+        folder_id: int | None,
+        remote_name: str | None = None,
+        status: int = 0,
+        reason: str | None = None,
+    ) -> int:
+        # A stale row of the same name (a skipped dir now syncable) is replaced, keeping its id.
+        old = self._x(
+            "SELECT id FROM dirs WHERE parent_id = :p AND name = :n", p=parent_id, n=name
+        ).first()
+        params = dict(
+            pair=pair_id,
+            p=parent_id,
+            n=name,
+            i=inode,
+            f=folder_id,
+            r=None if remote_name == name else remote_name,
+            s=status,
+            why=reason,
+        )
+        if old is not None:
+            self._x(
+                "UPDATE dirs SET inode = :i, folder_id = :f, remote_name = :r, status = :s, "
+                "reason = :why WHERE id = :id",
+                id=old[0],
+                **params,
+            )
+            return int(old[0])
+        result = self._x(
+            "INSERT INTO dirs (pair_id, parent_id, name, inode, folder_id, remote_name, status, "
+            "reason) VALUES (:pair, :p, :n, :i, :f, :r, :s, :why)",
+            **params,
+        )
+        return int(result.lastrowid)
+
+    def update_dir(self, dir_id: int, **fields: Any) -> None:
+        """Set any of parent_id, name, inode, folder_id, remote_name, status, reason."""
+        if "remote_name" in fields and "name" in fields and fields["remote_name"] == fields["name"]:
+            fields["remote_name"] = None
+        sets = ", ".join(f"{key} = :{key}" for key in fields)
+        self._x(f"UPDATE dirs SET {sets} WHERE id = :id", id=dir_id, **fields)
+
+    def move_dir(self, dir_id: int, parent_id: int, name: str, remote_name: str) -> None:
+        # A dir row already at the destination (stale) would break the unique index: drop it.
+        stale = self._x(
+            "SELECT id FROM dirs WHERE parent_id = :p AND name = :n AND id != :id",
+            p=parent_id,
+            n=name,
+            id=dir_id,
+        ).first()
+        if stale is not None:
+            self.delete_dir_tree(int(stale[0]))
+        self.update_dir(dir_id, parent_id=parent_id, name=name, remote_name=remote_name)
+
+    def delete_dir_tree(self, dir_id: int) -> None:
+        """Forget a directory, its files and every directory below it."""
+        ids = [
+            r[0]
+            for r in self._x(
+                "WITH RECURSIVE t(id) AS (SELECT :d UNION ALL "
+                "SELECT dirs.id FROM dirs JOIN t ON dirs.parent_id = t.id) SELECT id FROM t",
+                d=dir_id,
+            )
+        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join(str(int(i)) for i in chunk)
+            self._x(f"DELETE FROM files WHERE dir_id IN ({marks})")
+            self._x(f"DELETE FROM dirs WHERE id IN ({marks})")
+
+    def set_root_folder(self, root_dir_id: int, folder_id: int | None) -> None:
+        self._x("UPDATE dirs SET folder_id = :f WHERE id = :id", f=folder_id, id=root_dir_id)
+
+    # intents
+    def add_intent(
+        self,
+        pair_id: int,
+        kind: str,
+        *,
+        folder_id: int | None = None,
+        name: str | None = None,
+        size: int | None = None,
+        target_id: int | None = None,
+    ) -> int:
+        result = self._x(
+            "INSERT INTO intents (pair_id, kind, folder_id, name, size, target_id, created_at) "
+            "VALUES (:p, :k, :f, :n, :s, :t, :c)",
+            p=pair_id,
+            k=kind,
+            f=folder_id,
+            n=name,
+            s=size,
+            t=target_id,
+            c=time.time(),
+        )
+        return int(result.lastrowid)
+
+    def clear_intent(self, intent_id: int) -> None:
+        self._x("DELETE FROM intents WHERE id = :i", i=intent_id)
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: Engine = make_engine(self.path, writer=True)
+        self._reader: Engine = make_engine(self.path, writer=False)
+        upgrade(self._writer, self.path, reader=self._reader)
+        self._wlock = threading.RLock()
+        self._wconn: Connection | None = None
+
+    def close(self) -> None:
+        with self._wlock:
+            if self._wconn is not None:
+                self._wconn.close()
+                self._wconn = None
+        self._writer.dispose()
+        self._reader.dispose()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction on the single writer connection (serialised by a lock)."""
+        with self._wlock:
+            if self._wconn is None:
+                self._wconn = self._writer.connect()
+            with self._wconn.begin():
+                yield Tx(self._wconn)
+
+    def _read(self, sql: str, **params: Any) -> list[Sequence[Any]]:
+        with self._reader.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+
+    # -- pairs -------------------------------------------------------------------------------
+
+    def ensure_pair(self, name: str, local_root: str, remote_path: str) -> PairRow:
+        row = self.pair(name)
+        if row is not None:
+            if row.local_root != local_root or row.remote_path != remote_path:
+                with self.transaction() as tx:
+                    tx._x(
+                        "UPDATE pairs SET local_root = :l, remote_path = :r WHERE id = :id",
+                        l=local_root,
+                        r=remote_path,
+                        id=row.id,
+                    )
+                    if row.remote_path != remote_path:
+                        # Another remote folder: what the journal knows of the old one is moot.
+                        tx.set_root_folder(row.root_dir_id, None)
+                row = self.pair(name)
+                assert row is not None
+            return row
+        with self.transaction() as tx:
+            result = tx._x(
+                "INSERT INTO pairs (name, local_root, remote_path, device, created_at) "
+                "VALUES (:n, :l, :r, NULL, :c)",
+                n=name,
+                l=local_root,
+                r=remote_path,
+                c=time.time(),
+            )
+            pair_id = int(result.lastrowid)
+            tx._x(
+                "INSERT INTO dirs (pair_id, parent_id, name, inode, folder_id) "
+                "VALUES (:p, NULL, '', NULL, NULL)",
+                p=pair_id,
+            )
+        row = self.pair(name)
+        assert row is not None
+        return row
+
+    def pair(self, name: str) -> PairRow | None:
+        rows = self._read(
+            "SELECT pairs.id, pairs.name, local_root, remote_path, device, dirs.id, "
+            "dirs.folder_id FROM pairs JOIN dirs ON dirs.pair_id = pairs.id "
+            "AND dirs.parent_id IS NULL WHERE pairs.name = :n",
+            n=name,
+        )
+        return PairRow(*rows[0]) if rows else None
+
+    def pairs(self) -> list[PairRow]:
+        rows = self._read(
+            "SELECT pairs.id, pairs.name, local_root, remote_path, device, dirs.id, "
+            "dirs.folder_id FROM pairs JOIN dirs ON dirs.pair_id = pairs.id "
+            "AND dirs.parent_id IS NULL ORDER BY pairs.name"
+        )
+        return [PairRow(*r) for r in rows]
+
+    def set_device(self, pair_id: int, device: int) -> None:
+        with self.transaction() as tx:
+            tx._x("UPDATE pairs SET device = :d WHERE id = :id", d=device, id=pair_id)
+
+    # -- the synced tree ---------------------------------------------------------------------
+
+    def children(self, dir_id: int) -> tuple[list[FileRow], list[DirRow]]:
+        """The files and subdirectories recorded under one directory, each sorted by name."""
+        with self._reader.connect() as conn:
+            files = conn.execute(
+                text(f"SELECT {_FILE_COLS} FROM files WHERE dir_id = :d ORDER BY name"),
+                {"d": dir_id},
+            )
+            file_rows = [_file(r) for r in files]
+            dirs = conn.execute(
+                text(f"SELECT {_DIR_COLS} FROM dirs WHERE parent_id = :d ORDER BY name"),
+                {"d": dir_id},
+            )
+            dir_rows = [_dir(r) for r in dirs]
+        return file_rows, dir_rows
+
+    def get_dir(self, dir_id: int) -> DirRow | None:
+        rows = self._read(f"SELECT {_DIR_COLS} FROM dirs WHERE id = :d", d=dir_id)
+        return _dir(rows[0]) if rows else None
+
+    def get_file(self, dir_id: int, name: str) -> FileRow | None:
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE dir_id = :d AND name = :n", d=dir_id, n=name
+        )
+        return _file(rows[0]) if rows else None
+
+    def files_by_inode(self, pair_id: int, inode: int) -> list[FileRow]:
+        rows = self._read(
+            f"SELECT {', '.join('f.' + c.strip() for c in _FILE_COLS.split(','))} FROM files f "
+            "JOIN dirs d ON d.id = f.dir_id WHERE f.inode = :i AND d.pair_id = :p",
+            i=inode,
+            p=pair_id,
+        )
+        return [_file(r) for r in rows]
+
+    def dirs_by_inode(self, pair_id: int, inode: int) -> list[DirRow]:
+        rows = self._read(
+            f"SELECT {_DIR_COLS} FROM dirs WHERE pair_id = :p AND inode = :i", p=pair_id, i=inode
+        )
+        return [_dir(r) for r in rows]
+
+    def file_by_file_id(self, pair_id: int, file_id: int) -> FileRow | None:
+        rows = self._read(
+            f"SELECT {', '.join('f.' + c.strip() for c in _FILE_COLS.split(','))} FROM files f "
+            "JOIN dirs d ON d.id = f.dir_id WHERE f.file_id = :i AND d.pair_id = :p",
+            i=file_id,
+            p=pair_id,
+        )
+        return _file(rows[0]) if rows else None
+
+    def dir_by_folder_id(self, pair_id: int, folder_id: int) -> DirRow | None:
+        rows = self._read(
+            f"SELECT {_DIR_COLS} FROM dirs WHERE pair_id = :p AND folder_id = :f",
+            p=pair_id,
+            f=folder_id,
+        )
+        return _dir(rows[0]) if rows else None
+
+    def dir_path(self, dir_id: int) -> str | None:
+        """'a/b' for a directory, '' for the root; None when the id is unknown."""
+        rows = self._read(
+            "WITH RECURSIVE up(id, parent_id, name, depth) AS ("
+            "SELECT id, parent_id, name, 0 FROM dirs WHERE id = :d UNION ALL "
+            "SELECT dirs.id, dirs.parent_id, dirs.name, up.depth + 1 FROM dirs "
+            "JOIN up ON dirs.id = up.parent_id) SELECT name, parent_id FROM up ORDER BY depth DESC",
+            d=dir_id,
+        )
+        if not rows:
+            return None
+        return "/".join(r[0] for r in rows if r[1] is not None)
+
+    def subtree_counts(self, dir_id: int) -> tuple[int, int]:
+        """(files, dirs) recorded below a directory (the directory itself not counted)."""
+        rows = self._read(
+            "WITH RECURSIVE t(id) AS (SELECT :d UNION ALL "
+            "SELECT dirs.id FROM dirs JOIN t ON dirs.parent_id = t.id) "
+            "SELECT (SELECT count(*) FROM files WHERE dir_id IN (SELECT id FROM t) "
+            "AND file_id IS NOT NULL), (SELECT count(*) - 1 FROM t)",
+            d=dir_id,
+        )
+        return int(rows[0][0]), int(rows[0][1])
+
+    def tracked_files(self, pair_id: int) -> int:
+        """Files of the pair that exist remotely (what deletion limits are measured against)."""
+        rows = self._read(
+            "SELECT count(*) FROM files f JOIN dirs d ON d.id = f.dir_id "
+            "WHERE d.pair_id = :p AND f.file_id IS NOT NULL",
+            p=pair_id,
+        )
+        return int(rows[0][0])
+
+    def status_counts(self, pair_id: int) -> dict[str, int]:
+        rows = self._read(
+            "SELECT f.status, count(*), coalesce(sum(f.size), 0) FROM files f "
+            "JOIN dirs d ON d.id = f.dir_id WHERE d.pair_id = :p GROUP BY f.status",
+            p=pair_id,
+        )
+        out = {"synced": 0, "skipped": 0, "failed": 0, "synced_bytes": 0}
+        for status, count, size in rows:
+            out[STATUS_NAMES.get(status, str(status))] = int(count)
+            if status == 0:
+                out["synced_bytes"] = int(size)
+        dirs = self._read("SELECT count(*) FROM dirs WHERE pair_id = :p", p=pair_id)
+        out["dirs"] = int(dirs[0][0]) - 1
+        return out
+
+    def problems(self, pair_id: int, limit: int | None = None) -> list[Problem]:
+        """Every skipped or failed path of a pair, with its reason."""
+        lim = f" LIMIT {int(limit)}" if limit is not None else ""
+        out: list[Problem] = []
+        path_cache: dict[int, str] = {}
+
+        def path_of(dir_id: int, name: str) -> str:
+            if dir_id not in path_cache:
+                path_cache[dir_id] = self.dir_path(dir_id) or ""
+            base = path_cache[dir_id]
+            return f"{base}/{name}" if base else name
+
+        for dir_id, name, status, reason in self._read(
+            "SELECT f.dir_id, f.name, f.status, f.reason FROM files f JOIN dirs d "
+            f"ON d.id = f.dir_id WHERE d.pair_id = :p AND f.status IN ({SKIPPED}, {FAILED})"
+            f" ORDER BY f.dir_id, f.name{lim}",
+            p=pair_id,
+        ):
+            out.append(Problem(path_of(dir_id, name), "file", STATUS_NAMES[status], reason or ""))
+        for parent_id, name, status, reason in self._read(
+            "SELECT parent_id, name, status, reason FROM dirs WHERE pair_id = :p "
+            f"AND status IN ({SKIPPED}, {FAILED}) ORDER BY parent_id, name{lim}",
+            p=pair_id,
+        ):
+            out.append(Problem(path_of(parent_id, name), "dir", STATUS_NAMES[status], reason or ""))
+        out.sort(key=lambda p: p.path)
+        return out
+
+    # -- intents -----------------------------------------------------------------------------
+
+    def intents(self, pair_id: int) -> list[Intent]:
+        rows = self._read(
+            "SELECT id, pair_id, kind, folder_id, name, size, target_id, created_at "
+            "FROM intents WHERE pair_id = :p ORDER BY id",
+            p=pair_id,
+        )
+        return [Intent(*r) for r in rows]
+
+    def clear_intents(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self.transaction() as tx:
+            for intent_id in ids:
+                tx.clear_intent(intent_id)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def start_run(self, pair_id: int, kind: str, *, dry_run: bool = False) -> int:
+        with self.transaction() as tx:
+            result = tx._x(
+                "INSERT INTO runs (pair_id, kind, started_at, dry_run) VALUES (:p, :k, :s, :d)",
+                p=pair_id,
+                k=kind,
+                s=time.time(),
+                d=int(dry_run),
+            )
+            return int(result.lastrowid)
+
+    def finish_run(
+        self, run_id: int, result: str, counts: dict[str, int], error: str | None = None
+    ) -> None:
+        with self.transaction() as tx:
+            tx._x(
+                "UPDATE runs SET ended_at = :e, result = :r, counts = :c, error = :err "
+                "WHERE id = :id",
+                e=time.time(),
+                r=result,
+                c=json.dumps(counts, sort_keys=True),
+                err=error,
+                id=run_id,
+            )
+            # Keep the history short: the last 100 runs per pair are plenty for `status`.
+            tx._x(
+                "DELETE FROM runs WHERE pair_id = (SELECT pair_id FROM runs WHERE id = :id) "
+                "AND id <= (SELECT id FROM runs WHERE pair_id = (SELECT pair_id FROM runs "
+                "WHERE id = :id) ORDER BY id DESC LIMIT 1 OFFSET 100)",
+                id=run_id,
+            )
+
+    def runs(self, pair_id: int, limit: int = 10) -> list[RunRow]:
+        rows = self._read(
+            "SELECT runs.id, pairs.name, kind, started_at, ended_at, result, dry_run, counts, "
+            "error FROM runs JOIN pairs ON pairs.id = runs.pair_id WHERE pair_id = :p "
+            "ORDER BY runs.id DESC LIMIT :l",
+            p=pair_id,
+            l=limit,
+        )
+        return [
+            RunRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), json.loads(r[7] or "{}"), r[8])
+            for r in rows
+        ]
+
+    # -- daemon status -----------------------------------------------------------------------
+
+    def write_daemon_status(self, pair_name: str, state: dict[str, Any]) -> None:
+        with self.transaction() as tx:
+            tx._x(
+                "INSERT OR REPLACE INTO daemon_status (pair_name, updated_at, state) "
+                "VALUES (:n, :u, :s)",
+                n=pair_name,
+                u=time.time(),
+                s=json.dumps(state, default=str, sort_keys=True),
+            )
+
+    def daemon_status(self) -> dict[str, tuple[float, dict[str, Any]]]:
+        rows = self._read("SELECT pair_name, updated_at, state FROM daemon_status")
+        return {r[0]: (float(r[1]), json.loads(r[2])) for r in rows}

@@ -1,0 +1,1 @@
+"""Journal schema revisions, oldest first (see ``syncd.journal.db.upgrade``)."""
