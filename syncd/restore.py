@@ -80,8 +80,9 @@ class RestoredFile:
 @dataclass(frozen=True, slots=True)
 class RestoredFolder:
     rel_path: str  # '' for DEST itself
-    folder_id: int | None
+    folder_id: int | None  # None: the account root
     remote_name: str
+    inode: int
 
 
 class RestoreRecorder(Protocol):
@@ -162,6 +163,16 @@ class RestoreReport:
 
 
 @dataclass(frozen=True, slots=True)
+class _Folder:
+    """A remote folder waiting to be listed, and where it goes locally."""
+
+    id: int | None
+    parts: tuple[str, ...]  # local directory, relative to DEST
+    remote_path: str
+    name: str  # remote name
+
+
+@dataclass(frozen=True, slots=True)
 class _Job:
     file: RemoteFile
     parts: tuple[str, ...]  # local directory, relative to DEST
@@ -176,7 +187,13 @@ class _Job:
 
 
 class _VerifyFailed(Exception):
-    """The downloaded bytes are not what the listing (or the journal) promised."""
+    """The downloaded bytes are not what the listing (or the journal) promised. A short
+    transfer is retried; an MD5 that differs from the journal's is what the host holds, so
+    downloading again would not change it."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Progress(Protocol):
@@ -248,23 +265,23 @@ class Restorer:
         # Bounded in-flight downloads: the walk never runs far ahead of the workers.
         slots = threading.BoundedSemaphore(self.workers * 4)
         pending: list[Future[None]] = []
-        if self.recorder is not None and not self.dry_run:
-            self.recorder.folder(RestoredFolder("", root_folder_id, root_label))
-        stack: list[tuple[int | None, tuple[str, ...], str]] = [(root_folder_id, (), root_label)]
+        root_name = root_label.rsplit("/", 1)[-1]
+        stack = [_Folder(root_folder_id, (), root_label, root_name)]
         first = True
         with ThreadPoolExecutor(self.workers, thread_name_prefix="restore") as pool:
             while stack:
-                folder_id, parts, remote_path = stack.pop()
+                folder = stack.pop()
                 try:
-                    listing = self.client.folder_listing(folder_id)
+                    listing = self.client.folder_listing(folder.id)
                 except RemoteError as exc:
                     if first:
                         raise  # the root itself: a command-level error, not an item
-                    self._fail(remote_path + "/", "/".join(parts), f"listing failed: {exc}")
+                    rel = "/".join(folder.parts)
+                    self._fail(folder.remote_path + "/", rel, f"listing failed: {exc}")
                     continue
                 first = False
                 self.report.folders += 1
-                for job in self._plan_folder(listing, parts, remote_path, fold, stack):
+                for job in self._plan_folder(listing, folder, fold, stack):
                     if self.dry_run:
                         self._restored(job.file.size)
                         self.on_line(f"would write {job.rel_path} ({job.file.size} bytes)")
@@ -280,13 +297,13 @@ class Restorer:
     def _plan_folder(
         self,
         listing: FolderListing,
-        parts: tuple[str, ...],
-        remote_path: str,
+        folder: _Folder,
         fold: Callable[[str], str],
-        stack: list[tuple[int | None, tuple[str, ...], str]],
+        stack: list[_Folder],
     ) -> list[_Job]:
         """Place one folder's entries, create its local directory, return its downloads and
         push its subfolders on the stack."""
+        parts, remote_path = folder.parts, folder.remote_path
         entries = [RemoteEntry(f.id, f.name, True) for f in listing.folders]
         entries += [RemoteEntry(f.id, f.name, False) for f in listing.files]
         files_by_id = {f.id: f for f in listing.files}
@@ -294,12 +311,17 @@ class Restorer:
         if self.progress is not None:
             self.progress.discovered(len(listing.files), sum(f.size for f in listing.files))
         jobs: list[_Job] = []
-        subfolders: list[tuple[int | None, tuple[str, ...], str]] = []
+        subfolders: list[_Folder] = []
         try:
             with self._dir(parts) as dir_fd:
                 if dir_fd is not None and not self.dry_run:
                     removed = remove_stale_temp_files(dir_fd)
                     self.report.stale_temp_files_removed += removed
+                    if self.recorder is not None:
+                        inode = os.fstat(dir_fd).st_ino
+                        self.recorder.folder(
+                            RestoredFolder("/".join(parts), folder.id, folder.name, inode)
+                        )
                 for placement in placements:
                     entry = placement.entry
                     rpath = f"{remote_path}/{entry.name}" + ("/" if entry.is_folder else "")
@@ -328,9 +350,9 @@ class Restorer:
                             "the folder and everything in it was not restored",
                         )
                     else:
-                        if self.recorder is not None and not self.dry_run:
-                            self.recorder.folder(RestoredFolder(local_rel, entry.id, entry.name))
-                        subfolders.append((entry.id, (*parts, name), rpath.rstrip("/")))
+                        subfolders.append(
+                            _Folder(entry.id, (*parts, name), rpath.rstrip("/"), entry.name)
+                        )
         except UnsafeLocalPath as exc:
             self._skip(remote_path + "/", "/".join(parts), f"{exc}; the folder was not restored")
             return []
@@ -387,8 +409,8 @@ class Restorer:
             try:
                 st, md5 = self._download_once(job)
             except (TransientError, RateLimited, TokenInvalid, _VerifyFailed) as exc:
-                if attempt == DOWNLOAD_ATTEMPTS:
-                    self._fail(job.remote_path, job.rel_path, f"{exc} (after {attempt} attempts)")
+                if attempt == DOWNLOAD_ATTEMPTS or not getattr(exc, "retryable", True):
+                    self._fail(job.remote_path, job.rel_path, f"{exc} (attempts: {attempt})")
                     return
                 wait = getattr(exc, "retry_after", None) or delay * (1 + random.random())
                 time.sleep(wait)  # backoff between retries, not a hope-based wait
@@ -434,11 +456,16 @@ class Restorer:
                         self.progress.advanced(0, len(chunk))
                 if size != job.file.size:
                     raise _VerifyFailed(
-                        f"downloaded {size} bytes, the listing says {job.file.size}"
+                        f"downloaded {size} bytes, the listing says {job.file.size}",
+                        retryable=True,
                     )
                 md5 = digest.hexdigest()
                 if job.expected_md5 is not None and md5 != job.expected_md5:
-                    raise _VerifyFailed(f"MD5 {md5} differs from the journal's {job.expected_md5}")
+                    raise _VerifyFailed(
+                        f"remote content changed since it was synced: MD5 {md5}, "
+                        f"the journal says {job.expected_md5}",
+                        retryable=False,
+                    )
                 st = temp.commit(job.local_name, replace=job.replace)
             finally:
                 temp.discard()
