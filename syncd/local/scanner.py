@@ -1,0 +1,475 @@
+"""The local tree, one directory at a time.
+
+Pure I/O edge: no engine imports. `walk()` is a depth-first generator of `ScannedDir`s, so memory
+grows with the largest directory (plus the names of pending subdirectories along the current
+path), never with the whole tree.
+
+Order contract for the engine's merge-join: `ScannedDir.entries` are sorted by `entry_sort_key`,
+i.e. by the Python `str` name, which is Unicode code-point order — not locale order, not
+case-folded. Sort journal rows and remote listings with the same key before joining (the host's
+`folder/listing` order comes from a case-insensitive database collation and does NOT match).
+SQLite's default BINARY collation compares UTF-8 bytes, which for valid UTF-8 is the same order,
+so `ORDER BY name` on the journal matches (names that are not valid UTF-8 never get this far).
+
+Paths handed out are relative to the root, POSIX separators, "" for the root itself.
+
+Nothing here is fatal except a missing/unreadable *root* (the caller's guard handles that):
+problems are collected as `ScanIssue`s through the `on_issue` callback and, for entries that exist
+but are skipped, also listed in `ScannedDir.skipped` so the engine never mistakes a skipped entry
+for a deleted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat as stat_mod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from syncd.local.names import remote_name_issue
+
+EntryKind = Literal["file", "dir"]
+
+# ScanIssue.reason values.
+PERMISSION_DENIED = "permission_denied"
+NOT_UTF8 = "not_utf8"
+SYMLINK = "symlink"  # not followed (the default)
+SYMLINK_OUTSIDE_ROOT = "symlink_outside_root"
+SYMLINK_LOOP = "symlink_loop"
+SYMLINK_BROKEN = "symlink_broken"
+SPECIAL_FILE = "special_file"  # FIFO, socket, device
+UNSYNCABLE_NAME = "unsyncable_name"  # listed anyway; see names.remote_name_issue
+IO_ERROR = "io_error"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEntry:
+    """One file or directory as stat'ed (symlinks are never entries unless followed)."""
+
+    name: str
+    kind: EntryKind
+    size: int  # 0 for directories
+    mtime_ns: int
+    inode: int
+    dev: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanIssue:
+    """Something the scan skipped or wants the user to know. `relpath` is printable: bytes that
+    are not valid UTF-8 appear as backslash escapes (never pass it back to the filesystem)."""
+
+    relpath: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """An entry that exists in the directory but is not in `entries` (not counting ignored ones)."""
+
+    name: str  # may hold surrogate escapes when reason == NOT_UTF8
+    reason: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ScannedDir:
+    """One directory's listing.
+
+    `entries` is sorted by name. Like `os.walk(topdown=True)`, the walker descends into the
+    "dir" entries still in `entries` after the consumer has handled this item: remove one to
+    prune it. `error` is set (and `entries` empty) when the directory could not be listed: treat
+    its contents as *unknown*, never as deleted.
+    """
+
+    relpath: str
+    entries: list[LocalEntry]
+    skipped: list[SkippedEntry] = field(default_factory=list)
+    error: str | None = None
+
+
+class IgnorePredicate(Protocol):
+    def matches_child(self, parent_relpath: str, name: str, is_dir: bool) -> bool: ...
+
+
+IssueCallback = Callable[[ScanIssue], None]
+
+
+def entry_sort_key(entry: LocalEntry) -> str:
+    """The order of `ScannedDir.entries`: the name as a `str` (code-point order)."""
+    return entry.name
+
+
+def walk(
+    root: str | os.PathLike[str],
+    *,
+    ignore: IgnorePredicate | None = None,
+    follow_symlinks: bool = False,
+    on_issue: IssueCallback | None = None,
+) -> Iterator[ScannedDir]:
+    """Yield the root's listing, then each subdirectory's, depth-first, subdirectories in name
+    order (pre-order: a directory is yielded before anything beneath it).
+
+    Raises OSError only if the root itself cannot be listed. Ignored directories are pruned.
+    With `follow_symlinks=True`, symlinks whose target stays inside the root are listed as the
+    kind of their target (and followed if directories), unless that would loop.
+    """
+    scanner = _Scanner(root, ignore, follow_symlinks, on_issue)
+    if follow_symlinks:
+        scanner.ancestors.add(_dir_identity(scanner.root))
+    top = scanner.scan("", scanner.root, raise_errors=True)
+    assert top is not None  # raise_errors: the root either lists or raises
+    yield top
+    # One frame per directory on the current path: (relpath, abspath, pending subdirs, identity).
+    stack = [("", scanner.root, iter(_subdirs(top)), (0, 0))]
+    while stack:
+        relpath, abspath, pending, ident = stack[-1]
+        sub = next(pending, None)
+        if sub is None:
+            stack.pop()
+            scanner.ancestors.discard(ident)
+            continue
+        name, child_id = sub
+        child_rel = f"{relpath}/{name}" if relpath else name
+        child_abs = os.path.join(abspath, name)
+        if follow_symlinks:
+            scanner.ancestors.add(child_id)
+        listing = scanner.scan(child_rel, child_abs)
+        if listing is not None:
+            yield listing
+        if listing is None or listing.error is not None:
+            scanner.ancestors.discard(child_id)
+            continue  # vanished, or unreadable (already reported)
+        stack.append((child_rel, child_abs, iter(_subdirs(listing)), child_id))
+
+
+def scan_dir(
+    root: str | os.PathLike[str],
+    relpath: str,
+    *,
+    ignore: IgnorePredicate | None = None,
+    follow_symlinks: bool = False,
+    on_issue: IssueCallback | None = None,
+) -> ScannedDir | None:
+    """List one directory (the daemon re-scans only dirty ones). None if it no longer exists
+    as a directory reachable inside the root (missing, a file now, or behind a symlink that is
+    not followed). Ignore rules apply to its children; whether `relpath` itself is ignored is the
+    caller's question (`IgnoreRules.matches(relpath, True)`)."""
+    scanner = _Scanner(root, ignore, follow_symlinks, on_issue)
+    abspath = scanner.resolve(relpath)
+    if abspath is None:
+        return None
+    try:
+        st = os.stat(abspath) if follow_symlinks else os.lstat(abspath)
+    except OSError:
+        return None
+    if not stat_mod.S_ISDIR(st.st_mode):
+        return None
+    if follow_symlinks:
+        scanner.ancestors.update(_ancestor_identities(scanner.root, _normalise(relpath)))
+    return scanner.scan(_normalise(relpath), abspath)
+
+
+def stat_entry(
+    root: str | os.PathLike[str],
+    relpath: str,
+    *,
+    follow_symlinks: bool = False,
+) -> LocalEntry | None:
+    """The entry at `relpath` now, or None if it is absent or not something we sync (symlink not
+    followed, special file, name not valid UTF-8, outside the root)."""
+    scanner = _Scanner(root, None, follow_symlinks, None)
+    abspath = scanner.resolve(relpath)
+    if abspath is None:
+        return None
+    name = _normalise(relpath).rpartition("/")[2]
+    if not name or not _is_utf8(name):
+        return None
+    try:
+        st = os.stat(abspath) if follow_symlinks else os.lstat(abspath)
+    except OSError:
+        return None
+    return _entry_from_stat(name, st)
+
+
+@dataclass(frozen=True, slots=True)
+class RootIdentity:
+    """What the engine remembers about a root to notice it was swapped or unmounted."""
+
+    dev: int
+    is_mount: bool
+
+
+def root_identity(root: str | os.PathLike[str]) -> RootIdentity:
+    """st_dev of the root and whether it is a mount point. Raises OSError if the root is missing."""
+    st = os.stat(root)
+    return RootIdentity(dev=st.st_dev, is_mount=os.path.ismount(root))
+
+
+def is_empty(root: str | os.PathLike[str], ignore: IgnorePredicate | None = None) -> bool:
+    """True if the root holds no entries (ignored ones do not count when `ignore` is given).
+    Raises OSError if the root cannot be listed: a guard must not read "unreadable" as "empty"."""
+    with os.scandir(root) as it:
+        for entry in it:
+            if ignore is None:
+                return False
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not ignore.matches_child("", entry.name, is_dir):
+                return False
+    return True
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+def _subdirs(listing: ScannedDir) -> list[tuple[str, tuple[int, int]]]:
+    return [(e.name, (e.dev, e.inode)) for e in listing.entries if e.kind == "dir"]
+
+
+def _ancestor_identities(root: str, relpath: str) -> list[tuple[int, int]]:
+    """Identities of the root and every directory down to `relpath` (for loop checks)."""
+    out = [_dir_identity(root)]
+    current = root
+    for part in relpath.split("/") if relpath else []:
+        current = os.path.join(current, part)
+        with contextlib.suppress(OSError):
+            out.append(_dir_identity(current))
+    return out
+
+
+def _dir_identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _normalise(relpath: str) -> str:
+    return relpath.strip("/")
+
+
+def _is_utf8(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from surrogateescape: undecodable bytes
+        return False
+    return True
+
+
+def _printable(relpath: str) -> str:
+    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
+
+
+def _entry_from_stat(name: str, st: os.stat_result) -> LocalEntry | None:
+    mode = st.st_mode
+    if stat_mod.S_ISREG(mode):
+        return LocalEntry(name, "file", st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    if stat_mod.S_ISDIR(mode):
+        return LocalEntry(name, "dir", 0, st.st_mtime_ns, st.st_ino, st.st_dev)
+    return None
+
+
+def _special_kind(mode: int) -> str:
+    if stat_mod.S_ISFIFO(mode):
+        return "fifo"
+    if stat_mod.S_ISSOCK(mode):
+        return "socket"
+    if stat_mod.S_ISCHR(mode):
+        return "character device"
+    if stat_mod.S_ISBLK(mode):
+        return "block device"
+    return "unknown file type"
+
+
+def _maybe_unreadable(st: os.stat_result, is_dir: bool) -> bool:
+    """Cheap pre-check: only entries not world-readable (and, for directories, world-searchable)
+    get an access() call. (ACLs that deny a world-readable file are found when hashing.)"""
+    mask = 0o555 if is_dir else 0o444
+    return (st.st_mode & mask) != mask
+
+
+class _Scanner:
+    __slots__ = ("ancestors", "follow_symlinks", "ignore", "on_issue", "real_root", "root")
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        ignore: IgnorePredicate | None,
+        follow_symlinks: bool,
+        on_issue: IssueCallback | None,
+    ) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.real_root = os.path.realpath(self.root)
+        self.ignore = ignore
+        self.follow_symlinks = follow_symlinks
+        self.on_issue = on_issue
+        # (st_dev, st_ino) of the directory being scanned and all above it, when following
+        # symlinks: a link to any of them would make the walk cycle.
+        self.ancestors: set[tuple[int, int]] = set()
+
+    def issue(self, relpath: str, reason: str, detail: str = "") -> None:
+        if self.on_issue is not None:
+            self.on_issue(ScanIssue(_printable(relpath), reason, detail))
+
+    def resolve(self, relpath: str) -> str | None:
+        """Absolute path of `relpath` if it is reachable inside the root without following a
+        symlink we would not follow; None otherwise."""
+        rel = _normalise(relpath)
+        if not rel:
+            return self.root
+        parts = rel.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return None
+        abspath = os.path.join(self.root, *parts)
+        if self.follow_symlinks:
+            return abspath if self._inside_root(abspath) else None
+        # Every parent component must be a real directory, not a symlink.
+        current = self.root
+        for part in parts[:-1]:
+            current = os.path.join(current, part)
+            try:
+                if not stat_mod.S_ISDIR(os.lstat(current).st_mode):
+                    return None
+            except OSError:
+                return None
+        return abspath
+
+    def _inside_root(self, abspath: str) -> bool:
+        real = os.path.realpath(abspath)
+        return real == self.real_root or real.startswith(self.real_root.rstrip("/") + "/")
+
+    def scan(self, relpath: str, abspath: str, raise_errors: bool = False) -> ScannedDir | None:
+        entries: list[LocalEntry] = []
+        skipped: list[SkippedEntry] = []
+        try:
+            it = os.scandir(abspath)
+        except FileNotFoundError:
+            if raise_errors:
+                raise
+            return None
+        except NotADirectoryError:
+            if raise_errors:
+                raise
+            return None
+        except PermissionError as exc:
+            if raise_errors:
+                raise
+            self.issue(relpath or ".", PERMISSION_DENIED, "directory cannot be listed")
+            return ScannedDir(relpath, [], [], error=f"{PERMISSION_DENIED}: {exc.strerror}")
+        except OSError as exc:
+            if raise_errors:
+                raise
+            self.issue(relpath or ".", IO_ERROR, exc.strerror or str(exc))
+            return ScannedDir(relpath, [], [], error=f"{IO_ERROR}: {exc.strerror}")
+        prefix = f"{relpath}/" if relpath else ""
+        try:
+            with it:
+                for de in it:
+                    self._one(de, relpath, prefix, entries, skipped)
+        except OSError as exc:  # the directory went bad mid-listing (I/O error, removed)
+            if exc.errno in (errno.ENOENT, errno.ESTALE):
+                return None
+            self.issue(relpath or ".", IO_ERROR, exc.strerror or str(exc))
+            return ScannedDir(relpath, [], [], error=f"{IO_ERROR}: {exc.strerror}")
+        entries.sort(key=entry_sort_key)
+        skipped.sort(key=lambda s: s.name)
+        return ScannedDir(relpath, entries, skipped)
+
+    def _one(
+        self,
+        de: os.DirEntry[str],
+        relpath: str,
+        prefix: str,
+        entries: list[LocalEntry],
+        skipped: list[SkippedEntry],
+    ) -> None:
+        name = de.name
+        if not _is_utf8(name):
+            self.issue(prefix + name, NOT_UTF8, "name is not valid UTF-8")
+            skipped.append(SkippedEntry(name, NOT_UTF8))
+            return
+        # d_type answers these without a stat, so ignored entries cost no syscall.
+        try:
+            is_link = de.is_symlink()
+        except OSError:
+            return  # vanished
+        try:
+            is_dir = de.is_dir(follow_symlinks=self.follow_symlinks and is_link)
+        except OSError:
+            is_dir = False  # e.g. a symlink loop (ELOOP): reported by _follow below
+        if self.ignore is not None and self.ignore.matches_child(relpath, name, is_dir):
+            return
+        try:
+            st = de.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return  # vanished during the scan
+        except PermissionError:
+            self.issue(prefix + name, PERMISSION_DENIED, "cannot be stat'ed")
+            skipped.append(SkippedEntry(name, PERMISSION_DENIED))
+            return
+        except OSError as exc:
+            self.issue(prefix + name, IO_ERROR, exc.strerror or str(exc))
+            skipped.append(SkippedEntry(name, IO_ERROR, exc.strerror or ""))
+            return
+        if is_link:
+            st_or_none = self._follow(de, prefix + name, skipped)
+            if st_or_none is None:
+                return
+            st = st_or_none
+        entry = _entry_from_stat(name, st)
+        if entry is None:
+            kind = _special_kind(st.st_mode)
+            self.issue(prefix + name, SPECIAL_FILE, kind)
+            skipped.append(SkippedEntry(name, SPECIAL_FILE, kind))
+            return
+        is_dir = entry.kind == "dir"
+        if (
+            _maybe_unreadable(st, is_dir)
+            and not os.access(de.path, os.R_OK | (os.X_OK if is_dir else 0))
+            and os.path.lexists(de.path)
+        ):
+            what = "directory cannot be listed" if is_dir else "file cannot be read"
+            self.issue(prefix + name, PERMISSION_DENIED, what)
+            skipped.append(SkippedEntry(name, PERMISSION_DENIED, what))
+            return
+        problem = remote_name_issue(name, entry.kind)
+        if problem is not None:
+            self.issue(prefix + name, UNSYNCABLE_NAME, problem)
+        entries.append(entry)
+
+    def _follow(
+        self, de: os.DirEntry[str], relpath: str, skipped: list[SkippedEntry]
+    ) -> os.stat_result | None:
+        """stat of a symlink's target if we follow it, else None (reported and skipped)."""
+        if not self.follow_symlinks:
+            self.issue(relpath, SYMLINK, "symbolic links are not followed")
+            skipped.append(SkippedEntry(de.name, SYMLINK))
+            return None
+        if not self._inside_root(de.path):
+            self.issue(relpath, SYMLINK_OUTSIDE_ROOT, "target is outside the root")
+            skipped.append(SkippedEntry(de.name, SYMLINK_OUTSIDE_ROOT))
+            return None
+        try:
+            st = de.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            if os.path.lexists(de.path):
+                self.issue(relpath, SYMLINK_BROKEN, "target does not exist")
+                skipped.append(SkippedEntry(de.name, SYMLINK_BROKEN))
+            return None
+        except OSError as exc:
+            reason = SYMLINK_LOOP if exc.errno == errno.ELOOP else IO_ERROR
+            self.issue(relpath, reason, exc.strerror or str(exc))
+            skipped.append(SkippedEntry(de.name, reason))
+            return None
+        if stat_mod.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) in self.ancestors:
+            self.issue(relpath, SYMLINK_LOOP, "links to a directory that contains it")
+            skipped.append(SkippedEntry(de.name, SYMLINK_LOOP))
+            return None
+        return st
