@@ -21,6 +21,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `slow` tests run only when selected with -m (pyproject: "not run by default in CI").
+    if "slow" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: select with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorProcess]:
     """A fresh emulator (empty state) for one test."""
@@ -30,6 +40,7 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorProcess]:
         knobs.update(marker.kwargs)
     with EmulatorProcess(**knobs) as emu:
         yield emu
+        emu.kill()  # its state is thrown away: no need to wait for a graceful shutdown
 
 
 @pytest.fixture(scope="session")
