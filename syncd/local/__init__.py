@@ -1,43 +1,11 @@
-"""The local side: scanner, ignore rules, hashing, name checks, watcher.
+"""The local side: one module per job, imported directly (no eager re-exports, so the scanner
+stays importable with the standard library alone).
+
+- `syncd.local.scanner`: `walk`, `scan_dir`, `stat_entry`, `root_identity`, `is_empty`
+- `syncd.local.ignore`: `IgnoreRules`
+- `syncd.local.hashing`: `md5_file`, `HashingReader`, `Md5Accumulator`
+- `syncd.local.names`: `remote_name_issue`, `form_name_issue`, `upload_name_issue`
+- `syncd.local.watcher`: `Watcher`, `Change`
 
 Pure I/O edge: nothing here imports the engine, the journal or the remote client.
 """
-
-from syncd.local.hashing import HashingReader, Md5Accumulator, md5_file
-from syncd.local.ignore import IGNORE_FILE_NAME, IgnoreRules
-from syncd.local.names import form_name_issue, remote_name_issue, upload_name_issue
-from syncd.local.scanner import (
-    LocalEntry,
-    RootIdentity,
-    ScanIssue,
-    ScannedDir,
-    SkippedEntry,
-    entry_sort_key,
-    is_empty,
-    root_identity,
-    scan_dir,
-    stat_entry,
-    walk,
-)
-
-__all__ = [
-    "IGNORE_FILE_NAME",
-    "HashingReader",
-    "IgnoreRules",
-    "LocalEntry",
-    "Md5Accumulator",
-    "RootIdentity",
-    "ScanIssue",
-    "ScannedDir",
-    "SkippedEntry",
-    "entry_sort_key",
-    "form_name_issue",
-    "is_empty",
-    "md5_file",
-    "remote_name_issue",
-    "root_identity",
-    "scan_dir",
-    "stat_entry",
-    "upload_name_issue",
-    "walk",
-]
