@@ -84,9 +84,16 @@ class App:
         return config
 
     @contextlib.contextmanager
-    def open_client(self, config: Config, *, max_connections: int | None = None) -> Iterator[Any]:
+    def open_client(
+        self,
+        config: Config,
+        *,
+        max_connections: int | None = None,
+        max_retry_time: float | None = None,
+    ) -> Iterator[RemoteClient]:
         """A RemoteClient for ``config``; closed (token disabled) on exit. Client errors that
-        escape the block become one-line user errors naming cause and fix."""
+        escape the block become one-line user errors naming cause and fix.
+        ``max_retry_time`` overrides the config's (interactive commands answer sooner)."""
         from syncd.remote import RemoteClient
 
         remote = config.remote
@@ -97,7 +104,9 @@ class App:
                 allow_insecure_http=remote.allow_insecure_http,
                 verify_tls=remote.verify_tls,
                 timeout=remote.timeout,
-                max_retry_time=remote.max_retry_time,
+                max_retry_time=(
+                    remote.max_retry_time if max_retry_time is None else max_retry_time
+                ),
                 max_connections=max_connections or max(32, config.sync.workers * 2),
             )
         except RemoteError as exc:
@@ -219,12 +228,17 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
 # Commands
 
 
+LOGIN_MAX_RETRY_TIME = 15.0
+
+
 @cli.command()
 @pass_app
 def login(app: App) -> int:
     """Check the credentials: authorize and show the account and its package limits."""
     config = app.load_config()
-    with app.open_client(config) as client:
+    # Interactive: say within seconds that the host is unreachable, not after minutes.
+    retry = min(config.remote.max_retry_time, LOGIN_MAX_RETRY_TIME)
+    with app.open_client(config, max_retry_time=retry) as client:
         show_account(client, config.remote.api_url)
     return ExitCode.OK
 

@@ -29,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     PrivateAttr,
     SecretStr,
@@ -278,7 +279,11 @@ class StateConfig(_Section):
 
 class SyncConfig(_Section):
     workers: Annotated[StrictInt, Field(ge=1, le=256)] = 8
-    max_delete: Annotated[MaxDelete, PlainValidator(parse_max_delete)] = MaxDelete(percent=50.0)
+    max_delete: Annotated[
+        MaxDelete,
+        PlainValidator(parse_max_delete),
+        PlainSerializer(str, return_type=str),  # "50%" / "100": what the file holds
+    ] = MaxDelete(percent=50.0)
     quiet_period: Annotated[float, Field(strict=True, ge=0)] = 0.5
     reconcile_interval: Annotated[float, Field(strict=True, ge=1)] = 900.0
     follow_symlinks: StrictBool = False

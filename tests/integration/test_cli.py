@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+import pytest
+
+from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG_KEY1 = "1" * 64
@@ -241,6 +243,32 @@ def test_login_verbose_logs_redact_keys(tmp_path: Path, emulator: Any) -> None:
     assert "HTTP Request: POST" in result.stderr  # httpx is audible at debug level
     assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
     assert "access_token=" not in result.stderr.replace("access_token=[REDACTED]", "")
+
+
+@pytest.mark.emulator(max_upload_size=5 * 1024 * 1024, concurrent_uploads=3)
+def test_login_shows_package_limits_human_readable(tmp_path: Path, emulator: Any) -> None:
+    config = write_config(tmp_path, emulator.api_url)
+    result = run_syncd("--config", str(config), "login", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "max upload size:    5.0 MiB" in result.stdout
+    assert "concurrent uploads: 3" in result.stdout
+
+
+@pytest.mark.emulator(auth_method="password")
+def test_login_with_username_and_password(tmp_path: Path, emulator: Any) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[remote]\napi_url = "{emulator.api_url}"\n')
+    env = {"SYNCD_USERNAME": DEMO_USERNAME, "SYNCD_PASSWORD": DEMO_PASSWORD}
+    result = run_syncd("--config", str(config), "login", home=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "account:            demo (id 1" in result.stdout
+    assert_no_secrets(result, DEMO_PASSWORD)
+
+    env["SYNCD_PASSWORD"] = "wrong-password"
+    result = run_syncd("--config", str(config), "login", home=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "refused the credentials" in one_error_line(result)
+    assert_no_secrets(result, "wrong-password")
 
 
 def test_login_with_wrong_keys_is_exit_2_and_one_line(tmp_path: Path, emulator: Any) -> None:

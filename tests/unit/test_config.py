@@ -156,6 +156,14 @@ def test_max_delete_limits() -> None:
     assert str(MaxDelete(percent=50.0)) == "50%" and str(MaxDelete(count=7)) == "7"
 
 
+def test_dump_round_trips_and_hides_secrets(tmp_path: Path) -> None:
+    config = load(tmp_path, REMOTE + '[sync]\nmax_delete = "20%"\n' + PAIR)
+    dumped = config.model_dump(mode="json")
+    assert dumped["sync"]["max_delete"] == "20%"
+    assert KEY1 not in config.model_dump_json() and KEY2 not in str(dumped)
+    assert type(config).model_validate(config.model_dump()).sync == config.sync
+
+
 def test_example_config_parses() -> None:
     config = load_config(REPO / "config.example.toml", env={}, warn=False)
     assert config.pair("documents").ignore == ("*.tmp", "node_modules/")
