@@ -21,6 +21,9 @@ from dataclasses import dataclass
 TEMP_PREFIX = ".syncd-restore-"
 TEMP_SUFFIX = ".part"
 
+# Present in a pair root while a disaster-recovery restore is unfinished (see restore_journal).
+INCOMPLETE_MARKER = TEMP_PREFIX + "incomplete"
+
 MAX_NAME_BYTES = 255  # NAME_MAX on Linux, macOS and Windows (in UTF-8 / UTF-16 units)
 
 _WINDOWS_RESERVED = frozenset(

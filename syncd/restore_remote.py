@@ -30,12 +30,15 @@ def split_remote_path(path: str) -> tuple[str, ...]:
     return tuple(part for part in path.split("/") if part)
 
 
-def resolve_remote_folder(client: RemoteClient, parts: Sequence[str]) -> int | None:
+def resolve_remote_folder(
+    client: RemoteClient, parts: Sequence[str], *, prefer: int | None = None
+) -> int | None:
     """The id of the folder at ``parts`` from the account root (None = the root itself).
 
     Names are matched exactly, one listing per level. The host allows two folders of one name in
     one parent; rather than guess which one holds the backup, this refuses and names their ids
-    (choose one with ``--remote-id``).
+    (choose one with ``--remote-id``), unless ``prefer`` (the id the journal knows for the
+    last level) is one of them.
     """
     folder_id: int | None = None
     for depth, part in enumerate(parts):
@@ -47,6 +50,9 @@ def resolve_remote_folder(client: RemoteClient, parts: Sequence[str]) -> int | N
                 f"remote folder {shown!r} does not exist (no folder named {part!r} in {where}) "
                 "— check the path and its spelling (names are case-sensitive)"
             )
+        last = depth == len(parts) - 1
+        if len(matches) > 1 and last and prefer in {f.id for f in matches}:
+            matches = [f for f in matches if f.id == prefer]
         if len(matches) > 1:
             ids = ", ".join(str(f.id) for f in sorted(matches, key=lambda f: f.id))
             raise UserError(

@@ -3,12 +3,14 @@ folder lookup, journal rebuild for disaster recovery, progress bar, summary, exi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -23,9 +25,12 @@ from rich.progress import (
 from rich.progress import Progress as RichProgressBar
 
 from syncd.config import Config, PairConfig
+from syncd.daemon_lock import AlreadyRunning, StateLock
 from syncd.errors import ExitCode, UserError
+from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
-from syncd.restore import KnownHashes, Restorer, RestoreRecorder, RestoreReport
+from syncd.restore import Restorer, RestoreReport
+from syncd.restore_journal import JournalHashes, JournalRebuilder
 from syncd.restore_remote import resolve_remote_folder, split_remote_path, worker_count
 
 
@@ -86,7 +91,7 @@ def run_restore(
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UserError(f"destination {dest} exists and is not a directory — choose another DEST")
 
-    with _journal_hooks(config, pair, dest, request.dry_run) as (known, recorder):
+    with _journal_hooks(config, pair, dest, request.dry_run) as (known, rebuilder):
         root_id, label = _root_folder(client, request, pair, known)
         show_bar = err.isatty() and not request.as_json and not request.dry_run
         bar = BarProgress(Console(file=err)) if show_bar else None
@@ -97,7 +102,7 @@ def run_restore(
             dry_run=request.dry_run,
             overwrite=request.overwrite,
             known=known,
-            recorder=recorder,
+            recorder=rebuilder,
             progress=bar,
             on_line=None if request.as_json else lambda line: print(line, file=out),
         )
@@ -106,32 +111,59 @@ def run_restore(
                 report = restorer.run(root_id, label)
         else:
             report = restorer.run(root_id, label)
+        if rebuilder is not None:
+            rebuilder.finish(report.ok)
     _print_report(report, request.as_json, out)
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
 def _root_folder(
-    client: RemoteClient, request: RestoreRequest, pair: PairConfig | None, known: object
+    client: RemoteClient,
+    request: RestoreRequest,
+    pair: PairConfig | None,
+    known: JournalHashes | None,
 ) -> tuple[int | None, str]:
+    """The remote folder to restore. The path is the truth; for a pair, the journal's folder id
+    decides between twin folders of one name."""
     if request.remote_id is not None:
         return request.remote_id, f"#{request.remote_id}"
     if pair is not None:
         parts = pair.remote_parts
-        journal_root = getattr(known, "root_folder_id", None)
-        if journal_root is not None:
-            return journal_root, "/".join(parts)
-    else:
-        parts = split_remote_path(request.remote or "")
+        prefer = known.pair.root_folder_id if known is not None else None
+        return resolve_remote_folder(client, parts, prefer=prefer), "/".join(parts)
+    parts = split_remote_path(request.remote or "")
     return resolve_remote_folder(client, parts), "/".join(parts)
 
 
 @contextmanager
 def _journal_hooks(
     config: Config, pair: PairConfig | None, dest: str, dry_run: bool
-) -> Iterator[tuple[KnownHashes | None, RestoreRecorder | None]]:
+) -> Iterator[tuple[JournalHashes | None, JournalRebuilder | None]]:
     """Journal seams: MD5s the journal knows (resume checks), and, for a restore into the pair's
-    own root (disaster recovery), a recorder that rebuilds the journal."""
-    yield None, None
+    own root (disaster recovery), a rebuilder that records what is restored. A restore of a
+    pair elsewhere, or on a machine without a state database, leaves no journal behind."""
+    state = Path(config.state.path)
+    into_root = pair is not None and os.path.realpath(dest) == os.path.realpath(pair.local)
+    rebuild = into_root and not dry_run
+    if pair is None or not (rebuild or state.exists()):
+        yield None, None
+        return
+    with contextlib.ExitStack() as stack:
+        if rebuild:
+            try:
+                stack.enter_context(StateLock(state))
+            except AlreadyRunning as exc:
+                raise UserError(
+                    f"{exc} — a restore into the pair's own folder rebuilds its journal"
+                ) from None
+        journal = stack.enter_context(Journal(state))
+        row = journal.ensure_pair(pair.name, str(pair.local), pair.remote) if rebuild else None
+        row = row or journal.pair(pair.name)
+        known = JournalHashes(journal, row) if row is not None else None
+        rebuilder = JournalRebuilder(journal, row, dest) if rebuild and row is not None else None
+        if rebuilder is not None:
+            rebuilder.start()
+        yield known, rebuilder
 
 
 def _print_report(report: RestoreReport, as_json: bool, out: TextIO) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
-from syncd.restore_paths import TEMP_PREFIX, TEMP_SUFFIX
+from syncd.restore_paths import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
 
 HASH_CHUNK = 1 << 20
 
@@ -39,6 +39,8 @@ NOT_IN_JOURNAL = "not_in_journal"  # on both sides but untracked
 JOURNAL_STALE = "journal_differs"  # the journal's ids or sizes do not match what is there
 CONTENT_DIFFERS = "content_differs"  # --deep: MD5 of remote bytes != local file's
 CHECK_FAILED = "check_failed"  # --deep: could not download or read
+RESTORE_INCOMPLETE = "restore_incomplete"  # a disaster-recovery restore has not finished
+NOT_SYNCED = "not_synced"  # a note, not a difference: the sync skipped it for a stated reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ class SyncedEntry:
     remote_name: str | None = None
     size: int | None = None
     md5: str | None = None
+    status: str = "synced"  # "skipped" / "failed": the sync gave up on it, for ``reason``
+    reason: str | None = None
 
 
 class JournalView(Protocol):
@@ -79,6 +83,7 @@ class VerifyReport:
     deep_checked: int = 0
     deep_bytes: int = 0
     differences: list[Difference] = field(default_factory=list)
+    notes: list[Difference] = field(default_factory=list)  # explained, not counted as failing
 
     @property
     def ok(self) -> bool:
@@ -98,6 +103,7 @@ class VerifyReport:
             "deep_checked": self.deep_checked,
             "counts": counts,
             "differences": [d.to_json() for d in self.differences],
+            "notes": [d.to_json() for d in self.notes],
         }
 
     def lines(self) -> list[str]:
@@ -108,9 +114,10 @@ class VerifyReport:
         if self.deep_checked:
             head += f", {self.deep_checked} MD5-checked ({self.deep_bytes / 1e6:.1f} MB)"
         head += f", {len(self.differences)} differences"
-        return [head] + [
-            f"  {d.kind.replace('_', ' ')}: {d.path} ({d.detail})" for d in self.differences
-        ]
+        lines = [head]
+        lines += [f"  {d.kind.replace('_', ' ')}: {d.path} ({d.detail})" for d in self.differences]
+        lines += [f"  note: {d.path} not synced ({d.detail})" for d in self.notes]
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,7 @@ class Verifier:
             for future in pending:
                 future.result()
         self.report.differences.sort(key=lambda d: (d.path, d.kind))
+        self.report.notes.sort(key=lambda d: d.path)
         return self.report
 
     def run_remote_missing(self) -> VerifyReport:
@@ -234,6 +242,10 @@ class Verifier:
         rel = f"{rel_dir}/{name}" if rel_dir else name
         rem_is_dir = isinstance(rem, RemoteFolder)
         shown = rel + ("/" if (loc and loc.is_dir) or (rem is not None and rem_is_dir) else "")
+        if row is not None and row.status != "synced" and rem is None:
+            with self._lock:
+                self.report.notes.append(Difference(NOT_SYNCED, shown, row.reason or row.status))
+            return []
         if loc is None and rem is None:
             self._diff(JOURNAL_ORPHAN, shown, "the journal lists it; neither side has it")
             return []
@@ -305,6 +317,9 @@ class Verifier:
         try:
             with os.scandir(path) as it:
                 for entry in it:
+                    if not rel_dir and entry.name == INCOMPLETE_MARKER:
+                        self._diff(RESTORE_INCOMPLETE, entry.name, "run the restore again")
+                        continue
                     if _is_restore_temp(entry.name):
                         continue
                     try:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
-
-import pathspec
 
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
+from syncd.journal.store import Journal
+from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
+from syncd.restore_journal import JournalTree
 from syncd.restore_remote import RemoteFolderMissing, resolve_remote_folder, worker_count
-from syncd.verify import JournalView, Verifier, VerifyReport
+from syncd.verify import Verifier, VerifyReport
 
 
 @dataclass(frozen=True)
@@ -36,29 +39,10 @@ def run_verify(
         raise UserError("--sample N needs N >= 1 (or leave it out with --deep to check all files)")
     rng = random.Random(request.seed)
     workers = worker_count(config, client)
-    reports: list[VerifyReport] = []
-    for pair in config.select_pairs(request.pair):
-        journal = _journal_view(config, pair)
-        verifier = Verifier(
-            client,
-            pair=pair.name,
-            local_root=str(pair.local),
-            remote_path=pair.remote,
-            journal=journal,
-            ignored=ignore_matcher(pair.ignore),
-            deep=request.deep,
-            sample=request.sample,
-            workers=workers,
-            rng=rng,
-        )
-        root_id = getattr(journal, "root_folder_id", None)
-        if root_id is None:
-            try:
-                root_id = resolve_remote_folder(client, pair.remote_parts)
-            except RemoteFolderMissing:
-                reports.append(verifier.run_remote_missing())
-                continue
-        reports.append(verifier.run(root_id))
+    reports = [
+        verify_pair(config, client, pair, request, rng=rng, workers=workers)
+        for pair in config.select_pairs(request.pair)
+    ]
     if request.as_json:
         body = {"ok": all(r.ok for r in reports), "pairs": [r.to_json() for r in reports]}
         json.dump(body, out, ensure_ascii=False, indent=2)
@@ -70,14 +54,44 @@ def run_verify(
     return ExitCode.OK if all(r.ok for r in reports) else ExitCode.FAILED
 
 
-def ignore_matcher(patterns: tuple[str, ...]) -> Callable[[str, bool], bool]:
-    """The pair's gitignore-style patterns as a predicate on ('a/b.txt', is_dir)."""
-    if not patterns:
-        return lambda _rel, _is_dir: False
-    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
-    return lambda rel, is_dir: spec.match_file(rel + "/" if is_dir else rel)
+def verify_pair(
+    config: Config,
+    client: RemoteClient,
+    pair: PairConfig,
+    request: VerifyRequest,
+    *,
+    rng: random.Random,
+    workers: int,
+) -> VerifyReport:
+    state = Path(config.state.path)
+    with _journal_view(config, pair) as journal:
+        verifier = Verifier(
+            client,
+            pair=pair.name,
+            local_root=str(pair.local),
+            remote_path=pair.remote,
+            journal=journal,
+            ignored=IgnoreRules.for_root(pair.local, pair.ignore, state_db=state).matches,
+            deep=request.deep,
+            sample=request.sample,
+            workers=workers,
+            rng=rng,
+        )
+        prefer = journal.pair.root_folder_id if journal is not None else None
+        try:
+            root_id = resolve_remote_folder(client, pair.remote_parts, prefer=prefer)
+        except RemoteFolderMissing:
+            return verifier.run_remote_missing()
+        return verifier.run(root_id)
 
 
-def _journal_view(config: Config, pair: PairConfig) -> JournalView | None:
+@contextmanager
+def _journal_view(config: Config, pair: PairConfig) -> Iterator[JournalTree | None]:
     """The pair's journal rows, when the state database exists (none on a fresh machine)."""
-    return None
+    state = Path(config.state.path)
+    if not state.exists():
+        yield None
+        return
+    with Journal(state) as journal:
+        row = journal.pair(pair.name)
+        yield JournalTree(journal, row) if row is not None else None
