@@ -1,0 +1,58 @@
+"""verify with a journal: the differences only the synced tree can tell apart."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from syncd.restore_paths import INCOMPLETE_MARKER
+from tests.integration.test_restore_support import (
+    add_file,
+    run_syncd,
+    upload_tree,
+    write_config,
+    write_tree,
+)
+
+
+def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> None:
+    root = tmp_path / "Docs"
+    write_tree(
+        root,
+        {"keep.txt": b"keep", "gone-here.txt": b"deleted locally", "gone-both.txt": b"both"},
+    )
+    state = tmp_path / "state.db"
+    config = write_config(
+        tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Docs")}
+    )
+    folder = client.folder_create("Docs", None)
+    ids = upload_tree(client, root, folder.id)
+    # Build the journal the way a fresh machine would: restore into the pair root.
+    for name in list(os.listdir(root)):
+        (root / name).unlink()
+    restored = run_syncd(config, "restore", "--pair", "docs", str(root))
+    assert restored.returncode == 0, restored.stderr
+    assert run_syncd(config, "verify").returncode == 0
+
+    (root / "gone-here.txt").unlink()  # journal + remote, not local
+    (root / "gone-both.txt").unlink()  # journal only
+    emulator.admin.drift("trash_file", file_id=ids["gone-both.txt"])
+    add_file(emulator.admin, folder.id, "stranger.txt", b"unknown to the journal")
+    (root / "new-local.txt").write_bytes(b"new")
+    emulator.admin.drift("rename_file", file_id=ids["keep.txt"], name="keep-renamed.txt")
+    (root / INCOMPLETE_MARKER).write_bytes(b"")
+
+    result = run_syncd(config, "verify", "--json")
+    assert result.returncode == 1
+    (pair,) = json.loads(result.stdout)["pairs"]
+    found = {(d["kind"], d["path"]) for d in pair["differences"]}
+    assert found == {
+        ("missing_locally", "gone-here.txt"),
+        ("journal_without_either_side", "gone-both.txt"),
+        ("extra_remotely", "stranger.txt"),
+        ("missing_remotely", "new-local.txt"),
+        ("journal_differs", "keep.txt"),  # matched by id, renamed remotely
+        ("restore_incomplete", INCOMPLETE_MARKER),
+    }
