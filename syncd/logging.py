@@ -35,11 +35,13 @@ SECRET_KEY_NAMES = frozenset(
     {"key1", "key2", "password", "access_token", "download_token", "token", "secret"}
 )
 
-# `name=value` (URLs, form bodies) and `"name": "value"` (JSON, dict reprs) inside free text.
-# Not a bare `name: text`: that is how our own messages name a key ("remote.key1: must be...").
+# `name=value` (URLs, form bodies, also URL-encoded inside another URL) and `"name": "value"`
+# (JSON, dict reprs) inside free text. Not a bare `name: text`: that is how our own messages
+# name a key ("remote.key1: must be ...").
 _INLINE_SECRET = re.compile(
-    r"(?i)(?<![A-Za-z0-9_])(key1|key2|password|access_token|download_token|token)"
-    r"""(\s*=\s*|["']\s*:\s*["']?)([^\s&"',;}\])]+)"""
+    r"(?i)(?:(?<![A-Za-z0-9_])|(?<=%3F)|(?<=%26))"
+    r"(key1|key2|password|access_token|download_token|token)"
+    r"""(\s*=\s*|%3D|["']\s*:\s*["']?)([^\s&"',;}\])]+)"""
 )
 
 # Registered secret values shorter than this are only redacted by key name: replacing a

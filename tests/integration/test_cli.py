@@ -16,6 +16,16 @@ from typing import Any
 import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
+from syncd.errors import user_error_from_remote
+from syncd.remote.errors import (
+    AuthError,
+    InsecureURL,
+    NoApiAccess,
+    RateLimited,
+    Refused,
+    TransientError,
+    UnknownAction,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG_KEY1 = "1" * 64
@@ -298,3 +308,27 @@ def test_demo_runs_against_its_own_emulator(tmp_path: Path) -> None:
     assert (workdir / "sample" / "README.txt").is_file()
     assert (workdir / "config.toml").stat().st_mode & 0o077 == 0
     assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
+
+
+# ---- how client errors reach the user ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "fragment"),
+    [
+        (AuthError("Could not authenticate user."), 2, "refused the credentials"),
+        (NoApiAccess("Your account level does not have access"), 2, "no access to the file"),
+        (InsecureURL("plain http"), 2, "remote.api_url: plain http"),
+        (UnknownAction("No method found"), 2, "does not answer like a File Upload Script"),
+        (TransientError("503", action="authorize"), 1, "no usable answer from the host"),
+        (RateLimited("429", retry_after=3.0), 1, "kept rate-limiting"),
+        (Refused("Filesize received was zero.", action="file/upload"), 1, "refused: file/upload"),
+    ],
+)
+def test_client_errors_become_one_actionable_line(
+    error: Exception, code: int, fragment: str
+) -> None:
+    user_error = user_error_from_remote(error, "https://h.example/api/v2/")  # type: ignore[arg-type]
+    assert user_error.exit_code == code
+    assert fragment in user_error.message and " — " in user_error.message
+    assert "\n" not in user_error.message

@@ -157,6 +157,10 @@ def test_redact_text_rules() -> None:
     assert redact_text("abc password=abc") == f"abc password={REDACTED}"
     assert redact_text('{"key2": "zzz", "x": 1}') == f'{{"key2": "{REDACTED}", "x": 1}}'
     assert redact_text("?download_token=ab12&b=2") == f"?download_token={REDACTED}&b=2"
+    assert (
+        redact_text("next=%2Fx%3Fdownload_token%3Dab12")
+        == f"next=%2Fx%3Fdownload_token%3D{REDACTED}"
+    )
     assert redact_text("{'password': 'pw'}") == f"{{'password': '{REDACTED}'}}"
     assert redact_text("nothing secret here") == "nothing secret here"
     message = "config error: f.toml: remote.key1: must be 64 characters"
