@@ -594,6 +594,19 @@ def _check_pairs(config: Config, file: Path) -> None:
                 "give every pair a unique name",
             )
         seen[pair.name] = index
+    # Two pairs sharing a remote folder (or one inside the other) would each see the other's
+    # files as untracked extras, and mirror mode trashes those: refuse it.
+    for index, pair in enumerate(config.pairs):
+        for earlier in range(index):
+            other = config.pairs[earlier]
+            shorter = min(len(pair.remote_parts), len(other.remote_parts))
+            if pair.remote_parts[:shorter] == other.remote_parts[:shorter]:
+                raise ConfigError(
+                    file,
+                    f"pairs[{index}].remote",
+                    f'"/{pair.remote}" overlaps "/{other.remote}" of pair {other.name!r}',
+                    "give each pair its own remote folder, not one inside another's",
+                )
 
 
 def _check_credentials(config: Config, file: Path, from_env: Mapping[str, str]) -> None:

@@ -259,6 +259,16 @@ ERROR_CASES = [
     (REMOTE + PAIR + "ignore = [1]\n", "pairs[0].ignore", "not a string"),
     (REMOTE + PAIR.replace('"docs"\nlocal = "docs"', '"d"\nlocal = 5'), "pairs[0].local", "path"),
     (REMOTE + PAIR + PAIR, "pairs[1].name", "already used by pairs[0]"),
+    (
+        REMOTE + PAIR + PAIR.replace('"docs"', '"sub"').replace("Backup/Docs", "/Backup/Docs/x"),
+        "pairs[1].remote",
+        '"/Backup/Docs/x" overlaps "/Backup/Docs" of pair \'docs\'',
+    ),
+    (
+        REMOTE + PAIR + PAIR.replace('"docs"', '"all"').replace("Backup/Docs", ""),
+        "pairs[1].remote",
+        "own remote folder",
+    ),
     (REMOTE + 'key1 = "x"\n', "line 5, column 11", "TOML syntax error"),
     (REMOTE.replace(f'key1 = "{KEY1}"', 'key1 = "short"'), "remote.key1", "64 characters"),
     (REMOTE.replace(f'key2 = "{KEY2}"\n', ""), "remote.key2", "missing while key1 is set"),
@@ -319,7 +329,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_unknown_pair_lists_known_names_and_require_pairs(tmp_path: Path) -> None:
-    config = load(tmp_path, REMOTE + PAIR + PAIR.replace('"docs"', '"photos"'))
+    photos = PAIR.replace('"docs"', '"photos"').replace("Backup/Docs", "Backup/Docs2")
+    config = load(tmp_path, REMOTE + PAIR + photos)
     with pytest.raises(ConfigError) as info:
         config.pair("music")
     assert_one_line(info.value, tmp_path / "config.toml", "pairs")
