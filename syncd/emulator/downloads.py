@@ -28,8 +28,13 @@ async def download(request: Request, host: Host) -> Response:
     if row is None or row["id"] != file_id or row["status"] != ACTIVE:
         return HTMLResponse(_NOT_FOUND, status_code=404)
     host.store.count_download(row["id"])
+    headers = {"content-disposition": content_disposition(row["name"])}
+    if host.store.is_inline(row["blob"]):
+        return Response(
+            host.store.read_inline(row["blob"]), media_type=row["file_type"], headers=headers
+        )
     return FileResponse(
         host.store.blob_path(row["blob"]),
         media_type=row["file_type"],
-        headers={"content-disposition": content_disposition(row["name"])},
+        headers=headers,
     )

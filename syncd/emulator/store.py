@@ -55,11 +55,20 @@ CREATE TABLE IF NOT EXISTS files (
     delete_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_by_folder ON files (account_id, folder_id, status, name);
+CREATE TABLE IF NOT EXISTS inline_blobs (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS access_tokens (
     token TEXT PRIMARY KEY,
     account_id INTEGER NOT NULL
 );
 """
+
+# Blobs up to this size live in SQLite: creating a file costs ~1 ms on this kind of disk, an
+# insert ~0.05 ms, and small uploads are what a sync run mostly does.
+INLINE_MAX = 64 * 1024
+_INLINE_PREFIX = "db:"
 
 # Folder and file ids come from different ranges so that a client mixing them up fails loudly.
 _FIRST_FOLDER_ID = 100
@@ -133,12 +142,31 @@ class Store:
     def blob_path(self, blob: str) -> Path:
         return self.blob_dir / blob[:2] / blob
 
+    @staticmethod
+    def is_inline(blob: str) -> bool:
+        return blob.startswith(_INLINE_PREFIX)
+
+    def put_inline(self, content: bytes) -> str:
+        blob = _INLINE_PREFIX + secrets.token_hex(16)
+        self.db.execute("INSERT INTO inline_blobs (name, data) VALUES (?, ?)", (blob, content))
+        return blob
+
+    def read_inline(self, blob: str) -> bytes:
+        row = self.db.execute("SELECT data FROM inline_blobs WHERE name = ?", (blob,)).fetchone()
+        return b"" if row is None else bytes(row[0])
+
     def write_blob(self, content: bytes) -> BlobInfo:
-        blob, path = self.new_blob_path()
-        path.write_bytes(content)
+        if len(content) <= INLINE_MAX:
+            blob = self.put_inline(content)
+        else:
+            blob, path = self.new_blob_path()
+            path.write_bytes(content)
         return BlobInfo(blob, len(content), hashlib.md5(content).hexdigest())
 
     def discard_blob(self, blob: str) -> None:
+        if self.is_inline(blob):
+            self.db.execute("DELETE FROM inline_blobs WHERE name = ?", (blob,))
+            return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.blob_path(blob))
 

@@ -2,7 +2,8 @@
 
 Starlette's `request.form()` would spool the file to a temporary file and we would copy it again;
 instead the body is fed chunk by chunk to python-multipart's push parser and the `upload_file`
-part goes straight into a blob while its MD5 is computed: constant memory for any size.
+part goes straight into a blob while its MD5 is computed: constant memory for any size. Small
+files (up to `INLINE_MAX`) are buffered and stored inside SQLite instead of as a file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from syncd.emulator.store import BlobInfo, Store
+from syncd.emulator.store import INLINE_MAX, BlobInfo, Store
 
 UPLOAD_FIELD = "upload_file"
 # Plain form fields are tiny (ids, tokens); bound them so a hostile body cannot fill memory.
@@ -58,6 +59,7 @@ class _PartSink:
         self._value: bytearray | None = None
         self._file: ReceivedFile | None = None
         self._out: IO[bytes] | None = None
+        self._buffer: bytearray | None = None
         self._md5 = hashlib.md5()
 
     # header callbacks
@@ -92,8 +94,7 @@ class _PartSink:
             filename=filename.decode("utf-8", "replace"),
             content_type=content_type.decode("latin-1").strip(),
         )
-        self._file.blob, path = self.store.new_blob_path()
-        self._out = open(path, "wb")  # noqa: SIM115 - closed in on_part_end / abort
+        self._buffer = bytearray()
         self._md5 = hashlib.md5()
         self.result.file = self._file
 
@@ -112,11 +113,22 @@ class _PartSink:
         if received.size > self.max_file_size:
             # Keep reading (the client is still sending) but stop storing.
             received.too_large = True
-            self._close_output()
-            self.store.discard_blob(received.blob)
+            self._buffer = None
+            if self._out is not None:
+                self._close_output()
+                self.store.discard_blob(received.blob)
             return
         chunk = data[start:end]
         self._md5.update(chunk)
+        if self._buffer is not None:
+            if len(self._buffer) + len(chunk) <= INLINE_MAX:
+                self._buffer += chunk
+                return
+            # Too big to keep inline: spill to a blob file and stream from now on.
+            received.blob, path = self.store.new_blob_path()
+            self._out = open(path, "wb")  # noqa: SIM115 - closed in on_part_end / abort
+            self._out.write(self._buffer)
+            self._buffer = None
         assert self._out is not None
         self._out.write(chunk)
 
@@ -126,6 +138,9 @@ class _PartSink:
             self._value = None
         elif self._file is not None:
             self._close_output()
+            if self._buffer:
+                self._file.blob = self.store.put_inline(bytes(self._buffer))
+            self._buffer = None
             self._file.md5 = self._md5.hexdigest()
             self._file = None
 
@@ -136,7 +151,7 @@ class _PartSink:
 
     def abort(self) -> None:
         self._close_output()
-        if self.result.file is not None:
+        if self.result.file is not None and self.result.file.blob:
             self.store.discard_blob(self.result.file.blob)
 
 
@@ -177,7 +192,7 @@ async def receive_upload(
             raise
         raise MalformedUpload(str(exc)) from exc
     received = sink.result.file
-    if received is not None and sink._out is not None:
+    if received is not None and (sink._out is not None or sink._buffer is not None):
         # Body ended inside the file part: the upload is incomplete.
         sink.abort()
         raise MalformedUpload("multipart body ended before the file part did")

@@ -194,16 +194,17 @@ def test_api_access_off_from_the_command_line() -> None:
 
 
 def test_max_upload_size(emulator: EmulatorProcess, api: RawApi) -> None:
-    emulator.admin.set_knobs(max_upload_size=1000, concurrent_uploads=3)
+    emulator.admin.set_knobs(max_upload_size=100_000, concurrent_uploads=3)
     package = api.ok("account/package")["data"]
-    assert (package["max_upload_size"], package["concurrent_uploads"]) == ("1000", "3")
-    assert api.upload(b"x" * 1000, "fits.bin")["size"] == "1000"
-    answer = api.upload_response(b"x" * 1001, "too-big.bin").json()
-    assert answer["status"] == "error"
-    assert "File received is larger than permitted. (max 1000 bytes)" in answer["response"]
+    assert (package["max_upload_size"], package["concurrent_uploads"]) == ("100000", "3")
+    assert api.upload(b"x" * 100_000, "fits.bin")["size"] == "100000"
+    for size in (100_001, 300_000):
+        answer = api.upload_response(b"x" * size, "too-big.bin").json()
+        assert answer["status"] == "error"
+        assert "File received is larger than permitted. (max 100000 bytes)" in answer["response"]
     assert list(emulator.admin.active_paths()) == ["/fits.bin"]
     blobs = [p for p in (emulator.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert len(blobs) == 1  # the refused upload left nothing behind
+    assert len(blobs) == 1  # the refused uploads left nothing behind
 
 
 def test_knob_validation(emulator: EmulatorProcess) -> None:

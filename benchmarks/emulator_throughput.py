@@ -1,0 +1,141 @@
+"""How many requests the emulator sustains: small uploads/s and folder listings/s.
+
+    python3 benchmarks/emulator_throughput.py [--seconds 5] [--clients 16] [--procs 4]
+
+Starts an emulator subprocess, then `--clients` concurrent httpx clients (threads spread over
+`--procs` processes, so the client side's GIL is not what we measure) hammer it for `--seconds`
+per workload. Prints requests/s and the emulator's own CPU use (CPU-seconds per 1000 requests,
+which says what one core of the emulator can do whatever the client side costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from syncd.emulator.testing import EmulatorProcess, RawApi
+
+SMALL = os.urandom(4096)
+
+
+@dataclass(frozen=True)
+class Job:
+    api_url: str
+    access_token: str
+    account_id: str
+    workload: str  # "upload" | "listing"
+    folder_id: int
+    seconds: float
+    threads: int
+
+
+def _client_loop(job: Job, stop_at: float, results: list[int], errors: list[str]) -> None:
+    auth = {"access_token": job.access_token, "account_id": job.account_id}
+    done = 0
+    with httpx.Client(timeout=30) as http:
+        while time.monotonic() < stop_at:
+            if job.workload == "upload":
+                response = http.post(
+                    job.api_url + "file/upload",
+                    data={**auth, "folder_id": str(job.folder_id)},
+                    files={"upload_file": (f"f{done}.bin", SMALL, "application/octet-stream")},
+                )
+            else:
+                response = http.post(
+                    job.api_url + "folder/listing",
+                    data={**auth, "parent_folder_id": str(job.folder_id)},
+                )
+            if response.status_code != 200 or response.json().get("_status") != "success":
+                errors.append(f"{response.status_code} {response.text[:200]}")
+                return
+            done += 1
+    results.append(done)
+
+
+def run_job(job: Job, start_at: float) -> tuple[int, list[str]]:
+    """One process: `job.threads` clients from `start_at` for `job.seconds` (wall clock)."""
+    time.sleep(max(0.0, start_at - time.time()))
+    stop_at = time.monotonic() + job.seconds
+    results: list[int] = []
+    errors: list[str] = []
+    threads = [
+        threading.Thread(target=_client_loop, args=(job, stop_at, results, errors))
+        for _ in range(job.threads)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(results), errors
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    emu: EmulatorProcess, api: RawApi, workload: str, folder_id: int, args: argparse.Namespace
+) -> None:
+    per_proc = max(1, args.clients // args.procs)
+    job = Job(
+        api.api_url,
+        api.access_token,
+        api.account_id,
+        workload,
+        folder_id,
+        args.seconds,
+        per_proc,
+    )
+    assert emu.pid is not None
+    cpu_before = cpu_seconds(emu.pid)
+    start_at = time.time() + 1.0  # let every process start before the clock runs
+    with concurrent.futures.ProcessPoolExecutor(args.procs) as pool:
+        outcomes = list(pool.map(run_job, [job] * args.procs, [start_at] * args.procs))
+    cpu = cpu_seconds(emu.pid) - cpu_before
+    total = sum(count for count, _ in outcomes)
+    errors = [e for _, errs in outcomes for e in errs]
+    rate = total / args.seconds
+    print(
+        f"{workload:>8}: {rate:8.0f} req/s  ({total} in {args.seconds:.0f} s, "
+        f"{per_proc * args.procs} clients; emulator CPU {cpu:.1f} s = "
+        f"{1000 * cpu / max(total, 1):.2f} CPU-s per 1000 requests)"
+    )
+    if errors:
+        print(f"          {len(errors)} client(s) stopped on errors, first: {errors[0]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--procs", type=int, default=4)
+    parser.add_argument("--listing-files", type=int, default=100)
+    args = parser.parse_args()
+    print(f"emulator throughput on {os.cpu_count()} CPUs, 4 KiB uploads")
+    with EmulatorProcess() as emu, RawApi(emu.api_url) as api:
+        api.authorize()
+        upload_folder = int(api.ok("folder/create", folder_name="uploads")["data"]["id"])
+        measure(emu, api, "upload", upload_folder, args)
+        listed = int(api.ok("folder/create", folder_name="listed")["data"]["id"])
+        for i in range(10):
+            api.ok("folder/create", folder_name=f"sub{i}", parent_id=listed)
+        for i in range(args.listing_files):
+            api.upload(SMALL[:100], f"file{i:04}.txt", listed)
+        print(f"listing a folder of 10 folders + {args.listing_files} files:")
+        measure(emu, api, "listing", listed, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
