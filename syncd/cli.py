@@ -36,7 +36,7 @@ import structlog
 
 from syncd import __version__
 from syncd.config import Config, load_config, resolve_config_path
-from syncd.errors import ExitCode, UserError, user_error_from_remote
+from syncd.errors import ConfigError, ExitCode, UserError, user_error_from_remote
 from syncd.logging import LOG_FORMATS, configure_logging, redact_text
 from syncd.remote.errors import RemoteError
 
@@ -63,7 +63,16 @@ class App:
         """Logging from the command-line flags, then the config's [log] section."""
         level = "debug" if self.verbose else (config.log.level if config else "info")
         fmt = self.log_format or (config.log.format if config else "auto")
-        configure_logging(level, fmt, config.log.file if config else None)
+        try:
+            configure_logging(level, fmt, config.log.file if config else None)
+        except OSError as exc:  # only the log file can fail to open
+            assert config is not None
+            raise ConfigError(
+                config.source,
+                "log.file",
+                f"cannot open {config.log.file} ({exc.strerror or exc})",
+                "choose a writable path, or remove log.file to log to stderr only",
+            ) from None
 
     def load_config(
         self,

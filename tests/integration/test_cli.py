@@ -160,6 +160,26 @@ def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
     assert '"level": "warning"' in result.stderr  # JSON lines: stderr is not a terminal
 
 
+def test_log_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/")
+    with config.open("a") as f:
+        f.write('\n[log]\nfile = "config.toml/syncd.log"\n')  # "inside" a regular file
+    result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert f"config error: {config}: log.file: cannot open {tmp_path}/config.toml/syncd.log" in line
+
+
+def test_log_file_gets_json_lines(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", extra_remote="verify_tls = false")
+    with config.open("a") as f:
+        f.write('\n[log]\nfile = "logs/syncd.log"\n')
+    result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    logged = (tmp_path / "logs" / "syncd.log").read_text()
+    assert '"TLS certificate verification is DISABLED' in logged.replace('"event": ', "")
+
+
 def test_keys_from_environment(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[remote]\napi_url = "http://localhost:9/api/v2/"\n')
