@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -27,11 +27,12 @@ from rich.progress import Progress as RichProgressBar
 from syncd.config import Config, PairConfig
 from syncd.daemon_lock import AlreadyRunning, StateLock
 from syncd.errors import ExitCode, UserError
-from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
 from syncd.restore import Restorer, RestoreReport
-from syncd.restore_journal import JournalHashes, JournalRebuilder
 from syncd.restore_remote import resolve_remote_folder, split_remote_path, worker_count
+
+if TYPE_CHECKING:
+    from syncd.restore_journal import JournalHashes, JournalRebuilder
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,10 @@ def _journal_hooks(
     if pair is None or not (rebuild or state.exists()):
         yield None, None
         return
+    # Imported here: the journal pulls in SQLAlchemy and Alembic, which a plain restore never needs.
+    from syncd.journal.store import Journal
+    from syncd.restore_journal import JournalHashes, JournalRebuilder
+
     with contextlib.ExitStack() as stack:
         if rebuild:
             try:

@@ -10,16 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
-from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
-from syncd.restore_journal import JournalTree
 from syncd.restore_remote import RemoteFolderMissing, resolve_remote_folder, worker_count
 from syncd.verify import Verifier, VerifyReport
+
+if TYPE_CHECKING:
+    from syncd.restore_journal import JournalTree
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def _journal_view(config: Config, pair: PairConfig) -> Iterator[JournalTree | No
     if not state.exists():
         yield None
         return
+    from syncd.journal.store import Journal  # SQLAlchemy/Alembic only when there is a journal
+    from syncd.restore_journal import JournalTree
+
     with Journal(state) as journal:
         row = journal.pair(pair.name)
         yield JournalTree(journal, row) if row is not None else None
