@@ -22,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syncd.emulator.testing import EmulatorProcess
-
 from tests.integration.daemon_harness import (
     DaemonProcess,
     wait_converged,
