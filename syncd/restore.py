@@ -22,7 +22,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,6 +47,7 @@ from syncd.restore_fs import (
     remove_stale_temp_files,
 )
 from syncd.restore_paths import RemoteEntry, is_inside, make_fold, place_entries
+from syncd.restore_pool import BoundedPool
 
 HASH_CHUNK = 1 << 20
 DOWNLOAD_ATTEMPTS = 4
@@ -224,7 +224,8 @@ class Restorer:
         self.workers = max(1, workers)
         self.dry_run = dry_run
         self.overwrite = overwrite
-        self.windows_rules = os.name == "nt" if windows_rules is None else windows_rules
+        self._windows_rules = windows_rules  # None: decided by probing DEST's filesystem
+        self.windows_rules = bool(windows_rules)
         self.known = known
         self.recorder = recorder
         self.progress = progress
@@ -246,6 +247,8 @@ class Restorer:
             self._root_fd = open_root(self.dest)
             traits = probe_fs_traits(self.dest)
         self._real_dest = os.path.realpath(self.dest)
+        if self._windows_rules is None:
+            self.windows_rules = os.name == "nt" or traits.windows_names
         try:
             self._walk(root_folder_id, root_label, traits)
         finally:
@@ -262,13 +265,11 @@ class Restorer:
             case_insensitive=traits.case_insensitive,
             normalization_insensitive=traits.normalization_insensitive,
         )
-        # Bounded in-flight downloads: the walk never runs far ahead of the workers.
-        slots = threading.BoundedSemaphore(self.workers * 4)
-        pending: list[Future[None]] = []
         root_name = root_label.rsplit("/", 1)[-1]
         stack = [_Folder(root_folder_id, (), root_label, root_name)]
         first = True
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="restore") as pool:
+        # Bounded in-flight downloads: the walk never runs far ahead of the workers.
+        with BoundedPool(self.workers, "restore") as pool:
             while stack:
                 folder = stack.pop()
                 try:
@@ -285,14 +286,8 @@ class Restorer:
                     if self.dry_run:
                         self._restored(job.file.size)
                         self.on_line(f"would write {job.rel_path} ({job.file.size} bytes)")
-                        continue
-                    slots.acquire()
-                    future = pool.submit(self._download, job)
-                    future.add_done_callback(lambda _f: slots.release())
-                    pending.append(future)
-                pending = [f for f in pending if not f.done()]
-            for future in pending:
-                future.result()
+                    else:
+                        pool.submit(self._download, job)
 
     def _plan_folder(
         self,

@@ -32,6 +32,7 @@ class UnsafeLocalPath(Exception):
 class FsTraits:
     case_insensitive: bool
     normalization_insensitive: bool
+    windows_names: bool = False  # refuses ':' '?' ... (vfat, exFAT, NTFS, SMB shares)
 
 
 def temp_name() -> str:
@@ -52,10 +53,23 @@ def probe_fs_traits(dest: str) -> FsTraits:
             normalization_insensitive=_same_file(
                 path, os.path.join(dest, unicodedata.normalize("NFD", name))
             ),
+            windows_names=not _can_create(os.path.join(dest, f"{TEMP_PREFIX}probe-{stem}-a:b?")),
         )
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def _can_create(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOENT, errno.EILSEQ, errno.EACCES, errno.EPERM):
+            return False
+        raise
+    os.close(fd)
+    os.unlink(path)
+    return True
 
 
 def probe_fs_traits_readonly(dest: str) -> FsTraits:

@@ -16,7 +16,6 @@ import random
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
 from syncd.restore_paths import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
+from syncd.restore_pool import BoundedPool
 
 HASH_CHUNK = 1 << 20
 
@@ -168,19 +168,15 @@ class Verifier:
 
     def run(self, remote_root_id: int | None) -> VerifyReport:
         """Compare the pair whose remote folder is ``remote_root_id`` (None: the account root)."""
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool:
-            pending: list[Future[None]] = []
+        with BoundedPool(self.workers, "verify") as pool:
             stack: list[tuple[str, int | None]] = [("", remote_root_id)]
             while stack:
                 rel_dir, folder_id = stack.pop()
                 listing = self.client.folder_listing(folder_id)
                 for check in self._compare_dir(rel_dir, listing, stack):
-                    pending.append(pool.submit(self._deep_check, check))
-                pending = [f for f in pending if not f.done()]
+                    pool.submit(self._deep_check, check)
             for check in self._reservoir:
-                pending.append(pool.submit(self._deep_check, check))
-            for future in pending:
-                future.result()
+                pool.submit(self._deep_check, check)
         self.report.differences.sort(key=lambda d: (d.path, d.kind))
         self.report.notes.sort(key=lambda d: d.path)
         return self.report
