@@ -3,6 +3,7 @@ root, and the journal is rebuilt so that the next reconcile uploads nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -147,3 +148,35 @@ def test_disaster_recovery_refuses_while_a_daemon_holds_the_state(
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
     assert not root.exists()
+
+
+def test_journal_md5_checks_downloads_and_present_files(
+    emulator: Any, client: Any, tmp_path: Path
+) -> None:
+    """Restoring a pair elsewhere uses the MD5s the journal knows: a same-size local file with
+    other bytes is not taken as present, and remote bytes changed since the sync are refused."""
+    root = tmp_path / "Docs"
+    write_tree(root, {"kept.txt": b"12345678", "drifted.txt": b"abcdefgh", "ok.txt": b"fine"})
+    state = tmp_path / "state" / "state.db"
+    config = write_config(
+        tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Docs")}
+    )
+    folder = client.folder_create("Docs", None)
+    ids = upload_tree(client, root, folder.id)
+    shutil.rmtree(root)
+    assert run_syncd(config, "restore", "--pair", "docs", str(root)).returncode == 0
+
+    changed = base64.b64encode(b"ABCDEFGH").decode()  # same size, other bytes
+    emulator.admin.drift("modify_file", file_id=ids["drifted.txt"], content_b64=changed)
+    elsewhere = tmp_path / "elsewhere"
+    write_tree(elsewhere, {"kept.txt": b"87654321"})  # same size as the synced one
+    result = run_syncd(config, "restore", "--pair", "docs", "--json", str(elsewhere))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [(i["local"], "content differs (MD5)" in i["reason"]) for i in report["skipped"]] == [
+        ("kept.txt", True)
+    ]
+    assert [i["local"] for i in report["failed"]] == ["drifted.txt"]
+    assert "changed since it was synced" in report["failed"][0]["reason"]
+    assert not (elsewhere / "drifted.txt").exists()
+    assert (elsewhere / "ok.txt").read_bytes() == b"fine"
