@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None, prog: str = "syncd emulator") -> int:
         access_log=False,  # access logs would carry download tokens
         lifespan="off",
         timeout_graceful_shutdown=2,
+        # nginx's default; uvicorn's 5 s would make idle pooled client connections race the
+        # server's close far more often than against a real host.
+        timeout_keep_alive=75,
         server_header=False,
     )
     logging.getLogger("uvicorn.error").addFilter(QuietDroppedConnections())
