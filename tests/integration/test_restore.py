@@ -242,3 +242,19 @@ def test_restore_needs_exactly_one_source(emulator: Any, tmp_path: Path, missing
     result = run_syncd(config, "restore", *args, str(tmp_path / "d"))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_restore_rides_out_injected_faults(emulator: Any, client: Any, tmp_path: Path) -> None:
+    admin = emulator.admin
+    root = add_folder(admin, None, "Flaky")
+    sub = add_folder(admin, root, "sub")
+    for i in range(30):
+        add_file(admin, sub if i % 3 else root, f"f{i}.bin", os.urandom(20_000 + i))
+    expected = {p.removeprefix("/Flaky/"): md5 for p, md5 in admin.active_paths().items()}
+    admin.set_knobs(fault_rate=0.25, fault_kinds=["500", "502", "503", "drop"], fault_seed=7)
+    dest = tmp_path / "dest"
+    report = Restorer(client, str(dest), workers=4).run(root, "Flaky")
+    assert report.ok, report.failed
+    assert md5_tree(dest) == expected
+    assert admin.counts()["faults"] > 0
+    assert leftovers(dest) == []
