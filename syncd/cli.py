@@ -140,8 +140,62 @@ def fail(error: UserError) -> None:
     sys.exit(int(error.exit_code))
 
 
+CONFIG_HELP = "Config file (default: $SYNCD_CONFIG, else the user config dir's syncd/config.toml)."
+VERBOSE_HELP = "Debug logging (also from httpx, watchdog...)."
+LOG_FORMAT_HELP = (
+    "Log format on stderr (default: the config's, else auto = console on a TTY, else JSON)."
+)
+
+
+def _late_global_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """`syncd run --config FILE -v` means the same as `syncd --config FILE -v run`."""
+    if value is None or value == 0:
+        return
+    app = ctx.ensure_object(App)
+    if param.name == "config_path":
+        app.config_path = value
+        return
+    if param.name == "verbose":
+        app.verbose += value
+    elif param.name == "log_format":
+        app.log_format = value
+    app.configure_logging()
+
+
+def late_global_options() -> list[click.Option]:
+    """The group's options, accepted after the command name as well."""
+    common: dict[str, Any] = {"expose_value": False, "callback": _late_global_option}
+    return [
+        click.Option(
+            ["--config", "config_path"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help=CONFIG_HELP,
+            **common,
+        ),
+        click.Option(["-v", "--verbose"], count=True, help=VERBOSE_HELP, **common),
+        click.Option(
+            ["--log-format"], type=click.Choice(LOG_FORMATS), help=LOG_FORMAT_HELP, **common
+        ),
+    ]
+
+
+class SyncdCommand(click.Command):
+    """Every command also takes --config, -v and --log-format after its name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        taken = {opt for param in self.params for opt in getattr(param, "opts", ())}
+        self.params.extend(
+            option for option in late_global_options() if not taken.intersection(option.opts)
+        )
+
+
 class SyncdGroup(click.Group):
     """Turns UserErrors and client errors into one line + exit code; int returns into codes."""
+
+    command_class = SyncdCommand
+    group_class = type  # subgroups (`syncd config ...`) behave the same
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -213,15 +267,10 @@ def show_account(client: RemoteClient, api_url: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Config file (default: $SYNCD_CONFIG, else the user config dir's syncd/config.toml).",
+    help=CONFIG_HELP,
 )
-@click.option("-v", "--verbose", count=True, help="Debug logging (also from httpx, watchdog...).")
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default=None,
-    help="Log format on stderr (default: the config's, else auto = console on a TTY, else JSON).",
-)
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None, help=LOG_FORMAT_HELP)
 @click.version_option(__version__, "--version", prog_name="syncd", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: str | None) -> None:
@@ -301,6 +350,7 @@ def config_path(app: App) -> int:
 
 
 @cli.command(
+    cls=click.Command,  # every argument goes to the emulator untouched
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     add_help_option=False,
 )

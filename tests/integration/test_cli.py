@@ -152,6 +152,15 @@ def test_config_check_prints_pairs_but_no_secrets(tmp_path: Path) -> None:
     assert_no_secrets(result, DEMO_KEY1, DEMO_KEY2)
 
 
+def test_global_options_also_after_the_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", mode=0o644)
+    args = ("config", "check", "--config", str(config), "-v", "--log-format", "console")
+    result = run_syncd(*args, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"config ok: {config}" in result.stdout
+    assert "[warning" in result.stderr and f"chmod 600 {config}" in result.stderr  # console
+
+
 def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", mode=0o644)
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
