@@ -18,6 +18,8 @@ Adding a command (e.g. `reconcile`):
   Client errors (AuthError, NoApiAccess, InsecureURL, ...) escaping ``app.open_client`` are
   translated the same way.
 - Return an int exit code (``ExitCode``), or None for 0.
+- ``@cli.command()`` makes a :class:`SyncdCommand`: it also accepts ``--config``, ``-v`` and
+  ``--log-format`` after the command name, so do not define options with those names.
 - Write results to stdout with ``click.echo``; logs go to stderr.
 """
 
