@@ -43,7 +43,7 @@ class AdaptiveRateLimiter:
         max_rate: float = 1000.0,
         decrease: float = 0.85,
         approach: float = 1.0,
-        probe: float = 0.08,
+        probe: float = 0.004,
         window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -58,7 +58,7 @@ class AdaptiveRateLimiter:
         self._max_rate = max_rate
         self._decrease = decrease
         self._approach = approach  # 1/s: how fast the gap below the ceiling closes
-        self._probe = probe  # req/s per second of growth at or above the ceiling
+        self._probe = probe  # growth per second at/above the ceiling, as a fraction of it
         self._window = window
         self._ceiling: float | None = None
         self._next_slot = 0.0
@@ -106,10 +106,9 @@ class AdaptiveRateLimiter:
             rate = self._rate
             if self._ceiling is None:
                 grow = rate  # slow start: doubles every second
-            elif rate < self._ceiling:
-                grow = max(self._probe, self._approach * (self._ceiling - rate))
             else:
-                grow = self._probe
+                probe = self._probe * self._ceiling
+                grow = max(probe, self._approach * (self._ceiling - rate))
             # Growth is expressed per second; each success is 1/rate of a second at this rate.
             self._rate = min(self._max_rate, rate + grow / rate)
 

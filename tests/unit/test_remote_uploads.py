@@ -1,0 +1,60 @@
+"""HashingReader: what httpx streams is hashed, counted and capped; rewinds restart the hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syncd.remote.uploads import FileChangedError, HashingReader
+
+
+def test_hashes_what_is_read_and_reports_progress(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    seen: list[int] = []
+    with path.open("rb") as handle:
+        reader = HashingReader(handle, len(data), seen.append)
+        assert b"".join(iter(lambda: reader.read(65536), b"")) == data
+    assert reader.hexdigest() == hashlib.md5(data).hexdigest()
+    assert reader.bytes_sent == len(data) and seen[-1] == len(data)
+
+
+def test_rewind_restarts_the_hash_and_length_peek_keeps_it() -> None:
+    raw = io.BytesIO(b"abcdef")
+    reader = HashingReader(raw, 6)
+    reader.read(3)
+    assert reader.seek(0, io.SEEK_END) == 6  # httpx peeking at the length
+    assert reader.seek(0) == 0
+    assert reader.read() == b"abcdef"
+    assert reader.hexdigest() == hashlib.md5(b"abcdef").hexdigest()
+    with pytest.raises(io.UnsupportedOperation):
+        reader.seek(2)
+
+
+def test_reads_no_more_than_the_stated_size() -> None:
+    reader = HashingReader(io.BytesIO(b"0123456789"), 4)
+    assert reader.read() == b"0123" and reader.read() == b""
+
+
+def test_a_file_that_shrinks_is_an_error() -> None:
+    reader = HashingReader(io.BytesIO(b"01"), 4)
+    reader.read(2)
+    with pytest.raises(FileChangedError):
+        reader.read(2)
+
+
+def test_httpx_multipart_streams_it_with_a_content_length() -> None:
+    data = b"x" * 200_000
+    reader = HashingReader(io.BytesIO(data), len(data))
+    request = httpx.Request(
+        "POST", "http://127.0.0.1/", data={"a": "1"}, files={"upload_file": ("n", reader)}
+    )
+    assert int(request.headers["content-length"]) > len(data)
+    body = b"".join(request.stream)  # type: ignore[union-attr]
+    assert data in body
+    assert reader.hexdigest() == hashlib.md5(data).hexdigest()
