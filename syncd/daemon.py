@@ -76,7 +76,7 @@ class Backend(Protocol):
     """The engine side of the daemon: one remote client and journal for the whole process."""
 
     def make_syncer(self, pair: PairSpec) -> PairSyncer: ...
-    def write_status(self, pair: str, state: PairState) -> None: ...
+    def write_status(self, pair: str, state: PairState, *, running: bool = True) -> None: ...
     def close(self) -> None: ...  # persist the journal, disable the token
 
 
@@ -255,12 +255,17 @@ class Daemon:
         uploaded = getattr(outcome, "bytes_uploaded", 0) or 0
         if uploaded:
             m.bytes_uploaded.labels(report.pair).inc(uploaded)
-        if report.ok:
+        if report.ok and report.received_at:
+            # The watcher hands a change over `quiet_period` after its last event; add that
+            # back to estimate event -> remote.
+            quiet = self._quiet_period()
             now = time.monotonic()
-            for change in report.changes:
-                seen = getattr(change, "first_event_monotonic", None)
-                if isinstance(seen, int | float):
-                    m.event_latency.labels(report.pair).observe(max(0.0, now - seen))
+            for received in report.received_at:
+                m.event_latency.labels(report.pair).observe(max(0.0, now - received + quiet))
+
+    def _quiet_period(self) -> float:
+        config = self.settings.config if self.settings else None
+        return float(getattr(getattr(config, "sync", None), "quiet_period", 0.0) or 0.0)
 
     # -- main loop ------------------------------------------------------------------------------
 
@@ -329,7 +334,7 @@ class Daemon:
                         runtime.worker.request_full("watcher restarted")
         return healthy
 
-    def _publish_status(self, force: bool = False) -> None:
+    def _publish_status(self, force: bool = False, *, running: bool = True) -> None:
         if not self._status_dirty.is_set() and not force:
             return
         if not force and time.monotonic() - self._status_written < STATUS_EVERY:
@@ -339,7 +344,8 @@ class Daemon:
         if self.backend is not None:
             for name, runtime in list(self.pairs.items()):
                 try:
-                    self.backend.write_status(name, runtime.worker.snapshot())
+                    snapshot = runtime.worker.snapshot()
+                    self.backend.write_status(name, snapshot, running=running)
                 except Exception as exc:
                     log.warning("could not write status of pair %s: %s", name, exc)
         self.notifier.status(self._status_line())
@@ -462,7 +468,7 @@ class Daemon:
                 grace,
                 ", ".join(stuck),
             )
-        self._publish_status(force=True)
+        self._publish_status(force=True, running=False)
         if self._metrics_server is not None:
             self._metrics_server.stop()
         if self.backend is not None:

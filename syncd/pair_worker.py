@@ -70,6 +70,7 @@ class PassReport:
     outcome: Any = None
     error: BaseException | None = None
     changes: Sequence[Any] = ()
+    received_at: Sequence[float] = ()  # monotonic time each change reached the worker
 
 
 StatusListener = Callable[[PairState], None]
@@ -104,6 +105,7 @@ class PairWorker:
         self._max_batch = max_batch
         self._cond = threading.Condition()
         self._pending: list[Any] = []
+        self._pending_times: list[float] = []  # parallel to _pending
         self._full_reason: str | None = None
         self._retry_at: float | None = None  # monotonic; no pass before this after a failure
         self._stopping = False
@@ -120,6 +122,7 @@ class PairWorker:
                 self._request_full_locked("watcher overflow")
             else:
                 self._pending.extend(changes)
+                self._pending_times.extend([time.monotonic()] * len(changes))
                 if len(self._pending) > self._max_batch:
                     # A burst this large is cheaper as one walk than as per-path work.
                     self._request_full_locked(f"{len(self._pending)} queued changes")
@@ -163,7 +166,7 @@ class PairWorker:
 
     # -- the thread --------------------------------------------------------------------------
 
-    def _take_work(self) -> tuple[str | None, list[Any]] | None:
+    def _take_work(self) -> tuple[str | None, list[Any], list[float]] | None:
         """Block until there is work (and no backoff), or return None when stopping."""
         with self._cond:
             while True:
@@ -174,16 +177,16 @@ class PairWorker:
                 if has_work and self._retry_at is not None:
                     wait = self._retry_at - time.monotonic()
                 if has_work and (wait is None or wait <= 0):
-                    full_reason, changes = self._full_reason, self._pending
-                    self._full_reason, self._pending = None, []
-                    self.state.busy = "full" if full_reason else "incremental"
+                    work = (self._full_reason, self._pending, self._pending_times)
+                    self._full_reason, self._pending, self._pending_times = None, [], []
+                    self.state.busy = "full" if work[0] else "incremental"
                     self._publish_locked()
-                    return full_reason, changes
+                    return work
                 self._cond.wait(wait)
 
     def _run(self) -> None:
         while (work := self._take_work()) is not None:
-            full_reason, changes = work
+            full_reason, changes, times = work
             kind = "full" if full_reason is not None else "incremental"
             if full_reason is not None:
                 log.info("pair %s: full reconcile (%s)", self.name, full_reason)
@@ -194,11 +197,13 @@ class PairWorker:
                 else:
                     outcome = self.syncer.incremental_pass(changes, self.cancel)
             except Exception as exc:
-                self._failed(kind, full_reason, changes, exc, time.monotonic() - started)
+                self._failed(kind, full_reason, changes, times, exc, time.monotonic() - started)
             else:
-                self._succeeded(kind, changes, outcome, time.monotonic() - started)
+                self._succeeded(kind, changes, times, outcome, time.monotonic() - started)
 
-    def _succeeded(self, kind: str, changes: list[Any], outcome: Any, duration: float) -> None:
+    def _succeeded(
+        self, kind: str, changes: list[Any], times: list[float], outcome: Any, duration: float
+    ) -> None:
         with self._cond:
             now = time.time()
             self.state.busy = None
@@ -217,13 +222,18 @@ class PairWorker:
             self.state.next_retry_in = None
             self._retry_at = None
             self._publish_locked()
-        self._report(PassReport(self.name, kind, True, duration, outcome=outcome, changes=changes))
+        self._report(
+            PassReport(
+                self.name, kind, True, duration, outcome=outcome, changes=changes, received_at=times
+            )
+        )
 
     def _failed(
         self,
         kind: str,
         full_reason: str | None,
         changes: list[Any],
+        times: list[float],
         exc: Exception,
         duration: float,
     ) -> None:
@@ -243,6 +253,7 @@ class PairWorker:
             if full_reason is not None:
                 self._request_full_locked(full_reason)
             self._pending[:0] = changes
+            self._pending_times[:0] = times
             message = f"{type(exc).__name__}: {exc}"
             self.state.last_error = message
             self.state.last_error_at = time.time()
