@@ -190,7 +190,20 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def local_snapshot(root: Path, skip: Callable[[str], bool] = lambda rel: False) -> Snapshot:
+def default_ignored(rel: str) -> bool:
+    """syncd's built-in ignore rules (editor swap files, our temp files...); dirs end in '/'."""
+    from syncd.local.ignore import IgnoreRules
+
+    global _DEFAULT_RULES
+    if _DEFAULT_RULES is None:
+        _DEFAULT_RULES = IgnoreRules()
+    return _DEFAULT_RULES.matches(rel.rstrip("/"), rel.endswith("/"))
+
+
+_DEFAULT_RULES: Any = None
+
+
+def local_snapshot(root: Path, skip: Callable[[str], bool] = default_ignored) -> Snapshot:
     files: dict[str, str] = {}
     dirs: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
@@ -272,7 +285,7 @@ def wait_converged(
     daemon: DaemonProcess | None = None,
     *,
     timeout: float = 30,
-    skip: Callable[[str], bool] = lambda rel: False,
+    skip: Callable[[str], bool] = default_ignored,
 ) -> Snapshot:
     """Poll until the remote tree equals the local one; then check there are no duplicates."""
     last: dict[str, Any] = {}
