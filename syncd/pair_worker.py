@@ -247,6 +247,7 @@ class PairWorker:
             self.state.consecutive_failures += 1
             n = self.state.consecutive_failures
             delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
+            delay = max(delay, _slow_retry(exc))
             delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift apart
             self._retry_at = time.monotonic() + delay
             # Keep the work: a failed full pass stays a full pass; changes go back in front.
@@ -289,10 +290,24 @@ class PairWorker:
                 log.exception("pair %s: pass listener failed", self.name)
 
 
+# Failures that retrying soon cannot fix, and that must not be hammered: refused credentials
+# (repeated failures can lock the account) and safety guards (a human has to look). SIGHUP with
+# a fixed config, or the next scheduled reconcile, tries again sooner.
+SLOW_RETRY_SECONDS = 600.0
+
+
+def _slow_retry(exc: BaseException) -> float:
+    from syncd.errors import CredentialError, GuardRefused
+    from syncd.remote.errors import AuthError
+
+    if isinstance(exc, AuthError | CredentialError | GuardRefused):
+        return SLOW_RETRY_SECONDS
+    return 0.0
+
+
 def _want_traceback(exc: BaseException) -> bool:
     """Expected failures (network, host errors) log one line; anything else is a bug: full trace."""
-    try:
-        from syncd.remote.errors import RemoteError
-    except ImportError:  # pragma: no cover
-        return True
-    return not isinstance(exc, RemoteError | OSError | TimeoutError)
+    from syncd.errors import UserError
+    from syncd.remote.errors import RemoteError
+
+    return not isinstance(exc, RemoteError | UserError | OSError | TimeoutError)
