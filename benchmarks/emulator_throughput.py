@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import http.client
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -37,9 +39,48 @@ class Job:
     folder_id: int
     seconds: float
     threads: int
+    client: str  # "httpx" | "raw" (http.client with prebuilt bodies: cheap client side)
+
+
+def _raw_loop(job: Job, stop_at: float, results: list[int], errors: list[str]) -> None:
+    url = urlsplit(job.api_url)
+    auth = {"access_token": job.access_token, "account_id": job.account_id}
+    if job.workload == "upload":
+        boundary = "benchmarkboundary"
+        fields = {**auth, "folder_id": str(job.folder_id)}
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_file"; '
+            f'filename="f.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + SMALL
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        body = b"".join(parts)
+        path, ctype = url.path + "file/upload", f"multipart/form-data; boundary={boundary}"
+    else:
+        body = urlencode({**auth, "parent_folder_id": str(job.folder_id)}).encode()
+        path, ctype = url.path + "folder/listing", "application/x-www-form-urlencoded"
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+    done = 0
+    while time.monotonic() < stop_at:
+        connection.request("POST", path, body, {"Content-Type": ctype})
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200 or b'"_status": "success"' not in data:
+            errors.append(f"{response.status} {data[:200]!r}")
+            return
+        done += 1
+    connection.close()
+    results.append(done)
 
 
 def _client_loop(job: Job, stop_at: float, results: list[int], errors: list[str]) -> None:
+    if job.client == "raw":
+        _raw_loop(job, stop_at, results, errors)
+        return
     auth = {"access_token": job.access_token, "account_id": job.account_id}
     done = 0
     with httpx.Client(timeout=30) as http:
@@ -96,6 +137,7 @@ def measure(
         folder_id,
         args.seconds,
         per_proc,
+        args.client,
     )
     assert emu.pid is not None
     cpu_before = cpu_seconds(emu.pid)
@@ -107,7 +149,7 @@ def measure(
     errors = [e for _, errs in outcomes for e in errs]
     rate = total / args.seconds
     print(
-        f"{workload:>8}: {rate:8.0f} req/s  ({total} in {args.seconds:.0f} s, "
+        f"{workload:>8} ({args.client}): {rate:6.0f} req/s  ({total} in {args.seconds:.0f} s, "
         f"{per_proc * args.procs} clients; emulator CPU {cpu:.1f} s = "
         f"{1000 * cpu / max(total, 1):.2f} CPU-s per 1000 requests)"
     )
@@ -121,19 +163,28 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--procs", type=int, default=4)
     parser.add_argument("--listing-files", type=int, default=100)
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw", "both"),
+        default="both",
+        help="httpx clients (like syncd), raw http.client with prebuilt bodies, or both",
+    )
     args = parser.parse_args()
     print(f"emulator throughput on {os.cpu_count()} CPUs, 4 KiB uploads")
     with EmulatorProcess() as emu, RawApi(emu.api_url) as api:
         api.authorize()
+        clients = ["httpx", "raw"] if args.client == "both" else [args.client]
         upload_folder = int(api.ok("folder/create", folder_name="uploads")["data"]["id"])
-        measure(emu, api, "upload", upload_folder, args)
+        for args.client in clients:
+            measure(emu, api, "upload", upload_folder, args)
         listed = int(api.ok("folder/create", folder_name="listed")["data"]["id"])
         for i in range(10):
             api.ok("folder/create", folder_name=f"sub{i}", parent_id=listed)
         for i in range(args.listing_files):
             api.upload(SMALL[:100], f"file{i:04}.txt", listed)
         print(f"listing a folder of 10 folders + {args.listing_files} files:")
-        measure(emu, api, "listing", listed, args)
+        for args.client in clients:
+            measure(emu, api, "listing", listed, args)
     return 0
 
 

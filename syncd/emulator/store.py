@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS folders (
     date_updated TEXT,
     total_downloads INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS folders_by_parent ON folders (account_id, parent_id, status, name);
+DROP INDEX IF EXISTS folders_by_parent;
+-- Folder ids are global, so (parent, status, name) serves listings and the per-folder counts.
+CREATE INDEX IF NOT EXISTS folders_by_parent_status ON folders (parent_id, status, name);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id INTEGER NOT NULL,
@@ -54,7 +56,8 @@ CREATE TABLE IF NOT EXISTS files (
     unique_hash TEXT NOT NULL,
     delete_hash TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS files_by_folder ON files (account_id, folder_id, status, name);
+DROP INDEX IF EXISTS files_by_folder;
+CREATE INDEX IF NOT EXISTS files_by_folder_status ON files (folder_id, status, name);
 CREATE TABLE IF NOT EXISTS inline_blobs (
     name TEXT PRIMARY KEY,
     data BLOB NOT NULL
