@@ -139,6 +139,8 @@ class Admin:
             raise AdminError(str(exc)) from exc
         if "fault_seed" in changed:
             self.dice.reseed(self.host.knobs.fault_seed)
+        if "lockout_after_failures" in changed:
+            self.host.failed_logins = 0  # setting the knob unlocks the account
         return self.host.knobs.as_json()
 
     async def revoke_tokens(self, request: Request) -> dict[str, Any]:

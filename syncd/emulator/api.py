@@ -178,8 +178,21 @@ class Api:
 
     # ----------------------------------------------------------------- auth
     def authorize(self, ctx: Context) -> dict[str, Any]:
+        try:
+            answer = self._authorize(ctx)
+        except ApiError:
+            self.host.failed_logins += 1
+            raise
+        self.host.failed_logins = 0
+        return answer
+
+    def _authorize(self, ctx: Context) -> dict[str, Any]:
         account = self.host.account
         p = ctx.params
+        bad_credentials = MSG_BAD_PASSWORD if self.host.auth_method == "password" else MSG_BAD_KEYS
+        lockout = self.host.knobs.lockout_after_failures
+        if lockout and self.host.failed_logins >= lockout:
+            raise ApiError(bad_credentials)  # locked: the host says the same as for bad keys
         if self.host.auth_method == "password":
             if not p.get("username"):
                 raise ApiError("Please provide a username.")

@@ -61,6 +61,7 @@ class Host:
         # download token -> (file id, expiry)
         self._download_tokens: dict[str, tuple[int, float]] = {}
         self.last_login: str | None = None
+        self.failed_logins = 0  # in a row; see Knobs.lockout_after_failures
 
     # ------------------------------------------------------------ access tokens
     def issue_token(self, account_id: int) -> str:

@@ -30,6 +30,9 @@ class Knobs:
     max_upload_size: int = 1073741824
     concurrent_uploads: int = 100  # the package value; also enforced with 429 (0 = unlimited)
     api_access: bool = True
+    # After this many failed authorizations in a row the account is locked (0 = never):
+    # every authorize, even with the right keys, is refused until the knob is set again.
+    lockout_after_failures: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,7 +64,12 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if name in ("upload_concurrency_limit", "max_upload_size", "concurrent_uploads"):
+        if name in (
+            "upload_concurrency_limit",
+            "max_upload_size",
+            "concurrent_uploads",
+            "lockout_after_failures",
+        ):
             number = int(value)
         else:
             number = float(value)

@@ -64,6 +64,12 @@ def build_parser(prog: str = "syncd emulator") -> argparse.ArgumentParser:
     add("--max-upload-size", type=int, default=1073741824, help="package max_upload_size")
     add("--concurrent-uploads", type=int, default=100, help="package concurrent_uploads")
     add("--no-api-access", action="store_true", help="account level without API access")
+    add(
+        "--lockout-after-failures",
+        type=int,
+        default=0,
+        help="lock the account after N failed authorizations in a row (0 = never)",
+    )
     return parser
 
 
@@ -80,6 +86,7 @@ def knobs_from_args(args: argparse.Namespace) -> Knobs:
         "max_upload_size": args.max_upload_size,
         "concurrent_uploads": args.concurrent_uploads,
         "api_access": not args.no_api_access,
+        "lockout_after_failures": args.lockout_after_failures,
     }
     if args.fault_kinds is not None:
         changes["fault_kinds"] = args.fault_kinds

@@ -46,6 +46,7 @@ _FLAGS = {
     "key2": "--key2",
     "username": "--username",
     "password": "--password",
+    "lockout_after_failures": "--lockout-after-failures",
 }
 
 

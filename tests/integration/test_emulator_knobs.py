@@ -193,6 +193,20 @@ def test_api_access_off_from_the_command_line() -> None:
         raw.authorize()
 
 
+@pytest.mark.emulator(lockout_after_failures=3)
+def test_repeated_failed_logins_lock_the_account(emulator: EmulatorProcess) -> None:
+    with RawApi(emulator.api_url, key2="0" * 64) as wrong, RawApi(emulator.api_url) as right:
+        right.authorize()  # a success resets the failure count
+        for _ in range(3):
+            with pytest.raises(EmulatorError, match="Could not authenticate user"):
+                wrong.authorize()
+        with pytest.raises(EmulatorError, match="Could not authenticate user"):
+            right.authorize()  # locked: the right keys are refused too
+        emulator.admin.set_knobs(lockout_after_failures=3)  # unlocks
+        right.authorize()
+    assert emulator.admin.counts()["authorize"] == 6
+
+
 def test_max_upload_size(emulator: EmulatorProcess, api: RawApi) -> None:
     emulator.admin.set_knobs(max_upload_size=100_000, concurrent_uploads=3)
     package = api.ok("account/package")["data"]
