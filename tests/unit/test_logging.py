@@ -12,6 +12,8 @@ import pytest
 import structlog
 
 from syncd.logging import (
+    ALWAYS_QUIET_LOGGERS,
+    NOISY_LOGGERS,
     REDACTED,
     configure_logging,
     forget_secrets,
@@ -29,16 +31,21 @@ SECRETS = (KEY1, KEY2, PASSWORD, ACCESS_TOKEN, DOWNLOAD_TOKEN)
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
+    """configure_logging() changes process-wide state: put all of it back for other tests."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    tuned = {name: logging.getLogger(name).level for name in NOISY_LOGGERS + ALWAYS_QUIET_LOGGERS}
     forget_secrets()
     yield
     forget_secrets()
-    for handler in root.handlers:
+    for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+    for name, old_level in tuned.items():
+        logging.getLogger(name).setLevel(old_level)
+    logging.captureWarnings(False)
     structlog.reset_defaults()
 
 
