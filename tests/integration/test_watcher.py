@@ -1,0 +1,201 @@
+"""Filesystem operations seen by the watcher over a real directory (native observer).
+
+Every wait polls a condition with a deadline; "exactly one" is checked by letting the watcher go
+idle (nothing pending) and then seeing no further change for a few quiet periods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.local.coalesce import Change
+from syncd.local.ignore import IgnoreRules
+from syncd.local.watcher import Watcher
+
+QUIET = 0.2
+DEADLINE = 15.0
+PROBE_PREFIX = ".probe-"
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    r = tmp_path / "root"
+    r.mkdir()
+    return r
+
+
+@pytest.fixture()
+def watcher(root: Path) -> Iterator[Watcher]:
+    w = Watcher(root, ignore=IgnoreRules(["node_modules/"]), quiet=QUIET).start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def wait_for(
+    w: Watcher, done: Callable[[list[Change]], bool], timeout: float = DEADLINE
+) -> list[Change]:
+    """Drain until `done(changes so far)`, probe changes left out; fail at the deadline."""
+    got: list[Change] = []
+    deadline = time.monotonic() + timeout
+    while not done(got):
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out; got {got}"
+        got.extend(c for c in w.drain(min(left, 0.5)) if not c.path.startswith(PROBE_PREFIX))
+    return got
+
+
+_probes = itertools.count()
+
+
+def everything_so_far(w: Watcher) -> list[Change]:
+    """All changes caused by what the test did so far.
+
+    Writes a probe file and waits for its change: events reach the watcher in kernel order
+    (watchdog even holds later events behind an unpaired move), and the probe's quiet period
+    ends last, so every earlier change has been handed out by then — unless it still waits for
+    a writer to close, which `pending_count()` shows.
+    """
+    name = f"{PROBE_PREFIX}{next(_probes)}"
+    Path(w.root, name).write_text("")
+    seen: list[Change] = []
+    got: list[Change] = []
+    deadline = time.monotonic() + DEADLINE
+    while not seen:
+        assert time.monotonic() < deadline, f"probe never arrived; got {got}"
+        for c in w.drain(0.5):
+            (seen if c.path == name else got).append(c)
+    got = [c for c in got if not c.path.startswith(PROBE_PREFIX)]
+    assert w.pending_count() == 0, f"still pending after the probe; got {got}"
+    return got
+
+
+def exactly(w: Watcher, expected: list[Change]) -> None:
+    assert everything_so_far(w) == expected
+
+
+def dirty(path: str, is_dir: bool = False) -> Change:
+    return Change("dirty", path, None, is_dir)
+
+
+def test_starts_native_and_quiet(watcher: Watcher) -> None:
+    assert watcher.mode == "native"
+    assert watcher.is_alive()
+    assert everything_so_far(watcher) == []
+
+
+def test_create(watcher: Watcher, root: Path) -> None:
+    (root / "a.txt").write_text("hello")
+    exactly(watcher, [dirty("a.txt")])
+
+
+def test_append_and_overwrite(watcher: Watcher, root: Path) -> None:
+    (root / "a.txt").write_text("hello")
+    exactly(watcher, [dirty("a.txt")])
+    with open(root / "a.txt", "a") as f:
+        f.write(" world")
+    exactly(watcher, [dirty("a.txt")])
+    (root / "a.txt").write_text("replaced")  # O_TRUNC: modify + close
+    exactly(watcher, [dirty("a.txt")])
+
+
+def test_delete_and_delete_then_recreate(watcher: Watcher, root: Path) -> None:
+    (root / "a.txt").write_text("1")
+    (root / "b.txt").write_text("1")
+    everything_so_far(watcher)
+    (root / "a.txt").unlink()
+    exactly(watcher, [dirty("a.txt")])
+    (root / "b.txt").unlink()
+    (root / "b.txt").write_text("2")
+    exactly(watcher, [dirty("b.txt")])
+
+
+def test_rename_and_move_between_directories(watcher: Watcher, root: Path) -> None:
+    (root / "d1").mkdir()
+    (root / "d2").mkdir()
+    (root / "d1" / "a.txt").write_text("x")
+    everything_so_far(watcher)
+    os.rename(root / "d1" / "a.txt", root / "d1" / "b.txt")
+    exactly(watcher, [Change("moved", "d1/a.txt", "d1/b.txt", False)])
+    os.rename(root / "d1" / "b.txt", root / "d2" / "b.txt")
+    exactly(watcher, [Change("moved", "d1/b.txt", "d2/b.txt", False)])
+
+
+def test_move_directory_of_200_files_is_one_change(watcher: Watcher, root: Path) -> None:
+    src = root / "photos"
+    (src / "2024").mkdir(parents=True)
+    for i in range(200):
+        (src / "2024" / f"img{i:03}.jpg").write_bytes(b"x" * i)
+    everything_so_far(watcher)
+    (root / "archive").mkdir()
+    everything_so_far(watcher)
+    os.rename(src, root / "archive" / "photos-2024")
+    exactly(watcher, [Change("moved", "photos", "archive/photos-2024", True)])
+
+
+def test_mkdir_p_and_many_files_is_one_dirty_directory(watcher: Watcher, root: Path) -> None:
+    deep = root / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    for i in range(50):
+        (deep / f"f{i}").write_text(str(i))
+    exactly(watcher, [dirty("a", True)])
+
+
+def test_rm_r_directory(watcher: Watcher, root: Path) -> None:
+    (root / "tree" / "sub").mkdir(parents=True)
+    for i in range(20):
+        (root / "tree" / "sub" / f"f{i}").write_text("x")
+    everything_so_far(watcher)
+    shutil.rmtree(root / "tree")
+    got = wait_for(watcher, lambda g: dirty("tree", True) in g)
+    got += everything_so_far(watcher)
+    # Children's deletions arrive before their directory's; the daemon reads "tree" as a subtree.
+    assert dirty("tree", True) in got
+    assert all(c.kind == "dirty" and (c.path == "tree" or c.path.startswith("tree/")) for c in got)
+
+
+def test_moves_in_from_outside_and_out_of_the_root(
+    watcher: Watcher, root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    (outside / "inner").mkdir(parents=True)
+    (outside / "inner" / "f.txt").write_text("x")
+    (tmp_path / "loose.txt").write_text("y")
+    os.rename(outside, root / "incoming")
+    os.rename(tmp_path / "loose.txt", root / "loose.txt")
+    got = wait_for(watcher, lambda g: len(g) >= 2) + everything_so_far(watcher)
+    assert sorted(got, key=lambda c: c.path) == [dirty("incoming", True), dirty("loose.txt")]
+    os.rename(root / "incoming", tmp_path / "gone")
+    exactly(watcher, [dirty("incoming", True)])
+
+
+def test_callback_delivery(root: Path) -> None:
+    received: list[Change] = []
+    arrived = threading.Event()
+
+    def on_changes(changes: list[Change]) -> None:
+        received.extend(changes)
+        arrived.set()
+
+    w = Watcher(root, ignore=IgnoreRules(), quiet=QUIET, on_changes=on_changes).start()
+    try:
+        (root / "x.txt").write_text("x")
+        assert arrived.wait(DEADLINE)
+        assert received == [dirty("x.txt")]
+    finally:
+        w.stop()
+    assert not w.is_alive()
+
+
+def test_missing_root_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        Watcher(tmp_path / "nope").start()
