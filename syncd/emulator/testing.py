@@ -47,6 +47,9 @@ _FLAGS = {
     "username": "--username",
     "password": "--password",
     "lockout_after_failures": "--lockout-after-failures",
+    # the command-line spellings work too
+    "rate_limit": "--rate-limit",
+    "token_lifetime": "--token-lifetime",
 }
 
 
