@@ -604,21 +604,21 @@ class RemoteClient:
         except httpx.HTTPError as exc:
             raise transport_error(exc, "download", self._redact) from None
         status = response.status_code
-        if status == 404:
-            response.close()
+        log.debug("remote.request", action="download", status=status)
+        if 200 <= status < 300:
+            # The file's own bytes, whatever their content type (a .json file is served as
+            # application/json): never sniffed, streamed as they come.
             self._limiter.on_success()
-            raise NotFound("download link not found (HTTP 404)", action="download")
-        if status == 200 and "json" not in response.headers.get("content-type", ""):
-            self._limiter.on_success()
-            log.debug("remote.request", action="download", status=status)
             return response
         try:
-            content = response.read()
+            content = response.read()[:65536] if status < 500 else b""
         except httpx.HTTPError as exc:
             raise transport_error(exc, "download", self._redact) from None
         finally:
             response.close()
-        log.debug("remote.request", action="download", status=status)
+        if status == 404:
+            self._limiter.on_success()
+            raise NotFound("download link not found or expired (HTTP 404)", action="download")
         try:
             parse_answer("download", status, response.headers, content, scrub=self._redact)
         except RateLimited as exc:
@@ -631,6 +631,4 @@ class RemoteClient:
         except RemoteError:
             self._limiter.on_success()
             raise
-        self._limiter.on_success()
-        # A JSON body with HTTP 200 and no error flag: treat it as the file's content.
-        return httpx.Response(status, headers=response.headers, content=content)
+        raise Refused(f"download answered HTTP {status}", action="download")

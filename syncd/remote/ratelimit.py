@@ -44,6 +44,7 @@ class AdaptiveRateLimiter:
         decrease: float = 0.85,
         approach: float = 1.0,
         probe: float = 0.004,
+        probe_doubling: float = 10.0,
         window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -59,11 +60,15 @@ class AdaptiveRateLimiter:
         self._decrease = decrease
         self._approach = approach  # 1/s: how fast the gap below the ceiling closes
         self._probe = probe  # growth per second at/above the ceiling, as a fraction of it
+        # The probe doubles every `probe_doubling` seconds without a 429, so a ceiling learned
+        # from a passing disturbance (another client, a concurrency 429) is soon forgotten.
+        self._probe_doubling = probe_doubling
         self._window = window
         self._ceiling: float | None = None
         self._next_slot = 0.0
         self._pause_until = 0.0
         self._last_cut = float("-inf")
+        self._last_throttled = float("-inf")  # last time a caller had to wait for its slot
         self._recent: deque[float] = deque()  # times of recent successes, within `window`
         self._successes = 0
         self._rate_limited = 0
@@ -90,6 +95,8 @@ class AdaptiveRateLimiter:
                 now = self._clock()
                 slot = max(now, self._next_slot, self._pause_until)
                 self._next_slot = slot + 1.0 / self._rate
+                if slot > now:
+                    self._last_throttled = now
             if slot > now:
                 self._sleep(slot - now)
             # A Retry-After that arrived while we slept applies to us too.
@@ -107,7 +114,8 @@ class AdaptiveRateLimiter:
             if self._ceiling is None:
                 grow = rate  # slow start: doubles every second
             else:
-                probe = self._probe * self._ceiling
+                calm = (now - self._last_cut) / self._probe_doubling
+                probe = self._probe * self._ceiling * 2 ** min(20.0, calm)
                 grow = max(probe, self._approach * (self._ceiling - rate))
             # Growth is expressed per second; each success is 1/rate of a second at this rate.
             self._rate = min(self._max_rate, rate + grow / rate)
@@ -124,8 +132,14 @@ class AdaptiveRateLimiter:
                 return
             self._trim(now)
             achieved = len(self._recent) / self._window
-            # What was succeeding just before the 429 is the best estimate of the host's limit.
-            ceiling = min(self._rate, achieved) if achieved > 0 else self._rate
+            # When callers were queueing for slots, what was succeeding just before the 429 is
+            # the best estimate of the host's limit. A client that was not using its allowance
+            # learns little from one 429 (another client, a concurrency limit): halve at most.
+            busy = now - self._last_throttled < self._window
+            if busy and achieved > 0:
+                ceiling = min(self._rate, achieved)
+            else:
+                ceiling = min(self._rate, max(achieved, self._rate / 2))
             ceiling = max(ceiling, self._min_rate)
             self._ceiling = ceiling
             self._rate = max(self._min_rate, ceiling * self._decrease)

@@ -224,3 +224,17 @@ def test_plain_http_refused_except_loopback() -> None:
     ):
         RemoteClient(url, KEYS)._http.close()
     RemoteClient("https://files.example.com/api/v2", KEYS)._http.close()
+
+
+def test_download_is_never_sniffed_and_dead_links_are_not_found(
+    remote: RemoteClient, tmp_path: Path
+) -> None:
+    data = b'["a json file", {"status": "error", "response": "not an answer"}]'
+    up = remote.upload_file(write(tmp_path / "data.json", data), None)
+    sink = io.BytesIO()
+    assert remote.download_to(up.file_id, sink) == hashlib.md5(data).hexdigest()
+    assert sink.getvalue() == data
+    link = remote.file_download(up.file_id)
+    remote.file_delete(up.file_id)
+    with pytest.raises(NotFound):
+        b"".join(remote.iter_download(link))

@@ -55,12 +55,18 @@ def test_retry_after_pauses_everyone() -> None:
     assert clock.now - before >= 2.0
 
 
+def busy_second(limiter: AdaptiveRateLimiter, requests: int) -> None:
+    """Callers queue for slots (the limiter paces them) and every request succeeds."""
+    for _ in range(requests):
+        limiter.acquire()
+        limiter.on_success()
+
+
 def test_one_cut_per_overshoot_and_ceiling_from_what_succeeded() -> None:
     clock = VirtualClock()
-    limiter = limiter_on(clock, initial_rate=50, decrease=0.8)
-    for _ in range(20):  # 20 successes in the last second
-        clock.sleep(0.04)
-        limiter.on_success()
+    limiter = limiter_on(clock, initial_rate=20, decrease=0.8)
+    busy_second(limiter, 20)  # slow start: 20 successes in well under a second
+    assert limiter.rate > 30
     limiter.on_rate_limited(retry_after=1)
     assert limiter.ceiling == pytest.approx(20)
     assert limiter.rate == pytest.approx(16)
@@ -70,18 +76,33 @@ def test_one_cut_per_overshoot_and_ceiling_from_what_succeeded() -> None:
     assert stats.cuts == 1 and stats.rate_limited == 3
 
 
+def test_a_lone_429_of_an_idle_client_halves_at_most() -> None:
+    clock = VirtualClock()
+    limiter = limiter_on(clock, initial_rate=40)
+    limiter.acquire()
+    limiter.on_success()
+    clock.sleep(5)
+    limiter.on_rate_limited(retry_after=None)
+    assert limiter.ceiling == pytest.approx(20.5)  # half the rate, not "0 requests per second"
+
+
 def test_rate_approaches_the_ceiling_then_probes_slowly() -> None:
     clock = VirtualClock()
-    limiter = limiter_on(clock, initial_rate=50, decrease=0.8, probe=0.005)
-    for _ in range(20):
-        clock.sleep(0.05)
-        limiter.on_success()
+    limiter = limiter_on(clock, initial_rate=20, decrease=0.8, probe=0.005)
+    busy_second(limiter, 20)
     limiter.on_rate_limited(retry_after=None)
     assert limiter.rate < 20
-    for _ in range(100):  # about five seconds of successes
-        limiter.acquire()
-        limiter.on_success()
+    busy_second(limiter, 100)  # about five seconds
     assert 19 < limiter.rate < 21
+
+
+def test_the_probe_speeds_up_after_a_long_calm() -> None:
+    clock = VirtualClock()
+    limiter = limiter_on(clock, initial_rate=20)
+    busy_second(limiter, 20)
+    limiter.on_rate_limited(retry_after=None)
+    busy_second(limiter, 1500)  # about a minute without a 429
+    assert limiter.rate > 2 * limiter.ceiling  # type: ignore[operator]
 
 
 class TokenBucketHost:
