@@ -110,6 +110,10 @@ class HashingReader:
     def tell(self) -> int:
         return self._raw.tell()
 
+    def fileno(self) -> int:
+        # Lets HTTP clients fstat the size and send Content-Length instead of chunked bodies.
+        return self._raw.fileno()
+
     def readable(self) -> bool:
         return True
 

@@ -76,3 +76,21 @@ def test_hashing_reader_over_bytesio() -> None:
     reader = HashingReader(io.BytesIO(b"hello"))
     assert reader.read(2) + reader.read(10) + reader.read(10) == b"hello"
     assert reader.hexdigest() == hashlib.md5(b"hello").hexdigest()
+
+
+def test_hashing_reader_as_httpx_multipart_body(tmp_path: Path) -> None:
+    httpx = pytest.importorskip("httpx")
+    data = os.urandom(200_000)
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    with HashingReader(open(path, "rb")) as reader:
+        request = httpx.Request(
+            "POST",
+            "http://127.0.0.1:9/api/v2/file/upload",
+            files={"upload_file": ("u.bin", reader)},
+        )
+        body = request.read()
+        assert data in body
+        assert int(request.headers["Content-Length"]) == len(body)  # not chunked
+        assert reader.size == len(data)
+        assert reader.hexdigest() == hashlib.md5(data).hexdigest()
