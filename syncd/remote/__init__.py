@@ -1,6 +1,6 @@
 """The host's API: HTTP, tokens, retries and quirks. Knows nothing of syncing."""
 
-from syncd.remote.client import Credentials, RemoteClient
+from syncd.remote.client import NON_IDEMPOTENT_ACTIONS, ClientStats, Credentials, RemoteClient
 from syncd.remote.errors import (
     AuthError,
     HashMismatch,
@@ -15,9 +15,13 @@ from syncd.remote.errors import (
     UnknownAction,
     UploadOutcomeUnknown,
 )
+from syncd.remote.ratelimit import AdaptiveRateLimiter, ResizableSemaphore
 
 __all__ = [
+    "NON_IDEMPOTENT_ACTIONS",
+    "AdaptiveRateLimiter",
     "AuthError",
+    "ClientStats",
     "Credentials",
     "HashMismatch",
     "InsecureURL",
@@ -27,6 +31,7 @@ __all__ = [
     "Refused",
     "RemoteClient",
     "RemoteError",
+    "ResizableSemaphore",
     "TokenInvalid",
     "TransientError",
     "UnknownAction",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -238,3 +239,35 @@ def test_download_is_never_sniffed_and_dead_links_are_not_found(
     remote.file_delete(up.file_id)
     with pytest.raises(NotFound):
         b"".join(remote.iter_download(link))
+
+
+def test_upload_streams_in_constant_memory(remote: RemoteClient, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    md5 = hashlib.md5()
+    with big.open("wb") as out:
+        for _ in range(48):
+            out.write(chunk)
+            md5.update(chunk)
+    tracemalloc.start()
+    try:
+        up = remote.upload_file(big, None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert up.size == 48 << 20 and up.md5 == md5.hexdigest()
+    assert peak < 4 << 20, f"peak Python allocations {peak} bytes for a 48 MiB upload"
+
+
+def test_unusual_local_names_arrive_intact(remote: RemoteClient, tmp_path: Path) -> None:
+    folder = remote.folder_create("names")
+    names = ["héllo wörld ✓.txt", "semi;colon=.txt", "back\\slash.txt", "  spaced  .txt"]
+    for name in names:
+        up = remote.upload_file(write(tmp_path / "src", name.encode()), folder.id, filename=name)
+        assert up.name == name
+    # A double quote travels HTML5-escaped (%22) in the multipart header, as browsers send it;
+    # whatever the host stored, the answer says so and the listing agrees.
+    quoted = remote.upload_file(write(tmp_path / "q", b"q"), folder.id, filename='a"b.txt')
+    listed = {f.id: f.name for f in remote.folder_listing(folder.id).files}
+    assert listed[quoted.file_id] == quoted.name
+    assert sorted(listed.values()) == sorted([*names, quoted.name])
