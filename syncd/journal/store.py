@@ -72,8 +72,18 @@ class Tx:
             reason=row.reason,
         )
 
-    def delete_file(self, dir_id: int, name: str) -> None:
-        self._x("DELETE FROM files WHERE dir_id = :d AND name = :n", d=dir_id, n=name)
+    def delete_file(self, dir_id: int, name: str, file_id: int | None = -1) -> None:
+        """Delete a file row; with ``file_id``, only if it still holds that remote file (a swap
+        may already have put another file's row under this name)."""
+        if file_id == -1:
+            self._x("DELETE FROM files WHERE dir_id = :d AND name = :n", d=dir_id, n=name)
+        else:
+            self._x(
+                "DELETE FROM files WHERE dir_id = :d AND name = :n AND file_id IS :f",
+                d=dir_id,
+                n=name,
+                f=file_id,
+            )
 
     # dirs
     def insert_dir(
@@ -88,10 +98,7 @@ class Tx:
         status: int = 0,
         reason: str | None = None,
     ) -> int:
-        # A stale row of the same name (a skipped dir now syncable) is replaced, keeping its id.
-        old = self._x(
-            "SELECT id FROM dirs WHERE parent_id = :p AND name = :n", p=parent_id, n=name
-        ).first()
+        self.displace_dir(parent_id, name)
         params = dict(
             pair=pair_id,
             p=parent_id,
@@ -102,14 +109,6 @@ class Tx:
             s=status,
             why=reason,
         )
-        if old is not None:
-            self._x(
-                "UPDATE dirs SET inode = :i, folder_id = :f, remote_name = :r, status = :s, "
-                "reason = :why WHERE id = :id",
-                id=old[0],
-                **params,
-            )
-            return int(old[0])
         result = self._x(
             "INSERT INTO dirs (pair_id, parent_id, name, inode, folder_id, remote_name, status, "
             "reason) VALUES (:pair, :p, :n, :i, :f, :r, :s, :why)",
@@ -124,17 +123,26 @@ class Tx:
         sets = ", ".join(f"{key} = :{key}" for key in fields)
         self._x(f"UPDATE dirs SET {sets} WHERE id = :id", id=dir_id, **fields)
 
-    def move_dir(self, dir_id: int, parent_id: int, name: str, remote_name: str) -> None:
-        # A dir row already at the destination (stale) would break the unique index: drop it.
-        stale = self._x(
-            "SELECT id FROM dirs WHERE parent_id = :p AND name = :n AND id != :id",
+    def displace_dir(self, parent_id: int, name: str, keep_id: int | None = None) -> None:
+        """Move a row out of the way of another directory taking its name (a swap, a dir
+        replaced by another). Its temporary name holds a NUL, which no local name can, so a
+        row left there is simply a vanished directory to the next pass; the op planned for it
+        (move, trash or forget) still finds it by id."""
+        self._x(
+            "UPDATE dirs SET name = name || char(0) || id WHERE parent_id = :p AND name = :n "
+            "AND id != :k",
             p=parent_id,
             n=name,
-            id=dir_id,
-        ).first()
-        if stale is not None:
-            self.delete_dir_tree(int(stale[0]))
-        self.update_dir(dir_id, parent_id=parent_id, name=name, remote_name=remote_name)
+            k=-1 if keep_id is None else keep_id,
+        )
+
+    def move_dir(
+        self, dir_id: int, parent_id: int, name: str, remote_name: str, inode: int | None
+    ) -> None:
+        self.displace_dir(parent_id, name, keep_id=dir_id)
+        self.update_dir(
+            dir_id, parent_id=parent_id, name=name, remote_name=remote_name, inode=inode
+        )
 
     def delete_dir_tree(self, dir_id: int) -> None:
         """Forget a directory, its files and every directory below it."""

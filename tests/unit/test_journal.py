@@ -70,7 +70,7 @@ def test_tree_rows_moves_and_subtree_delete(journal: Journal) -> None:
     assert journal.tracked_files(pair.id) == 1
     assert [p.path for p in journal.problems(pair.id)] == ["a/z"]
     with journal.transaction() as tx:
-        tx.move_dir(b, pair.root_dir_id, "b2", "b2")
+        tx.move_dir(b, pair.root_dir_id, "b2", "b2", 6)
     assert journal.dir_path(b) == "b2"
     with journal.transaction() as tx:
         tx.delete_dir_tree(a)

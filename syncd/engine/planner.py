@@ -1,0 +1,851 @@
+"""The planner: three trees in, ops out. Pure: every fact comes through :class:`Sources`.
+
+One directory at a time (a merge of the sorted local entries, the journal rows under it and the
+one listing of its remote folder), so memory grows with the largest directory and with the
+number of *changes*, never with the tree. Decisions follow the table in DESIGN.md; in push mode
+local wins.
+
+Local moves are recognised without a watcher: a new local entry asks the journal for a row with
+the same inode (and, for files, size and mtime) whose recorded path no longer holds that inode;
+such a row is *claimed* and becomes one ``file/edit``/``folder/edit`` by id. Rows that vanished
+locally and remote extras wait until the walk is over (a later directory may claim them) before
+they turn into trashes. Remote drift is repaired by id the same way: an untracked id in one
+listing that the journal knows elsewhere was moved remotely and is put back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from syncd.engine.ops import (
+    AdoptFile,
+    AdoptFolder,
+    CreateFolder,
+    ForgetDir,
+    ForgetFile,
+    Identity,
+    MarkDir,
+    MoveFile,
+    MoveFolder,
+    Op,
+    Ref,
+    SkipFile,
+    TouchFile,
+    TrashFile,
+    TrashFolder,
+    UpdateDir,
+    Upload,
+)
+from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
+from syncd.local.names import form_name_issue, upload_name_issue
+from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+
+Mode = Literal["mirror", "backup"]
+
+EMPTY_LISTING = FolderListing(folders=[], files=[])
+
+
+class LocalEntryLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "file" | "dir"
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def inode(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDir:
+    """One directory's local listing. ``unknown`` names exist but are not synced (unreadable,
+    not UTF-8, symlinks): never mistake them for deletions."""
+
+    entries: Sequence[LocalEntryLike]
+    unknown: frozenset[str] = frozenset()
+
+
+class Sources(Protocol):
+    """Read-only access to the three trees (the reconciler implements it with real I/O)."""
+
+    def local_dir(self, rel: str) -> LocalDir | None:
+        """None: the directory cannot be listed (gone, unreadable): its contents are unknown."""
+
+    def local_entry(self, rel: str) -> LocalEntryLike | None:
+        """The entry at a path now (lstat), for move detection."""
+
+    def journal_children(self, dir_id: int) -> tuple[Sequence[FileRow], Sequence[DirRow]]: ...
+
+    def remote_listing(self, folder_id: int) -> FolderListing | None:
+        """None: the folder does not exist (any more)."""
+
+    def files_by_inode(self, inode: int) -> Sequence[FileRow]: ...
+
+    def dirs_by_inode(self, inode: int) -> Sequence[DirRow]: ...
+
+    def file_by_remote_id(self, file_id: int) -> FileRow | None: ...
+
+    def dir_by_folder_id(self, folder_id: int) -> DirRow | None: ...
+
+    def dir_path(self, dir_id: int) -> str | None: ...
+
+    def subtree_files(self, dir_id: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    mode: Mode = "mirror"
+    max_upload_size: int = 0  # bytes; 0 = no limit
+    upload_intents: frozenset[tuple[int, str, int]] = frozenset()  # (folder_id, name, size)
+    detect_moves: bool = True  # False when the journal is empty (nothing to move from)
+
+
+@dataclass
+class Plan:
+    ops: list[Op] = field(default_factory=list)
+    dirs_visited: int = 0
+    files_seen: int = 0
+
+    @property
+    def mutating(self) -> list[Op]:
+        return [op for op in self.ops if op.mutating]
+
+    def deletions(self) -> int:
+        """Remote files (and folders) this plan trashes, for the max_delete guard."""
+        total = 0
+        for op in self.ops:
+            if isinstance(op, TrashFile):
+                total += 1
+            elif isinstance(op, TrashFolder):
+                total += max(op.files, 1)
+            elif isinstance(op, Upload) and op.replaces is not None and op.trash_replaced:
+                pass  # a new version replaces the old: nothing is lost
+        return total
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for op in self.ops:
+            key = op.describe().split()[0]
+            out[key] = out.get(key, 0) + 1
+        return out
+
+
+def join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def ident_of(entry: LocalEntryLike) -> Identity:
+    return Identity(entry.size, entry.mtime_ns, entry.inode)
+
+
+def same_content(entry: LocalEntryLike, row: FileRow) -> bool:
+    """rsync's quick check: same size and mtime means same content."""
+    return entry.size == row.size and entry.mtime_ns == row.mtime_ns
+
+
+@dataclass(eq=False)
+class _Visit:
+    ref: Ref
+    has_journal: bool  # False: a folder we are creating; nothing recorded below it
+    listing_known: bool  # False: remote folder new or lost; its listing is empty
+    parent: Ref | None = None
+    name: str = ""
+    inode: int | None = None
+
+
+class Planner:
+    """Plans one pass over one pair. Use :meth:`plan` (whole tree) or :meth:`plan_subtrees`."""
+
+    def __init__(self, sources: Sources, settings: PlanSettings) -> None:
+        self.src = sources
+        self.s = settings
+        self.plan = Plan()
+        self._queue: list[_Visit] = []
+        # Journal rows taken by a move (their old place must not trash them).
+        self._claimed_files: set[tuple[int, str]] = set()  # taken: moved away or replaced
+        self._moved_files: set[tuple[int, str]] = set()  # moved away: not to be trashed
+        self._claimed_dirs: set[int] = set()
+        self._bound_dirs: set[int] = set()  # decided as "the same dir" at their own place
+        # Deferred until the walk is over.
+        self._vanished_files: list[tuple[str, FileRow, bool]] = []  # rel, row, listed at home
+        self._vanished_dirs: list[tuple[str, DirRow]] = []
+        self._missing_files: list[tuple[str, Ref, FileRow, LocalEntryLike]] = []
+        self._missing_dirs: list[tuple[str, Ref, DirRow, LocalEntryLike]] = []
+        self._renewed_files: list[tuple[_Visit, LocalEntryLike, FileRow]] = []
+        self._renewed_dirs: list[tuple[_Visit, LocalEntryLike, DirRow]] = []
+        self._extra_files: list[tuple[str, RemoteFile]] = []
+        self._extra_folders: list[tuple[str, RemoteFolder]] = []
+        self._relocated_files: dict[int, RemoteFile] = {}  # tracked ids seen in another folder
+        self._relocated_folders: dict[int, RemoteFolder] = {}
+        self._handled_folders: set[int] = set()  # tracked folder ids in use by this plan
+        self._saw_unknown = False  # some directory could not be listed locally
+        self._handled_ids: set[int] = set()  # tracked remote file ids some op or check took care of
+        self._absent_ids: set[int] = set()  # tracked ids not in their home folder's listing
+        self._changed_ids: set[int] = set()  # tracked ids whose remote size is not the synced one
+        self._renamed_ids: set[int] = set()  # tracked ids whose remote name is not the synced one
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def plan_tree(self, root: Ref) -> Plan:
+        """The whole tree under ``root`` (``root.folder_id`` None: the remote folder is new)."""
+        known = root.folder_id is not None
+        self._queue.append(_Visit(root, has_journal=True, listing_known=known))
+        self._drain()
+        self._finish()
+        return self.plan
+
+    # -- the walk -------------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            while self._queue:
+                self._visit(self._queue.pop())
+            if not self._resolve_round():
+                return
+
+    def _visit(self, visit: _Visit) -> None:
+        ref = visit.ref
+        local = self.src.local_dir(ref.rel)
+        if local is None:
+            self._saw_unknown = True
+            return  # contents unknown: change nothing below
+        self.plan.dirs_visited += 1
+        if visit.has_journal and ref.dir_id is not None:
+            jfiles, jdirs = self.src.journal_children(ref.dir_id)
+        else:
+            jfiles, jdirs = (), ()
+        listing = EMPTY_LISTING
+        if visit.listing_known and ref.folder_id is not None:
+            got = self.src.remote_listing(ref.folder_id)
+            if got is None:
+                self._folder_lost(visit)
+            else:
+                listing = got
+        self._files(visit, local, jfiles, listing)
+        self._dirs(visit, local, jdirs, listing)
+
+    # -- files of one directory -----------------------------------------------------------------
+
+    def _files(
+        self,
+        visit: _Visit,
+        local: LocalDir,
+        jfiles: Sequence[FileRow],
+        listing: FolderListing,
+    ) -> None:
+        ref = visit.ref
+        lfiles = {e.name: e for e in local.entries if e.kind == "file"}
+        jrows = {r.name: r for r in jfiles}
+        remote = {f.id: f for f in listing.files}
+        tracked_ids = {r.file_id for r in jfiles if r.file_id is not None}
+        untracked = [f for f in listing.files if f.id not in tracked_ids]
+        self._absent_ids.update(i for i in tracked_ids if i not in remote)
+        for r in jfiles:
+            if r.file_id in remote:
+                if r.remote_size is not None and remote[r.file_id].size != r.remote_size:
+                    self._changed_ids.add(r.file_id)
+                if remote[r.file_id].name != r.stored_name:
+                    self._renamed_ids.add(r.file_id)
+        self.plan.files_seen += len(lfiles)
+        for name in sorted(lfiles.keys() | jrows.keys()):
+            entry = lfiles.get(name)
+            row = jrows.get(name)
+            if row is not None and (row.dir_id, row.name) in self._claimed_files:
+                row = None  # moved away by an op planned earlier in this pass
+            if name in local.unknown and entry is None:
+                continue  # exists but unreadable/unsyncable now: not a deletion
+            if entry is not None and row is not None:
+                self._file_both(visit, entry, row, remote, untracked)
+            elif entry is not None:
+                self._file_new(visit, entry, untracked, replacing=None)
+            elif row is not None:
+                self._file_gone(ref, row, row.file_id in remote if row.file_id else False)
+        for extra in untracked:
+            self._remote_extra_file(ref, extra)
+
+    def _file_both(
+        self,
+        visit: _Visit,
+        entry: LocalEntryLike,
+        row: FileRow,
+        remote: dict[int, RemoteFile],
+        untracked: list[RemoteFile],
+    ) -> None:
+        ref = visit.ref
+        rel = join(ref.rel, entry.name)
+        if row.status != SYNCED or row.file_id is None:
+            if row.status == SKIPPED and same_content(entry, row) and row.inode == entry.inode:
+                return  # refused before for a reason that still holds
+            self._file_new(visit, entry, untracked, replacing=row)
+            return
+        if same_content(entry, row):
+            if entry.inode != row.inode:
+                self._emit(TouchFile(rel, row=_with_ident(row, entry)))
+            self._check_remote_file(ref, entry, row, remote)
+            return
+        if entry.inode == row.inode:  # modified in place
+            self._file_new(visit, entry, untracked, replacing=row, look_for_move=False)
+            return
+        # Another file under this name (editor save, swap): decide once moves are known.
+        self._renewed_files.append((visit, entry, row))
+
+    def _check_remote_file(
+        self, ref: Ref, entry: LocalEntryLike, row: FileRow, remote: dict[int, RemoteFile]
+    ) -> None:
+        assert row.file_id is not None
+        rel = join(ref.rel, entry.name)
+        found = remote.get(row.file_id)
+        if found is None:
+            self._missing_files.append((rel, ref, row, entry))
+            return
+        self._handled_ids.add(row.file_id)
+        if row.remote_size is not None and found.size != row.remote_size:
+            self._upload(ref, entry, replacing=row, reason="changed remotely")
+        elif found.name != row.stored_name:
+            self._put_back_file(ref, entry, row, set_folder=False, rel=rel)
+
+    def _put_back_file(
+        self, ref: Ref, entry: LocalEntryLike, row: FileRow, *, set_folder: bool, rel: str
+    ) -> None:
+        assert row.file_id is not None
+        if form_name_issue(row.stored_name) is not None:
+            # file/edit would mangle the name: a fresh upload is the only exact repair.
+            self._upload(ref, entry, replacing=row, reason="renamed remotely")
+            return
+        self._emit(
+            MoveFile(
+                rel,
+                old_dir_id=row.dir_id,
+                old_name=row.name,
+                row=row,
+                parent=ref,
+                name=row.name,
+                ident=ident_of(entry),
+                new_remote_name=row.stored_name,
+                set_folder=set_folder,
+                repair=True,
+            )
+        )
+
+    def _file_new(
+        self,
+        visit: _Visit,
+        entry: LocalEntryLike,
+        untracked: list[RemoteFile],
+        *,
+        replacing: FileRow | None,
+        look_for_move: bool = True,
+    ) -> None:
+        ref = visit.ref
+        rel = join(ref.rel, entry.name)
+        source = self._file_move_source(entry, exclude=replacing) if look_for_move else None
+        if source is not None:
+            if replacing is not None and replacing.file_id is not None:
+                self._file_gone(ref, replacing, True)  # a later move may still claim it
+            self._move_file(ref, entry, source)
+            return
+        if replacing is not None:
+            # Its remote copy is replaced or trashed here: no later move may claim it.
+            self._claimed_files.add((replacing.dir_id, replacing.name))
+        reason = self._unholdable(entry)
+        if reason is not None:
+            if replacing is not None and replacing.file_id is not None:
+                self._file_gone(ref, replacing, True)  # the old version is stale now
+            self._emit(
+                SkipFile(rel, parent=ref, name=entry.name, ident=ident_of(entry), reason=reason)
+            )
+            return
+        if ref.folder_id is not None and (ref.folder_id, entry.name, entry.size) in (
+            self.s.upload_intents
+        ):
+            for extra in untracked:
+                if extra.name == entry.name and extra.size == entry.size:
+                    untracked.remove(extra)
+                    self._emit(
+                        AdoptFile(
+                            rel,
+                            parent=ref,
+                            name=entry.name,
+                            ident=ident_of(entry),
+                            file_id=extra.id,
+                            remote_name=extra.name,
+                            remote_size=extra.size,
+                        )
+                    )
+                    if replacing is not None and replacing.file_id is not None:
+                        self._file_gone(ref, replacing, True)
+                    return
+        if replacing is not None and replacing.file_id is not None:
+            self._handled_ids.add(replacing.file_id)
+            self._upload(ref, entry, replacing=replacing, reason="modified")
+        else:
+            self._upload(ref, entry, replacing=None, reason="retry" if replacing else "new")
+
+    def _unholdable(self, entry: LocalEntryLike) -> str | None:
+        if entry.size == 0:
+            return "empty file: the host refuses zero-byte uploads"
+        if self.s.max_upload_size and entry.size > self.s.max_upload_size:
+            return (
+                f"{entry.size} bytes is above the account's upload limit "
+                f"of {self.s.max_upload_size} bytes"
+            )
+        issue = upload_name_issue(entry.name)
+        if issue is not None:
+            return f"name the host cannot hold: {issue}"
+        return None
+
+    def _upload(
+        self, ref: Ref, entry: LocalEntryLike, *, replacing: FileRow | None, reason: str
+    ) -> None:
+        self._emit(
+            Upload(
+                join(ref.rel, entry.name),
+                parent=ref,
+                name=entry.name,
+                ident=ident_of(entry),
+                replaces=replacing.file_id if replacing is not None else None,
+                trash_replaced=self.s.mode == "mirror",
+                known_md5=replacing.md5 if replacing is not None else None,
+                reason=reason,
+            )
+        )
+
+    def _file_move_source(
+        self, entry: LocalEntryLike, exclude: FileRow | None = None
+    ) -> FileRow | None:
+        if not self.s.detect_moves:
+            return None
+        for row in self.src.files_by_inode(entry.inode):
+            if (
+                row.size != entry.size
+                or row.mtime_ns != entry.mtime_ns
+                or row.status != SYNCED
+                or row.file_id is None
+                or (row.dir_id, row.name) in self._claimed_files
+                or (
+                    exclude is not None and (row.dir_id, row.name) == (exclude.dir_id, exclude.name)
+                )
+            ):
+                continue
+            base = self.src.dir_path(row.dir_id)
+            if base is None:
+                continue
+            now = self.src.local_entry(join(base, row.name))
+            if now is not None and now.kind == "file" and now.inode == row.inode:
+                continue  # still there: a hard link or a copy, not a move
+            return row
+        return None
+
+    def _move_file(self, ref: Ref, entry: LocalEntryLike, source: FileRow) -> None:
+        assert source.file_id is not None
+        self._claimed_files.add((source.dir_id, source.name))
+        self._moved_files.add((source.dir_id, source.name))
+        self._handled_ids.add(source.file_id)
+        rel = join(ref.rel, entry.name)
+        base = self.src.dir_path(source.dir_id) or ""
+        from_rel = join(base, source.name)
+        rename = entry.name != source.stored_name
+        if rename and form_name_issue(entry.name) is not None:
+            # file/edit would store another name: upload under the exact name instead.
+            self._upload(ref, entry, replacing=source, reason="moved to a name only upload keeps")
+            self._emit(
+                ForgetFile(from_rel, dir_id=source.dir_id, name=source.name, file_id=source.file_id)
+            )
+            return
+        self._emit(
+            MoveFile(
+                rel,
+                old_dir_id=source.dir_id,
+                old_name=source.name,
+                row=source,
+                parent=ref,
+                name=entry.name,
+                ident=ident_of(entry),
+                new_remote_name=entry.name if rename else None,
+                set_folder=ref.dir_id != source.dir_id,
+                from_rel=from_rel,
+            )
+        )
+
+    def _file_gone(self, ref: Ref, row: FileRow, listed: bool) -> None:
+        rel = join(ref.rel, row.name)
+        if row.file_id is None:
+            self._emit(ForgetFile(rel, dir_id=row.dir_id, name=row.name, file_id=None))
+            return
+        self._handled_ids.add(row.file_id)
+        self._vanished_files.append((rel, row, listed))
+
+    def _remote_extra_file(self, ref: Ref, extra: RemoteFile) -> None:
+        if self.s.detect_moves:
+            owner = self.src.file_by_remote_id(extra.id)
+            if owner is not None:
+                self._relocated_files[extra.id] = extra
+                if owner.remote_size is not None and owner.remote_size != extra.size:
+                    self._changed_ids.add(extra.id)
+                if owner.stored_name != extra.name:
+                    self._renamed_ids.add(extra.id)
+                return
+        self._extra_files.append((join(ref.rel, extra.name), extra))
+
+    # -- subdirectories of one directory --------------------------------------------------------
+
+    def _dirs(
+        self,
+        visit: _Visit,
+        local: LocalDir,
+        jdirs: Sequence[DirRow],
+        listing: FolderListing,
+    ) -> None:
+        ref = visit.ref
+        ldirs = {e.name: e for e in local.entries if e.kind == "dir"}
+        jrows = {r.name: r for r in jdirs}
+        remote = {f.id: f for f in listing.folders}
+        tracked = {r.folder_id for r in jdirs if r.folder_id is not None}
+        untracked = [f for f in listing.folders if f.id not in tracked]
+        for name in sorted(ldirs.keys() | jrows.keys()):
+            entry = ldirs.get(name)
+            row = jrows.get(name)
+            if row is not None and row.id in self._claimed_dirs:
+                row = None
+            if name in local.unknown and entry is None:
+                continue
+            if entry is not None and row is not None:
+                if row.status == SKIPPED or row.folder_id is None:
+                    if form_name_issue(name) is None:  # now syncable (should not happen)
+                        self._dir_new(visit, entry, untracked)
+                    continue
+                if entry.inode != row.inode and self.s.detect_moves:
+                    self._renewed_dirs.append((visit, entry, row))
+                    continue
+                self._bound_dirs.add(row.id)
+                self._dir_same(ref, entry, row, remote)
+            elif entry is not None:
+                self._dir_new(visit, entry, untracked)
+            elif row is not None:
+                self._dir_gone(ref, row)
+        for extra in untracked:
+            if self.s.detect_moves and self.src.dir_by_folder_id(extra.id) is not None:
+                self._relocated_folders[extra.id] = extra
+            else:
+                self._extra_folders.append((join(ref.rel, extra.name), extra))
+
+    def _dir_same(
+        self, ref: Ref, entry: LocalEntryLike, row: DirRow, remote: dict[int, RemoteFolder]
+    ) -> None:
+        rel = join(ref.rel, entry.name)
+        assert row.folder_id is not None
+        if entry.inode != row.inode:
+            self._emit(UpdateDir(rel, dir_id=row.id, inode=entry.inode))
+        found = remote.get(row.folder_id)
+        if found is None:
+            self._missing_dirs.append((rel, ref, row, entry))
+            return
+        self._handled_folders.add(row.folder_id)
+        child = Ref(rel, row.id, row.folder_id)
+        if found.name != row.stored_name:
+            self._emit(
+                MoveFolder(
+                    rel,
+                    dir_id=row.id,
+                    folder_id=row.folder_id,
+                    parent=ref,
+                    name=row.name,
+                    inode=entry.inode,
+                    new_remote_name=row.stored_name,
+                    set_parent=False,
+                    repair=True,
+                )
+            )
+        self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+
+    def _dir_new(self, visit: _Visit, entry: LocalEntryLike, untracked: list[RemoteFolder]) -> None:
+        ref = visit.ref
+        rel = join(ref.rel, entry.name)
+        issue = form_name_issue(entry.name)
+        if issue is not None:
+            self._emit(
+                MarkDir(
+                    rel,
+                    parent=ref,
+                    name=entry.name,
+                    inode=entry.inode,
+                    reason=f"folder name the host cannot hold: {issue}",
+                )
+            )
+            return
+        source = self._dir_move_source(entry)
+        if source is not None:
+            assert source.folder_id is not None
+            self._claimed_dirs.add(source.id)
+            self._handled_folders.add(source.folder_id)
+            from_rel = self.src.dir_path(source.id) or ""
+            rename = entry.name != source.stored_name
+            self._emit(
+                MoveFolder(
+                    rel,
+                    dir_id=source.id,
+                    folder_id=source.folder_id,
+                    parent=ref,
+                    name=entry.name,
+                    inode=entry.inode,
+                    new_remote_name=entry.name if rename else None,
+                    set_parent=ref.dir_id != source.parent_id,
+                    from_rel=from_rel,
+                )
+            )
+            child = Ref(rel, source.id, source.folder_id)
+            self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+            return
+        for extra in untracked:
+            if extra.name == entry.name:
+                untracked.remove(extra)
+                target = Ref(rel, None, extra.id)
+                op = AdoptFolder(
+                    rel,
+                    parent=ref,
+                    name=entry.name,
+                    inode=entry.inode,
+                    folder_id=extra.id,
+                    remote_name=extra.name,
+                    target=target,
+                )
+                target.op = op
+                self._emit(op)
+                self._queue.append(_Visit(target, has_journal=False, listing_known=True))
+                return
+        target = Ref(rel, None, None)
+        op = CreateFolder(rel, parent=ref, name=entry.name, inode=entry.inode, target=target)
+        target.op = op
+        self._emit(op)
+        self._queue.append(_Visit(target, has_journal=False, listing_known=False))
+
+    def _dir_move_source(self, entry: LocalEntryLike) -> DirRow | None:
+        if not self.s.detect_moves:
+            return None
+        for row in self.src.dirs_by_inode(entry.inode):
+            if (
+                row.parent_id is None
+                or row.status != SYNCED
+                or row.folder_id is None
+                or row.id in self._claimed_dirs
+                or row.id in self._bound_dirs
+            ):
+                continue
+            path = self.src.dir_path(row.id)
+            if path is None:
+                continue
+            now = self.src.local_entry(path)
+            if now is not None and now.kind == "dir" and now.inode == row.inode:
+                continue
+            return row
+        return None
+
+    def _dir_gone(self, ref: Ref, row: DirRow) -> None:
+        self._vanished_dirs.append((join(ref.rel, row.name), row))
+
+    # -- after the walk -------------------------------------------------------------------------
+
+    def _resolve_round(self) -> bool:
+        """Decisions that needed the whole walk; True when they queued more directories."""
+        renewed_dirs, self._renewed_dirs = self._renewed_dirs, []
+        for visit, entry, row in renewed_dirs:
+            if row.id in self._claimed_dirs:  # the old directory moved elsewhere
+                self._dir_gone(visit.ref, row)
+                self._dir_new(visit, entry, [])
+            else:  # the same directory with a new inode
+                self._bound_dirs.add(row.id)
+                self._dir_same_unlisted(visit.ref, entry, row)
+        renewed_files, self._renewed_files = self._renewed_files, []
+        for visit, entry, row in renewed_files:
+            if (row.dir_id, row.name) in self._moved_files:
+                self._file_new(visit, entry, [], replacing=None)
+            else:
+                self._file_new(visit, entry, [], replacing=row)
+        missing_dirs, self._missing_dirs = self._missing_dirs, []
+        for rel, parent, row, entry in missing_dirs:
+            assert row.folder_id is not None
+            if row.folder_id in self._relocated_folders:
+                self._handled_folders.add(row.folder_id)
+                self._emit(
+                    MoveFolder(
+                        rel,
+                        dir_id=row.id,
+                        folder_id=row.folder_id,
+                        parent=parent,
+                        name=row.name,
+                        inode=entry.inode,
+                        new_remote_name=row.stored_name,
+                        set_parent=True,
+                        repair=True,
+                    )
+                )
+                child = Ref(rel, row.id, row.folder_id)
+                self._queue.append(_Visit(child, True, True, parent, row.name, entry.inode))
+            else:  # trashed remotely: create it again, upload what it held
+                target = Ref(rel, row.id, None)
+                op = CreateFolder(
+                    rel,
+                    parent=parent,
+                    name=row.name,
+                    inode=entry.inode,
+                    target=target,
+                    existing_dir_id=row.id,
+                )
+                target.op = op
+                self._emit(op)
+                self._queue.append(_Visit(target, True, False, parent, row.name, entry.inode))
+        return bool(self._queue)
+
+    def _folder_lost(self, visit: _Visit) -> None:
+        """A folder we were going to use (moved here, or never checked) is gone remotely:
+        create it again in its place; what it held is uploaded again."""
+        ref = visit.ref
+        if visit.parent is None or ref.dir_id is None:
+            return  # the pair's root: the reconciler resolves it before planning
+        self.plan.ops = [
+            op
+            for op in self.plan.ops
+            if not (isinstance(op, MoveFolder) and op.dir_id == ref.dir_id)
+        ]
+        op = CreateFolder(
+            ref.rel,
+            parent=visit.parent,
+            name=visit.name,
+            inode=visit.inode,
+            target=ref,
+            existing_dir_id=ref.dir_id,
+        )
+        ref.folder_id = None
+        ref.op = op
+        self._emit(op)
+
+    def _dir_same_unlisted(self, ref: Ref, entry: LocalEntryLike, row: DirRow) -> None:
+        """:meth:`_dir_same` for a directory whose parent listing is no longer at hand."""
+        assert row.folder_id is not None
+        listing = self.src.remote_listing(ref.folder_id) if ref.folder_id is not None else None
+        remote = {f.id: f for f in listing.folders} if listing is not None else {}
+        self._dir_same(ref, entry, row, remote)
+
+    def _finish(self) -> None:
+        mirror = self.s.mode == "mirror"
+        self._moves_of_lost_files()
+        for rel, parent, row, entry in self._missing_files:
+            assert row.file_id is not None
+            moved = self._relocated_files.get(row.file_id)
+            if moved is not None:
+                self._handled_ids.add(row.file_id)
+                if row.remote_size is not None and moved.size != row.remote_size:
+                    self._upload(parent, entry, replacing=row, reason="changed remotely")
+                else:
+                    self._put_back_file(parent, entry, row, set_folder=True, rel=rel)
+            else:  # trashed remotely: heal it
+                self._upload(parent, entry, replacing=None, reason="deleted remotely")
+                # the journal row keeps the old id until the upload records the new one
+        for rel, row, listed in self._vanished_files:
+            if (row.dir_id, row.name) in self._moved_files:
+                continue
+            alive = listed or row.file_id in self._relocated_files
+            if mirror and alive and row.file_id is not None:
+                self._emit(TrashFile(rel, file_id=row.file_id, dir_id=row.dir_id, name=row.name))
+            else:
+                self._emit(ForgetFile(rel, dir_id=row.dir_id, name=row.name, file_id=row.file_id))
+        for rel, row in self._vanished_dirs:
+            if row.id in self._claimed_dirs or row.id in self._bound_dirs:
+                continue
+            if mirror and row.folder_id is not None and row.status == SYNCED:
+                self._handled_folders.add(row.folder_id)
+                files = self.src.subtree_files(row.id)
+                self._emit(TrashFolder(rel, folder_id=row.folder_id, dir_id=row.id, files=files))
+            else:
+                self._emit(ForgetDir(rel, dir_id=row.id))
+        if not mirror:
+            return
+        # Tracked ids seen elsewhere whose journal home no op took care of: their home is gone
+        # (or replaced), so they are extras now, unless part of the local tree was unreadable.
+        relocated = {} if self._saw_unknown else self._relocated_files
+        relocated_folders = {} if self._saw_unknown else self._relocated_folders
+        for file_id, extra in relocated.items():
+            if file_id not in self._handled_ids:  # its journal home was never visited
+                self._emit(TrashFile(extra.name, file_id=file_id, dir_id=None, name=None))
+        for rel, extra in self._extra_files:
+            self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None))
+        for folder_id, folder in relocated_folders.items():
+            if folder_id not in self._handled_folders:  # replaced by a new folder of ours
+                self._emit(TrashFolder(folder.name, folder_id=folder_id, dir_id=None))
+        for rel, folder in self._extra_folders:
+            self._emit(
+                TrashFolder(rel, folder_id=folder.id, dir_id=None, files=folder.file_count or 0)
+            )
+
+    def _moves_of_lost_files(self) -> None:
+        """A file moved locally whose remote copy is gone (trashed) or was changed remotely:
+        upload it instead of moving a copy that is not what was synced."""
+        lost = self._absent_ids - self._relocated_files.keys()
+        bad = lost | self._changed_ids
+        if not bad and not self._renamed_ids:
+            return
+        ops: list[Op] = []
+        for op in self.plan.ops:
+            if (
+                isinstance(op, MoveFile)
+                and not op.repair
+                and op.new_remote_name is None
+                and op.row.file_id in self._renamed_ids
+            ):
+                # Renamed remotely as well: the edit must send the name too.
+                if form_name_issue(op.name) is None:
+                    op.new_remote_name = op.name
+                else:
+                    bad.add(op.row.file_id)
+            if isinstance(op, MoveFile) and op.row.file_id in bad and not op.repair:
+                alive = op.row.file_id not in lost
+                ops.append(
+                    Upload(
+                        op.rel,
+                        parent=op.parent,
+                        name=op.name,
+                        ident=op.ident,
+                        replaces=op.row.file_id if alive else None,
+                        trash_replaced=self.s.mode == "mirror",
+                        reason="changed remotely" if alive else "deleted remotely",
+                    )
+                )
+                ops.append(
+                    ForgetFile(
+                        op.from_rel or op.rel,
+                        dir_id=op.old_dir_id,
+                        name=op.old_name,
+                        file_id=op.row.file_id,
+                    )
+                )
+            else:
+                ops.append(op)
+        self.plan.ops = ops
+
+    def _emit(self, op: Op) -> None:
+        self.plan.ops.append(op)
+
+
+def _with_ident(row: FileRow, entry: LocalEntryLike) -> FileRow:
+    return FileRow(
+        row.dir_id,
+        row.name,
+        entry.size,
+        entry.mtime_ns,
+        entry.inode,
+        row.md5,
+        row.file_id,
+        row.remote_name,
+        row.remote_size,
+        row.status,
+        row.reason,
+    )
+
+
+def plan_pair(sources: Sources, root: Ref, settings: PlanSettings) -> Plan:
+    """Plan one full pass over a pair whose root directory is ``root``."""
+    return Planner(sources, settings).plan_tree(root)

@@ -1,0 +1,105 @@
+"""Planner scenarios: what one pass plans for typical local and remote changes."""
+
+from __future__ import annotations
+
+from syncd.engine import ops as O
+
+from .test_planner_model import World
+
+
+def synced_world() -> World:
+    w = World()
+    w.local.mkdir("docs")
+    w.local.mkdir("docs/sub")
+    for i in range(20):
+        w.local.write(f"docs/sub/f{i}.txt", 10 + i)
+    w.local.write("top.txt", 5)
+    w.local.write("empty", 0)
+    w.apply(w.plan())
+    assert w.plan().ops == []
+    return w
+
+
+def kinds(ops: list[O.Op]) -> list[str]:
+    return sorted(op.describe().split()[0] for op in ops)
+
+
+def test_directory_move_is_one_folder_edit() -> None:
+    w = synced_world()
+    w.local.mkdir("archive")
+    w.local.move("docs/sub", "archive/moved")
+    plan = w.plan()
+    assert kinds(plan.ops) == ["create_folder", "move_folder"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+
+
+def test_file_rename_and_move_are_one_edit_each() -> None:
+    w = synced_world()
+    w.local.move("top.txt", "renamed.txt")
+    w.local.move("docs/sub/f1.txt", "f1.txt")
+    plan = w.plan()
+    assert kinds(plan.ops) == ["move_file", "rename_file"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+
+
+def test_editor_save_replaces_and_swap_renames() -> None:
+    w = synced_world()
+    w.local.write("top.txt", 7, new_inode=True)  # write temp, rename over
+    w.local.move("docs/sub/f1.txt", "docs/sub/tmp")
+    w.local.move("docs/sub/f2.txt", "docs/sub/f1.txt")
+    w.local.move("docs/sub/tmp", "docs/sub/f2.txt")
+    plan = w.plan()
+    assert kinds(plan.ops) == ["rename_file", "rename_file", "replace"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
+
+
+def test_empty_file_is_skipped_once_with_a_reason() -> None:
+    w = World()
+    w.local.write("empty", 0)
+    (op,) = w.plan().ops
+    assert isinstance(op, O.SkipFile) and "zero-byte" in op.reason
+    w.apply(w.plan())
+    assert w.plan().ops == []
+
+
+def test_oversized_file_is_skipped() -> None:
+    w = World()
+    w.local.write("big", 3)
+    (op,) = w.plan(max_upload_size=2).ops
+    assert isinstance(op, O.SkipFile) and "upload limit" in op.reason
+
+
+def test_deleting_a_directory_trashes_one_folder_and_counts_its_files() -> None:
+    w = synced_world()
+    w.local.remove("docs")
+    plan = w.plan()
+    assert kinds(plan.ops) == ["trash_folder"]
+    assert plan.deletions() == 20
+    assert kinds(w.plan("backup").ops) == ["forget_dir"]
+
+
+def test_remote_drift_is_repaired_by_id() -> None:
+    w = synced_world()
+    r = w.remote
+    fid = next(i for i, f in r.files.items() if f.name == "top.txt")
+    r.files[fid].name = "renamed-remotely"
+    sub = next(i for i, f in r.folders.items() if f.name == "sub")
+    r.folders[sub].parent = 1  # moved remotely out of docs
+    plan = w.plan()
+    assert kinds(plan.ops) == ["repair_file", "repair_folder"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+
+
+def test_unrepresentable_folder_name_is_skipped_not_recreated() -> None:
+    w = World()
+    w.local.mkdir(" spaced")
+    w.local.write(" spaced/x", 2)
+    (op,) = w.plan().ops
+    assert isinstance(op, O.MarkDir) and "whitespace" in op.reason
+    w.apply(w.plan())
+    assert w.plan().ops == []
