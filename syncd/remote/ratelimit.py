@@ -46,6 +46,7 @@ class AdaptiveRateLimiter:
         probe: float = 0.004,
         probe_doubling: float = 10.0,
         window: float = 1.0,
+        max_pause: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -64,6 +65,7 @@ class AdaptiveRateLimiter:
         # from a passing disturbance (another client, a concurrency 429) is soon forgotten.
         self._probe_doubling = probe_doubling
         self._window = window
+        self._max_pause = max_pause  # a Retry-After of an hour must not freeze every thread
         self._ceiling: float | None = None
         self._next_slot = 0.0
         self._pause_until = 0.0
@@ -125,10 +127,11 @@ class AdaptiveRateLimiter:
             now = self._clock()
             self._rate_limited += 1
             pause = retry_after if retry_after is not None else 1.0 / self._rate
-            self._pause_until = max(self._pause_until, now + max(0.0, pause))
+            pause = min(max(0.0, pause), self._max_pause)
+            self._pause_until = max(self._pause_until, now + pause)
             self._next_slot = max(self._next_slot, self._pause_until)
             # Answers already in flight when we cut belong to the same overshoot: cut once.
-            if now - self._last_cut < self._window + max(0.0, pause):
+            if now - self._last_cut < self._window + pause:
                 return
             self._trim(now)
             achieved = len(self._recent) / self._window

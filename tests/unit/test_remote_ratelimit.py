@@ -176,3 +176,12 @@ def test_semaphore_caps_and_resizes() -> None:
 def test_rejects_nonsense_rates() -> None:
     with pytest.raises(ValueError):
         AdaptiveRateLimiter(initial_rate=0)
+
+
+def test_an_absurd_retry_after_pauses_at_most_max_pause() -> None:
+    clock = VirtualClock()
+    limiter = limiter_on(clock, max_pause=30)
+    limiter.on_rate_limited(retry_after=3600)
+    before = clock.now
+    limiter.acquire()
+    assert clock.now - before == pytest.approx(30)
