@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -284,7 +284,11 @@ class RemoteClient:
         if folder_id:
             fields["folder_id"] = str(folder_id)
         answer = self._call("file/upload", fields, body=body)
-        result = UploadResult.from_api(upload_entry("file/upload", answer, scrub=self._redact))
+        with self._unknown_if_unreadable("file/upload"):
+            entry = upload_entry("file/upload", answer, scrub=self._redact)
+        result = UploadResult.from_api(entry)
+        if not result.file_id:
+            raise UploadOutcomeUnknown("upload answer without a file id", action="file/upload")
         sent = readers[-1]
         if result.md5 != sent.hexdigest():
             raise HashMismatch(
@@ -373,7 +377,10 @@ class RemoteClient:
 
     def file_copy(self, file_id: int, copy_to_folder_id: int | None) -> CopyResult:
         fields = {"file_id": str(file_id), "copy_to_folder_id": str(copy_to_folder_id or 0)}
-        return CopyResult.from_api(self._call("file/copy", fields))
+        copy = CopyResult.from_api(self._call("file/copy", fields))
+        if not copy.new.id:
+            raise UploadOutcomeUnknown("copy answer without the new file", action="file/copy")
+        return copy
 
     # ------------------------------------------------------------------ folders
 
@@ -394,7 +401,12 @@ class RemoteClient:
         }
         if access_password is not None:
             fields["access_password"] = access_password
-        return self._folder("folder/create", fields)
+        answer = self._call("folder/create", fields)
+        with self._unknown_if_unreadable("folder/create"):
+            folder = RemoteFolder.from_api(data_of("folder/create", answer))
+        if not folder.id:
+            raise UploadOutcomeUnknown("folder/create answer without an id", action="folder/create")
+        return folder
 
     def folder_listing(self, parent_folder_id: int | None) -> FolderListing:
         fields = {"parent_folder_id": str(parent_folder_id or 0)}
@@ -572,6 +584,14 @@ class RemoteClient:
             "remote.request", action=action, status=response.status_code, elapsed_ms=elapsed_ms
         )
         return answer
+
+    @contextmanager
+    def _unknown_if_unreadable(self, action: str) -> Iterator[None]:
+        """A success answer we cannot read, to a creating action: the outcome is unknown."""
+        try:
+            yield
+        except TransientError as exc:
+            raise UploadOutcomeUnknown(exc.message, action=action) from None
 
     def _unsafe_aware(self, action: str, exc: TransientError) -> RemoteError:
         """A lost answer to a creating action is an unknown outcome, never a blind replay."""

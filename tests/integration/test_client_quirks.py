@@ -160,3 +160,15 @@ def test_persistent_5xx_gives_up_within_max_retry_time(scripted: tuple[str, Scri
         with pytest.raises(TransientError, match="HTTP 503"):
             remote.folder_listing(None)
         assert 2 <= script.calls["folder/listing"] < 200
+
+
+def test_unreadable_success_to_a_creating_action_is_unknown(scripted: tuple[str, Script]) -> None:
+    url, script = scripted
+    script.then("folder/create", *ok(None)[::2])  # "success" without data
+    script.then("file/copy", 200, json.dumps({"_status": "success"}).encode())
+    with client_for(url) as remote:
+        with pytest.raises(UploadOutcomeUnknown):
+            remote.folder_create("x")
+        with pytest.raises(UploadOutcomeUnknown):
+            remote.file_copy(5, None)
+    assert script.calls["folder/create"] == 1 and script.calls["file/copy"] == 1
