@@ -160,7 +160,7 @@ class Upload(Op):
     ident: Identity = field(kw_only=True)
     replaces: int | None = field(default=None, kw_only=True)  # remote file id of the old version
     trash_replaced: bool = field(default=True, kw_only=True)  # False in backup mode
-    known_md5: bytes | None = field(default=None, kw_only=True)  # of the old version (touch test)
+    old_row: FileRow | None = field(default=None, kw_only=True)  # the version it replaces
     reason: str = field(default="new", kw_only=True)
 
     def describe(self) -> str:

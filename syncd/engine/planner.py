@@ -155,6 +155,7 @@ class _Visit:
     parent: Ref | None = None
     name: str = ""
     inode: int | None = None
+    recurse: bool = True  # False: do not descend into subdirectories that did not change
 
 
 class Planner:
@@ -183,12 +184,24 @@ class Planner:
         self._relocated_folders: dict[int, RemoteFolder] = {}
         self._handled_folders: set[int] = set()  # tracked folder ids in use by this plan
         self._saw_unknown = False  # some directory could not be listed locally
+        self._recurse = True
         self._handled_ids: set[int] = set()  # tracked remote file ids some op or check took care of
         self._absent_ids: set[int] = set()  # tracked ids not in their home folder's listing
         self._changed_ids: set[int] = set()  # tracked ids whose remote size is not the synced one
         self._renamed_ids: set[int] = set()  # tracked ids whose remote name is not the synced one
 
     # -- entry points ---------------------------------------------------------------------------
+
+    def plan_dirs(self, dirs: Sequence[tuple[Ref, bool]]) -> Plan:
+        """A partial pass (the daemon's dirty paths): each directory, with its subtree when
+        the flag says so. Remote ids found in unvisited places are never trashed here."""
+        self._saw_unknown = True
+        for ref, recurse in dirs:
+            known = ref.folder_id is not None
+            self._queue.append(_Visit(ref, True, known, recurse=recurse))
+        self._drain()
+        self._finish()
+        return self.plan
 
     def plan_tree(self, root: Ref) -> Plan:
         """The whole tree under ``root`` (``root.folder_id`` None: the remote folder is new)."""
@@ -226,7 +239,9 @@ class Planner:
             else:
                 listing = got
         self._files(visit, local, jfiles, listing)
+        self._recurse = visit.recurse
         self._dirs(visit, local, jdirs, listing)
+        self._recurse = True
 
     # -- files of one directory -----------------------------------------------------------------
 
@@ -409,7 +424,7 @@ class Planner:
                 ident=ident_of(entry),
                 replaces=replacing.file_id if replacing is not None else None,
                 trash_replaced=self.s.mode == "mirror",
-                known_md5=replacing.md5 if replacing is not None else None,
+                old_row=replacing,
                 reason=reason,
             )
         )
@@ -560,7 +575,8 @@ class Planner:
                     repair=True,
                 )
             )
-        self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+        if self._recurse:
+            self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
 
     def _dir_new(self, visit: _Visit, entry: LocalEntryLike, untracked: list[RemoteFolder]) -> None:
         ref = visit.ref

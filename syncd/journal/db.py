@@ -7,6 +7,7 @@ so a write transaction takes the lock up front instead of failing half-way with 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from sqlalchemy.pool import StaticPool
 from syncd.errors import UserError
 
 BUSY_TIMEOUT_MS = 30_000
+
+# Alembic reports every step at INFO; a normal start needs none of it on the console.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 SCRIPT_LOCATION = "syncd:migrations"
 
 

@@ -306,6 +306,12 @@ class Journal:
             dir_rows = [_dir(r) for r in dirs]
         return file_rows, dir_rows
 
+    def child_dir(self, parent_id: int, name: str) -> DirRow | None:
+        rows = self._read(
+            f"SELECT {_DIR_COLS} FROM dirs WHERE parent_id = :p AND name = :n", p=parent_id, n=name
+        )
+        return _dir(rows[0]) if rows else None
+
     def get_dir(self, dir_id: int) -> DirRow | None:
         rows = self._read(f"SELECT {_DIR_COLS} FROM dirs WHERE id = :d", d=dir_id)
         return _dir(rows[0]) if rows else None

@@ -1,0 +1,245 @@
+"""`syncd reconcile` and `syncd status`: the work behind the two commands (cli.py stays thin)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from syncd.config import Config, MaxDelete
+from syncd.engine.executor import Progress
+from syncd.engine.ops import Op, Upload
+from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.errors import ExitCode, GuardRefused
+from syncd.journal.store import Journal
+from syncd.remote.client import RemoteClient
+
+log = logging.getLogger(__name__)
+
+SUMMARY_ORDER = (
+    "uploaded",
+    "replaced",
+    "moved",
+    "renamed",
+    "repaired",
+    "trashed",
+    "adopted",
+    "folders created",
+    "skipped",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    pair: str | None = None
+    dry_run: bool = False
+    max_delete: MaxDelete | None = None
+    force_deletes: bool = False
+    accept_new_root: bool = False
+
+
+class RichProgress(Progress):
+    """Files and bytes, rate and ETA on a terminal (rich)."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import (
+            Progress as RichBar,
+        )
+
+        self._bar = RichBar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("ops"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self._label = label
+        self._ops = self._bytes = None
+        self._lock = threading.Lock()
+
+    def begin(self, ops: list[Op]) -> None:
+        total = sum(op.ident.size for op in ops if isinstance(op, Upload))
+        self._bar.start()
+        self._task = self._bar.add_task(self._label, total=len(ops) or 1)
+        self._bar.update(self._task, total=len(ops) or 1)
+        self._total_bytes = total
+        self._bytes_task = self._bar.add_task("bytes", total=total or 1, visible=total > 0)
+
+    def end(self) -> None:
+        self._bar.stop()
+
+    def op_done(self, op: Op, ok: bool) -> None:
+        self._bar.advance(self._task)
+
+    def bytes_sent(self, n: int) -> None:
+        self._bar.advance(self._bytes_task, n)
+
+
+class LogProgress(Progress):
+    """Not a terminal: one log line per op at debug level, nothing on stdout."""
+
+    def op_done(self, op: Op, ok: bool) -> None:
+        log.debug("%s %s", "done" if ok else "FAILED", op.describe())
+
+
+def run_reconcile(config: Config, client: RemoteClient, request: ReconcileRequest) -> int:
+    pairs = config.select_pairs(request.pair)
+    package = client.account_package()
+    worst = ExitCode.OK
+    with Journal(config.state.path) as journal:
+        for pair in pairs:
+            options = PassOptions(
+                dry_run=request.dry_run,
+                max_delete=request.max_delete,
+                force_deletes=request.force_deletes,
+                accept_new_root=request.accept_new_root,
+            )
+            tty = sys.stdout.isatty() and not request.dry_run
+            progress = RichProgress(f"{pair.name}") if tty else LogProgress()
+            try:
+                result = reconcile_pair(
+                    client,
+                    journal,
+                    pair,
+                    sync=config.sync,
+                    state_path=config.state.path,
+                    package=package,
+                    options=options,
+                    progress=progress,
+                )
+            except GuardRefused as exc:
+                if len(pairs) == 1:
+                    raise
+                click.echo(f"syncd: error: {exc.message}", err=True)
+                worst = ExitCode.GUARD
+                continue
+            print_result(result)
+            if result.exit_code == ExitCode.FAILED and worst == ExitCode.OK:
+                worst = ExitCode.FAILED
+    return worst
+
+
+def print_result(result: PassResult) -> None:
+    if result.dry_run:
+        click.echo(f"pair {result.pair}: dry run, {len(result.plan.ops)} planned ops:")
+        for op in result.plan.ops:
+            click.echo(f"  {op.describe()}")
+        counts = result.plan.counts()
+        line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to do"
+        click.echo(f"pair {result.pair}: would do: {line}")
+        return
+    counts = result.outcome.counts
+    parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]
+    parts += [f"{k} {v}" for k, v in sorted(counts.items()) if k not in SUMMARY_ORDER]
+    mb = result.outcome.bytes_uploaded / 1e6
+    click.echo(f"pair {result.pair}: {', '.join(parts)} ({result.elapsed:.1f} s, {mb:.1f} MB sent)")
+    for path, why in result.outcome.skipped:
+        click.echo(f"  skipped {path}: {why}")
+    for path, why in result.outcome.failed:
+        click.echo(f"  failed  {path}: {why}")
+    log.debug(
+        "reconcile done",
+        extra={"pair": result.pair, "counts": dict(counts), "seconds": result.elapsed},
+    )
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def _when(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
+    pairs = config.select_pairs(pair_name)
+    out: dict[str, Any] = {"state": str(config.state.path), "pairs": []}
+    if not config.state.path.exists():
+        for pair in pairs:
+            out["pairs"].append({"name": pair.name, "local": str(pair.local), "never_synced": True})
+        return out
+    with Journal(config.state.path) as journal:
+        daemon = journal.daemon_status()
+        for pair in pairs:
+            entry: dict[str, Any] = {
+                "name": pair.name,
+                "local": str(pair.local),
+                "remote": pair.remote,
+                "mode": pair.mode,
+            }
+            row = journal.pair(pair.name)
+            if row is None:
+                entry["never_synced"] = True
+                out["pairs"].append(entry)
+                continue
+            runs = journal.runs(row.id, limit=1)
+            if runs:
+                run = runs[0]
+                entry["last_run"] = {
+                    "kind": run.kind,
+                    "started": _when(run.started_at),
+                    "ended": _when(run.ended_at),
+                    "seconds": round(run.ended_at - run.started_at, 3) if run.ended_at else None,
+                    "result": run.result or "running",
+                    "counts": run.counts,
+                    "error": run.error,
+                }
+            entry["counts"] = journal.status_counts(row.id)
+            entry["problems"] = [asdict(p) for p in journal.problems(row.id)]
+            if pair.name in daemon:
+                updated, state = daemon[pair.name]
+                entry["daemon"] = {"updated": _when(updated), **state}
+            out["pairs"].append(entry)
+    return out
+
+
+def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
+    status = collect_status(config, pair_name)
+    if as_json:
+        click.echo(json.dumps(status, indent=2, sort_keys=True))
+        return ExitCode.OK
+    for entry in status["pairs"]:
+        click.echo(f"pair {entry['name']}: {entry.get('local')} -> /{entry.get('remote', '')}")
+        if entry.get("never_synced"):
+            click.echo("  never synced")
+            continue
+        run = entry.get("last_run")
+        if run:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(run["counts"].items())) or "no changes"
+            click.echo(
+                f"  last {run['kind']}: {run['result']} at {run['ended'] or run['started']}"
+                f" ({counts})"
+            )
+            if run.get("error"):
+                click.echo(f"  last error: {run['error']}")
+        c = entry["counts"]
+        click.echo(
+            f"  {c['synced']} files synced ({c['synced_bytes'] / 1e6:.1f} MB) in {c['dirs']} "
+            f"folders, {c['skipped']} skipped, {c['failed']} failed"
+        )
+        daemon = entry.get("daemon")
+        if daemon:
+            state = "up to date" if daemon.get("up_to_date") else f"busy: {daemon.get('busy')}"
+            click.echo(f"  daemon pid {daemon.get('daemon_pid')}: {state} ({daemon['updated']})")
+        for problem in entry["problems"]:
+            click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
+    return ExitCode.OK

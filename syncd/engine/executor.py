@@ -1,0 +1,626 @@
+"""Runs a plan: ops on a worker pool in dependency order, every outcome in the journal.
+
+Order: an op waits for the op that creates the folder it works in (a :class:`Ref` with ``op``);
+trashes wait for every other op (moves out of a directory happen before it is trashed). The
+rest runs in parallel. Folder creation holds a lock per (parent, name), so two workers never
+make twin folders.
+
+Crash safety: an intent row is written before each remote mutation and cleared in the same
+transaction that records the outcome. An upload whose answer was lost is looked for in the
+folder listing and adopted (name and size) instead of being sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.engine.ops import (
+    TRASH,
+    AdoptFile,
+    AdoptFolder,
+    CreateFolder,
+    ForgetDir,
+    ForgetFile,
+    Identity,
+    MarkDir,
+    MoveFile,
+    MoveFolder,
+    Op,
+    Ref,
+    SkipFile,
+    TouchFile,
+    TrashFile,
+    TrashFolder,
+    UpdateDir,
+    Upload,
+)
+from syncd.journal.rows import ACCOUNT_ROOT, FAILED, SKIPPED, SYNCED, FileRow
+from syncd.journal.store import Journal
+from syncd.local.hashing import md5_file
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import (
+    AuthError,
+    HashMismatch,
+    NotFound,
+    Refused,
+    RemoteError,
+    UploadOutcomeUnknown,
+)
+
+log = logging.getLogger(__name__)
+
+SETTLE_DEADLINE = 30.0  # seconds to wait for a file that changed while it was being sent
+CHANGED_RETRIES = 2
+
+
+@dataclass
+class Outcome:
+    """What a pass did; ``counts`` keys are the summary's words."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes_uploaded: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+class Progress:
+    """Receives progress from worker threads (the CLI draws it; the daemon counts it)."""
+
+    def begin(self, ops: list[Op]) -> None: ...
+    def end(self) -> None: ...
+    def op_started(self, op: Op) -> None: ...
+    def op_done(self, op: Op, ok: bool) -> None: ...
+    def bytes_sent(self, n: int) -> None: ...
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _folder_arg(folder_id: int | None) -> int | None:
+    return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
+
+
+class Executor:
+    def __init__(
+        self,
+        client: RemoteClient,
+        journal: Journal,
+        pair_id: int,
+        local_root: Path,
+        *,
+        workers: int = 4,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        quiet_period: float = 0.5,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.pair_id = pair_id
+        self.root = Path(local_root)
+        self.workers = max(1, workers)
+        self.progress = progress or Progress()
+        self.cancel = cancel or threading.Event()
+        self.quiet_period = quiet_period
+        self.outcome = Outcome()
+        self._lock = threading.Lock()
+        self._folder_locks: dict[tuple[int | None, str], threading.Lock] = {}
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def run(self, ops: list[Op]) -> Outcome:
+        self.progress.begin(ops)
+        try:
+            return self._run(ops)
+        finally:
+            self.progress.end()
+
+    def _run(self, ops: list[Op]) -> Outcome:
+        pending = list(ops)
+        done: set[int] = set()  # id() of finished ops
+        failed: set[int] = set()
+        non_trash_left = sum(1 for op in ops if op.phase != TRASH)
+        running: dict[Future[None], Op] = {}
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
+            while pending or running:
+                if self.cancel.is_set():
+                    self.outcome.cancelled = True
+                    pending.clear()
+                still: list[Op] = []
+                for op in pending:
+                    deps = self._deps(op)
+                    if any(id(d) in failed for d in deps):
+                        failed.add(id(op))
+                        self._fail(op, "not attempted: the folder it goes in could not be made")
+                        if op.phase != TRASH:
+                            non_trash_left -= 1
+                        continue
+                    ready = all(id(d) in done for d in deps)
+                    if op.phase == TRASH and non_trash_left > 0:
+                        ready = False
+                    if ready and len(running) < self.workers * 2:
+                        running[pool.submit(self._run_one, op)] = op
+                    else:
+                        still.append(op)
+                pending = still
+                if not running:
+                    if pending:  # nothing can start: a dependency outside the plan
+                        for op in pending:
+                            self._fail(op, "not attempted: its dependency was not planned")
+                        pending = []
+                    continue
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    op = running.pop(future)
+                    if op.phase != TRASH:
+                        non_trash_left -= 1
+                    try:
+                        future.result()
+                        done.add(id(op))
+                    except _Failed as exc:
+                        failed.add(id(op))
+                        self._fail(op, exc.reason)
+                    except AuthError:
+                        raise  # credentials died mid-pass: the whole pass stops
+                    except RemoteError as exc:
+                        failed.add(id(op))
+                        self._fail(op, str(exc))
+                    except OSError as exc:
+                        failed.add(id(op))
+                        self._fail(op, f"local error: {exc.strerror or exc}")
+        return self.outcome
+
+    @staticmethod
+    def _deps(op: Op) -> list[Op]:
+        refs: list[Ref] = []
+        parent = getattr(op, "parent", None)
+        if isinstance(parent, Ref):
+            refs.append(parent)
+        return [r.op for r in refs if r.op is not None and r.op is not op]
+
+    def _fail(self, op: Op, reason: str) -> None:
+        log.warning("sync op failed: %s: %s", op.describe(), reason)
+        with self._lock:
+            self.outcome.failed.append((op.rel, reason))
+            self.outcome.add("failed")
+        if isinstance(op, Upload) and op.parent.dir_id is not None:
+            # Remember the failure for `syncd status`; keep a synced row (old version) as is.
+            old = self.journal.get_file(op.parent.dir_id, op.name)
+            if old is None or old.status != SYNCED:
+                with self.journal.transaction() as tx:
+                    tx.put_file(
+                        _row(op.parent.dir_id, op.name, op.ident, status=FAILED, why=reason)
+                    )
+        self.progress.op_done(op, False)
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.outcome.add(key, n)
+
+    # -- one op ---------------------------------------------------------------------------------
+
+    def _run_one(self, op: Op) -> None:
+        self.progress.op_started(op)
+        handler: Callable[[Op], None] = getattr(self, "_do_" + type(op).__name__)
+        handler(op)
+        self.progress.op_done(op, True)
+
+    # folders
+
+    def _do_CreateFolder(self, op: CreateFolder) -> None:
+        parent_folder = op.parent.folder_id
+        key = (parent_folder, op.name)
+        with self._lock:
+            lock = self._folder_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self.journal.transaction() as tx:
+                intent = tx.add_intent(
+                    self.pair_id, "create_folder", folder_id=parent_folder, name=op.name
+                )
+            try:
+                folder = self.client.folder_create(op.name, _folder_arg(parent_folder))
+                folder_id, stored = folder.id, folder.name
+            except UploadOutcomeUnknown:
+                found = self._find_untracked_folder(parent_folder, op.name)
+                if found is None:
+                    folder = self.client.folder_create(op.name, _folder_arg(parent_folder))
+                    found = (folder.id, folder.name)
+                folder_id, stored = found
+            with self.journal.transaction() as tx:
+                assert op.parent.dir_id is not None
+                if op.existing_dir_id is not None:
+                    tx.move_dir(op.existing_dir_id, op.parent.dir_id, op.name, stored, op.inode)
+                    tx.update_dir(op.existing_dir_id, folder_id=folder_id)
+                    dir_id = op.existing_dir_id
+                else:
+                    dir_id = tx.insert_dir(
+                        self.pair_id,
+                        op.parent.dir_id,
+                        op.name,
+                        inode=op.inode,
+                        folder_id=folder_id,
+                        remote_name=stored,
+                    )
+                tx.clear_intent(intent)
+        op.target.dir_id, op.target.folder_id = dir_id, folder_id
+        self._count("folders created")
+
+    def _find_untracked_folder(self, parent: int | None, name: str) -> tuple[int, str] | None:
+        listing = self.client.folder_listing(_folder_arg(parent))
+        for folder in sorted(listing.folders, key=lambda f: -f.id):
+            if (
+                folder.name == name
+                and self.journal.dir_by_folder_id(self.pair_id, folder.id) is None
+            ):
+                return folder.id, folder.name
+        return None
+
+    def _do_AdoptFolder(self, op: AdoptFolder) -> None:
+        assert op.parent.dir_id is not None
+        with self.journal.transaction() as tx:
+            op.target.dir_id = tx.insert_dir(
+                self.pair_id,
+                op.parent.dir_id,
+                op.name,
+                inode=op.inode,
+                folder_id=op.folder_id,
+                remote_name=op.remote_name,
+            )
+        op.target.folder_id = op.folder_id
+        self._count("folders adopted")
+
+    def _do_MoveFolder(self, op: MoveFolder) -> None:
+        assert op.parent.dir_id is not None and op.parent.folder_id is not None
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "edit", target_id=op.folder_id, name=op.name)
+        parent = op.parent.folder_id
+        if parent == ACCOUNT_ROOT:
+            folder = self.client.folder_move(op.folder_id, None)
+            if op.new_remote_name is not None:
+                folder = self.client.folder_edit(op.folder_id, folder_name=op.new_remote_name)
+        else:
+            folder = self.client.folder_edit(
+                op.folder_id, folder_name=op.new_remote_name, parent_id=parent
+            )
+        with self.journal.transaction() as tx:
+            tx.move_dir(op.dir_id, op.parent.dir_id, op.name, folder.name, op.inode)
+            tx.clear_intent(intent)
+        if op.repair:
+            self._count("repaired")
+        else:
+            self._count("moved" if op.set_parent else "renamed")
+
+    def _do_TrashFolder(self, op: TrashFolder) -> None:
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "trash", target_id=op.folder_id)
+        with contextlib.suppress(NotFound):  # already gone
+            self.client.folder_delete(op.folder_id)
+        with self.journal.transaction() as tx:
+            if op.dir_id is not None:
+                tx.delete_dir_tree(op.dir_id)
+            tx.clear_intent(intent)
+        self._count("trashed", max(op.files, 1) if op.dir_id is not None else 1)
+
+    def _do_ForgetDir(self, op: ForgetDir) -> None:
+        with self.journal.transaction() as tx:
+            tx.delete_dir_tree(op.dir_id)
+
+    def _do_MarkDir(self, op: MarkDir) -> None:
+        assert op.parent.dir_id is not None
+        with self.journal.transaction() as tx:
+            tx.insert_dir(
+                self.pair_id,
+                op.parent.dir_id,
+                op.name,
+                inode=op.inode,
+                folder_id=None,
+                status=SKIPPED,
+                reason=op.reason,
+            )
+        self._skip(op.rel, op.reason)
+
+    def _do_UpdateDir(self, op: UpdateDir) -> None:
+        with self.journal.transaction() as tx:
+            tx.update_dir(op.dir_id, inode=op.inode)
+
+    # files
+
+    def _do_Upload(self, op: Upload) -> None:
+        assert op.parent.dir_id is not None and op.parent.folder_id is not None
+        path = self.root / op.rel
+        ident = self._stat(path)
+        if ident is None:
+            self._count("vanished before upload")
+            return
+        old = op.old_row
+        if (
+            old is not None
+            and old.md5 is not None
+            and op.reason == "modified"
+            and ident.size == old.size
+            and bytes.fromhex(md5_file(path)) == old.md5
+        ):
+            # Touched, not changed: same bytes as the synced version.
+            with self.journal.transaction() as tx:
+                tx.put_file(_replace_ident(old, ident))
+            self._count("unchanged (same MD5)")
+            return
+        for attempt in range(CHANGED_RETRIES + 1):
+            result = self._upload_once(op, path, ident)
+            if result is None:
+                return  # refused: recorded as skipped
+            after = self._stat(path)
+            if after == ident or after is None or attempt == CHANGED_RETRIES:
+                break
+            # The file changed while it was sent: what the host holds is stale. Wait until it
+            # settles, then send it again (the stale copy is trashed by the next upload).
+            log.info("file changed during upload, sending again once it settles: %s", op.rel)
+            settled = self._wait_settled(path)
+            if settled is None:
+                break
+            ident = settled
+            op = _next_version(op, result[0])
+        if op.replaces is not None and op.trash_replaced:
+            self._trash_file(op.replaces)
+        self._count("replaced" if op.replaces is not None else "uploaded")
+
+    def _upload_once(self, op: Upload, path: Path, ident: Identity) -> tuple[int, str] | None:
+        """Send one version; returns (file_id, stored name), or None when the host refused."""
+        assert op.parent.dir_id is not None
+        folder = op.parent.folder_id
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(
+                self.pair_id, "upload", folder_id=folder, name=op.name, size=ident.size
+            )
+        md5: bytes | None
+        try:
+            result = self._send(path, folder, op.name)
+            if result is None:  # lost answer, adopted from the listing
+                found = self._find_untracked_file(folder, op.name, ident.size)
+                if found is None:
+                    raise _Failed("upload answer lost and the file is not in the folder listing")
+                file_id, stored, size, md5 = found[0], found[1], ident.size, None
+            else:
+                file_id, stored, size = result.file_id, result.name, result.size
+                md5 = bytes.fromhex(result.md5) if result.md5 else None
+                with self._lock:
+                    self.outcome.bytes_uploaded += size
+        except Refused as exc:
+            reason = _refusal_reason(exc)
+            with self.journal.transaction() as tx:
+                tx.put_file(_row(op.parent.dir_id, op.name, ident, status=SKIPPED, why=reason))
+                tx.clear_intent(intent)
+            self._skip(op.rel, reason)
+            return None
+        with self.journal.transaction() as tx:
+            tx.put_file(
+                FileRow(
+                    op.parent.dir_id,
+                    op.name,
+                    ident.size,
+                    ident.mtime_ns,
+                    ident.inode,
+                    md5,
+                    file_id,
+                    stored,
+                    size,
+                    SYNCED,
+                    None,
+                )
+            )
+            tx.clear_intent(intent)
+        return file_id, stored
+
+    def _send(self, path: Path, folder: int | None, name: str):  # type: ignore[no-untyped-def]
+        """Upload, handling a bad copy (trash it, send once more) and a lost answer (None)."""
+        for attempt in range(2):
+            try:
+                return self.client.upload_file(
+                    path,
+                    _folder_arg(folder),
+                    filename=name,
+                    progress=self.progress.bytes_sent,
+                )
+            except HashMismatch as exc:
+                if exc.file_id is not None:
+                    self._trash_file(exc.file_id)
+                if attempt == 1:
+                    raise _Failed(f"the host stored other bytes twice: {exc.message}") from None
+            except UploadOutcomeUnknown:
+                if self._find_untracked_file(folder, name, path.stat().st_size) is not None:
+                    return None
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_untracked_file(
+        self, folder: int | None, name: str, size: int
+    ) -> tuple[int, str] | None:
+        listing = self.client.folder_listing(_folder_arg(folder))
+        for f in sorted(listing.files, key=lambda f: -f.id):
+            if (
+                f.name == name
+                and f.size == size
+                and self.journal.file_by_file_id(self.pair_id, f.id) is None
+            ):
+                return f.id, f.name
+        return None
+
+    def _wait_settled(self, path: Path) -> Identity | None:
+        """Poll until the file's identity holds still for the quiet period (with a deadline)."""
+        deadline = time.monotonic() + SETTLE_DEADLINE
+        last = self._stat(path)
+        while time.monotonic() < deadline and not self.cancel.is_set():
+            time.sleep(max(self.quiet_period, 0.05))
+            now = self._stat(path)
+            if now == last:
+                return now
+            last = now
+        return None
+
+    def _trash_file(self, file_id: int) -> None:
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "trash", target_id=file_id)
+        with contextlib.suppress(NotFound):
+            self.client.file_delete(file_id)
+        with self.journal.transaction() as tx:
+            tx.clear_intent(intent)
+
+    def _do_MoveFile(self, op: MoveFile) -> None:
+        assert op.parent.dir_id is not None and op.parent.folder_id is not None
+        row = op.row
+        assert row.file_id is not None
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "edit", target_id=row.file_id, name=op.name)
+        parent = op.parent.folder_id
+        try:
+            if parent == ACCOUNT_ROOT:
+                result = self.client.file_move(row.file_id, None)
+                if op.new_remote_name is not None:
+                    result = self.client.file_edit(row.file_id, filename=op.new_remote_name)
+            else:
+                result = self.client.file_edit(
+                    row.file_id, filename=op.new_remote_name, folder_id=parent
+                )
+        except NotFound:
+            result = None
+        if result is None or result.status not in ("active", ""):
+            # The remote copy is gone (trashed remotely since the plan): upload it instead.
+            with self.journal.transaction() as tx:
+                tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
+                tx.clear_intent(intent)
+            upload = Upload(op.rel, parent=op.parent, name=op.name, ident=op.ident)
+            self._do_Upload(upload)
+            return
+        with self.journal.transaction() as tx:
+            tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
+            tx.put_file(
+                FileRow(
+                    op.parent.dir_id,
+                    op.name,
+                    op.ident.size,
+                    op.ident.mtime_ns,
+                    op.ident.inode,
+                    row.md5,
+                    row.file_id,
+                    result.name,
+                    row.remote_size,
+                    SYNCED,
+                    None,
+                )
+            )
+            tx.clear_intent(intent)
+        if op.repair:
+            self._count("repaired")
+        else:
+            self._count("moved" if op.set_folder else "renamed")
+
+    def _do_TrashFile(self, op: TrashFile) -> None:
+        self._trash_file(op.file_id)
+        if op.dir_id is not None and op.name is not None:
+            with self.journal.transaction() as tx:
+                tx.delete_file(op.dir_id, op.name, op.file_id)
+        self._count("trashed")
+
+    def _do_AdoptFile(self, op: AdoptFile) -> None:
+        assert op.parent.dir_id is not None
+        i = op.ident
+        with self.journal.transaction() as tx:
+            tx.put_file(
+                FileRow(
+                    op.parent.dir_id,
+                    op.name,
+                    i.size,
+                    i.mtime_ns,
+                    i.inode,
+                    None,
+                    op.file_id,
+                    op.remote_name,
+                    op.remote_size,
+                )
+            )
+        self._count("adopted")
+
+    def _do_SkipFile(self, op: SkipFile) -> None:
+        assert op.parent.dir_id is not None
+        with self.journal.transaction() as tx:
+            tx.put_file(_row(op.parent.dir_id, op.name, op.ident, status=SKIPPED, why=op.reason))
+        self._skip(op.rel, op.reason)
+
+    def _do_TouchFile(self, op: TouchFile) -> None:
+        with self.journal.transaction() as tx:
+            tx.put_file(op.row)
+
+    def _do_ForgetFile(self, op: ForgetFile) -> None:
+        with self.journal.transaction() as tx:
+            tx.delete_file(op.dir_id, op.name, op.file_id)
+
+    # helpers
+
+    def _skip(self, rel: str, reason: str) -> None:
+        with self._lock:
+            self.outcome.skipped.append((rel, reason))
+            self.outcome.add("skipped")
+
+    @staticmethod
+    def _stat(path: Path) -> Identity | None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        return Identity(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _row(dir_id: int, name: str, ident: Identity, *, status: int, why: str) -> FileRow:
+    return FileRow(dir_id, name, ident.size, ident.mtime_ns, ident.inode, status=status, reason=why)
+
+
+def _replace_ident(row: FileRow, ident: Identity) -> FileRow:
+    return FileRow(
+        row.dir_id,
+        row.name,
+        ident.size,
+        ident.mtime_ns,
+        ident.inode,
+        row.md5,
+        row.file_id,
+        row.remote_name,
+        row.remote_size,
+        row.status,
+        row.reason,
+    )
+
+
+def _next_version(op: Upload, stale_id: int) -> Upload:
+    """The same upload again, replacing (and trashing) the stale copy just sent."""
+    return Upload(
+        op.rel,
+        parent=op.parent,
+        name=op.name,
+        ident=op.ident,
+        replaces=stale_id,
+        trash_replaced=True,  # our own stale copy, in any mode
+        reason="changed during upload",
+    )
+
+
+def _refusal_reason(exc: Refused) -> str:
+    if exc.kind == Refused.ZERO_BYTE:
+        return "empty file: the host refuses zero-byte uploads"
+    if exc.kind == Refused.TOO_LARGE:
+        return f"above the account's upload limit ({exc.reason})"
+    return f"refused by the host: {exc.reason}"

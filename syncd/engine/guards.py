@@ -1,0 +1,76 @@
+"""Safety guards: refuse, explain in one line, change nothing (exit code 3).
+
+An unmounted disk, an emptied root or a swapped device looks exactly like "the user deleted
+everything"; mirror mode would then trash the whole remote copy. These checks run before any
+remote mutation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from syncd.config import MaxDelete
+from syncd.errors import GuardRefused
+from syncd.journal.rows import PairRow
+from syncd.local.scanner import IgnorePredicate, is_empty, root_identity
+from syncd.restore_paths import INCOMPLETE_MARKER
+
+DEFAULT_MAX_DELETE = MaxDelete(percent=50.0)
+
+
+def check_root(
+    pair_name: str,
+    root: Path,
+    pair: PairRow,
+    tracked_files: int,
+    ignore: IgnorePredicate | None,
+    *,
+    accept_new_root: bool = False,
+    allow_empty: bool = False,
+) -> int:
+    """Check the local root before a pass; returns its device number."""
+    where = f"pair {pair_name!r}: local root {root}"
+    if not root.is_dir():
+        raise GuardRefused(
+            f"{where} is missing or not a directory — mount the disk or fix [[pairs]] local; "
+            "nothing was changed"
+        )
+    if (root / INCOMPLETE_MARKER).exists():
+        raise GuardRefused(
+            f"{where} holds {INCOMPLETE_MARKER}: a restore into it did not finish — run the "
+            "restore again until it completes; nothing was changed"
+        )
+    try:
+        ident = root_identity(root)
+        empty = is_empty(root, ignore)
+    except OSError as exc:
+        raise GuardRefused(
+            f"{where} cannot be read ({exc.strerror or exc}) — fix its permissions; "
+            "nothing was changed"
+        ) from None
+    if pair.device is not None and ident.dev != pair.device and not accept_new_root:
+        raise GuardRefused(
+            f"{where} is on another filesystem than before (device {ident.dev}, was "
+            f"{pair.device}) — mount the right disk, or run `syncd reconcile --pair {pair_name} "
+            "--accept-new-root` if the move was intended; nothing was changed"
+        )
+    if empty and tracked_files > 0 and not allow_empty:
+        raise GuardRefused(
+            f"{where} is empty but {tracked_files} files were synced from it — is the disk "
+            "mounted? If you really emptied it, run with --force-deletes; nothing was changed"
+        )
+    return ident.dev
+
+
+def check_deletions(
+    pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete | None
+) -> None:
+    """Refuse a pass that would trash more than ``limit`` of what the pair tracks."""
+    limit = limit or DEFAULT_MAX_DELETE
+    if deletions == 0 or limit.allows(deletions, tracked_files):
+        return
+    raise GuardRefused(
+        f"pair {pair_name!r}: this pass would trash {deletions} of {tracked_files} synced files, "
+        f"more than max_delete ({limit}) — check the local root, then rerun with "
+        "--max-delete N (or N%) or --force-deletes if this is intended; nothing was changed"
+    )

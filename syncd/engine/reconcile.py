@@ -1,0 +1,253 @@
+"""One pass over one pair: guards, plan, execute, record. The API the CLI and daemon call.
+
+    result = reconcile_pair(client, journal, pair, sync=config.sync, state_path=config.state.path)
+
+A pass walks the whole tree (the periodic reconcile). ``roots`` narrows the walk to some
+directories for the daemon's dirty paths: each is planned as a subtree of the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.config import MaxDelete, PairConfig, SyncConfig
+from syncd.engine import guards
+from syncd.engine.executor import Executor, Outcome, Progress
+from syncd.engine.ops import Ref
+from syncd.engine.planner import Plan, Planner, PlanSettings
+from syncd.engine.sources import LiveSources, folder_arg
+from syncd.errors import ExitCode, GuardRefused
+from syncd.journal.rows import ACCOUNT_ROOT, PairRow
+from syncd.journal.store import Journal
+from syncd.local.ignore import IgnoreRules
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import NotFound
+from syncd.remote.models import AccountPackage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    pair: str
+    dry_run: bool
+    plan: Plan
+    outcome: Outcome = field(default_factory=Outcome)
+    elapsed: float = 0.0
+    listings: int = 0
+    refused: str | None = None  # a guard's message
+
+    @property
+    def exit_code(self) -> int:
+        if self.refused is not None:
+            return ExitCode.GUARD
+        return ExitCode.FAILED if self.outcome.failed else ExitCode.OK
+
+    def summary_counts(self) -> dict[str, int]:
+        if self.dry_run:
+            return self.plan.counts()
+        return dict(self.outcome.counts)
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    dry_run: bool = False
+    max_delete: MaxDelete | None = None  # None: the config's
+    force_deletes: bool = False
+    accept_new_root: bool = False
+    kind: str = "reconcile"
+
+
+def resolve_root_folder(
+    client: RemoteClient, journal: Journal, pair: PairRow, parts: Sequence[str], *, create: bool
+) -> int | None:
+    """The remote folder id of the pair's root, created along its path if missing.
+
+    None only in a dry run whose folder does not exist yet.
+    """
+    if pair.root_folder_id is not None:
+        if pair.root_folder_id == ACCOUNT_ROOT:
+            return ACCOUNT_ROOT
+        try:
+            client.folder_info(pair.root_folder_id)
+            return pair.root_folder_id
+        except NotFound:
+            log.warning("the remote folder of pair %s is gone; looking it up by path", pair.name)
+    folder_id: int = ACCOUNT_ROOT
+    for name in parts:
+        listing = client.folder_listing(folder_arg(folder_id))
+        found = [f for f in listing.folders if f.name == name]
+        if found:
+            folder_id = min(f.id for f in found)  # twins (someone else's): take the oldest
+            continue
+        if not create:
+            return None
+        folder_id = client.folder_create(name, folder_arg(folder_id)).id
+    with journal.transaction() as tx:
+        tx.set_root_folder(pair.root_dir_id, folder_id)
+    return folder_id
+
+
+def reconcile_pair(
+    client: RemoteClient,
+    journal: Journal,
+    pair: PairConfig,
+    *,
+    sync: SyncConfig,
+    state_path: Path | None = None,
+    package: AccountPackage | None = None,
+    options: PassOptions | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    dirty: Sequence[str] | None = None,
+) -> PassResult:
+    """Run one pass over ``pair``: the whole tree, or with ``dirty`` (relative paths that
+    changed; a directory stands for its subtree) only the directories that hold them.
+
+    Raises GuardRefused (nothing changed) and client errors that stop the whole pass
+    (credentials); per-item failures are in the result."""
+    options = options or PassOptions()
+    started = time.monotonic()
+    root = Path(pair.local)
+    row = journal.ensure_pair(pair.name, str(root), pair.remote)
+    run_id = None if options.dry_run else journal.start_run(row.id, options.kind)
+    try:
+        result = _pass(
+            client,
+            journal,
+            pair,
+            row,
+            sync,
+            state_path,
+            package,
+            options,
+            progress,
+            cancel,
+            dirty,
+        )
+    except GuardRefused as exc:
+        if run_id is not None:
+            journal.finish_run(run_id, "refused", {}, error=exc.message)
+        raise
+    except BaseException as exc:
+        if run_id is not None:
+            journal.finish_run(run_id, "error", {}, error=str(exc)[:500])
+        raise
+    result.elapsed = time.monotonic() - started
+    if run_id is not None:
+        outcome = result.outcome
+        verdict = "cancelled" if outcome.cancelled else ("failed" if outcome.failed else "ok")
+        details = "; ".join(f"{path}: {why}" for path, why in outcome.failed[:20]) or None
+        journal.finish_run(run_id, verdict, dict(outcome.counts), error=details)
+    return result
+
+
+def _pass(
+    client: RemoteClient,
+    journal: Journal,
+    pair: PairConfig,
+    row: PairRow,
+    sync: SyncConfig,
+    state_path: Path | None,
+    package: AccountPackage | None,
+    options: PassOptions,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+    dirty: Sequence[str] | None,
+) -> PassResult:
+    root = Path(pair.local)
+    ignore = IgnoreRules.for_root(root, pair.ignore, state_db=state_path)
+    tracked = journal.tracked_files(row.id)
+    device = guards.check_root(
+        pair.name,
+        root,
+        row,
+        tracked,
+        ignore,
+        accept_new_root=options.accept_new_root,
+        allow_empty=options.force_deletes,
+    )
+    folder_id = resolve_root_folder(
+        client, journal, row, pair.remote_parts, create=not options.dry_run
+    )
+    intents = journal.intents(row.id)
+    settings = PlanSettings(
+        mode=pair.mode,
+        max_upload_size=package.max_upload_size if package is not None else 0,
+        upload_intents=frozenset(
+            (i.folder_id, i.name, i.size)
+            for i in intents
+            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
+        ),
+        detect_moves=tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
+    )
+    workers = sync.workers
+    if package is not None and package.concurrent_uploads > 0:
+        workers = min(workers, package.concurrent_uploads)
+    sources = LiveSources(
+        root,
+        journal,
+        row.id,
+        client,
+        ignore=ignore,
+        follow_symlinks=sync.follow_symlinks,
+        prefetch_workers=min(workers, 8),
+    )
+    root_ref = Ref("", row.root_dir_id, folder_id)
+    try:
+        planner = Planner(sources, settings)
+        if dirty is None:
+            plan = planner.plan_tree(root_ref)
+        else:
+            plan = planner.plan_dirs(dirty_dirs(journal, root, root_ref, dirty))
+    finally:
+        sources.close()
+    result = PassResult(pair.name, options.dry_run, plan, listings=sources.listings)
+    if not options.force_deletes:
+        limit = options.max_delete or sync.max_delete
+        guards.check_deletions(pair.name, plan.deletions(), tracked, limit)
+    if options.dry_run:
+        return result
+    executor = Executor(
+        client,
+        journal,
+        row.id,
+        root,
+        workers=workers,
+        progress=progress,
+        cancel=cancel,
+        quiet_period=sync.quiet_period,
+    )
+    result.outcome = executor.run(plan.ops)
+    journal.clear_intents([i.id for i in intents])
+    if row.device != device:
+        journal.set_device(row.id, device)
+    return result
+
+
+def dirty_dirs(
+    journal: Journal, root: Path, root_ref: Ref, dirty: Sequence[str]
+) -> list[tuple[Ref, bool]]:
+    """The directories a partial pass must plan: a known directory that changed is planned
+    with its subtree; anything else through its nearest known ancestor, without descending
+    into that ancestor's unchanged subdirectories."""
+    chosen: dict[int, tuple[Ref, bool]] = {}
+    for raw in dirty:
+        parts = [p for p in raw.strip("/").split("/") if p and p != "."]
+        ref, row_id, depth = root_ref, root_ref.dir_id, 0
+        for name in parts:
+            row = journal.child_dir(row_id, name) if row_id is not None else None
+            if row is None or row.folder_id is None:
+                break
+            row_id, depth = row.id, depth + 1
+            ref = Ref("/".join(parts[:depth]), row.id, row.folder_id)
+        whole = depth == len(parts) and (root / ref.rel).is_dir()
+        assert ref.dir_id is not None
+        previous = chosen.get(ref.dir_id)
+        chosen[ref.dir_id] = (ref, whole or (previous is not None and previous[1]))
+    return list(chosen.values())

@@ -1,0 +1,118 @@
+"""The planner's three trees, read for real: the local scanner, the journal, the host.
+
+Listings of tracked subfolders are fetched ahead on a small thread pool while the planner works
+on the current directory (the walk itself stays one directory at a time).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from syncd.engine.planner import LocalDir
+from syncd.journal.rows import ACCOUNT_ROOT, DirRow, FileRow
+from syncd.journal.store import Journal
+from syncd.local.scanner import IgnorePredicate, LocalEntry, scan_dir, stat_entry
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import NotFound
+from syncd.remote.models import FolderListing
+
+PREFETCH_LIMIT = 64  # listings fetched ahead at most (bounds memory on wide trees)
+
+
+def folder_arg(folder_id: int | None) -> int | None:
+    return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
+
+
+class LiveSources:
+    def __init__(
+        self,
+        root: Path,
+        journal: Journal,
+        pair_id: int,
+        client: RemoteClient,
+        *,
+        ignore: IgnorePredicate | None = None,
+        follow_symlinks: bool = False,
+        prefetch_workers: int = 4,
+    ) -> None:
+        self.root = root
+        self.journal = journal
+        self.pair_id = pair_id
+        self.client = client
+        self.ignore = ignore
+        self.follow_symlinks = follow_symlinks
+        self.listings = 0
+        self._pool = (
+            ThreadPoolExecutor(prefetch_workers, thread_name_prefix="syncd-list")
+            if prefetch_workers > 0
+            else None
+        )
+        self._ahead: dict[int, Future[FolderListing | None]] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # local
+    def local_dir(self, rel: str) -> LocalDir | None:
+        scanned = scan_dir(self.root, rel, ignore=self.ignore, follow_symlinks=self.follow_symlinks)
+        if scanned is None or scanned.error is not None:
+            return None
+        return LocalDir(scanned.entries, frozenset(s.name for s in scanned.skipped))
+
+    def local_entry(self, rel: str) -> LocalEntry | None:
+        return stat_entry(self.root, rel, follow_symlinks=self.follow_symlinks)
+
+    # journal
+    def journal_children(self, dir_id: int) -> tuple[Sequence[FileRow], Sequence[DirRow]]:
+        files, dirs = self.journal.children(dir_id)
+        self._prefetch([d.folder_id for d in dirs if d.folder_id])
+        return files, dirs
+
+    def files_by_inode(self, inode: int) -> Sequence[FileRow]:
+        return self.journal.files_by_inode(self.pair_id, inode)
+
+    def dirs_by_inode(self, inode: int) -> Sequence[DirRow]:
+        return self.journal.dirs_by_inode(self.pair_id, inode)
+
+    def file_by_remote_id(self, file_id: int) -> FileRow | None:
+        return self.journal.file_by_file_id(self.pair_id, file_id)
+
+    def dir_by_folder_id(self, folder_id: int) -> DirRow | None:
+        return self.journal.dir_by_folder_id(self.pair_id, folder_id)
+
+    def dir_path(self, dir_id: int) -> str | None:
+        return self.journal.dir_path(dir_id)
+
+    def subtree_files(self, dir_id: int) -> int:
+        return self.journal.subtree_counts(dir_id)[0]
+
+    # remote
+    def remote_listing(self, folder_id: int) -> FolderListing | None:
+        with self._lock:
+            future = self._ahead.pop(folder_id, None)
+        if future is not None:
+            return future.result()
+        return self._list(folder_id)
+
+    def _list(self, folder_id: int) -> FolderListing | None:
+        with self._lock:
+            self.listings += 1
+        try:
+            return self.client.folder_listing(folder_arg(folder_id))
+        except NotFound:
+            return None
+
+    def _prefetch(self, folder_ids: list[int]) -> None:
+        if self._pool is None:
+            return
+        with self._lock:
+            for folder_id in folder_ids:
+                if len(self._ahead) >= PREFETCH_LIMIT:
+                    break
+                if folder_id not in self._ahead:
+                    self._ahead[folder_id] = self._pool.submit(self._list, folder_id)
