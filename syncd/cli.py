@@ -412,17 +412,22 @@ def write_demo_config(workdir: Path, api_url: str, sample: Path) -> Path:
 
 
 def run_demo_sync(config: Config, client: RemoteClient, emulator: EmulatorProcess) -> int:
-    """ENGINE TEAM: EXTEND HERE. Sync the demo pair's sample directory to the emulator and print
-    the remote tree (e.g. from ``emulator.admin.active_paths()``); return an ExitCode.
+    """Sync the demo pair's sample directory to the emulator, twice, and print the remote tree."""
+    from syncd.engine.commands import ReconcileRequest, run_reconcile
 
-    Until the sync engine exists this only says what will happen.
-    """
     pair = config.pair("demo")
-    click.echo(
-        f"\nsync: not built yet — once the engine lands, this step uploads {pair.local} "
-        f"to /{pair.remote} on the emulator and prints the remote tree."
-    )
-    return ExitCode.OK
+    click.echo(f"\nsync: {pair.local} -> /{pair.remote} (mirror)")
+    code = run_reconcile(config, client, ReconcileRequest("demo"))
+    click.echo("\nremote tree now (name: MD5, read from the emulator):")
+    for path, md5 in sorted(emulator.admin.active_paths().items()):
+        click.echo(f"  {path}  {md5}")
+    emulator.admin.reset_counts()
+    click.echo("\nsecond sync (nothing changed, so nothing is sent):")
+    code = max(code, run_reconcile(config, client, ReconcileRequest("demo")))
+    counts = emulator.admin.counts()
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "none"
+    click.echo(f"API calls of the second sync: {calls}")
+    return code
 
 
 @cli.command()
@@ -522,6 +527,63 @@ def run(app: App) -> int:
     from syncd.daemon import run_daemon
 
     return run_daemon(lambda: app.load_config(require_pairs=True))
+
+
+def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from syncd.config import parse_max_delete
+
+    if value is None:
+        return None
+    try:
+        return parse_max_delete(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@pair_option
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--max-delete",
+    metavar="N|N%",
+    default=None,
+    callback=_max_delete_option,
+    help="Allow this many trashes in this run (count or percent of synced files).",
+)
+@click.option("--force-deletes", is_flag=True, help="No deletion limit for this run.")
+@click.option(
+    "--accept-new-root", is_flag=True, help="The local root moved to another disk on purpose."
+)
+@pass_app
+def reconcile(
+    app: App,
+    pair: str | None,
+    dry_run: bool,
+    max_delete: Any,
+    force_deletes: bool,
+    accept_new_root: bool,
+) -> int:
+    """Make each pair's remote folder equal to its local directory, once, and print a summary.
+    Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
+    from syncd.engine.commands import ReconcileRequest, run_reconcile
+
+    config = app.load_config(require_pairs=True)
+    request = ReconcileRequest(pair, dry_run, max_delete, force_deletes, accept_new_root)
+    with app.open_client(config) as client:
+        return run_reconcile(config, client, request)
+
+
+@cli.command()
+@pair_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_app
+def status(app: App, pair: str | None, as_json: bool) -> int:
+    """Per pair: the last run, counts, and every skipped or failed path with its reason.
+    Reads the state database only (works while the daemon runs)."""
+    from syncd.engine.commands import run_status
+
+    config = app.load_config(require_credentials=False, require_pairs=True)
+    return run_status(config, pair, as_json)
 
 
 # --------------------------------------------------------------------------------------------
