@@ -1,0 +1,197 @@
+"""`syncd reconcile` against the real emulator over loopback, on real directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+
+from .test_reconcile_support import (
+    Syncer,
+    expected_remote,
+    mutating_calls,
+    run_cli,
+    write_config,
+)
+
+LIMIT = 4_000_000  # the package's max_upload_size for these tests
+
+
+def make_tree(root: Path) -> None:
+    files = {
+        "readme.txt": b"hello\n",
+        "with space/notes file.md": b"# notes\n" * 10,
+        "ünïcödé/日本語.txt": b"unicode" * 3,
+        "tags/report <b>bold</b>.txt": b"a name with tags\n",
+        "deep/a/b/c/d/e/f/g/leaf.txt": b"deep\n",
+        "empty.txt": b"",
+        "media/big.bin": os.urandom(3_000_000),
+        "media/too big.bin": os.urandom(LIMIT + 1),
+    }
+    for i in range(20):
+        files[f"projects/alpha/file{i:02}.txt"] = f"alpha {i}\n".encode() * (i + 1)
+    for i in range(6):
+        files[f"old/stuff{i}.txt"] = f"old {i}\n".encode()
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (root / " spaced dir").mkdir()
+    (root / " spaced dir" / "inside.txt").write_text("not synced: the folder name has spaces")
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> Iterator[tuple[Syncer, Path, EmulatorProcess]]:
+    emulator.admin.set_knobs(max_upload_size=LIMIT)
+    local = tmp_path / "local"
+    make_tree(local)
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    yield syncer, local, emulator
+    syncer.close()
+
+
+def test_initial_sync_then_a_second_pass_makes_no_mutating_call(world) -> None:
+    syncer, local, emu = world
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert emu.admin.active_paths() == expected_remote(local, "Backup/docs", limit=LIMIT)
+    assert emu.admin.duplicates() == []
+    skipped = dict(result.outcome.skipped)
+    assert "zero-byte" in skipped["empty.txt"]
+    assert "upload limit" in skipped["media/too big.bin"]
+    assert "spaces" in skipped[" spaced dir"] or "whitespace" in skipped[" spaced dir"]
+
+    emu.admin.reset_counts()
+    again = syncer.run()
+    assert again.exit_code == 0
+    assert again.plan.ops == []
+    assert mutating_calls(emu.admin.counts()) == {}
+
+
+def test_local_changes_cost_one_edit_per_move_or_rename_and_no_upload(world) -> None:
+    syncer, local, emu = world
+    syncer.run()
+    (local / "readme.txt").write_bytes(b"hello, modified\n")  # modify
+    (local / "with space/notes file.md").rename(local / "with space/renamed notes.md")
+    (local / "deep/a/b/c/d/e/f/g/leaf.txt").rename(local / "deep/a/b/leaf renamed.txt")
+    (local / "archive").mkdir()
+    (local / "projects/alpha").rename(local / "archive/alpha moved")  # 20 files
+    (local / "old/stuff0.txt").unlink()
+    (local / "old/stuff1.txt").unlink()
+    shutil.rmtree(local / "ünïcödé")
+    emu.admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert emu.admin.active_paths() == expected_remote(local, "Backup/docs", limit=LIMIT)
+    assert emu.admin.duplicates() == []
+    calls = mutating_calls(emu.admin.counts())
+    assert calls == {
+        "folder/create": 1,  # archive
+        "folder/edit": 1,  # the directory of 20 files: one call, nothing re-uploaded
+        "file/edit": 2,  # two renames
+        "file/upload": 1,  # the modified file
+        "file/delete": 3,  # its old version + two deleted files
+        "folder/delete": 1,  # the deleted directory
+    }
+    emu.admin.reset_counts()
+    assert syncer.run().plan.ops == []
+    assert mutating_calls(emu.admin.counts()) == {}
+
+
+def _file_id(emu: EmulatorProcess, name: str) -> int:
+    return next(
+        f["id"] for f in emu.admin.tree()["files"] if f["name"] == name and f["status"] == "active"
+    )
+
+
+def _folder_id(emu: EmulatorProcess, name: str) -> int:
+    return next(
+        f["id"]
+        for f in emu.admin.tree()["folders"]
+        if f["name"] == name and f["status"] == "active"
+    )
+
+
+def test_remote_drift_is_repaired_in_mirror_mode(world) -> None:
+    syncer, local, emu = world
+    syncer.run()
+    admin = emu.admin
+    admin.drift("trash_file", file_id=_file_id(emu, "stuff2.txt"))
+    admin.drift("rename_file", file_id=_file_id(emu, "stuff3.txt"), name="renamed by someone")
+    admin.drift("modify_file", file_id=_file_id(emu, "stuff4.txt"), content_b64="QUJDREVGR0hJSktM")
+    admin.drift(
+        "move_file", file_id=_file_id(emu, "stuff5.txt"), folder_id=_folder_id(emu, "with space")
+    )
+    admin.drift("rename_folder", folder_id=_folder_id(emu, "media"), name="media-renamed")
+    admin.drift(
+        "add_file", folder_id=_folder_id(emu, "old"), name="foreign.txt", content_b64="eA=="
+    )
+    admin.drift("add_folder", parent_id=_folder_id(emu, "deep"), name="foreign folder")
+    admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert admin.active_paths() == expected_remote(local, "Backup/docs", limit=LIMIT)
+    assert admin.duplicates() == []
+    calls = mutating_calls(admin.counts())
+    assert calls["file/upload"] == 2  # the trashed file and the modified one (not the rest)
+    assert calls["folder/edit"] == 1 and calls["file/edit"] == 2  # put back by id
+    assert syncer.run().plan.ops == []
+
+
+def test_backup_mode_keeps_foreign_and_deleted_files(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    (local / "d").mkdir(parents=True)
+    for i in range(4):
+        (local / "d" / f"f{i}.txt").write_text(f"file {i}")
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        syncer.run()
+        folder = _folder_id(emulator, "d")
+        emulator.admin.drift("add_file", folder_id=folder, name="foreign.txt", content_b64="eA==")
+        (local / "d" / "f0.txt").unlink()
+        (local / "d" / "f1.txt").write_text("changed content")
+        result = syncer.run()
+        assert result.exit_code == 0
+        paths = emulator.admin.active_paths()
+        assert "/Backup/docs/d/foreign.txt" in paths
+        assert "/Backup/docs/d/f0.txt" in paths  # deleted locally, kept remotely
+        assert emulator.admin.counts().get("file/delete", 0) == 0
+        assert emulator.admin.counts().get("folder/delete", 0) == 0
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
+
+
+def test_cli_reconcile_dry_run_then_real_run_and_status(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    (local / "sub").mkdir(parents=True)
+    (local / "sub" / "a.txt").write_text("a")
+    (local / "empty").write_text("")
+    config = write_config(tmp_path, emulator.api_url, local)
+    dry = run_cli("reconcile", "--dry-run", config=config)
+    assert dry.returncode == 0, dry.stderr
+    assert "upload" in dry.stdout and "sub/a.txt" in dry.stdout
+    assert mutating_calls(emulator.admin.counts()) == {}
+    real = run_cli("reconcile", config=config)
+    assert real.returncode == 0, real.stderr
+    assert "uploaded 1" in real.stdout and "skipped 1" in real.stdout
+    status = run_cli("status", "--json", config=config)
+    assert status.returncode == 0, status.stderr
+    (pair,) = json.loads(status.stdout)["pairs"]
+    assert pair["last_run"]["result"] == "ok"
+    assert pair["counts"]["synced"] == 1
+    assert [(p["path"], p["status"]) for p in pair["problems"]] == [("empty", "skipped")]
+    text = run_cli("status", config=config)
+    assert "skipped empty: empty file" in " ".join(text.stdout.split())

@@ -1,0 +1,115 @@
+"""Helpers for the engine's integration tests: a config on the emulator, trees, expectations.
+(No tests here; imported by test_reconcile*.py and test_guards*.py.)"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from syncd.config import Config, load_config
+from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.journal.store import Journal
+from syncd.remote import RemoteClient
+
+MUTATING = (
+    "file/upload",
+    "file/edit",
+    "file/delete",
+    "file/move",
+    "file/copy",
+    "folder/create",
+    "folder/edit",
+    "folder/delete",
+    "folder/move",
+)
+
+
+def write_config(
+    workdir: Path, api_url: str, local: Path, *, remote: str = "Backup/docs", mode: str = "mirror"
+) -> Path:
+    path = workdir / "config.toml"
+    path.write_text(
+        "[remote]\n"
+        f'api_url = "{api_url}"\n'
+        f'key1 = "{DEMO_KEY1}"\n'
+        f'key2 = "{DEMO_KEY2}"\n'
+        "[state]\n"
+        f'path = "{workdir / "state.db"}"\n'
+        "[sync]\n"
+        "workers = 4\n"
+        "quiet_period = 0.05\n"
+        "[[pairs]]\n"
+        'name = "docs"\n'
+        f'local = "{local}"\n'
+        f'remote = "{remote}"\n'
+        f'mode = "{mode}"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def expected_remote(local: Path, prefix: str, *, limit: int | None = None) -> dict[str, str]:
+    """`{"/prefix/rel": md5}` for every file the host can hold (not empty, not too large, not
+    below a folder name with tags or surrounding spaces)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(local):
+        dirnames[:] = [d for d in dirnames if "<" not in d and d == d.strip()]
+        for name in filenames:
+            path = Path(dirpath) / name
+            size = path.stat().st_size
+            if size == 0 or (limit is not None and size > limit):
+                continue
+            rel = path.relative_to(local).as_posix()
+            out[f"/{prefix}/{rel}"] = md5(path)
+    return out
+
+
+class Syncer:
+    """Runs passes in-process (fast) against one emulator, journal and pair."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config: Config = load_config(config_path)
+        remote = self.config.remote
+        self.client = RemoteClient(remote.api_url, remote.credentials())
+        self.journal = Journal(self.config.state.path)
+        self.package = self.client.account_package()
+
+    def close(self) -> None:
+        self.client.close()
+        self.journal.close()
+
+    def run(self, **options: object) -> PassResult:
+        return reconcile_pair(
+            self.client,
+            self.journal,
+            self.config.pair("docs"),
+            sync=self.config.sync,
+            state_path=self.config.state.path,
+            package=self.client.account_package(),
+            options=PassOptions(**options),  # type: ignore[arg-type]
+        )
+
+
+def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def mutating_calls(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if k in MUTATING and v}
