@@ -1,0 +1,91 @@
+"""Every safety guard refuses with exit code 3, one clear line, and trashes nothing.
+The CLI runs as a real subprocess against the emulator."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+from syncd.restore_paths import INCOMPLETE_MARKER
+
+from .test_reconcile_support import mutating_calls, run_cli, write_config
+
+
+@pytest.fixture
+def synced(tmp_path: Path, emulator: EmulatorProcess) -> tuple[Path, Path, EmulatorProcess]:
+    local = tmp_path / "local"
+    for d in range(3):
+        (local / f"d{d}").mkdir(parents=True)
+        for i in range(4):
+            (local / f"d{d}" / f"f{i}.txt").write_text(f"{d}/{i}")
+    config = write_config(tmp_path, emulator.api_url, local)
+    first = run_cli("reconcile", config=config)
+    assert first.returncode == 0, first.stderr
+    emulator.admin.reset_counts()
+    return local, config, emulator
+
+
+def assert_refused(result, emulator: EmulatorProcess, *words: str) -> None:
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    message = lines[-1]
+    assert message.startswith("syncd: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "nothing was changed" in message
+    for word in words:
+        assert word in message, message
+    assert mutating_calls(emulator.admin.counts()) == {}
+    trashed = [f for f in emulator.admin.tree()["files"] if f["status"] != "active"]
+    assert trashed == []
+
+
+def test_missing_root_is_refused(synced) -> None:
+    local, config, emulator = synced
+    shutil.move(local, local.with_name("elsewhere"))
+    assert_refused(run_cli("reconcile", config=config), emulator, "missing")
+
+
+def test_emptied_root_is_refused(synced) -> None:
+    local, config, emulator = synced
+    for child in local.iterdir():
+        shutil.rmtree(child)
+    assert_refused(run_cli("reconcile", config=config), emulator, "empty", "mounted")
+
+
+def test_root_on_another_device_is_refused(synced) -> None:
+    _local, config, emulator = synced
+    # The journal remembers the device of the root; pretend it was another disk then.
+    db = sqlite3.connect(config.parent / "state.db")
+    db.execute("UPDATE pairs SET device = device + 1")
+    db.commit()
+    db.close()
+    assert_refused(run_cli("reconcile", config=config), emulator, "another filesystem")
+    ok = run_cli("reconcile", "--accept-new-root", config=config)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_too_many_deletions_are_refused_unless_allowed_for_one_run(synced) -> None:
+    local, config, emulator = synced
+    shutil.rmtree(local / "d0")
+    shutil.rmtree(local / "d1")  # 8 of 12 files: above the default 50 %
+    assert_refused(run_cli("reconcile", config=config), emulator, "8 of 12", "max_delete")
+    assert_refused(run_cli("reconcile", "--max-delete", "5", config=config), emulator, "(5)")
+    ok = run_cli("reconcile", "--max-delete", "70%", config=config)
+    assert ok.returncode == 0, ok.stderr
+    assert mutating_calls(emulator.admin.counts()) == {"folder/delete": 2}
+
+
+def test_interrupted_restore_marker_is_refused(synced) -> None:
+    local, config, emulator = synced
+    (local / INCOMPLETE_MARKER).write_text("")
+    assert_refused(run_cli("reconcile", config=config), emulator, "restore")
+
+
+def test_bad_max_delete_is_a_usage_error(synced) -> None:
+    _local, config, _emulator = synced
+    result = run_cli("reconcile", "--max-delete", "lots", config=config)
+    assert result.returncode == 2
