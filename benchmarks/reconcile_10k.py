@@ -1,0 +1,139 @@
+"""API calls and wall time of `syncd reconcile` over a large tree, initial and no-op.
+
+Makes N files in D directories (default 10,000 in 500, 200-2,000 bytes each), starts the
+emulator, runs the initial sync and then a pass with nothing to do, both in-process through
+``reconcile_pair``, and reports per pass: wall time, API calls by action (the emulator's admin
+counts), and the journal's size on disk per file.
+
+    python3 benchmarks/reconcile_10k.py [--files 10000] [--dirs 500] [--workers 8]
+        [--latency-ms 0] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from syncd.config import load_config
+from syncd.emulator.testing import EmulatorProcess
+from syncd.engine.reconcile import reconcile_pair
+from syncd.journal.store import Journal
+from syncd.logging import configure_logging
+from syncd.remote import RemoteClient
+from tests.integration.test_reconcile_support import write_config
+
+
+def make_tree(root: Path, files: int, dirs: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    total = 0
+    # Two levels: dirs spread over sqrt(dirs) parents, like a real project tree.
+    parents = max(1, int(dirs**0.5))
+    paths = [root / f"group{d % parents:03}" / f"dir{d:04}" for d in range(dirs)]
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        size = rng.randint(200, 2000)
+        (paths[i % dirs] / f"file{i:06}.txt").write_bytes(rng.randbytes(size))
+        total += size
+    return total
+
+
+def one_pass(client, journal, config, emu, label: str) -> dict:
+    emu.admin.reset_counts()
+    started = time.perf_counter()
+    result = reconcile_pair(
+        client,
+        journal,
+        config.pair("docs"),
+        sync=config.sync,
+        state_path=config.state.path,
+        package=client.account_package(),
+    )
+    elapsed = time.perf_counter() - started
+    counts = {k: v for k, v in emu.admin.counts().items() if v}
+    return {
+        "pass": label,
+        "seconds": round(elapsed, 2),
+        "api_calls": sum(v for k, v in counts.items() if "/" in k or k == "authorize"),
+        "calls_by_action": counts,
+        "planned_ops": len(result.plan.ops),
+        "outcome": result.outcome.counts,
+        "failed": len(result.outcome.failed),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--dirs", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    configure_logging("warning")
+
+    with (
+        tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp,
+        EmulatorProcess(latency_ms=args.latency_ms) as emu,
+    ):
+        work = Path(tmp)
+        local = work / "local"
+        size = make_tree(local, args.files, args.dirs)
+        config_path = write_config(work, emu.api_url, local)
+        text = config_path.read_text().replace("workers = 4", f"workers = {args.workers}")
+        config_path.write_text(text)
+        config = load_config(config_path)
+        client = RemoteClient(config.remote.api_url, config.remote.credentials())
+        journal = Journal(config.state.path)
+        try:
+            passes = [
+                one_pass(client, journal, config, emu, "initial"),
+                one_pass(client, journal, config, emu, "no-op"),
+            ]
+        finally:
+            client.close()
+            journal.close()
+        db = config.state.path
+        journal.close()
+        db_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+        report = {
+            "files": args.files,
+            "dirs": args.dirs,
+            "bytes": size,
+            "workers": args.workers,
+            "latency_ms": args.latency_ms,
+            "passes": passes,
+            "journal_bytes": db_bytes,
+            "journal_bytes_per_file": round(db_bytes / args.files, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{args.files} files ({size / 1e6:.1f} MB) in {args.dirs} directories, "
+            f"{args.workers} workers, emulator latency {args.latency_ms} ms"
+        )
+        for p in passes:
+            print(
+                f"  {p['pass']:<8} {p['seconds']:>7.2f} s  {p['api_calls']:>6} API calls  "
+                f"{p['calls_by_action']}"
+            )
+        print(
+            f"  journal: {db_bytes / 1e6:.2f} MB on disk, "
+            f"{report['journal_bytes_per_file']} bytes per file; "
+            f"peak RSS {report['peak_rss_mib']} MiB"
+        )
+    return 0 if all(p["failed"] == 0 for p in passes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
