@@ -46,51 +46,46 @@ class ReconcileRequest:
 
 
 class RichProgress(Progress):
-    """Files and bytes, rate and ETA on a terminal (rich)."""
+    """One line on a terminal: ops done of planned, bytes sent of planned, rate and ETA."""
 
     def __init__(self, label: str) -> None:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
-            MofNCompleteColumn,
             TextColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
-        from rich.progress import (
-            Progress as RichBar,
-        )
+        from rich.progress import Progress as RichBar
 
         self._bar = RichBar(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("ops"),
+            TextColumn("{task.fields[done]}/{task.fields[ops]} ops"),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             transient=True,
         )
         self._label = label
-        self._ops = self._bytes = None
+        self._done = 0
         self._lock = threading.Lock()
 
     def begin(self, ops: list[Op]) -> None:
         total = sum(op.ident.size for op in ops if isinstance(op, Upload))
         self._bar.start()
-        self._task = self._bar.add_task(self._label, total=len(ops) or 1)
-        self._bar.update(self._task, total=len(ops) or 1)
-        self._total_bytes = total
-        self._bytes_task = self._bar.add_task("bytes", total=total or 1, visible=total > 0)
+        self._task = self._bar.add_task(self._label, total=max(total, 1), done=0, ops=len(ops))
 
     def end(self) -> None:
         self._bar.stop()
 
     def op_done(self, op: Op, ok: bool) -> None:
-        self._bar.advance(self._task)
+        with self._lock:
+            self._done += 1
+            self._bar.update(self._task, done=self._done)
 
     def bytes_sent(self, n: int) -> None:
-        self._bar.advance(self._bytes_task, n)
+        self._bar.advance(self._task, n)
 
 
 class LogProgress(Progress):

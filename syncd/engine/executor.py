@@ -433,7 +433,7 @@ class Executor:
                     path,
                     _folder_arg(folder),
                     filename=name,
-                    progress=self.progress.bytes_sent,
+                    progress=self._byte_counter(),
                 )
             except HashMismatch as exc:
                 if exc.file_id is not None:
@@ -446,6 +446,18 @@ class Executor:
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _byte_counter(self) -> Callable[[int], None]:
+        """The client reports bytes sent so far for one upload; progress wants increments."""
+        last = 0
+
+        def report(position: int) -> None:
+            nonlocal last
+            if position > last:
+                self.progress.bytes_sent(position - last)
+            last = position  # a retry rewinds to 0: count the resent bytes again
+
+        return report
 
     def _find_untracked_file(
         self, folder: int | None, name: str, size: int

@@ -240,13 +240,17 @@ def dirty_dirs(
     for raw in dirty:
         parts = [p for p in raw.strip("/").split("/") if p and p != "."]
         ref, row_id, depth = root_ref, root_ref.dir_id, 0
+        parent_ref = root_ref
         for name in parts:
             row = journal.child_dir(row_id, name) if row_id is not None else None
             if row is None or row.folder_id is None:
                 break
-            row_id, depth = row.id, depth + 1
+            row_id, depth, parent_ref = row.id, depth + 1, ref
             ref = Ref("/".join(parts[:depth]), row.id, row.folder_id)
         whole = depth == len(parts) and (root / ref.rel).is_dir()
+        if depth == len(parts) and depth > 0 and not whole:
+            # A known directory that is gone (rm -r, moved away): its parent sees it missing.
+            ref = parent_ref
         assert ref.dir_id is not None
         previous = chosen.get(ref.dir_id)
         chosen[ref.dir_id] = (ref, whole or (previous is not None and previous[1]))
