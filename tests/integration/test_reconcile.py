@@ -195,3 +195,32 @@ def test_cli_reconcile_dry_run_then_real_run_and_status(
     assert [(p["path"], p["status"]) for p in pair["problems"]] == [("empty", "skipped")]
     text = run_cli("status", config=config)
     assert "skipped empty: empty file" in " ".join(text.stdout.split())
+
+
+def test_file_changed_while_uploading_is_sent_again(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    from syncd.engine.executor import Progress
+
+    local = tmp_path / "local"
+    local.mkdir()
+    target = local / "growing.bin"
+    target.write_bytes(os.urandom(2_000_000))
+
+    class RewriteDuringUpload(Progress):
+        done = False
+
+        def bytes_sent(self, n: int) -> None:
+            if not self.done:  # the writer is still at work while the first bytes go out
+                self.done = True
+                target.write_bytes(os.urandom(2_500_000))
+
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    try:
+        result = syncer.run(progress=RewriteDuringUpload())
+        assert result.exit_code == 0, result.outcome.failed
+        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+        assert emulator.admin.counts()["file/upload"] == 2
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()

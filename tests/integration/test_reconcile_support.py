@@ -87,7 +87,7 @@ class Syncer:
         self.client.close()
         self.journal.close()
 
-    def run(self, **options: object) -> PassResult:
+    def run(self, progress: object = None, **options: object) -> PassResult:
         return reconcile_pair(
             self.client,
             self.journal,
@@ -96,6 +96,7 @@ class Syncer:
             state_path=self.config.state.path,
             package=self.client.account_package(),
             options=PassOptions(**options),  # type: ignore[arg-type]
+            progress=progress,  # type: ignore[arg-type]
         )
 
 
