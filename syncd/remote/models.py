@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from syncd.remote.errors import TransientError
+
 
 def parse_int(value: Any) -> int | None:
     """'125' -> 125; None/''/non-numeric -> None."""
@@ -182,9 +184,20 @@ class FolderListing:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> FolderListing:
         return cls(
-            folders=[RemoteFolder.from_api(row) for row in data.get("folders") or []],
-            files=[RemoteFile.from_api(row) for row in data.get("files") or []],
+            folders=[RemoteFolder.from_api(row) for row in _rows(data.get("folders"), "folders")],
+            files=[RemoteFile.from_api(row) for row in _rows(data.get("files"), "files")],
         )
+
+
+def _rows(value: Any, what: str) -> list[dict[str, Any]]:
+    """A listing's rows: a JSON list, or the object PHP's json_encode makes of an array whose
+    keys have gaps. Anything else is a broken answer, never a partial listing."""
+    if not value:
+        return []
+    rows = list(value.values()) if isinstance(value, dict) else value
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise TransientError(f"listing with malformed {what}", action="folder/listing")
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,12 @@ class CopyResult:
     def from_api(cls, body: dict[str, Any]) -> CopyResult:
         """file/copy answers `original_file.data` and `new_file.data` at the top level."""
         return cls(
-            original=RemoteFile.from_api((body.get("original_file") or {}).get("data") or {}),
-            new=RemoteFile.from_api((body.get("new_file") or {}).get("data") or {}),
+            original=RemoteFile.from_api(_nested_data(body.get("original_file"))),
+            new=RemoteFile.from_api(_nested_data(body.get("new_file"))),
         )
+
+
+def _nested_data(value: Any) -> dict[str, Any]:
+    """``value["data"]`` when both are objects, else {} (a broken answer: id 0)."""
+    data = value.get("data") if isinstance(value, dict) else None
+    return data if isinstance(data, dict) else {}
