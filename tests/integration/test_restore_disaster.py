@@ -7,18 +7,21 @@ import base64
 import json
 import os
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from syncd.daemon_lock import StateLock
 from syncd.journal.store import Journal
 from syncd.restore_paths import INCOMPLETE_MARKER
 from tests.integration.test_restore_support import (
+    REPO,
     md5_tree,
     run_syncd,
+    syncd_command,
     upload_tree,
+    wait_for,
     write_config,
     write_tree,
 )
@@ -32,19 +35,10 @@ FILES = {
 }
 
 
-def engine_available(config: Path) -> bool:
-    return run_syncd(config, "reconcile", "--help").returncode == 0
-
-
-def sync_tree(config: Path, client: Any, root: Path) -> None:
-    """Sync through the engine when it exists; else upload the same tree through the client."""
-    if engine_available(config):
-        result = run_syncd(config, "reconcile", "--pair", "docs")
-        assert result.returncode == 0, result.stderr
-        return
-    backup = client.folder_create("Backup", None)
-    docs = client.folder_create("Docs", backup.id)
-    upload_tree(client, root, docs.id)
+def sync_tree(config: Path) -> None:
+    """The first sync, through the engine (`syncd reconcile`)."""
+    result = run_syncd(config, "reconcile", "--pair", "docs")
+    assert result.returncode == 0, result.stderr
 
 
 def lose_everything(root: Path, state: Path) -> None:
@@ -82,7 +76,7 @@ def test_restore_into_the_pair_root_rebuilds_the_journal(
     config = write_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Backup/Docs")}
     )
-    sync_tree(config, client, root)
+    sync_tree(config)
     expected = md5_tree(root)
     lose_everything(root, state)
 
@@ -122,8 +116,6 @@ def test_restore_into_the_pair_root_rebuilds_the_journal(
     assert emulator.admin.counts().get("file/download", 0) == 0
     assert journal_files(state).keys() == rows.keys()
 
-    if not engine_available(config):
-        pytest.skip("`syncd reconcile` is not built yet: zero-upload check pending the engine")
     emulator.admin.reset_counts()
     reconcile = run_syncd(config, "reconcile", "--pair", "docs")
     assert reconcile.returncode == 0, reconcile.stderr
@@ -180,3 +172,55 @@ def test_journal_md5_checks_downloads_and_present_files(
     assert "changed since it was synced" in report["failed"][0]["reason"]
     assert not (elsewhere / "drifted.txt").exists()
     assert (elsewhere / "ok.txt").read_bytes() == b"fine"
+
+
+def test_killed_disaster_recovery_blocks_reconcile_until_resumed(
+    emulator: Any, client: Any, tmp_path: Path
+) -> None:
+    """Half a restore must never be reconciled: in mirror mode the files not yet restored would
+    be trashed remotely. The marker holds reconcile off (exit 3) until a rerun completes."""
+    root = tmp_path / "Docs"
+    write_tree(root, {f"d{i % 3}/f{i:02}.bin": os.urandom(30_000) for i in range(30)})
+    state = tmp_path / "state" / "state.db"
+    config = write_config(
+        tmp_path / "config.toml",
+        emulator.api_url,
+        state,
+        pairs={"docs": (root, "Docs")},
+        workers=2,
+    )
+    sync_tree(config)
+    expected = md5_tree(root)
+    lose_everything(root, state)
+
+    emulator.admin.set_knobs(latency_ms=120)
+    proc = subprocess.Popen(
+        syncd_command(config, "restore", "--pair", "docs", str(root)),
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(list(root.rglob("f*.bin"))) >= 3 or proc.poll() is not None, 60, "3")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    assert (root / INCOMPLETE_MARKER).exists()
+    emulator.admin.set_knobs(latency_ms=0)
+    emulator.admin.reset_counts()
+
+    refused = run_syncd(config, "reconcile", "--pair", "docs")
+    assert refused.returncode == 3, refused.stderr
+    assert INCOMPLETE_MARKER in refused.stderr
+    assert len(emulator.admin.active_paths()) == 30  # nothing trashed
+
+    resumed = run_syncd(config, "restore", "--pair", "docs", str(root))
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_tree(root) == expected
+    emulator.admin.reset_counts()
+    assert run_syncd(config, "reconcile", "--pair", "docs").returncode == 0
+    counts = emulator.admin.counts()
+    assert counts.get("file/upload", 0) == counts.get("file/delete", 0) == 0, counts
