@@ -224,3 +224,25 @@ def test_file_changed_while_uploading_is_sent_again(
         assert syncer.run().plan.ops == []
     finally:
         syncer.close()
+
+
+def test_status_reads_while_another_process_holds_the_write_lock(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    import sqlite3
+
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "a.txt").write_text("a")
+    config = write_config(tmp_path, emulator.api_url, local)
+    assert run_cli("reconcile", config=config).returncode == 0
+    writer = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process mid-transaction (the daemon)
+    writer.execute("UPDATE runs SET result = 'ok'")
+    try:
+        status = run_cli("status", "--json", config=config, timeout=20)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pairs"][0]["counts"]["synced"] == 1
