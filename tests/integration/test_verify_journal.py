@@ -56,3 +56,22 @@ def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> 
         ("journal_differs", "keep.txt"),  # matched by id, renamed remotely
         ("restore_incomplete", INCOMPLETE_MARKER),
     }
+
+
+def test_verify_after_the_engine_synced(emulator: Any, tmp_path: Path) -> None:
+    """The engine's own journal: a clean pass verifies OK, --deep too; a zero-byte file the
+    host refuses is a note (skipped for a stated reason), not a difference."""
+    root = tmp_path / "Docs"
+    write_tree(root, {"a.txt": b"a", "sub/b.txt": b"bb", "sub/empty.txt": b"", "c d.txt": b"c"})
+    state = tmp_path / "state.db"
+    config = write_config(
+        tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Backup/Docs")}
+    )
+    synced = run_syncd(config, "reconcile", "--pair", "docs")
+    assert synced.returncode == 0, synced.stderr
+
+    result = run_syncd(config, "verify", "--deep", "--json")
+    assert result.returncode == 0, result.stdout
+    (pair,) = json.loads(result.stdout)["pairs"]
+    assert pair["deep_checked"] == 3
+    assert [(n["kind"], n["path"]) for n in pair["notes"]] == [("not_synced", "sub/empty.txt")]
