@@ -510,12 +510,24 @@ class Executor:
                 )
         except NotFound:
             result = None
-        if result is None or result.status not in ("active", ""):
-            # The remote copy is gone (trashed remotely since the plan): upload it instead.
+        gone = result is None or result.status not in ("active", "")
+        changed = result is not None and row.remote_size is not None
+        changed = changed and result.size != row.remote_size
+        if gone or changed:
+            # Trashed or rewritten remotely since it was synced (its folder was not listed in
+            # this pass): the copy is not ours any more, so send the local file instead.
             with self.journal.transaction() as tx:
                 tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
                 tx.clear_intent(intent)
-            upload = Upload(op.rel, parent=op.parent, name=op.name, ident=op.ident)
+            upload = Upload(
+                op.rel,
+                parent=op.parent,
+                name=op.name,
+                ident=op.ident,
+                replaces=row.file_id if changed and not gone else None,
+                trash_replaced=op.trash_stale,
+                reason="changed remotely" if changed else "deleted remotely",
+            )
             self._do_Upload(upload)
             return
         with self.journal.transaction() as tx:

@@ -183,6 +183,7 @@ class MoveFile(Op):
     set_folder: bool = field(kw_only=True)
     repair: bool = field(default=False, kw_only=True)
     from_rel: str = field(default="", kw_only=True)
+    trash_stale: bool = field(default=True, kw_only=True)  # False in backup mode
 
     def describe(self) -> str:
         if self.repair:

@@ -483,6 +483,7 @@ class Planner:
                 new_remote_name=entry.name if rename else None,
                 set_folder=ref.dir_id != source.dir_id,
                 from_rel=from_rel,
+                trash_stale=self.s.mode == "mirror",
             )
         )
 

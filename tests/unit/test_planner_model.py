@@ -329,6 +329,14 @@ class World(Sources):
         elif isinstance(op, O.MoveFile):
             row = op.row
             f = r.files[row.file_id]
+            if not op.repair and (not f.active or f.size != row.remote_size):
+                # As the executor: a copy trashed or rewritten remotely is replaced by upload.
+                j.delete_file(op.old_dir_id, op.old_name, row.file_id)
+                if f.active and op.trash_stale:
+                    f.folder = op.parent.folder_id
+                    f.active = False
+                self._apply(O.Upload(op.rel, parent=op.parent, name=op.name, ident=op.ident))
+                return
             if op.new_remote_name is not None:
                 f.name = op.new_remote_name
             f.folder = op.parent.folder_id  # the executor always sends folder_id
