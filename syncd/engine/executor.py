@@ -45,6 +45,7 @@ from syncd.engine.ops import (
 from syncd.journal.rows import ACCOUNT_ROOT, FAILED, SKIPPED, SYNCED, FileRow
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
+from syncd.local.names import form_name_issue
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import (
     AuthError,
@@ -513,6 +514,13 @@ class Executor:
         gone = result is None or result.status not in ("active", "")
         changed = result is not None and row.remote_size is not None
         changed = changed and result.size != row.remote_size
+        expected = op.new_remote_name or row.stored_name
+        if not gone and not changed and result is not None and result.name != expected:
+            # Renamed remotely too, where this pass did not look: send the name as well.
+            if form_name_issue(expected) is None:
+                result = self.client.file_edit(row.file_id, filename=expected)
+            else:
+                changed = True  # file/edit cannot give it back its name: upload it again
         if gone or changed:
             # Trashed or rewritten remotely since it was synced (its folder was not listed in
             # this pass): the copy is not ours any more, so send the local file instead.

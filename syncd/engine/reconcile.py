@@ -213,6 +213,7 @@ def _pass(
         guards.check_deletions(pair.name, plan.deletions(), tracked, limit)
     if options.dry_run:
         return result
+    client.set_upload_concurrency(workers)
     executor = Executor(
         client,
         journal,

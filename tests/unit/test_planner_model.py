@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from syncd.engine import ops as O
 from syncd.engine.planner import LocalDir, Plan, PlanSettings, Sources, join, plan_pair
 from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
+from syncd.local.names import form_name_issue
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
 
 _counter = itertools.count(1)
@@ -329,7 +330,14 @@ class World(Sources):
         elif isinstance(op, O.MoveFile):
             row = op.row
             f = r.files[row.file_id]
-            if not op.repair and (not f.active or f.size != row.remote_size):
+            expected = op.new_remote_name or row.stored_name
+            stale = not f.active or f.size != row.remote_size
+            if not stale and f.name != expected and op.new_remote_name is None:
+                if form_name_issue(expected) is None:
+                    f.name = expected  # the executor sends the name in a second edit
+                else:
+                    stale = True
+            if not op.repair and stale:
                 # As the executor: a copy trashed or rewritten remotely is replaced by upload.
                 j.delete_file(op.old_dir_id, op.old_name, row.file_id)
                 if f.active and op.trash_stale:
