@@ -298,6 +298,8 @@ class Planner:
             self._file_new(visit, entry, untracked, replacing=row)
             return
         if same_content(entry, row):
+            # Bound to its place: a copy elsewhere (cp -p) must not claim it as moved.
+            self._claimed_files.add((row.dir_id, row.name))
             if entry.inode != row.inode:
                 self._emit(TouchFile(rel, row=_with_ident(row, entry)))
             self._check_remote_file(ref, entry, row, remote)

@@ -103,3 +103,15 @@ def test_unrepresentable_folder_name_is_skipped_not_recreated() -> None:
     assert isinstance(op, O.MarkDir) and "whitespace" in op.reason
     w.apply(w.plan())
     assert w.plan().ops == []
+
+
+def test_copy_with_preserved_mtime_is_uploaded_not_moved() -> None:
+    w = synced_world()
+    # mv top.txt zz.txt; cp -p zz.txt top.txt: the copy at the old name has a new inode.
+    w.local.move("top.txt", "zz.txt")
+    old = w.local.files["zz.txt"]
+    w.local.files["top.txt"] = type(old)(999_999, old.size, old.mtime_ns, old.content)
+    plan = w.plan()
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
