@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
-from syncd.emulator.admin import Admin
+from syncd.emulator.admin import Admin, is_loopback
 from syncd.emulator.api import Api
 from syncd.emulator.downloads import download
 from syncd.emulator.frontdoor import FrontDoor, QuietDroppedConnections
@@ -162,11 +162,21 @@ def main(argv: list[str] | None = None, prog: str = "syncd emulator") -> int:
             print(f"{prog}: cannot create --data {data_dir}: {exc.strerror}", file=sys.stderr)
             return 2
 
+    if args.host != "localhost" and not is_loopback(args.host):
+        # /admin still refuses non-loopback clients per request, but the API and its public
+        # demo keys would be open to the network, without TLS.
+        print(
+            f"{prog}: warning: --host {args.host} is not a loopback address: the emulated "
+            "account (demo keys, plain http) is reachable from the network; /admin answers "
+            "loopback clients only",
+            file=sys.stderr,
+        )
     try:
         sock = _bind(args.host, args.port)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
         print(
-            f"{prog}: cannot listen on {args.host}:{args.port}: {exc.strerror}; "
+            f"{prog}: cannot listen on {args.host}:{args.port}: "
+            f"{getattr(exc, 'strerror', None) or exc}; "
             "choose another --port (0 picks a free one)",
             file=sys.stderr,
         )

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -220,6 +221,25 @@ def scripted_host(wrap_socket: Callable[[object], object] | None = None) -> Iter
 def host() -> Iterator[ScriptedHost]:
     with scripted_host() as scripted:
         yield scripted
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> Iterator[ssl.SSLContext]:
+    """A server-side TLS context with a throwaway self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    command += ["-addext", "subjectAltName=IP:127.0.0.1"]
+    made = subprocess.run(
+        command,
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a certificate here")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    yield context
 
 
 # ---- filesystem helpers -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,25 +163,6 @@ def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path, url: str, fragm
     line = error_line(result)
     assert f"no usable answer from the host at {url}" in line and fragment in line
     assert "check remote.api_url and your network" in line
-
-
-@pytest.fixture
-def self_signed(tmp_path: Path) -> Iterator[ssl.SSLContext]:
-    """A server-side TLS context with a throwaway self-signed certificate for 127.0.0.1."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    command += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
-    command += ["-addext", "subjectAltName=IP:127.0.0.1"]
-    made = subprocess.run(
-        command,
-        capture_output=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip("openssl cannot make a certificate here")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    yield context
 
 
 def test_tls_failures_are_exit_1_naming_the_tls_problem(
