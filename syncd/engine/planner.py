@@ -40,11 +40,47 @@ from syncd.engine.ops import (
 )
 from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
 from syncd.local.names import form_name_issue, upload_name_issue
-from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
 
 Mode = Literal["mirror", "backup"]
 
-EMPTY_LISTING = FolderListing(folders=[], files=[])
+
+class RemoteFile(Protocol):
+    """A file row of a folder listing (``syncd.remote.models.RemoteFile`` fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+
+
+class RemoteFolder(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def file_count(self) -> int | None: ...
+
+
+class FolderListing(Protocol):
+    """One ``folder/listing`` answer (``syncd.remote.models.FolderListing`` fits)."""
+
+    @property
+    def folders(self) -> Sequence[RemoteFolder]: ...
+    @property
+    def files(self) -> Sequence[RemoteFile]: ...
+
+
+@dataclass(frozen=True)
+class _EmptyListing:
+    folders: tuple[RemoteFolder, ...] = ()
+    files: tuple[RemoteFile, ...] = ()
+
+
+# The planner imports nothing that does I/O (not even the remote package: it would pull httpx).
+EMPTY_LISTING: FolderListing = _EmptyListing()
 
 
 class LocalEntryLike(Protocol):

@@ -115,3 +115,17 @@ def test_copy_with_preserved_mtime_is_uploaded_not_moved() -> None:
     w.apply(plan)
     assert w.remote.tree() == w.expected_remote()
     assert w.plan().ops == []
+
+
+def test_planner_imports_nothing_that_does_io() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, syncd.engine.planner; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('httpx', 'sqlalchemy', 'sqlite3', 'alembic', 'watchdog') "
+        "or m in ('syncd.remote', 'syncd.journal.store', 'syncd.local.scanner')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
