@@ -218,7 +218,7 @@ def scripted_host(wrap_socket: Callable[[object], object] | None = None) -> Iter
 
 
 @pytest.fixture
-def host() -> Iterator[ScriptedHost]:
+def bad_host() -> Iterator[ScriptedHost]:
     with scripted_host() as scripted:
         yield scripted
 

@@ -26,10 +26,10 @@ KEYS = Credentials(key1="k" * 64, key2="q" * 64)
 
 
 @pytest.fixture
-def quick(host: ScriptedHost) -> Iterator[RemoteClient]:
+def quick(bad_host: ScriptedHost) -> Iterator[RemoteClient]:
     """A client on the scripted host that gives up within a fraction of a second."""
     client = RemoteClient(
-        host.url, KEYS, max_retry_time=0.3, backoff_base=0.01, backoff_cap=0.05, timeout=5
+        bad_host.url, KEYS, max_retry_time=0.3, backoff_base=0.01, backoff_cap=0.05, timeout=5
     )
     yield client
     client.close()
@@ -78,34 +78,34 @@ BROKEN_ANSWERS = {
 
 @pytest.mark.parametrize("answer", BROKEN_ANSWERS.values(), ids=BROKEN_ANSWERS.keys())
 def test_broken_listing_answers_raise_typed_errors(
-    host: ScriptedHost, quick: RemoteClient, answer: bytes
+    bad_host: ScriptedHost, quick: RemoteClient, answer: bytes
 ) -> None:
-    host.answers["folder/listing"] = answer
+    bad_host.answers["folder/listing"] = answer
     with pytest.raises(RemoteError) as caught:
         quick.folder_listing(100)
     assert "\n" not in str(caught.value)
 
 
 def test_body_cut_short_of_its_content_length_is_transient(
-    host: ScriptedHost, quick: RemoteClient, tmp_path: Path
+    bad_host: ScriptedHost, quick: RemoteClient, tmp_path: Path
 ) -> None:
     body = listing([FOLDER_ROW], [FILE_ROW])
-    host.answers["folder/listing"] = (200, {"Content-Length": str(len(body))}, body[:30])
+    bad_host.answers["folder/listing"] = (200, {"Content-Length": str(len(body))}, body[:30])
     with pytest.raises(TransientError):
         quick.folder_listing(100)
-    assert host.calls("folder/listing") >= 2  # a read: retried until max_retry_time
+    assert bad_host.calls("folder/listing") >= 2  # a read: retried until max_retry_time
 
     # The same cut answer to an upload: it may have happened, so it is never replayed.
     upload = success([{"file_id": "9", "name": "a", "size": "1", "hash": "x"}])
-    host.answers["file/upload"] = (200, {"Content-Length": str(len(upload))}, upload[:20])
+    bad_host.answers["file/upload"] = (200, {"Content-Length": str(len(upload))}, upload[:20])
     source = tmp_path / "a"
     source.write_bytes(b"a")
     with pytest.raises(UploadOutcomeUnknown):
         quick.upload_file(source, 100)
-    assert host.calls("file/upload") == 1
+    assert bad_host.calls("file/upload") == 1
 
 
-def test_lenient_listing_parsing(host: ScriptedHost, quick: RemoteClient) -> None:
+def test_lenient_listing_parsing(bad_host: ScriptedHost, quick: RemoteClient) -> None:
     odd_file = {
         "id": 1002,  # an int, not a string
         "filename": "b.txt",
@@ -118,7 +118,7 @@ def test_lenient_listing_parsing(host: ScriptedHost, quick: RemoteClient) -> Non
     }
     bare_file = {"id": "1003", "filename": None, "fileSize": None}  # fields missing or null
     odd_folder = {"id": 102, "parentId": None, "folderName": "x", "isPublic": None, "more": 1}
-    host.answers["folder/listing"] = success(
+    bad_host.answers["folder/listing"] = success(
         {"folders": [FOLDER_ROW, odd_folder], "files": [FILE_ROW, odd_file, bare_file], "n": 3}
     )
     result = quick.folder_listing(100)
@@ -130,15 +130,15 @@ def test_lenient_listing_parsing(host: ScriptedHost, quick: RemoteClient) -> Non
     assert b.uploaded_at is None
     assert (bare.id, bare.name, bare.size) == (1003, "", 0)
 
-    host.answers["folder/listing"] = success({"folders": None})  # files missing entirely
+    bad_host.answers["folder/listing"] = success({"folders": None})  # files missing entirely
     assert quick.folder_listing(100) == FolderListing([], [])
 
 
 def test_php_object_for_a_list_is_read_as_its_values(
-    host: ScriptedHost, quick: RemoteClient
+    bad_host: ScriptedHost, quick: RemoteClient
 ) -> None:
     # PHP's json_encode turns an array with gaps in its keys (after array_filter) into an object.
-    host.answers["folder/listing"] = success(
+    bad_host.answers["folder/listing"] = success(
         {"folders": {"0": FOLDER_ROW}, "files": {"1": FILE_ROW, "3": {**FILE_ROW, "id": "7"}}}
     )
     result = quick.folder_listing(100)
@@ -158,9 +158,9 @@ def test_php_object_for_a_list_is_read_as_its_values(
     ids=["no-token", "null-token", "no-account", "data-list", "html"],
 )
 def test_broken_authorize_answers_raise_typed_errors(
-    host: ScriptedHost, quick: RemoteClient, answer: bytes
+    bad_host: ScriptedHost, quick: RemoteClient, answer: bytes
 ) -> None:
-    host.answers["authorize"] = answer
+    bad_host.answers["authorize"] = answer
     with pytest.raises(RemoteError):
         quick.account_info()
 
@@ -178,14 +178,14 @@ def test_broken_authorize_answers_raise_typed_errors(
     ids=["empty-list", "null-entry", "object", "nulls", "error-object", "html"],
 )
 def test_broken_upload_answers_raise_typed_errors(
-    host: ScriptedHost, quick: RemoteClient, tmp_path: Path, answer: bytes
+    bad_host: ScriptedHost, quick: RemoteClient, tmp_path: Path, answer: bytes
 ) -> None:
-    host.answers["file/upload"] = answer
+    bad_host.answers["file/upload"] = answer
     source = tmp_path / "a.txt"
     source.write_bytes(b"abc")
     with pytest.raises(RemoteError):
         quick.upload_file(source, None)
-    assert host.calls("file/upload") == 1  # never replayed blindly
+    assert bad_host.calls("file/upload") == 1  # never replayed blindly
 
 
 @pytest.mark.parametrize(
@@ -198,16 +198,16 @@ def test_broken_upload_answers_raise_typed_errors(
     ids=["strings", "null-data", "new-missing"],
 )
 def test_broken_copy_answers_never_crash(
-    host: ScriptedHost, quick: RemoteClient, answer: bytes
+    bad_host: ScriptedHost, quick: RemoteClient, answer: bytes
 ) -> None:
-    host.answers["file/copy"] = answer
+    bad_host.answers["file/copy"] = answer
     with pytest.raises(UploadOutcomeUnknown):  # the copy may exist: look before copying again
         quick.file_copy(1001, 100)
-    assert host.calls("file/copy") == 1
+    assert bad_host.calls("file/copy") == 1
 
 
-def test_other_actions_with_odd_answers(host: ScriptedHost, quick: RemoteClient) -> None:
-    host.answers["account/package"] = success(
+def test_other_actions_with_odd_answers(bad_host: ScriptedHost, quick: RemoteClient) -> None:
+    bad_host.answers["account/package"] = success(
         {"max_upload_size": "lots", "concurrent_uploads": None, "can_upload": "yes", "x": []}
     )
     package = quick.account_package()
@@ -216,10 +216,10 @@ def test_other_actions_with_odd_answers(host: ScriptedHost, quick: RemoteClient)
         0,
         True,
     )
-    host.answers["account/info"] = success({"id": None, "username": 5})
+    bad_host.answers["account/info"] = success({"id": None, "username": 5})
     info = quick.account_info()
     assert (info.id, info.username) == (0, "5")
-    host.answers["file/download"] = success({"download_url": None})
+    bad_host.answers["file/download"] = success({"download_url": None})
     link = quick.file_download(1001)
     with pytest.raises(RemoteError):
         list(quick.iter_download(link))
