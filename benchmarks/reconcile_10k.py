@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syncd.config import load_config
 from syncd.emulator.testing import EmulatorProcess
+from syncd.engine import reconcile
 from syncd.engine.reconcile import reconcile_pair
 from syncd.journal.store import Journal
 from syncd.logging import configure_logging
@@ -76,9 +77,12 @@ def main() -> int:
     parser.add_argument("--dirs", type=int, default=500)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=None, help="ops per batch (engine default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging("warning")
+    if args.batch is not None:
+        reconcile.BATCH_OPS = args.batch
 
     with (
         tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp,

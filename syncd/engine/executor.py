@@ -191,7 +191,8 @@ class Executor:
         parent = getattr(op, "parent", None)
         if isinstance(parent, Ref):
             refs.append(parent)
-        return [r.op for r in refs if r.op is not None and r.op is not op]
+        # A ref made ready by an earlier batch needs nothing from this one.
+        return [r.op for r in refs if r.op is not None and r.op is not op and not r.ready]
 
     def _fail(self, op: Op, reason: str) -> None:
         log.warning("sync op failed: %s: %s", op.describe(), reason)

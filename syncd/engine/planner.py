@@ -15,7 +15,7 @@ listing that the journal knows elsewhere was moved remotely and is put back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -145,6 +145,7 @@ class Plan:
     ops: list[Op] = field(default_factory=list)
     dirs_visited: int = 0
     files_seen: int = 0
+    ops_handed_out: int = 0  # ops already given to ``on_batch`` (no longer in ``ops``)
 
     @property
     def mutating(self) -> list[Op]:
@@ -197,10 +198,23 @@ class _Visit:
 class Planner:
     """Plans one pass over one pair. Use :meth:`plan` (whole tree) or :meth:`plan_subtrees`."""
 
-    def __init__(self, sources: Sources, settings: PlanSettings) -> None:
+    def __init__(
+        self,
+        sources: Sources,
+        settings: PlanSettings,
+        *,
+        batch_size: int = 0,
+        on_batch: Callable[[list[Op]], None] | None = None,
+    ) -> None:
+        """``on_batch``: for huge passes (an initial sync of millions of files), hand out the
+        ops planned so far whenever there are ``batch_size`` of them, so they can run before
+        the walk ends and memory stays bounded. Only ops that trash nothing are handed out
+        early: every trash is decided after the walk (:meth:`_finish`), in the last batch."""
         self.src = sources
         self.s = settings
         self.plan = Plan()
+        self._batch_size = batch_size
+        self._on_batch = on_batch
         self._queue: list[_Visit] = []
         # Journal rows taken by a move (their old place must not trash them).
         self._claimed_files: set[tuple[int, str]] = set()  # taken: moved away or replaced
@@ -253,8 +267,16 @@ class Planner:
         while True:
             while self._queue:
                 self._visit(self._queue.pop())
+                if self._on_batch is not None and len(self.plan.ops) >= self._batch_size:
+                    self._hand_out()
             if not self._resolve_round():
                 return
+
+    def _hand_out(self) -> None:
+        assert self._on_batch is not None
+        batch, self.plan.ops = self.plan.ops, []
+        self.plan.ops_handed_out += len(batch)
+        self._on_batch(batch)
 
     def _visit(self, visit: _Visit) -> None:
         ref = visit.ref

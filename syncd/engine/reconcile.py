@@ -31,6 +31,10 @@ from syncd.remote.models import AccountPackage
 
 log = logging.getLogger(__name__)
 
+# Past this many planned ops, a pass starts running them while it walks on (bounded memory on
+# huge initial syncs). Below it, nothing runs before the whole plan passed the guards.
+BATCH_OPS = 20_000
+
 
 @dataclass
 class PassResult:
@@ -199,8 +203,25 @@ def _pass(
         prefetch_workers=min(workers, 8),
     )
     root_ref = Ref("", row.root_dir_id, folder_id)
+    executor = Executor(
+        client,
+        journal,
+        row.id,
+        root,
+        workers=workers,
+        progress=progress,
+        cancel=cancel,
+        quiet_period=sync.quiet_period,
+    )
+    if not options.dry_run:
+        client.set_upload_concurrency(workers)
     try:
-        planner = Planner(sources, settings)
+        planner = Planner(
+            sources,
+            settings,
+            batch_size=BATCH_OPS,
+            on_batch=None if options.dry_run else executor.run,
+        )
         if dirty is None:
             plan = planner.plan_tree(root_ref)
         else:
@@ -213,17 +234,6 @@ def _pass(
         guards.check_deletions(pair.name, plan.deletions(), tracked, limit)
     if options.dry_run:
         return result
-    client.set_upload_concurrency(workers)
-    executor = Executor(
-        client,
-        journal,
-        row.id,
-        root,
-        workers=workers,
-        progress=progress,
-        cancel=cancel,
-        quiet_period=sync.quiet_period,
-    )
     result.outcome = executor.run(plan.ops)
     journal.clear_intents([i.id for i in intents])
     if row.device != device:

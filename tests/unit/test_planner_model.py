@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from syncd.engine import ops as O
-from syncd.engine.planner import LocalDir, Plan, PlanSettings, Sources, join, plan_pair
+from syncd.engine.planner import LocalDir, Plan, Planner, PlanSettings, Sources, join, plan_pair
 from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
 from syncd.local.names import form_name_issue
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
@@ -243,9 +243,20 @@ class World(Sources):
         return sum(1 for k, r in self.journal.files.items() if k[0] in ids and r.file_id)
 
     # -- planning and applying --
-    def plan(self, mode: str = "mirror", max_upload_size: int = 0) -> Plan:
+    def plan(self, mode: str = "mirror", max_upload_size: int = 0, batch: int = 0) -> Plan:
+        """With ``batch``, ops are applied in batches while the walk goes on (as a huge pass
+        runs); the returned plan then holds only the last batch."""
         settings = PlanSettings(mode=mode, max_upload_size=max_upload_size)  # type: ignore[arg-type]
-        return plan_pair(self, O.Ref("", 1, 1), settings)
+        if not batch:
+            return plan_pair(self, O.Ref("", 1, 1), settings)
+        planner = Planner(self, settings, batch_size=batch, on_batch=self.apply_ops)
+        return planner.plan_tree(O.Ref("", 1, 1))
+
+    def apply_ops(self, ops: list[O.Op]) -> None:
+        for phase in (O.STRUCTURE, O.FILES, O.TRASH):
+            for op in ops:
+                if op.phase == phase:
+                    self._apply(op)
 
     def apply(self, plan: Plan) -> None:
         for phase in (O.STRUCTURE, O.FILES, O.TRASH):
