@@ -246,3 +246,31 @@ def test_status_reads_while_another_process_holds_the_write_lock(
         writer.close()
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["pairs"][0]["counts"]["synced"] == 1
+
+
+def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.txt").write_text("first")
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    try:
+        syncer.run()
+        # A crash between the host storing an upload and the journal recording it: the intent
+        # is written, the file is on the host, the outcome never reached the journal.
+        (local / "second.bin").write_bytes(os.urandom(50_000))
+        pair = syncer.journal.pair("docs")
+        folder = pair.root_folder_id
+        with syncer.journal.transaction() as tx:
+            tx.add_intent(pair.id, "upload", folder_id=folder, name="second.bin", size=50_000)
+        syncer.client.upload_file(local / "second.bin", folder, filename="second.bin")
+        emulator.admin.reset_counts()
+        result = syncer.run()
+        assert result.outcome.counts.get("adopted") == 1
+        assert emulator.admin.counts().get("file/upload", 0) == 0
+        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+        assert syncer.journal.intents(pair.id) == []
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
