@@ -200,7 +200,8 @@ def _pass(
         client,
         ignore=ignore,
         follow_symlinks=sync.follow_symlinks,
-        prefetch_workers=min(workers, 8),
+        # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
+        prefetch_workers=min(workers, 8) if dirty is None else 0,
     )
     root_ref = Ref("", row.root_dir_id, folder_id)
     executor = Executor(

@@ -274,3 +274,36 @@ def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
         assert syncer.run().plan.ops == []
     finally:
         syncer.close()
+
+
+def test_partial_pass_over_dirty_paths_lists_only_their_directories(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    for d in ("a", "b", "c/deep"):
+        (local / d).mkdir(parents=True)
+        for i in range(3):
+            (local / d / f"f{i}.txt").write_text(f"{d} {i}")
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    try:
+        syncer.run()
+        (local / "a" / "f0.txt").write_text("changed in a")
+        (local / "a" / "f1.txt").rename(local / "b" / "moved.txt")
+        (local / "new").mkdir()
+        (local / "new" / "n.txt").write_text("new")
+        emulator.admin.reset_counts()
+        result = syncer.run(dirty=["a/f0.txt", "a/f1.txt", "b/moved.txt", "new"])
+        assert result.exit_code == 0, result.outcome.failed
+        calls = emulator.admin.counts()
+        # root (for the new directory), a and b: not c, not c/deep
+        assert calls["folder/listing"] == 3
+        assert mutating_calls(calls) == {
+            "file/upload": 2,  # the changed file and new/n.txt
+            "file/delete": 1,  # the changed file's old version
+            "file/edit": 1,  # the move from a to b
+            "folder/create": 1,
+        }
+        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()

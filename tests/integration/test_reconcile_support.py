@@ -87,7 +87,9 @@ class Syncer:
         self.client.close()
         self.journal.close()
 
-    def run(self, progress: object = None, **options: object) -> PassResult:
+    def run(
+        self, progress: object = None, dirty: list[str] | None = None, **options: object
+    ) -> PassResult:
         return reconcile_pair(
             self.client,
             self.journal,
@@ -97,6 +99,7 @@ class Syncer:
             package=self.client.account_package(),
             options=PassOptions(**options),  # type: ignore[arg-type]
             progress=progress,  # type: ignore[arg-type]
+            dirty=dirty,
         )
 
 
