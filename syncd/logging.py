@@ -49,7 +49,15 @@ _INLINE_SECRET = re.compile(
 _MIN_SECRET_LENGTH = 6
 
 # Third-party loggers that are chatty at INFO; kept at WARNING unless the level is debug.
-NOISY_LOGGERS = ("httpx", "watchdog", "apscheduler", "uvicorn", "uvicorn.access", "uvicorn.error")
+NOISY_LOGGERS = (
+    "httpx",
+    "watchdog",
+    "apscheduler",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.error",
+    "alembic",  # "setup plugin ..." at INFO every time the state database is opened
+)
 # httpcore logs every socket event at DEBUG: too much even for -v.
 ALWAYS_QUIET_LOGGERS = ("httpcore", "multipart", "python_multipart")
 
