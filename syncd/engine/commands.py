@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -12,11 +13,12 @@ from typing import Any
 
 import click
 
-from syncd.config import Config, MaxDelete
+from syncd.config import Config, MaxDelete, PairConfig
+from syncd.daemon_lock import AlreadyRunning, StateLock
 from syncd.engine.executor import Progress
 from syncd.engine.ops import Op, Upload
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
-from syncd.errors import ExitCode, GuardRefused
+from syncd.errors import ExitCode, GuardRefused, UserError
 from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
 
@@ -97,6 +99,21 @@ class LogProgress(Progress):
 
 def run_reconcile(config: Config, client: RemoteClient, request: ReconcileRequest) -> int:
     pairs = config.select_pairs(request.pair)
+    with contextlib.ExitStack() as stack:
+        if not request.dry_run:
+            # One writer of a pair's remote folder at a time: not beside a running daemon.
+            lock = StateLock(config.state.path)
+            try:
+                lock.acquire()
+            except AlreadyRunning as exc:
+                raise UserError(f"{exc} (it reconciles by itself; see `syncd status`)") from None
+            stack.callback(lock.release)
+        return _reconcile_pairs(config, client, request, pairs)
+
+
+def _reconcile_pairs(
+    config: Config, client: RemoteClient, request: ReconcileRequest, pairs: tuple[PairConfig, ...]
+) -> int:
     package = client.account_package()
     worst = ExitCode.OK
     with Journal(config.state.path) as journal:

@@ -89,3 +89,15 @@ def test_bad_max_delete_is_a_usage_error(synced) -> None:
     _local, config, _emulator = synced
     result = run_cli("reconcile", "--max-delete", "lots", config=config)
     assert result.returncode == 2
+
+
+def test_reconcile_refuses_beside_a_running_daemon(synced) -> None:
+    from syncd.daemon_lock import StateLock
+
+    _local, config, emulator = synced
+    with StateLock(config.parent / "state.db"):  # what `syncd run` holds
+        result = run_cli("reconcile", config=config)
+        assert run_cli("reconcile", "--dry-run", config=config).returncode == 0
+    assert result.returncode == 2
+    assert "already running" in result.stderr and "Traceback" not in result.stderr
+    assert mutating_calls(emulator.admin.counts()) == {}
