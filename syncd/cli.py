@@ -427,6 +427,16 @@ def run_demo_sync(config: Config, client: RemoteClient, emulator: EmulatorProces
     counts = emulator.admin.counts()
     calls = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "none"
     click.echo(f"API calls of the second sync: {calls}")
+
+    click.echo("\nnow rename photos/ to pictures/ and edit notes/todo.md, then sync again:")
+    (pair.local / "photos").rename(pair.local / "pictures")
+    with (pair.local / "notes" / "todo.md").open("a", encoding="utf-8") as todo:
+        todo.write("- done: tried syncd\n")
+    emulator.admin.reset_counts()
+    code = max(code, run_reconcile(config, client, ReconcileRequest("demo")))
+    counts = emulator.admin.counts()
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "none"
+    click.echo(f"API calls: {calls} (the folder moved by id: nothing in it was re-uploaded)")
     return code
 
 
