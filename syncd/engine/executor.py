@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -131,59 +132,85 @@ class Executor:
             self.progress.end()
 
     def _run(self, ops: list[Op]) -> Outcome:
-        pending = list(ops)
-        done: set[int] = set()  # id() of finished ops
-        failed: set[int] = set()
-        non_trash_left = sum(1 for op in ops if op.phase != TRASH)
+        """Dependency-counting scheduler: O(ops), whatever the size of the batch."""
+        in_plan = {id(op) for op in ops}
+        unmet: dict[int, int] = {}
+        children: dict[int, list[Op]] = defaultdict(list)
+        ready: deque[Op] = deque()
+        trash: list[Op] = []  # held until every other op has finished
+        non_trash_left = 0
+        for op in ops:
+            if op.phase != TRASH:
+                non_trash_left += 1
+            deps = self._deps(op)
+            missing = [d for d in deps if id(d) not in in_plan]
+            if missing:
+                self._fail(op, "not attempted: the folder it goes in was not made")
+                if op.phase != TRASH:
+                    non_trash_left -= 1
+                continue
+            unmet[id(op)] = len(deps)
+            for dep in deps:
+                children[id(dep)].append(op)
+            if not deps:
+                (trash if op.phase == TRASH else ready).append(op)
+
+        def give_up(op: Op, reason: str) -> int:
+            """Fail ``op`` and everything waiting on it; returns how many non-trash ops."""
+            count = 0
+            todo = [(op, reason)]
+            while todo:
+                current, why = todo.pop()
+                self._fail(current, why)
+                count += current.phase != TRASH
+                for child in children.pop(id(current), []):
+                    todo.append((child, "not attempted: the folder it goes in could not be made"))
+            return count
+
         running: dict[Future[None], Op] = {}
         with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
-            while pending or running:
+            while True:
                 if self.cancel.is_set():
                     self.outcome.cancelled = True
-                    pending.clear()
-                still: list[Op] = []
-                for op in pending:
-                    deps = self._deps(op)
-                    if any(id(d) in failed for d in deps):
-                        failed.add(id(op))
-                        self._fail(op, "not attempted: the folder it goes in could not be made")
-                        if op.phase != TRASH:
-                            non_trash_left -= 1
-                        continue
-                    ready = all(id(d) in done for d in deps)
-                    if op.phase == TRASH and non_trash_left > 0:
-                        ready = False
-                    if ready and len(running) < self.workers * 2:
-                        running[pool.submit(self._run_one, op)] = op
-                    else:
-                        still.append(op)
-                pending = still
+                    ready.clear()
+                    trash.clear()
+                if non_trash_left == 0 and trash:
+                    ready.extend(trash)
+                    trash = []
+                while ready and len(running) < self.workers * 2:
+                    op = ready.popleft()
+                    running[pool.submit(self._run_one, op)] = op
                 if not running:
-                    if pending:  # nothing can start: a dependency outside the plan
-                        for op in pending:
-                            self._fail(op, "not attempted: its dependency was not planned")
-                        pending = []
-                    continue
+                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     op = running.pop(future)
+                    reason = self._failure(future)
+                    if reason is not None:
+                        non_trash_left -= give_up(op, reason)
+                        continue
                     if op.phase != TRASH:
                         non_trash_left -= 1
-                    try:
-                        future.result()
-                        done.add(id(op))
-                    except _Failed as exc:
-                        failed.add(id(op))
-                        self._fail(op, exc.reason)
-                    except AuthError:
-                        raise  # credentials died mid-pass: the whole pass stops
-                    except RemoteError as exc:
-                        failed.add(id(op))
-                        self._fail(op, str(exc))
-                    except OSError as exc:
-                        failed.add(id(op))
-                        self._fail(op, f"local error: {exc.strerror or exc}")
+                    for child in children.pop(id(op), []):
+                        unmet[id(child)] -= 1
+                        if unmet[id(child)] == 0:
+                            (trash if child.phase == TRASH else ready).append(child)
         return self.outcome
+
+    @staticmethod
+    def _failure(future: Future[None]) -> str | None:
+        """Why an op failed (None: it succeeded). Credentials that died stop the whole pass."""
+        try:
+            future.result()
+        except _Failed as exc:
+            return exc.reason
+        except AuthError:
+            raise
+        except RemoteError as exc:
+            return str(exc)
+        except OSError as exc:
+            return f"local error: {exc.strerror or exc}"
+        return None
 
     @staticmethod
     def _deps(op: Op) -> list[Op]:
