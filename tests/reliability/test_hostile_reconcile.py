@@ -225,6 +225,11 @@ def test_broken_state_database_stops_reconcile_and_status_with_one_line(
     assert remote_tree(emulator) == {}  # and nothing was uploaded without a journal
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="daemon_lock/engine (in progress): on a read-only state directory the reconcile "
+    "lock (StateLock, state.db.lock) raises a raw OSError (EROFS): traceback, exit 1",
+)
 def test_read_only_state_database_stops_reconcile_with_one_line(
     tmp_path: Path, emulator: Any
 ) -> None:
@@ -256,6 +261,7 @@ def test_credentials_and_host_problems_stop_reconcile_with_one_line(
     config.write_text(good.replace(good.split('key1 = "')[1][:64], "1" * 64))
     result = reconcile(tmp_path, config)
     assert result.returncode == 2 and "refused the credentials" in error_line(result)
+    assert emulator.admin.counts().get("authorize") == 1  # never retried: lockouts
 
     config.write_text(good)
     emulator.admin.set_knobs(api_access=False)

@@ -15,9 +15,11 @@ import json
 import logging
 import os
 import selectors
+import signal
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,20 +75,23 @@ def test_no_secret_in_any_output_or_debug_log_of_the_cli(tmp_path: Path, emulato
         tmp_path / "config.toml",
         api_url=emulator.api_url,
         remote_extra=f'[log]\nfile = "{log_file}"\nlevel = "debug"\n',
-        pairs={"docs": (local, "Docs")},
+        pairs={"docs": (local, "Mine")},
     )
     # `[log]` written inside [remote] above would be wrong TOML order: rewrite it properly.
     text = config.read_text().replace(f'[log]\nfile = "{log_file}"\nlevel = "debug"\n', "")
     config.write_text(text + f'\n[log]\nfile = "{log_file}"\nlevel = "debug"\n')
 
     outputs: list[str] = []
+    (local / "mine.txt").write_bytes(b"local file")
     runs = [
         ("-v", "login"),
         ("-v", "--log-format", "console", "login"),
         ("-v", "config", "check"),
-        ("-v", "restore", "--pair", "docs", str(tmp_path / "restored")),
+        ("-v", "restore", "--remote", "Docs", str(tmp_path / "restored")),
+        ("-v", "reconcile"),
+        ("-v", "status"),
+        ("-v", "status", "--json"),
         ("-v", "verify", "--deep"),
-        ("-v", "verify", "--json"),
     ]
     for args in runs:
         result = run_syncd("--config", str(config), *args, home=tmp_path)
@@ -102,11 +107,44 @@ def test_no_secret_in_any_output_or_debug_log_of_the_cli(tmp_path: Path, emulato
     assert result.returncode == 2
     assert "e" * 64 not in result.stderr + result.stdout
 
+    outputs += run_daemon_briefly(config, tmp_path, log_file)
+
     log_text = log_file.read_text(encoding="utf-8")
     assert "remote.request" in log_text and "file/download" in log_text  # debug really on
+    assert "file/upload" in log_text and "daemon" in log_text
     assert_no_secrets(log_text, "the debug log file", extra=("e" * 64,))
     counts = admin.counts()
-    assert counts.get("authorize", 0) >= len(runs) and counts.get("download", 0) >= 3
+    assert counts.get("authorize", 0) >= 6 and counts.get("download", 0) >= 3
+
+
+def run_daemon_briefly(config: Path, home: Path, log_file: Path) -> list[str]:
+    """`syncd run -v` until its first pass is logged, then SIGTERM; its stdout and stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    env.update(PYTHONPATH=str(REPO), HOME=str(home))
+    (Path(config).parent / "docs" / "new.txt").write_bytes(b"seen by the daemon")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "--config", str(config), "-v", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=home,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "pass:" not in log_file.read_text(encoding="utf-8"):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the daemon logged no pass"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    assert_no_secrets(out + err, "the daemon's output")
+    return [out, err]
 
 
 def test_no_secret_with_password_auth(tmp_path: Path) -> None:
