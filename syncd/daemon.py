@@ -12,6 +12,7 @@ journal for `syncd status`, and pings systemd's watchdog.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
 import select
@@ -247,14 +248,8 @@ class Daemon:
         m.passes.labels(report.pair, report.kind, "ok" if report.ok else "failed").inc()
         if report.ok and report.kind == "full":
             m.last_full_reconcile.labels(report.pair).set(time.time())
-        outcome = report.outcome
-        for kind, count in _counts(getattr(outcome, "ops_done", None)).items():
-            m.ops_done.labels(report.pair, kind).inc(count)
-        for kind, count in _counts(getattr(outcome, "ops_failed", None)).items():
-            m.ops_failed.labels(report.pair, kind).inc(count)
-        uploaded = getattr(outcome, "bytes_uploaded", 0) or 0
-        if uploaded:
-            m.bytes_uploaded.labels(report.pair).inc(uploaded)
+        # Ops and bytes are counted as they happen by the engine's progress hook (see
+        # syncd.daemon_engine.DaemonProgress); here only what a pass as a whole says.
         if report.ok and report.received_at:
             # The watcher hands a change over `quiet_period` after its last event; add that
             # back to estimate event -> remote.
@@ -270,6 +265,8 @@ class Daemon:
     # -- main loop ------------------------------------------------------------------------------
 
     def _install_signal_handlers(self) -> None:
+        # `kill -USR1 <pid>` prints every thread's stack to stderr: a hung daemon explains itself.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
 
@@ -298,6 +295,8 @@ class Daemon:
                 if signum == signal.SIGHUP:
                     self._reload()
             healthy = self._supervise()
+            if any(r.worker.state.busy for r in self.pairs.values()):
+                self._status_dirty.set()  # in-flight counts move while a pass runs
             self._publish_status()
             if ping is not None and healthy and time.monotonic() - self._last_watchdog >= ping:
                 self.notifier.watchdog()
@@ -560,12 +559,6 @@ def _digest(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _counts(value: Any) -> dict[str, int]:
-    if isinstance(value, dict):
-        return {str(k): int(v) for k, v in value.items() if v}
-    return {}
 
 
 def _replace_state_path(settings: DaemonSettings, path: Path) -> DaemonSettings:

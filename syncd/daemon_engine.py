@@ -9,20 +9,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from syncd.daemon import ChangesCallback, DaemonSettings, PairSpec
+from syncd.engine.executor import Progress
+from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
 from syncd.metrics import DaemonMetrics
 from syncd.pair_worker import PairState
+from syncd.remote.errors import RemoteError
+from syncd.remote.models import AccountPackage
 
 log = logging.getLogger(__name__)
 
 # Override of the usable inotify watch count for every root (0 or a small number forces the
 # polling fallback; also how the tests exercise that path in a real subprocess).
 WATCH_LIMIT_ENV = "SYNCD_WATCH_LIMIT"
+PACKAGE_TTL = 3600.0  # seconds an account/package answer is reused
 
 
 def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback) -> Watcher:
@@ -83,8 +89,29 @@ class EngineBackend:
             max_retry_time=remote.max_retry_time,
             max_connections=max(32, config.sync.workers * 2),
         )
+        self.settings = settings
         self._seen_429 = 0
         self._lock = threading.Lock()
+        self._package: AccountPackage | None = None
+        self._package_at = 0.0
+
+    def package(self) -> AccountPackage | None:
+        """The account's package (upload limits), refreshed hourly; None until the host answers
+        (the pass then runs without the limits; its own calls fail if the host is down)."""
+        with self._lock:
+            if self._package is not None and time.monotonic() - self._package_at < PACKAGE_TTL:
+                return self._package
+        try:
+            package = self.client.account_package()
+        except RemoteError as exc:
+            log.debug("account/package unavailable: %s", exc)
+            with self._lock:
+                return self._package
+        with self._lock:
+            self._package, self._package_at = package, time.monotonic()
+        if package.concurrent_uploads > 0:
+            self.client.set_upload_concurrency(package.concurrent_uploads)
+        return package
 
     def make_syncer(self, pair: PairSpec) -> EngineSyncer:
         return EngineSyncer(self, pair)
@@ -107,18 +134,97 @@ class EngineBackend:
             self.journal.close()
 
 
+class PassIncomplete(Exception):
+    """Some items of a pass failed (host went away mid-pass, ...): the worker retries it."""
+
+
+class DaemonProgress(Progress):
+    """Executor progress -> in-flight count (status) and per-kind counters (metrics)."""
+
+    def __init__(self, pair: str, metrics: DaemonMetrics) -> None:
+        self._pair = pair
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self.in_flight = 0
+
+    def begin(self, ops: list[Any]) -> None:
+        with self._lock:
+            self.in_flight = 0
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight = 0
+
+    def op_started(self, op: Any) -> None:
+        with self._lock:
+            self.in_flight += 1
+
+    def op_done(self, op: Any, ok: bool) -> None:
+        with self._lock:
+            self.in_flight = max(0, self.in_flight - 1)
+        counter = self._metrics.ops_done if ok else self._metrics.ops_failed
+        counter.labels(self._pair, op.kind).inc()
+
+    def bytes_sent(self, n: int) -> None:
+        self._metrics.bytes_uploaded.labels(self._pair).inc(n)
+
+
 class EngineSyncer:
-    """A pair's passes through the engine."""
+    """A pair's passes through :func:`syncd.engine.reconcile.reconcile_pair`: the whole tree for
+    a full pass, the directories holding the watcher's changes for an incremental one."""
 
     def __init__(self, backend: EngineBackend, pair: PairSpec) -> None:
         self.backend = backend
         self.pair = pair
+        self.progress = DaemonProgress(pair.name, backend.metrics)
 
-    def full_pass(self, cancel: threading.Event) -> Any:
-        raise NotImplementedError("the sync engine has not landed yet")
+    @property
+    def in_flight(self) -> int:
+        return self.progress.in_flight
 
-    def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> Any:
-        raise NotImplementedError("the sync engine has not landed yet")
+    def full_pass(self, cancel: threading.Event) -> PassResult:
+        return self._run(cancel, None, "reconcile")
+
+    def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> PassResult:
+        return self._run(cancel, dirty_paths(changes), "incremental")
+
+    def _run(self, cancel: threading.Event, dirty: list[str] | None, kind: str) -> PassResult:
+        backend = self.backend
+        config = backend.settings.config
+        result = reconcile_pair(
+            backend.client,
+            backend.journal,
+            self.pair.config,
+            sync=config.sync,
+            state_path=backend.settings.state_path,
+            package=backend.package(),
+            options=PassOptions(kind=kind),
+            progress=self.progress,
+            cancel=cancel,
+            dirty=dirty,
+        )
+        outcome = result.outcome
+        if outcome.counts:
+            done = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
+            log.info("pair %s: %s pass: %s", self.pair.name, kind, done)
+        if outcome.failed and not cancel.is_set():
+            path, why = outcome.failed[0]
+            raise PassIncomplete(f"{len(outcome.failed)} items failed, e.g. {path}: {why}")
+        return result
 
 
-__all__ = ["EngineBackend", "EngineSyncer", "start_watcher", "status_record"]
+def dirty_paths(changes: Sequence[Any]) -> list[str]:
+    """The watcher's changes as the engine's ``dirty`` paths: a move dirties both ends (the
+    planner pairs them by inode into one edit by id)."""
+    paths: dict[str, None] = {}
+    for change in changes:
+        if change.kind == "moved":
+            paths[change.path] = None
+            if change.dest is not None:
+                paths[change.dest] = None
+        elif change.kind == "dirty":
+            paths[change.path] = None
+    return list(paths)
+
+
+__all__ = ["EngineBackend", "EngineSyncer", "dirty_paths", "start_watcher", "status_record"]

@@ -162,7 +162,12 @@ class PairWorker:
 
     def snapshot(self) -> PairState:
         with self._cond:
-            return PairState(**{k: getattr(self.state, k) for k in self.state.__dataclass_fields__})
+            copy = PairState(**{k: getattr(self.state, k) for k in self.state.__dataclass_fields__})
+            copy.passes = dict(copy.passes)
+        if copy.busy:
+            # Operations running right now, if the syncer counts them (the engine's executor).
+            copy.in_flight = int(getattr(self.syncer, "in_flight", 0) or 0)
+        return copy
 
     # -- the thread --------------------------------------------------------------------------
 

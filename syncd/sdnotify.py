@@ -43,8 +43,12 @@ class SystemdNotifier:
                     self._socket = socket.socket(
                         socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
                     )
-                self._socket.sendto(payload, self._address)
+                # Never block the caller (the daemon's main loop) on a reader that is slow.
+                self._socket.sendto(payload, socket.MSG_DONTWAIT, self._address)
                 return True
+            except BlockingIOError:
+                log.debug("sd_notify: socket full, message dropped")
+                return False
             except OSError as exc:
                 log.warning("sd_notify to NOTIFY_SOCKET failed: %s", exc)
                 return False

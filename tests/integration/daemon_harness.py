@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ def write_config(
     pairs: dict[str, tuple[Path, str]],
     quiet_period: float = 0.2,
     reconcile_interval: float = 900,
+    max_delete: str | None = None,
     extra: str = "",
 ) -> Path:
     lines = [
@@ -62,6 +64,7 @@ def write_config(
         "[sync]",
         f"quiet_period = {float(quiet_period)}",
         f"reconcile_interval = {float(reconcile_interval)}",
+        f'max_delete = "{max_delete}"' if max_delete else "",
         "",
         extra,
     ]
@@ -79,21 +82,35 @@ class NotifySocket:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.2)
         self.messages: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        # Read all the time, like systemd: a full socket buffer would drop messages.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def drain(self) -> list[str]:
-        while True:
+    def _read(self) -> None:
+        while not self._closed:
             try:
                 data = self.sock.recv(65536)
-            except BlockingIOError:
-                return self.messages
-            self.messages.append(data.decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.messages.append(data.decode())
+
+    def drain(self) -> list[str]:
+        with self._lock:
+            return list(self.messages)
 
     def seen(self, needle: str) -> bool:
         return any(needle in m.split("\n") for m in self.drain())
 
     def close(self) -> None:
+        self._closed = True
+        self._reader.join(1)
         self.sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -147,7 +164,7 @@ class DaemonProcess:
         except FileNotFoundError:
             return ""
 
-    def log_tail(self, lines: int = 60) -> str:
+    def log_tail(self, lines: int = 120) -> str:
         return "--- daemon log (tail) ---\n" + "\n".join(self.log_text().splitlines()[-lines:])
 
     def signal(self, signum: int) -> None:
@@ -159,6 +176,9 @@ class DaemonProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the daemon dumps its threads' stacks
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(1)
             raise AssertionError(
                 f"daemon still running after {timeout}s\n{self.log_tail()}"
             ) from None

@@ -53,6 +53,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             state=work / "state.db",
             pairs={"root": (root, REMOTE)},
             quiet_period=0.5,
+            # The tests delete most of what they just made; the guard is tested elsewhere.
+            max_delete="100%",
         )
         daemon = DaemonProcess(config, work)
         try:
