@@ -356,9 +356,11 @@ class Planner:
             self._file_new(visit, entry, untracked, replacing=row)
             return
         if same_content(entry, row):
-            # Bound to its place: a copy elsewhere (cp -p) must not claim it as moved.
-            self._claimed_files.add((row.dir_id, row.name))
             if entry.inode != row.inode:
+                # Bound to its place: a copy elsewhere with the old inode (cp -p, then the
+                # original moved) must not claim it as moved. (With the same inode nothing
+                # can: a move source must have left its place.) Sets grow with changes only.
+                self._claimed_files.add((row.dir_id, row.name))
                 self._emit(TouchFile(rel, row=_with_ident(row, entry)))
             self._check_remote_file(ref, entry, row, remote)
             return
@@ -377,7 +379,7 @@ class Planner:
         if found is None:
             self._missing_files.append((rel, ref, row, entry))
             return
-        self._handled_ids.add(row.file_id)
+        # Listed at home, so it cannot be a relocated id elsewhere: nothing to remember.
         if row.remote_size is not None and found.size != row.remote_size:
             self._upload(ref, entry, replacing=row, reason="changed remotely")
         elif found.name != row.stored_name:
@@ -597,7 +599,6 @@ class Planner:
                 if entry.inode != row.inode and self.s.detect_moves:
                     self._renewed_dirs.append((visit, entry, row))
                     continue
-                self._bound_dirs.add(row.id)
                 self._dir_same(ref, entry, row, remote)
             elif entry is not None:
                 self._dir_new(visit, entry, untracked)
@@ -620,7 +621,6 @@ class Planner:
         if found is None:
             self._missing_dirs.append((rel, ref, row, entry))
             return
-        self._handled_folders.add(row.folder_id)
         child = Ref(rel, row.id, row.folder_id)
         if found.name != row.stored_name:
             self._emit(
