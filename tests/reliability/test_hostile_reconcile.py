@@ -5,11 +5,14 @@ credentials stop the pass with one line and nothing lost remotely."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
+import subprocess
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +280,65 @@ def test_credentials_and_host_problems_stop_reconcile_with_one_line(
     assert result.returncode == 1 and "no usable answer from the host" in error_line(result)
     assert remote_tree(emulator) == {}
     shutil.rmtree(root)
+
+
+def grow_tmpfs(mount: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(mount)], check=True)
+
+
+def test_disk_full_mid_pass_loses_nothing_and_the_next_pass_adopts(
+    tmp_path: Path, emulator: Any
+) -> None:
+    root = tmp_path / "root"
+    for d in range(10):
+        (root / f"d{d}").mkdir(parents=True)
+        for i in range(40):
+            name = f"file-{i:04d}-with-a-longish-name.txt"
+            (root / f"d{d}" / name).write_bytes(b"%d-%d" % (d, i))
+    with tiny_tmpfs("288k") as mount:  # the journal fills it during the pass
+        config = write_config(
+            mount / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+        )
+        first = reconcile(tmp_path, config)
+        assert first.returncode != 0 and "disk is full" in first.stderr
+        partial = remote_tree(emulator)
+        local = expected_remote(root)
+        assert all(local[path] == digest for path, digest in partial.items())
+        assert emulator.admin.duplicates() == []
+
+        grow_tmpfs(mount, "8m")  # space is back
+        second = reconcile(tmp_path, config)
+        assert second.returncode == 0, second.stderr
+        assert remote_tree(emulator) == local
+        assert emulator.admin.duplicates() == []
+        counts = emulator.admin.counts()
+        assert counts.get("file/upload") == 400  # every file once, over both passes
+        assert counts.get("folder/create") == 11  # /R and its 10 folders, none twice
+        integrity = sqlite3.connect(mount / "state.db").execute("PRAGMA integrity_check")
+        assert integrity.fetchone() == ("ok",)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="journal/engine (in progress): a full disk while writing the journal escapes as a "
+    "raw sqlalchemy OperationalError (traceback, exit 1) instead of one line naming [state] "
+    "path; the same holds for a journal locked past busy_timeout",
+)
+def test_disk_full_is_one_clear_line(tmp_path: Path, emulator: Any) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"a")
+    with tiny_tmpfs("160k") as mount:
+        config = write_config(
+            mount / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+        )
+        filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            with contextlib.suppress(OSError):
+                while os.write(filler, b"\0" * 4096):
+                    pass
+        finally:
+            os.close(filler)
+        result = reconcile(tmp_path, config)
+        assert result.returncode in (1, 2)
+        assert "state database" in error_line(result)
