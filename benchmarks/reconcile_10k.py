@@ -6,7 +6,14 @@ emulator, runs the initial sync and then a pass with nothing to do, both in-proc
 counts), and the journal's size on disk per file.
 
     python3 benchmarks/reconcile_10k.py [--files 10000] [--dirs 500] [--workers 8]
-        [--latency-ms 0] [--json]
+        [--latency-ms 0] [--batch N] [--tracemalloc] [--json]
+
+Measured 2026-11-23 (2 vCPUs, emulator on the same machine, 0 ms latency, 8 workers):
+initial sync 44 s and 10,529 API calls (10,000 file/upload, 524 folder/create, 3 folder/listing,
+authorize, account/package); no-op pass 1.5-1.9 s and 525 calls (523 folder/listing, one
+folder/info, account/package), zero mutating calls; Python heap peak of the no-op pass 1.4 MiB;
+journal 141-155 bytes per file on disk. The initial sync is CPU-bound in the client process
+(about 3 ms of CPU per upload: multipart encoding, MD5, two journal commits).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,8 +55,10 @@ def make_tree(root: Path, files: int, dirs: int, seed: int = 1) -> int:
     return total
 
 
-def one_pass(client, journal, config, emu, label: str) -> dict:
+def one_pass(client, journal, config, emu, label: str, trace: bool = False) -> dict:
     emu.admin.reset_counts()
+    if trace:
+        tracemalloc.start()
     started = time.perf_counter()
     result = reconcile_pair(
         client,
@@ -59,6 +69,10 @@ def one_pass(client, journal, config, emu, label: str) -> dict:
         package=client.account_package(),
     )
     elapsed = time.perf_counter() - started
+    heap_peak = None
+    if trace:
+        heap_peak = round(tracemalloc.get_traced_memory()[1] / 2**20, 2)
+        tracemalloc.stop()
     counts = {k: v for k, v in emu.admin.counts().items() if v}
     return {
         "pass": label,
@@ -68,6 +82,7 @@ def one_pass(client, journal, config, emu, label: str) -> dict:
         "planned_ops": len(result.plan.ops),
         "outcome": result.outcome.counts,
         "failed": len(result.outcome.failed),
+        "python_heap_peak_mib": heap_peak,  # with --tracemalloc (slower while measured)
     }
 
 
@@ -78,6 +93,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--batch", type=int, default=None, help="ops per batch (engine default)")
+    parser.add_argument("--tracemalloc", action="store_true", help="heap peak of the no-op pass")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging("warning")
@@ -100,7 +116,7 @@ def main() -> int:
         try:
             passes = [
                 one_pass(client, journal, config, emu, "initial"),
-                one_pass(client, journal, config, emu, "no-op"),
+                one_pass(client, journal, config, emu, "no-op", trace=args.tracemalloc),
             ]
         finally:
             client.close()
@@ -131,6 +147,10 @@ def main() -> int:
                 f"  {p['pass']:<8} {p['seconds']:>7.2f} s  {p['api_calls']:>6} API calls  "
                 f"{p['calls_by_action']}"
             )
+            if p["python_heap_peak_mib"] is not None:
+                print(
+                    f"           Python heap peak during the pass: {p['python_heap_peak_mib']} MiB"
+                )
         print(
             f"  journal: {db_bytes / 1e6:.2f} MB on disk, "
             f"{report['journal_bytes_per_file']} bytes per file; "
