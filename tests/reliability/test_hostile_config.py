@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from syncd.config import load_config
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from syncd.errors import ConfigError
 from tests.reliability.conftest import error_line, run_syncd, scripted_host, write_config
 
 GOOD_REMOTE = f'[remote]\napi_url = "http://127.0.0.1:9/api/v2/"\nkey1 = "{DEMO_KEY1}"\n'
@@ -25,62 +27,81 @@ def check(home: Path, config: Path, *args: str) -> subprocess.CompletedProcess[s
     return run_syncd("--config", str(config), *(args or ("config", "check")), home=home)
 
 
-@pytest.mark.parametrize(
-    ("body", "fragments"),
-    [
-        pytest.param(
-            '[remote\napi_url = "x"\n', ["TOML syntax error", "line 1"], id="malformed-toml"
-        ),
-        pytest.param(b"\xff\xfe[remote]\n", ["not UTF-8"], id="not-utf8"),
-        pytest.param(
-            GOOD_REMOTE + "timout = 3\n",
-            ["remote.timout: unknown key", "valid keys here", "timeout"],
-            id="unknown-key",
-        ),
-        pytest.param(
-            GOOD_REMOTE + "[sink]\nworkers = 1\n", ["sink: unknown key"], id="unknown-section"
-        ),
-        pytest.param(
-            GOOD_REMOTE + '[sync]\nworkers = "8"\n',
-            ["sync.workers: expected a whole number", "without quotes"],
-            id="string-for-int",
-        ),
-        pytest.param(
-            GOOD_REMOTE + "[[pairs]]\nname = 3\nlocal = 4\nremote = []\n",
-            ["pairs[0]"],
-            id="pair-wrong-types",
-        ),
-        pytest.param("pairs = 7\n" + GOOD_REMOTE, ["expected a list of tables"], id="pairs-int"),
-        pytest.param("[state]\npath = 1\n", ["remote: required key is missing"], id="no-remote"),
-        pytest.param(
-            GOOD_REMOTE.replace(DEMO_KEY1, "short"),
-            ["remote.key1: must be 64 characters, got 5"],
-            id="key-wrong-length",
-        ),
-        pytest.param(
-            GOOD_REMOTE + '[[pairs]]\nname = "a"\nlocal = "/x"\nremote = "../up"\n',
-            ["pairs[0].remote", "'..' is not allowed"],
-            id="remote-path-escape",
-        ),
-    ],
-)
-def test_broken_config_is_exit_2_and_one_line(
-    tmp_path: Path, body: str | bytes, fragments: list[str]
-) -> None:
+BROKEN_CONFIGS = [
+    pytest.param('[remote\napi_url = "x"\n', ["TOML syntax error", "line 1"], id="malformed-toml"),
+    pytest.param(b"\xff\xfe[remote]\n", ["not UTF-8"], id="not-utf8"),
+    pytest.param(
+        GOOD_REMOTE + "timout = 3\n",
+        ["remote.timout: unknown key", "valid keys here", "timeout"],
+        id="unknown-key",
+    ),
+    pytest.param(
+        GOOD_REMOTE + "[sink]\nworkers = 1\n", ["sink: unknown key"], id="unknown-section"
+    ),
+    pytest.param(
+        GOOD_REMOTE + '[sync]\nworkers = "8"\n',
+        ["sync.workers: expected a whole number", "without quotes"],
+        id="string-for-int",
+    ),
+    pytest.param(
+        GOOD_REMOTE + "[[pairs]]\nname = 3\nlocal = 4\nremote = []\n",
+        ["pairs[0]"],
+        id="pair-wrong-types",
+    ),
+    pytest.param("pairs = 7\n" + GOOD_REMOTE, ["expected a list of tables"], id="pairs-int"),
+    pytest.param("[state]\npath = 1\n", ["remote: required key is missing"], id="no-remote"),
+    pytest.param(
+        GOOD_REMOTE.replace(DEMO_KEY1, "short"),
+        ["remote.key1: must be 64 characters, got 5"],
+        id="key-wrong-length",
+    ),
+    pytest.param(
+        GOOD_REMOTE + '[[pairs]]\nname = "a"\nlocal = "/x"\nremote = "../up"\n',
+        ["pairs[0].remote", "'..' is not allowed"],
+        id="remote-path-escape",
+    ),
+]
+
+
+def write_broken(tmp_path: Path, body: str | bytes) -> Path:
     config = tmp_path / "config.toml"
     if isinstance(body, bytes):
         config.write_bytes(body)
         config.chmod(0o600)
-    else:
-        write_config(config, body)
-    result = check(tmp_path, config)
-    assert result.returncode == 2, result.stderr
-    line = error_line(result)
-    assert line.startswith(f"syncd: error: config error: {config}"), line
+        return config
+    return write_config(config, body)
+
+
+def check_line(line: str, config: Path, fragments: list[str]) -> None:
+    assert line.startswith(f"config error: {config}"), line
     for fragment in fragments:
         assert fragment in line, line
-    assert " — " in line  # cause — fix
+    assert " — " in line and "\n" not in line  # one line: cause — fix
     assert "short" not in line  # a bad key's value is never echoed
+
+
+@pytest.mark.parametrize("body, fragments", BROKEN_CONFIGS)
+def test_broken_config_is_one_line_naming_key_and_fix(
+    tmp_path: Path, body: str | bytes, fragments: list[str]
+) -> None:
+    config = write_broken(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, env={})
+    assert caught.value.exit_code == 2
+    check_line(caught.value.message, config, fragments)
+
+
+@pytest.mark.parametrize(
+    "body, fragments",
+    [case for case in BROKEN_CONFIGS if case.id in ("malformed-toml", "unknown-key", "not-utf8")],
+)
+def test_broken_config_through_the_cli_is_exit_2_and_one_line(
+    tmp_path: Path, body: str | bytes, fragments: list[str]
+) -> None:
+    config = write_broken(tmp_path, body)
+    result = check(tmp_path, config)
+    assert result.returncode == 2, result.stderr
+    check_line(error_line(result).removeprefix("syncd: error: "), config, fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # nothing written
 
 

@@ -63,26 +63,26 @@ def test_the_secret_scan_is_not_vacuous() -> None:
 # ---- every command's output and debug log, against the emulator --------------------------------
 
 
+def debug_logging_config(tmp_path: Path, api_url: str) -> tuple[Path, Path]:
+    """A config with pair "docs" (local ``tmp_path/docs`` -> /Mine) logging debug JSON lines
+    to a file; (config, log file)."""
+    local = tmp_path / "docs"
+    local.mkdir()
+    (local / "mine.txt").write_bytes(b"local file")
+    log_file = tmp_path / "debug.jsonl"
+    pairs = {"docs": (local, "Mine")}
+    config = write_config(tmp_path / "config.toml", api_url=api_url, pairs=pairs)
+    config.write_text(config.read_text() + f'\n[log]\nfile = "{log_file}"\nlevel = "debug"\n')
+    return config, log_file
+
+
 def test_no_secret_in_any_output_or_debug_log_of_the_cli(tmp_path: Path, emulator: Any) -> None:
     admin = emulator.admin
     folder = admin.drift("add_folder", parent_id=None, name="Docs")["id"]
     for i in range(3):
         admin.drift("add_file", folder_id=folder, name=f"f{i}.txt", content_b64=b64(b"x" * i))
-    local = tmp_path / "docs"
-    local.mkdir()
-    log_file = tmp_path / "debug.jsonl"
-    config = write_config(
-        tmp_path / "config.toml",
-        api_url=emulator.api_url,
-        remote_extra=f'[log]\nfile = "{log_file}"\nlevel = "debug"\n',
-        pairs={"docs": (local, "Mine")},
-    )
-    # `[log]` written inside [remote] above would be wrong TOML order: rewrite it properly.
-    text = config.read_text().replace(f'[log]\nfile = "{log_file}"\nlevel = "debug"\n', "")
-    config.write_text(text + f'\n[log]\nfile = "{log_file}"\nlevel = "debug"\n')
-
+    config, log_file = debug_logging_config(tmp_path, emulator.api_url)
     outputs: list[str] = []
-    (local / "mine.txt").write_bytes(b"local file")
     runs = [
         ("-v", "login"),
         ("-v", "--log-format", "console", "login"),
@@ -107,14 +107,21 @@ def test_no_secret_in_any_output_or_debug_log_of_the_cli(tmp_path: Path, emulato
     assert result.returncode == 2
     assert "e" * 64 not in result.stderr + result.stdout
 
-    outputs += run_daemon_briefly(config, tmp_path, log_file)
-
     log_text = log_file.read_text(encoding="utf-8")
     assert "remote.request" in log_text and "file/download" in log_text  # debug really on
-    assert "file/upload" in log_text and "daemon" in log_text
+    assert "file/upload" in log_text
     assert_no_secrets(log_text, "the debug log file", extra=("e" * 64,))
     counts = admin.counts()
     assert counts.get("authorize", 0) >= 6 and counts.get("download", 0) >= 3
+
+
+def test_no_secret_in_the_daemon_output_or_debug_log(tmp_path: Path, emulator: Any) -> None:
+    config, log_file = debug_logging_config(tmp_path, emulator.api_url)
+    run_daemon_briefly(config, tmp_path, log_file)
+    log_text = log_file.read_text(encoding="utf-8")
+    assert "file/upload" in log_text and "daemon" in log_text
+    assert_no_secrets(log_text, "the daemon's debug log file")
+    assert set(emulator.admin.active_paths()) == {"/Mine/mine.txt", "/Mine/new.txt"}
 
 
 def run_daemon_briefly(config: Path, home: Path, log_file: Path) -> list[str]:
@@ -132,7 +139,7 @@ def run_daemon_briefly(config: Path, home: Path, log_file: Path) -> list[str]:
     )
     try:
         deadline = time.monotonic() + 30
-        while "pass:" not in log_file.read_text(encoding="utf-8"):
+        while not log_file.exists() or "pass:" not in log_file.read_text(encoding="utf-8"):
             assert proc.poll() is None, proc.communicate()[1][-2000:]
             assert time.monotonic() < deadline, "the daemon logged no pass"
             time.sleep(0.1)
