@@ -251,18 +251,17 @@ def dirty_dirs(
     chosen: dict[int, tuple[Ref, bool]] = {}
     for raw in dirty:
         parts = [p for p in raw.strip("/").split("/") if p and p != "."]
-        ref, row_id, depth = root_ref, root_ref.dir_id, 0
-        parent_ref = root_ref
+        chain = [root_ref]  # the known directories along the path
         for name in parts:
-            row = journal.child_dir(row_id, name) if row_id is not None else None
+            parent_id = chain[-1].dir_id
+            row = journal.child_dir(parent_id, name) if parent_id is not None else None
             if row is None or row.folder_id is None:
                 break
-            row_id, depth, parent_ref = row.id, depth + 1, ref
-            ref = Ref("/".join(parts[:depth]), row.id, row.folder_id)
-        whole = depth == len(parts) and (root / ref.rel).is_dir()
-        if depth == len(parts) and depth > 0 and not whole:
-            # A known directory that is gone (rm -r, moved away): its parent sees it missing.
-            ref = parent_ref
+            chain.append(Ref("/".join(parts[: len(chain)]), row.id, row.folder_id))
+        whole = len(chain) == len(parts) + 1 and (root / chain[-1].rel).is_dir()
+        if len(chain) == len(parts) + 1 and not whole and len(chain) > 1:
+            chain.pop()  # a known directory that is gone: its parent notices the deletion
+        ref = chain[-1]
         assert ref.dir_id is not None
         previous = chosen.get(ref.dir_id)
         chosen[ref.dir_id] = (ref, whole or (previous is not None and previous[1]))

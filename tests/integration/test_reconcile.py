@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
 
 from .test_reconcile_support import (
@@ -305,5 +306,26 @@ def test_partial_pass_over_dirty_paths_lists_only_their_directories(
         }
         assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
         assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
+
+
+def test_partial_pass_sees_a_deleted_directory_from_its_parent(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    for d in ("keep", "gone/inner"):
+        (local / d).mkdir(parents=True)
+        for i in range(3):
+            (local / d / f"f{i}.txt").write_text(f"{d} {i}")
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    try:
+        syncer.run()
+        shutil.rmtree(local / "gone")
+        emulator.admin.reset_counts()
+        result = syncer.run(dirty=["gone"], max_delete=MaxDelete(percent=100))
+        assert result.exit_code == 0
+        assert mutating_calls(emulator.admin.counts()) == {"folder/delete": 1}
+        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
     finally:
         syncer.close()
