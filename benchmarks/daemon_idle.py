@@ -5,6 +5,9 @@ until the start-up reconcile has pushed everything, then samples the daemon's CP
 (/proc/PID/stat utime+stime) and resident memory (/proc/PID/status VmRSS) for the window.
 
     python3 benchmarks/daemon_idle.py [--files 10000] [--seconds 60]
+
+Measured 2026-11-23 (2 cores): 10,000 files in 101 directories, start-up sync 76 s; then over
+60 s idle: 0.03 s CPU (0.05 %), RSS 94 MiB steady, 7 threads, inotify (native) watching.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ reconcile, then writes one small file at a time and polls the emulator's admin t
 file is there with the right MD5. Latency = end of the local write -> visible remotely.
 
     python3 benchmarks/daemon_latency.py [--writes 50] [--quiet-period 0.5]
+
+Measured 2026-11-23 (2 cores, emulator without added latency, quiet_period 0.5 s): 50 writes,
+median 0.666 s, p95 0.699 s, min 0.658 s, max 0.933 s: the quiet period plus ~0.17 s for the
+incremental pass (stat, one folder listing, upload, journal) and the poll.
 """
 
 from __future__ import annotations
