@@ -195,3 +195,17 @@ def test_plain_http_allowed_explicitly_is_attempted(tmp_path: Path) -> None:
     result = check(tmp_path, config, "login")
     assert result.returncode == 1, result.stderr  # attempted: DNS fails for .invalid
     assert "ConnectError" in error_line(result)
+
+
+def test_host_answering_html_or_garbage_is_exit_1_and_one_line(tmp_path: Path) -> None:
+    html = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+    with scripted_host() as host:
+        config = write_config(
+            tmp_path / "config.toml", api_url=host.url, remote_extra="max_retry_time = 0.3"
+        )
+        for body in (html, b'{"data": {"access_tok', bytes(range(256))):
+            host.answers["authorize"] = body
+            result = check(tmp_path, config, "login")
+            assert result.returncode == 1, result.stderr
+            line = error_line(result)
+            assert "no usable answer from the host" in line and "non-JSON" in line, line
