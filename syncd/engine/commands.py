@@ -157,6 +157,8 @@ def print_result(result: PassResult) -> None:
         counts = result.plan.counts()
         line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to do"
         click.echo(f"pair {result.pair}: would do: {line}")
+        for path, why in result.outcome.skipped:
+            click.echo(f"  {path}: {why}")
         return
     counts = result.outcome.counts
     parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]

@@ -230,12 +230,24 @@ def _pass(
     finally:
         sources.close()
     result = PassResult(pair.name, options.dry_run, plan, listings=sources.listings)
+    # Entries the scanner saw but cannot sync (symlinks, unreadable, not UTF-8): reported.
+    not_synced = [
+        (
+            i.relpath,
+            f"not synced: {i.reason.replace('_', ' ')}" + (f" ({i.detail})" if i.detail else ""),
+        )
+        for i in sources.issues
+    ]
     if not options.force_deletes:
         limit = options.max_delete or sync.max_delete
         guards.check_deletions(pair.name, plan.deletions(), tracked, limit)
     if options.dry_run:
+        result.outcome.skipped.extend(not_synced)
         return result
     result.outcome = executor.run(plan.ops)
+    result.outcome.skipped.extend(not_synced)
+    if not_synced:
+        result.outcome.add("not synced", len(not_synced) + sources.issues_dropped)
     journal.clear_intents([i.id for i in intents])
     if row.device != device:
         journal.set_device(row.id, device)

@@ -14,12 +14,20 @@ from pathlib import Path
 from syncd.engine.planner import LocalDir
 from syncd.journal.rows import ACCOUNT_ROOT, DirRow, FileRow
 from syncd.journal.store import Journal
-from syncd.local.scanner import IgnorePredicate, LocalEntry, scan_dir, stat_entry
+from syncd.local.scanner import (
+    UNSYNCABLE_NAME,
+    IgnorePredicate,
+    LocalEntry,
+    ScanIssue,
+    scan_dir,
+    stat_entry,
+)
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound
 from syncd.remote.models import FolderListing
 
 PREFETCH_LIMIT = 64  # listings fetched ahead at most (bounds memory on wide trees)
+ISSUE_LIMIT = 1000  # scanner issues kept for the summary (the rest are only counted)
 
 
 def folder_arg(folder_id: int | None) -> int | None:
@@ -45,6 +53,8 @@ class LiveSources:
         self.ignore = ignore
         self.follow_symlinks = follow_symlinks
         self.listings = 0
+        self.issues: list[ScanIssue] = []
+        self.issues_dropped = 0
         self._pool = (
             ThreadPoolExecutor(prefetch_workers, thread_name_prefix="syncd-list")
             if prefetch_workers > 0
@@ -59,10 +69,24 @@ class LiveSources:
 
     # local
     def local_dir(self, rel: str) -> LocalDir | None:
-        scanned = scan_dir(self.root, rel, ignore=self.ignore, follow_symlinks=self.follow_symlinks)
+        scanned = scan_dir(
+            self.root,
+            rel,
+            ignore=self.ignore,
+            follow_symlinks=self.follow_symlinks,
+            on_issue=self._issue,
+        )
         if scanned is None or scanned.error is not None:
             return None
         return LocalDir(scanned.entries, frozenset(s.name for s in scanned.skipped))
+
+    def _issue(self, issue: ScanIssue) -> None:
+        if issue.reason == UNSYNCABLE_NAME:
+            return  # the planner decides (and records) what happens to those names
+        if len(self.issues) < ISSUE_LIMIT:
+            self.issues.append(issue)
+        else:
+            self.issues_dropped += 1
 
     def local_entry(self, rel: str) -> LocalEntry | None:
         return stat_entry(self.root, rel, follow_symlinks=self.follow_symlinks)

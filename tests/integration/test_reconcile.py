@@ -16,6 +16,7 @@ from syncd.emulator.testing import EmulatorProcess
 from .test_reconcile_support import (
     Syncer,
     expected_remote,
+    md5,
     mutating_calls,
     run_cli,
     write_config,
@@ -327,5 +328,23 @@ def test_partial_pass_sees_a_deleted_directory_from_its_parent(
         assert result.exit_code == 0
         assert mutating_calls(emulator.admin.counts()) == {"folder/delete": 1}
         assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    finally:
+        syncer.close()
+
+
+def test_symlinks_and_unreadable_entries_are_reported_not_synced(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "real.txt").write_text("real")
+    (local / "link.txt").symlink_to(local / "real.txt")
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    try:
+        result = syncer.run()
+        assert result.exit_code == 0
+        reasons = dict(result.outcome.skipped)
+        assert "symlink" in reasons["link.txt"]
+        assert emulator.admin.active_paths() == {"/Backup/docs/real.txt": md5(local / "real.txt")}
     finally:
         syncer.close()
