@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SHUTDOWN_GRACE = 30.0
 SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
 STATUS_EVERY = 1.0  # at most this often is status written to the journal
+STATUS_HEARTBEAT = 60.0  # at least this often (syncd.daemon_health reads the age)
 WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
 
 
@@ -334,6 +335,8 @@ class Daemon:
         return healthy
 
     def _publish_status(self, force: bool = False, *, running: bool = True) -> None:
+        if time.monotonic() - self._status_written >= STATUS_HEARTBEAT:
+            force = True  # a heartbeat: health checks read the row's age
         if not self._status_dirty.is_set() and not force:
             return
         if not force and time.monotonic() - self._status_written < STATUS_EVERY:

@@ -100,9 +100,23 @@ def test_status_written_to_journal_while_running(emulator, workdir: Path) -> Non
         for key in ("queue_length", "in_flight", "last_full_reconcile", "last_error"):
             assert key in state, state
         assert state["daemon_running"] is True
+        assert health(config) == (0, "healthy: 1 pairs")
         assert daemon.stop() == 0
     with Journal(workdir / "state.db") as journal:
         assert journal.daemon_status()["docs"][1]["daemon_running"] is False
+    code, line = health(config)
+    assert code == 1 and "the daemon stopped" in line
+
+
+def health(config: Path) -> tuple[int, str]:
+    """The container health check (`python -m syncd.daemon_health`), as Docker runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd.daemon_health", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout.strip()
 
 
 def test_sighup_reload_adds_pair_and_keeps_old_config_when_new_is_bad(
