@@ -416,13 +416,14 @@ class Journal:
 
         for dir_id, name, status, reason in self._read(
             "SELECT f.dir_id, f.name, f.status, f.reason FROM files f JOIN dirs d "
-            f"ON d.id = f.dir_id WHERE d.pair_id = :p AND f.status IN ({SKIPPED}, {FAILED})"
+            "ON d.id = f.dir_id WHERE f.status != 0 AND d.pair_id = :p "
+            f"AND f.status IN ({SKIPPED}, {FAILED})"
             f" ORDER BY f.dir_id, f.name{lim}",
             p=pair_id,
         ):
             out.append(Problem(path_of(dir_id, name), "file", STATUS_NAMES[status], reason or ""))
         for parent_id, name, status, reason in self._read(
-            "SELECT parent_id, name, status, reason FROM dirs WHERE pair_id = :p "
+            "SELECT parent_id, name, status, reason FROM dirs WHERE status != 0 AND pair_id = :p "
             f"AND status IN ({SKIPPED}, {FAILED}) ORDER BY parent_id, name{lim}",
             p=pair_id,
         ):

@@ -124,3 +124,31 @@ def test_reader_in_another_connection_works_while_a_write_is_open(journal: Journ
     t.join()
     assert other.tracked_files(pair.id) == 1
     other.close()
+
+
+def test_a_database_at_an_older_revision_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    from alembic import command
+
+    from syncd.journal.db import alembic_config, make_engine
+
+    path = tmp_path / "state.db"
+    engine = make_engine(path, writer=True)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO pairs (name, local_root, remote_path, created_at) "
+            "VALUES ('p', '/l', 'R', 0)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO dirs (pair_id, parent_id, name, folder_id) VALUES (1, NULL, '', 100)"
+        )
+    engine.dispose()
+    with Journal(path) as journal:
+        pair = journal.pair("p")
+        assert pair is not None and pair.root_folder_id == 100
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "files_problems" in indexes
