@@ -24,7 +24,7 @@ class AlreadyRunning(UserError):
     def __init__(self, lock_path: Path, holder_pid: int | None) -> None:
         who = f" (pid {holder_pid})" if holder_pid else ""
         super().__init__(
-            f"another syncd daemon{who} is already running on this state database "
+            f"another syncd process{who} is already running on this state database "
             f"(lock {lock_path}); stop it first or point [state] path elsewhere"
         )
         self.lock_path = lock_path
