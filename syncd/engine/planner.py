@@ -83,6 +83,10 @@ class _EmptyListing:
 EMPTY_LISTING: FolderListing = _EmptyListing()
 
 
+class Cancel(Protocol):
+    def is_set(self) -> bool: ...
+
+
 class LocalEntryLike(Protocol):
     @property
     def name(self) -> str: ...
@@ -146,6 +150,7 @@ class Plan:
     dirs_visited: int = 0
     files_seen: int = 0
     ops_handed_out: int = 0  # ops already given to ``on_batch`` (no longer in ``ops``)
+    cancelled: bool = False  # the walk was stopped: ``ops`` is empty, nothing was decided
 
     @property
     def mutating(self) -> list[Op]:
@@ -205,6 +210,7 @@ class Planner:
         *,
         batch_size: int = 0,
         on_batch: Callable[[list[Op]], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         """``on_batch``: for huge passes (an initial sync of millions of files), hand out the
         ops planned so far whenever there are ``batch_size`` of them, so they can run before
@@ -215,6 +221,7 @@ class Planner:
         self.plan = Plan()
         self._batch_size = batch_size
         self._on_batch = on_batch
+        self._cancel = cancel
         self._queue: list[_Visit] = []
         # Journal rows taken by a move (their old place must not trash them).
         self._claimed_files: set[tuple[int, str]] = set()  # taken: moved away or replaced
@@ -266,6 +273,10 @@ class Planner:
     def _drain(self) -> None:
         while True:
             while self._queue:
+                if self._cancel is not None and self._cancel.is_set():
+                    self._queue.clear()
+                    self.plan.cancelled = True
+                    return
                 self._visit(self._queue.pop())
                 if self._on_batch is not None and len(self.plan.ops) >= self._batch_size:
                     self._hand_out()
@@ -808,6 +819,9 @@ class Planner:
         self._dir_same(ref, entry, row, remote)
 
     def _finish(self) -> None:
+        if self.plan.cancelled:  # an unfinished walk decides nothing
+            self.plan.ops = []
+            return
         mirror = self.s.mode == "mirror"
         self._moves_of_lost_files()
         for rel, parent, row, entry in self._missing_files:

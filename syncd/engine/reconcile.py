@@ -222,6 +222,7 @@ def _pass(
             settings,
             batch_size=BATCH_OPS,
             on_batch=None if options.dry_run else executor.run,
+            cancel=cancel,
         )
         if dirty is None:
             plan = planner.plan_tree(root_ref)

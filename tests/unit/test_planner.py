@@ -129,3 +129,16 @@ def test_planner_imports_nothing_that_does_io() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_cancelled_walk_decides_nothing() -> None:
+    import threading
+
+    from syncd.engine.planner import Planner, PlanSettings
+
+    w = synced_world()
+    w.local.remove("docs")  # would be a trash, if the walk were allowed to finish
+    cancel = threading.Event()
+    cancel.set()
+    plan = Planner(w, PlanSettings(), cancel=cancel).plan_tree(O.Ref("", 1, 1))
+    assert plan.cancelled and plan.ops == []
