@@ -220,3 +220,28 @@ def _empty():
     from tests.integration.daemon_harness import Snapshot
 
     return Snapshot({}, set())
+
+
+def test_emptied_root_is_refused_not_mirrored(emulator, workdir: Path) -> None:
+    """An unmounted disk looks like 'everything deleted': the daemon trashes nothing, keeps
+    running and reports the refusal as the pair's last error."""
+    root = workdir / "root"
+    for i in range(6):
+        (root / f"f{i}.txt").write_text(f"{i}\n")
+    config = make_config(workdir, emulator.api_url)
+    with running_daemon(config, workdir) as daemon:
+        before = wait_converged(emulator.admin, root, "Backup/Docs", daemon)
+        for path in root.iterdir():
+            path.unlink()
+
+        def refused() -> dict[str, object] | None:
+            with Journal(workdir / "state.db") as journal:
+                state = journal.daemon_status().get("docs", (0.0, {}))[1]
+            return state if "GuardRefused" in str(state.get("last_error")) else None
+
+        wait_for(refused, 20, "the guard's refusal in the daemon status", daemon.log_tail)
+        remote = remote_snapshot(emulator.admin, "Backup/Docs")
+        assert remote is not None and remote.files == before.files
+        assert emulator.admin.counts().get("file/delete", 0) == 0
+        assert daemon.proc is not None and daemon.proc.poll() is None
+        assert daemon.stop() == 0
