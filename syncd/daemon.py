@@ -347,6 +347,7 @@ class Daemon:
             for name, runtime in list(self.pairs.items()):
                 try:
                     snapshot = runtime.worker.snapshot()
+                    self.metrics.in_flight.labels(name).set(snapshot.in_flight)
                     self.backend.write_status(name, snapshot, running=running)
                 except Exception as exc:
                     log.warning("could not write status of pair %s: %s", name, exc)
