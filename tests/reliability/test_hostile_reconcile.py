@@ -13,6 +13,8 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
+import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 
 from syncd.local.names import remote_name_issue
 from tests.reliability.conftest import (
+    REPO,
     error_line,
     remount_read_only,
     run_syncd,
@@ -146,12 +149,6 @@ def test_hostile_tree_converges_with_every_skip_explained(
         listener.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine (in progress): entries the scanner skips (name not valid UTF-8, symlink, "
-    "FIFO) are dropped silently: reconcile says 'skipped 0', status lists nothing, while "
-    "verify reports the file as missing remotely (exit 1) — they must be reported as skipped",
-)
 def test_entries_the_scanner_skips_are_reported_as_skipped(
     tmp_path: Path, pair: tuple[Path, Path]
 ) -> None:
@@ -159,11 +156,12 @@ def test_entries_the_scanner_skips_are_reported_as_skipped(
     (root / "ok.txt").write_bytes(b"ok")
     (root / os.fsdecode(b"bad-\xff.txt")).write_bytes(b"not backed up")
     (root / "link").symlink_to("ok.txt")
+    os.mkfifo(root / "fifo")
     result = reconcile(tmp_path, config)
     assert result.returncode == 0, result.stderr
-    status = run_syncd("--config", str(config), "status", home=tmp_path)
-    assert "bad-" in result.stdout + status.stdout
-    assert "link" in result.stdout + status.stdout
+    assert "skipped bad-\\xff.txt: not synced: not utf8" in result.stdout, result.stdout
+    assert "skipped link: not synced: symlink" in result.stdout
+    assert "skipped fifo: not synced: special file" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -342,3 +340,45 @@ def test_disk_full_is_one_clear_line(tmp_path: Path, emulator: Any) -> None:
         result = reconcile(tmp_path, config)
         assert result.returncode in (1, 2)
         assert "state database" in error_line(result)
+
+
+@pytest.mark.emulator(latency_ms=300)
+@pytest.mark.parametrize("change", ["rewritten", "vanished"])
+def test_file_changing_or_vanishing_while_its_upload_is_in_flight(
+    tmp_path: Path, emulator: Any, pair: tuple[Path, Path], change: str
+) -> None:
+    """The file changes (same size, new bytes) or is deleted after its upload reached the host
+    and before the answer came back: the journal must not take the new state as synced."""
+    root, config = pair
+    doc = root / "doc.txt"
+    doc.write_bytes(b"version 1 " * 100)
+    (root / "other.txt").write_bytes(b"unrelated")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "--config", str(config), "reconcile"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while emulator.admin.counts().get("file/upload", 0) < 1:  # an upload has arrived
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        if change == "rewritten":
+            doc.write_bytes(b"version 2 " * 100)
+        else:
+            doc.unlink()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode in (0, 1), err
+    emulator.admin.set_knobs(latency_ms=0)
+    second = reconcile(tmp_path, config)
+    assert second.returncode == 0, second.stderr
+    assert remote_tree(emulator) == expected_remote(root)  # the new state, or its absence
+    assert emulator.admin.duplicates() == []
