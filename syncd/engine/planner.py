@@ -164,8 +164,7 @@ class Plan:
                 total += 1
             elif isinstance(op, TrashFolder):
                 total += max(op.files, 1)
-            elif isinstance(op, Upload) and op.replaces is not None and op.trash_replaced:
-                pass  # a new version replaces the old: nothing is lost
+        # An upload that replaces an old version trashes it too, but loses nothing: not counted.
         return total
 
     def counts(self) -> dict[str, int]:
