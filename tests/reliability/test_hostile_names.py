@@ -2,7 +2,7 @@
 permissions. The scanner reports or skips, never raises (except for an unusable root); uploads
 of odd names and of files changing under the client end in a known state.
 
-(End-to-end runs through `syncd reconcile` belong here once the engine's command lands.)
+The same trees end to end through `syncd reconcile`: test_hostile_reconcile.py.
 """
 
 from __future__ import annotations
