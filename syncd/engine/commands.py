@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -221,9 +223,56 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
             entry["problems"] = [asdict(p) for p in journal.problems(row.id)]
             if pair.name in daemon:
                 updated, state = daemon[pair.name]
-                entry["daemon"] = {"updated": _when(updated), **state}
+                entry["daemon"] = _daemon_view(updated, state)
             out["pairs"].append(entry)
     return out
+
+
+# The daemon rewrites its record at least once a minute; older than this, it is not running.
+_DAEMON_RECORD_STALE_S = 180.0
+_DAEMON_TIMES = ("last_full_reconcile", "last_pass", "last_error_at")
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _daemon_view(updated: float, state: dict[str, Any]) -> dict[str, Any]:
+    """The daemon's own record, with times readable and ``alive`` judged from outside: a daemon
+    that was SIGKILLed or lost power still says ``daemon_running: true``."""
+    view = dict(state)
+    for key in _DAEMON_TIMES:
+        if isinstance(view.get(key), int | float):
+            view[key] = _when(view[key])
+    view["updated"] = _when(updated)
+    view["alive"] = bool(
+        state.get("daemon_running")
+        and _pid_alive(state.get("daemon_pid"))
+        and time.time() - updated < _DAEMON_RECORD_STALE_S
+    )
+    return view
+
+
+def _daemon_line(daemon: dict[str, Any]) -> str:
+    if not daemon["alive"]:
+        return f"  daemon: not running (last seen {daemon['updated']})"
+    if daemon.get("up_to_date"):
+        state = "up to date"
+    else:
+        state = (
+            f"syncing: {daemon.get('queue_length', 0)} queued, "
+            f"{daemon.get('in_flight', 0)} in flight"
+        )
+    last_full = daemon.get("last_full_reconcile") or "not yet"
+    return f"  daemon pid {daemon.get('daemon_pid')}: {state}; last full reconcile {last_full}"
 
 
 def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
@@ -252,8 +301,11 @@ def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
         )
         daemon = entry.get("daemon")
         if daemon:
-            state = "up to date" if daemon.get("up_to_date") else f"busy: {daemon.get('busy')}"
-            click.echo(f"  daemon pid {daemon.get('daemon_pid')}: {state} ({daemon['updated']})")
+            click.echo(_daemon_line(daemon))
+            if daemon.get("last_error") and daemon["alive"]:
+                click.echo(
+                    f"  daemon last error ({daemon.get('last_error_at')}): {daemon['last_error']}"
+                )
         for problem in entry["problems"]:
             click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
     return ExitCode.OK

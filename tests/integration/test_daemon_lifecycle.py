@@ -101,11 +101,26 @@ def test_status_written_to_journal_while_running(emulator, workdir: Path) -> Non
             assert key in state, state
         assert state["daemon_running"] is True
         assert health(config) == (0, "healthy: 1 pairs")
+        shown = status_text(config)
+        assert f"daemon pid {state['daemon_pid']}: up to date; last full reconcile 20" in shown
         assert daemon.stop() == 0
     with Journal(workdir / "state.db") as journal:
         assert journal.daemon_status()["docs"][1]["daemon_running"] is False
     code, line = health(config)
     assert code == 1 and "the daemon stopped" in line
+    assert "daemon: not running (last seen 20" in status_text(config)
+
+
+def status_text(config: Path) -> str:
+    """`syncd status` as a user runs it beside (or after) the daemon."""
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def health(config: Path) -> tuple[int, str]:
