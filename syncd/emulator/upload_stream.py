@@ -26,6 +26,12 @@ class MalformedUpload(ValueError):
     """The body is not a multipart/form-data body we can parse."""
 
 
+
+def php_upload_basename(name: str) -> str:
+    """What PHP keeps of an uploaded file's name: the part after the last `/` or `\\`
+    (main/rfc1867.c `php_ap_basename`, which strips the client-side paths old browsers sent)."""
+    return name[max(name.rfind("/"), name.rfind("\\")) + 1 :]
+
 @dataclass
 class ReceivedFile:
     filename: str
@@ -91,7 +97,7 @@ class _PartSink:
             return  # another file field: drained and ignored, like PHP's unused $_FILES
         content_type = self._headers.get(b"content-type", b"application/octet-stream")
         self._file = ReceivedFile(
-            filename=filename.decode("utf-8", "replace"),
+            filename=php_upload_basename(filename.decode("utf-8", "replace")),
             content_type=content_type.decode("latin-1").strip(),
         )
         self._buffer = bytearray()
