@@ -30,6 +30,14 @@ from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Crash trials: the quick CI set kills a dozen times; `--trials 300` runs the long variant.
+    parser.addoption(
+        "--trials", type=int, default=12, help="SIGKILLs in the crash trials (default 12)"
+    )
+
+
 # Access tokens are 128 alphanumerics, download tokens and API keys 64 hex: nothing syncd prints
 # legitimately looks like that (MD5s are 32 hex).
 _TOKEN_SHAPES = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z0-9]{128}|[0-9a-fA-F]{64})(?![A-Za-z0-9])")

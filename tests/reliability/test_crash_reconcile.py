@@ -1,0 +1,95 @@
+"""Crash trials for `syncd reconcile`: a churning tree of a few thousand small files, a SIGKILL at a
+seeded random moment of each pass (the emulator's latency keeps many requests in flight, so kills
+land inside uploads, folder creations, moves and journal commits), then a restart that must
+converge with the whole invariant (tests/reliability/invariants.py).
+
+Quick set: `--trials 12` (the default) gives this test two thirds of the kills and the daemon
+variant the rest. The long variant: `python3 -m pytest tests/reliability/test_crash_reconcile.py
+--trials 300`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+
+from .invariants import assert_invariant
+from .test_crash_support import (
+    REMOTE,
+    Churn,
+    journal_intents,
+    mutations,
+    reconcile_until_clean,
+    start_reconcile,
+    tail,
+    write_config,
+)
+
+SEED = int(os.environ.get("SYNCD_CRASH_SEED", "20261123"))
+INITIAL_FILES = 2000
+
+
+def reconcile_trials(config: pytest.Config) -> int:
+    return max(1, int(config.getoption("trials", default=12)) * 2 // 3)
+
+
+@pytest.mark.timeout(0)
+@pytest.mark.emulator(latency_ms=10, concurrent_uploads=8)
+def test_reconcile_killed_at_random_moments_always_converges(
+    tmp_path: Path, emulator: EmulatorProcess, request: pytest.FixtureRequest
+) -> None:
+    trials = reconcile_trials(request.config)
+    rng = random.Random(SEED)
+    local = tmp_path / "local"
+    churn = Churn(local, random.Random(SEED + 1))
+    churn.populate(INITIAL_FILES)
+    config = write_config(tmp_path, emulator.api_url, local)
+    state_db = tmp_path / "state.db"
+    log = tmp_path / "reconcile.log"
+    admin = emulator.admin
+
+    partial = 0  # kills after which the restart still had remote work to do
+    mid_run = 0  # kills that found the process still running
+    left_intents: Counter[str] = Counter()
+    for trial in range(trials):
+        if trial:
+            churn.step(rng.randint(60, 200))
+        admin.set_knobs(latency_ms=rng.randint(5, 20))
+        before = mutations(admin.counts())
+        proc = start_reconcile(config, log)
+        # Wait for the pass's first remote mutation, then a seeded random delay, then SIGKILL.
+        deadline = time.monotonic() + 60
+        while mutations(admin.counts()) == before and proc.poll() is None:
+            assert time.monotonic() < deadline, f"no mutation within 60 s\n{tail(log)}"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.6))
+        if proc.poll() is None:
+            mid_run += 1
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        context = f"trial {trial} (seed {SEED})"
+        intents = journal_intents(state_db)
+        left_intents.update(i.kind for i in intents)
+        if rng.random() < 0.3:  # sometimes the tree changes again before the restart
+            churn.step(rng.randint(5, 30))
+        after_kill = mutations(admin.counts())
+        reconcile_until_clean(config, log)
+        if mutations(admin.counts()) > after_kill or intents:
+            partial += 1
+        assert_invariant(admin, local, REMOTE, state_db=state_db, context=context)
+
+    print(
+        f"\nreconcile crash trials: {trials} kills survived (seed {SEED}), {mid_run} mid-run, "
+        f"{partial} left a partial pass, intents left at kills: {dict(left_intents)}, "
+        f"churn ops {churn.useful_ops}"
+    )
+    # The kills must have landed inside passes, not only between them.
+    assert partial >= max(1, trials // 3), f"only {partial}/{trials} kills interrupted a pass"

@@ -1,0 +1,249 @@
+"""Helpers of the crash and fault-soak tests (no tests here): a seeded churning workload of small
+files, a config writer, `syncd reconcile` as a subprocess, and emulator request tallies."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+
+REPO = Path(__file__).resolve().parents[2]
+REMOTE = "Crash/docs"
+PAIR = "docs"
+
+MUTATING = (
+    "file/upload",
+    "file/edit",
+    "file/delete",
+    "file/move",
+    "file/copy",
+    "folder/create",
+    "folder/edit",
+    "folder/delete",
+    "folder/move",
+)
+
+
+def mutations(counts: Mapping[str, int]) -> int:
+    return sum(int(counts.get(action, 0)) for action in MUTATING)
+
+
+def total_requests(counts: Mapping[str, int]) -> int:
+    """Every API request the host saw: per action (faulted ones included) plus the 429s."""
+    return sum(int(v) for k, v in counts.items() if k != "faults")
+
+
+def write_config(
+    workdir: Path,
+    api_url: str,
+    local: Path,
+    *,
+    workers: int = 8,
+    timeout: float = 30.0,
+    max_retry_time: float = 30.0,
+    quiet_period: float = 0.2,
+    reconcile_interval: float = 900,
+) -> Path:
+    path = workdir / "config.toml"
+    path.write_text(
+        "[remote]\n"
+        f'api_url = "{api_url}"\n'
+        f'key1 = "{DEMO_KEY1}"\n'
+        f'key2 = "{DEMO_KEY2}"\n'
+        f"timeout = {float(timeout)}\n"
+        f"max_retry_time = {float(max_retry_time)}\n"
+        "[state]\n"
+        f'path = "{workdir / "state.db"}"\n'
+        "[sync]\n"
+        f"workers = {workers}\n"
+        'max_delete = "100%"\n'
+        f"quiet_period = {float(quiet_period)}\n"
+        f"reconcile_interval = {float(reconcile_interval)}\n"
+        "[log]\n"
+        'level = "warning"\n'
+        "[[pairs]]\n"
+        f'name = "{PAIR}"\n'
+        f'local = "{local}"\n'
+        f'remote = "{REMOTE}"\n'
+        'mode = "mirror"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def syncd_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def start_reconcile(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "syncd", "reconcile", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=syncd_env(),
+            cwd=config.parent,
+        )
+
+
+def reconcile_until_clean(config: Path, log: Path, *, timeout: float = 90, tries: int = 4) -> int:
+    """Run `syncd reconcile` to exit 0 (a pass with failed items, exit 1, is run again); returns
+    the number of runs it took. Fails with the log's tail otherwise."""
+    deadline = time.monotonic() + timeout
+    for attempt in range(1, tries + 1):
+        proc = start_reconcile(config, log)
+        try:
+            code = proc.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"reconcile still running after {timeout}s\n{tail(log)}") from None
+        if code == 0:
+            return attempt
+        if code != 1:
+            raise AssertionError(f"reconcile exited {code}\n{tail(log)}")
+    raise AssertionError(f"reconcile did not exit 0 in {tries} runs\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "--- log (tail) ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Churn:
+    """A seeded workload of small files. ``tally`` counts the remote operations each change needs
+    (what a fault-free, crash-free sync would send): the denominator of requests per op."""
+
+    root: Path
+    rng: random.Random
+    serial: int = 0
+    tally: dict[str, int] = field(default_factory=dict)
+
+    def _note(self, kind: str, ops: int = 1) -> None:
+        self.tally[kind] = self.tally.get(kind, 0) + ops
+
+    @property
+    def useful_ops(self) -> int:
+        return sum(self.tally.values())
+
+    def _content(self) -> bytes:
+        # Small, never empty (the host refuses zero bytes), always new (unique serial).
+        self.serial += 1
+        body = f"{self.serial}:{self.rng.random()}\n".encode()
+        return body * self.rng.randint(1, 8)
+
+    def _name(self, prefix: str) -> str:
+        self.serial += 1
+        return f"{prefix}{self.serial}"
+
+    def populate(self, files: int, top_dirs: int = 8, sub_dirs: int = 5) -> None:
+        dirs = [self.root]
+        self.root.mkdir(parents=True, exist_ok=True)
+        for t in range(top_dirs):
+            top = self.root / f"t{t}"
+            top.mkdir()
+            self._note("mkdir")
+            dirs.append(top)
+            for s in range(sub_dirs):
+                sub = top / f"s{s}"
+                sub.mkdir()
+                self._note("mkdir")
+                dirs.append(sub)
+        for i in range(files):
+            (self.rng.choice(dirs) / f"f{i}.txt").write_bytes(self._content())
+            self._note("add")
+
+    def _scan(self) -> tuple[list[Path], list[Path]]:
+        files: list[Path] = []
+        dirs: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            base = Path(dirpath)
+            dirnames.sort()
+            dirs += [base / d for d in dirnames]
+            files += [base / f for f in sorted(filenames)]
+        return files, dirs
+
+    def step(self, operations: int) -> dict[str, int]:
+        """``operations`` random changes: adds, edits, renames, file moves, directory moves and
+        renames, new directories, file and directory deletes."""
+        files, dirs = self._scan()
+        done: dict[str, int] = {}
+        kinds = ["add"] * 4 + ["edit"] * 4 + ["rename"] * 3 + ["move"] * 2 + ["delete"] * 3
+        kinds += ["dirmove", "mkdir", "rmdir"]
+        for _ in range(operations):
+            kind = self.rng.choice(kinds)
+            if kind in ("edit", "rename", "move", "delete") and not files:
+                kind = "add"
+            if kind in ("dirmove", "rmdir") and not dirs:
+                kind = "mkdir"
+            parent = self.rng.choice([self.root, *dirs])
+            if kind == "add":
+                path = parent / f"{self._name('n')}.txt"
+                path.write_bytes(self._content())
+                files.append(path)
+                self._note("add")
+            elif kind == "edit":
+                self.rng.choice(files).write_bytes(self._content())
+                self._note("edit", 2)  # upload the new version, trash the old one
+            elif kind in ("rename", "move"):
+                source = files.pop(self.rng.randrange(len(files)))
+                target_dir = source.parent if kind == "rename" else parent
+                target = target_dir / f"{self._name('r')}.txt"
+                source.rename(target)
+                files.append(target)
+                self._note(kind)
+            elif kind == "delete":
+                files.pop(self.rng.randrange(len(files))).unlink()
+                self._note("delete")
+            elif kind == "mkdir":
+                path = parent / self._name("d")
+                path.mkdir()
+                dirs.append(path)
+                self._note("mkdir")
+            elif kind == "dirmove":
+                source = self.rng.choice(dirs)
+                targets = [self.root, *(d for d in dirs if not d.is_relative_to(source))]
+                target = self.rng.choice(targets) / self._name("m")
+                source.rename(target)
+                self._note("dirmove")
+                files, dirs = self._scan()
+            elif kind == "rmdir":
+                # Prefer small directories: a whole top-level one would empty the workload.
+                victim = min(self.rng.sample(dirs, min(3, len(dirs))), key=_size_of)
+                shutil.rmtree(victim)
+                self._note("rmdir")
+                files, dirs = self._scan()
+            done[kind] = done.get(kind, 0) + 1
+        return done
+
+
+def _size_of(path: Path) -> int:
+    return sum(len(f) for _, _, f in os.walk(path))
+
+
+def journal_intents(state_db: Path) -> list[Any]:
+    """The intents a killed run left behind (read-only, through the journal's API)."""
+    if not state_db.exists():
+        return []
+    from syncd.journal.store import Journal
+
+    with Journal(state_db) as journal:
+        pair = journal.pair(PAIR)
+        return journal.intents(pair.id) if pair is not None else []
