@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,3 +247,36 @@ def journal_intents(state_db: Path) -> list[Any]:
     with Journal(state_db) as journal:
         pair = journal.pair(PAIR)
         return journal.intents(pair.id) if pair is not None else []
+
+
+def wait_for_invariant(
+    admin: Any,
+    local: Path,
+    state_db: Path,
+    *,
+    timeout: float,
+    what: str,
+    log_tail: Callable[[], str] = str,
+) -> None:
+    """Poll the whole invariant (journal included) until it holds; fail with its problems."""
+    from tests.integration.daemon_harness import wait_for
+
+    from .invariants import invariant_problems
+
+    last: list[str] = []
+
+    def holds() -> bool:
+        last[:] = invariant_problems(admin, local, REMOTE, state_db=state_db, pair_name=PAIR)
+        return not last
+
+    wait_for(holds, timeout, what, lambda: "\n".join(last[:30]) + "\n" + log_tail())
+
+
+def wait_for_mutations(
+    admin: Any, above: int, *, timeout: float, log_tail: Callable[[], str]
+) -> None:
+    from tests.integration.daemon_harness import wait_for
+
+    wait_for(
+        lambda: mutations(admin.counts()) > above, timeout, "the daemon to send changes", log_tail
+    )

@@ -1,0 +1,87 @@
+"""Crash trials for `syncd run`: the daemon syncs a churning tree of a few thousand small files and
+is SIGKILLed at a seeded random moment while it is busy; restarted, it must converge with the
+whole invariant (remote == local, no duplicates, no orphans, journal consistent, no intents).
+
+Gets a third of `--trials N` (default 12, so 4 kills in the quick set)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+from tests.integration.daemon_harness import DaemonProcess
+
+from .invariants import invariant_problems
+from .test_crash_support import (
+    REMOTE,
+    Churn,
+    journal_intents,
+    mutations,
+    wait_for_invariant,
+    wait_for_mutations,
+    write_config,
+)
+
+SEED = int(os.environ.get("SYNCD_CRASH_SEED", "20261123")) + 7
+INITIAL_FILES = 2000
+
+
+def daemon_trials(config: pytest.Config) -> int:
+    trials = int(config.getoption("trials", default=12))
+    return max(1, trials - trials * 2 // 3)
+
+
+@pytest.mark.timeout(0)
+@pytest.mark.emulator(latency_ms=10, concurrent_uploads=8)
+def test_daemon_killed_while_busy_always_converges_after_restart(
+    tmp_path: Path, emulator: EmulatorProcess, request: pytest.FixtureRequest
+) -> None:
+    trials = daemon_trials(request.config)
+    rng = random.Random(SEED)
+    local = tmp_path / "local"
+    churn = Churn(local, random.Random(SEED + 1))
+    churn.populate(INITIAL_FILES)
+    config = write_config(tmp_path, emulator.api_url, local, quiet_period=0.1)
+    state_db = tmp_path / "state.db"
+    admin = emulator.admin
+
+    mid_activity = 0
+    left_intents: Counter[str] = Counter()
+    daemon = DaemonProcess(config, tmp_path).start()
+    try:
+        for trial in range(trials):
+            admin.set_knobs(latency_ms=rng.randint(5, 20))
+            before = mutations(admin.counts())
+            if trial:
+                churn.step(rng.randint(60, 200))
+            wait_for_mutations(admin, before, timeout=60, log_tail=daemon.log_tail)
+            time.sleep(rng.uniform(0.0, 0.5))
+            daemon.kill()
+            daemon.close()
+            # Killed with work undone: the remote still differs from the (unchanged) tree.
+            mid_activity += bool(invariant_problems(admin, local, REMOTE))
+            left_intents.update(i.kind for i in journal_intents(state_db))
+            if rng.random() < 0.3:  # the tree changes while no daemon is running
+                churn.step(rng.randint(5, 30))
+            daemon = DaemonProcess(config, tmp_path).start()
+            wait_for_invariant(
+                admin,
+                local,
+                state_db,
+                timeout=90,
+                what=f"convergence after kill {trial} (seed {SEED})",
+                log_tail=daemon.log_tail,
+            )
+    finally:
+        daemon.close()
+    print(
+        f"\ndaemon crash trials: {trials} kills survived (seed {SEED}), {mid_activity} while "
+        f"remote != local, intents left at kills: {dict(left_intents)}"
+    )
+    assert mid_activity >= max(1, trials // 3), f"only {mid_activity}/{trials} kills mid-sync"
