@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from syncd.daemon_lock import AlreadyRunning, StateLock
+from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.metrics import DaemonMetrics, MetricsServer
 from syncd.pair_worker import PairState, PairSyncer, PairWorker, PassReport
 from syncd.sdnotify import SystemdNotifier

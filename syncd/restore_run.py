@@ -25,8 +25,8 @@ from rich.progress import (
 from rich.progress import Progress as RichProgressBar
 
 from syncd.config import Config, PairConfig
-from syncd.daemon_lock import AlreadyRunning, StateLock
 from syncd.errors import ExitCode, UserError
+from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.remote.client import RemoteClient
 from syncd.restore import Restorer, RestoreReport
 from syncd.restore_remote import resolve_remote_folder, split_remote_path, worker_count

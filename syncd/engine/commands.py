@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from syncd.config import Config, MaxDelete, PairConfig
-from syncd.daemon_lock import AlreadyRunning, StateLock
 from syncd.engine.executor import Progress
 from syncd.engine.ops import Op, Upload
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.errors import ExitCode, GuardRefused, UserError
+from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
 

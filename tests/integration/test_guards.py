@@ -92,7 +92,7 @@ def test_bad_max_delete_is_a_usage_error(synced) -> None:
 
 
 def test_reconcile_refuses_beside_a_running_daemon(synced) -> None:
-    from syncd.daemon_lock import StateLock
+    from syncd.journal.lock import StateLock
 
     _local, config, emulator = synced
     with StateLock(config.parent / "state.db"):  # what `syncd run` holds

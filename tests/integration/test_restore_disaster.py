@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from syncd.daemon_lock import StateLock
+from syncd.journal.lock import StateLock
 from syncd.journal.store import Journal
 from syncd.restore_paths import INCOMPLETE_MARKER
 from tests.integration.test_restore_support import (

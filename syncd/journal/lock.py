@@ -1,4 +1,7 @@
-"""One daemon per state database: an fcntl lock on a file next to the database.
+"""One writer process per state database: an fcntl lock on a file next to the database.
+
+Held by `syncd run` for its lifetime and by `reconcile`/`restore` while they write; it lives with
+the journal so the engine can take it without importing the daemon (imports point one way).
 
 The lock is held for the life of the process and released by the kernel if the process dies,
 so a crash never leaves a stale lock behind (unlike a pid file checked by hand).
