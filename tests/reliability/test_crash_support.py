@@ -134,6 +134,7 @@ class Churn:
     root: Path
     rng: random.Random
     serial: int = 0
+    floor: int = 0  # fewer files than this: deletes become adds
     tally: dict[str, int] = field(default_factory=dict)
 
     def _note(self, kind: str, ops: int = 1) -> None:
@@ -166,6 +167,7 @@ class Churn:
                 sub.mkdir()
                 self._note("mkdir")
                 dirs.append(sub)
+        self.floor = files * 9 // 10
         for i in range(files):
             (self.rng.choice(dirs) / f"f{i}.txt").write_bytes(self._content())
             self._note("add")
@@ -189,6 +191,8 @@ class Churn:
         kinds += ["dirmove", "mkdir", "rmdir"]
         for _ in range(operations):
             kind = self.rng.choice(kinds)
+            if kind in ("delete", "rmdir") and len(files) < self.floor:
+                kind = "add"  # keep the tree near its initial size: never drift towards empty
             if kind in ("edit", "rename", "move", "delete") and not files:
                 kind = "add"
             if kind in ("dirmove", "rmdir") and not dirs:
@@ -227,6 +231,8 @@ class Churn:
             elif kind == "rmdir":
                 # Prefer small directories: a whole top-level one would empty the workload.
                 victim = min(self.rng.sample(dirs, min(3, len(dirs))), key=_size_of)
+                if _size_of(victim) > max(5, len(files) // 20):
+                    continue  # too big a bite of the workload
                 shutil.rmtree(victim)
                 self._note("rmdir")
                 files, dirs = self._scan()
