@@ -145,6 +145,7 @@ def _journal_problems(
                 f"journal: root folder id {pair.root_folder_id} != remote {remote.root_id}"
             )
         seen_files: set[str] = set()
+        seen_dirs: set[str] = set()
         stack: list[tuple[int, str, int | None]] = [(pair.root_dir_id, "", remote.root_id)]
         while stack:
             dir_id, rel_dir, folder_id = stack.pop()
@@ -186,6 +187,7 @@ def _journal_problems(
                 if row.status != SYNCED:
                     problems.append(f"journal: dir {rel} status {row.status} ({row.reason})")
                     continue
+                seen_dirs.add(rel)
                 if remote.folders.get(rel) != row.folder_id:
                     problems.append(
                         f"journal: dir {rel} -> folder {row.folder_id}, remote has "
@@ -198,6 +200,8 @@ def _journal_problems(
                 stack.append((row.id, rel, row.folder_id))
         for rel in sorted(local.files.keys() - seen_files)[:20]:
             problems.append(f"journal: local file {rel} has no synced row")
+        for rel in sorted(local.dirs.keys() - seen_dirs)[:20]:
+            problems.append(f"journal: local directory {rel} has no synced row")
     return problems
 
 

@@ -108,3 +108,48 @@ def test_max_delete_hundred_percent_never_refuses() -> None:
     from syncd.engine.guards import check_deletions
 
     check_deletions("docs", 15, 14, parse_max_delete("100%"))
+
+
+def test_invariant_checker_sees_each_kind_of_violation(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """A checker that always passes proves nothing: break the invariant one way at a time."""
+    import base64
+
+    local = tmp_path / "local"
+    (local / "a").mkdir(parents=True)
+    (local / "a" / "x.txt").write_bytes(b"x")
+    (local / "y.txt").write_bytes(b"y")
+    config = write_config(tmp_path, emulator.api_url, local)
+    state_db = tmp_path / "state.db"
+    reconcile_until_clean(config, tmp_path / "log")
+    admin = emulator.admin
+    assert invariant_problems(admin, local, REMOTE, state_db=state_db) == []
+
+    def problems() -> str:
+        return "\n".join(invariant_problems(admin, local, REMOTE, state_db=state_db))
+
+    folders = {f["name"]: f["id"] for f in admin.tree()["folders"] if f["status"] == "active"}
+    body = base64.b64encode(b"extra").decode()
+    extra = admin.drift("add_file", folder_id=folders["a"], name="extra.txt", content_b64=body)
+    assert "remote extra file a/extra.txt" in problems()
+    admin.drift("trash_file", file_id=extra["id"])
+    twin = admin.drift("add_file", folder_id=folders["a"], name="x.txt", content_b64=body)
+    assert "duplicate name on the host" in problems()
+    admin.drift("trash_file", file_id=twin["id"])
+    orphan = admin.drift("add_file", folder_id=folders["Crash"], name="o.txt", content_b64=body)
+    assert "orphan upload" in problems()
+    admin.drift("trash_file", file_id=orphan["id"])
+    assert problems() == ""
+    (local / "y.txt").write_bytes(b"changed")
+    assert "content differs: y.txt" in problems()
+    (local / "y.txt").write_bytes(b"y")
+    assert problems() == ""
+    # Same bytes in a new file (another inode): trees agree, the journal no longer does.
+    (local / "y.new").write_bytes(b"y")
+    os.replace(local / "y.new", local / "y.txt")
+    assert "journal: y.txt local identity differs" in problems()
+    reconcile_until_clean(config, tmp_path / "log")
+    assert problems() == ""
+    (local / "b").mkdir()
+    assert "missing remotely: dir b" in problems()
