@@ -83,7 +83,8 @@ def soak(tmp_path: Path, emulator: EmulatorProcess, seconds: float, initial_file
         f"{counts.get('faults', 0)}, 429 {counts.get('429', 0)}, authorize "
         f"{counts.get('authorize', 0)}); requests per useful op {per_op:.2f}; counts {counts}"
     )
-    assert counts.get("faults", 0) > 0 and counts.get("429", 0) >= 0
+    # The soak did what it says: faults were injected, tokens died and were renewed.
+    assert counts.get("faults", 0) > 0 and counts.get("authorize", 0) > 1, counts
     assert per_op < MAX_REQUESTS_PER_OP, f"retries unbounded: {per_op:.2f} requests per op"
 
 
