@@ -234,6 +234,8 @@ class Restorer:
         self._lock = threading.Lock()
         self._root_fd: int | None = None
         self._real_dest = ""
+        self._seen_folders: set[int | None] = set()
+        self._cycles_reported: set[int] = set()
 
     # -- entry point
 
@@ -267,6 +269,9 @@ class Restorer:
         )
         root_name = root_label.rsplit("/", 1)[-1]
         stack = [_Folder(root_folder_id, (), root_label, root_name)]
+        # Every folder id queued so far: a host that lists a folder inside itself (or any cycle)
+        # would otherwise make the walk run forever.
+        self._seen_folders: set[int | None] = {root_folder_id}
         first = True
         # Bounded in-flight downloads: the walk never runs far ahead of the workers.
         with BoundedPool(self.workers, "restore") as pool:
@@ -344,7 +349,10 @@ class Restorer:
                             f"exists locally as {describe_kind(existing)}; "
                             "the folder and everything in it was not restored",
                         )
+                    elif entry.id in self._seen_folders:
+                        self._skip_cycle(entry.id, rpath, local_rel)
                     else:
+                        self._seen_folders.add(entry.id)
                         subfolders.append(
                             _Folder(entry.id, (*parts, name), rpath.rstrip("/"), entry.name)
                         )
@@ -509,6 +517,14 @@ class Restorer:
     def _skip(self, remote: str, local: str | None, reason: str) -> None:
         with self._lock:
             self.report.skipped.append(Item(remote, local, reason))
+
+    def _skip_cycle(self, folder_id: int, remote: str, local: str) -> None:
+        """A folder id met again is never entered; each such id is reported once."""
+        if folder_id in self._cycles_reported:
+            return
+        self._cycles_reported.add(folder_id)
+        reason = f"folder id {folder_id} appears twice in the remote tree: skipped (cycle)"
+        self._skip(remote, local, reason)
 
     def _fail(self, remote: str, local: str | None, reason: str) -> None:
         with self._lock:

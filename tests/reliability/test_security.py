@@ -333,11 +333,6 @@ def test_restore_through_the_cli_keeps_hostile_names_inside_dest(
         assert len(path.name.encode()) <= 255
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="restore (in progress) follows a folder cycle in the host's listings without end "
-    "(a folder listed as its own child): it should stop at a folder id already on its path",
-)
 def test_restore_stops_at_a_folder_cycle_in_the_host_listings(
     bad_host: ScriptedHost, tmp_path: Path
 ) -> None:
