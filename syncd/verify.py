@@ -40,6 +40,8 @@ JOURNAL_STALE = "journal_differs"  # the journal's ids or sizes do not match wha
 CONTENT_DIFFERS = "content_differs"  # --deep: MD5 of remote bytes != local file's
 CHECK_FAILED = "check_failed"  # --deep: could not download or read
 RESTORE_INCOMPLETE = "restore_incomplete"  # a disaster-recovery restore has not finished
+REMOTE_CYCLE = "remote_folder_cycle"  # a folder id met twice in the remote tree: not entered
+LOCAL_ROOT_MISSING = "local_root_missing"  # nothing compared: the pair's root is not there
 NOT_SYNCED = "not_synced"  # a note, not a difference: the sync skipped it for a stated reason
 
 
@@ -50,7 +52,16 @@ class Difference:
     detail: str
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+        return {"kind": self.kind, "path": printable(self.path), "detail": printable(self.detail)}
+
+
+def printable(text: str) -> str:
+    """``text`` as valid Unicode for JSON and terminals: the undecodable bytes of a file name
+    (surrogate escapes from ``os.scandir``) become ``\\xNN``, like the scanner's messages."""
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (from JSON)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +100,18 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.differences
 
+    @property
+    def local_root_missing(self) -> bool:
+        return any(d.kind == LOCAL_ROOT_MISSING for d in self.differences)
+
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for diff in self.differences:
             counts[diff.kind] = counts.get(diff.kind, 0) + 1
         return {
             "pair": self.pair,
-            "local": self.local_root,
-            "remote": self.remote_path,
+            "local": printable(self.local_root),
+            "remote": printable(self.remote_path),
             "ok": self.ok,
             "files_compared": self.files_compared,
             "folders_compared": self.folders_compared,
@@ -107,6 +122,9 @@ class VerifyReport:
         }
 
     def lines(self) -> list[str]:
+        if self.local_root_missing:
+            (diff,) = self.differences
+            return [f"{self.pair}: NOT COMPARED — {printable(diff.detail)}"]
         head = (
             f"{self.pair}: {'OK' if self.ok else 'DIFFERS'} — {self.files_compared} files and "
             f"{self.folders_compared} folders compared"
@@ -115,8 +133,13 @@ class VerifyReport:
             head += f", {self.deep_checked} MD5-checked ({self.deep_bytes / 1e6:.1f} MB)"
         head += f", {len(self.differences)} differences"
         lines = [head]
-        lines += [f"  {d.kind.replace('_', ' ')}: {d.path} ({d.detail})" for d in self.differences]
-        lines += [f"  note: {d.path} not synced ({d.detail})" for d in self.notes]
+        lines += [
+            f"  {d.kind.replace('_', ' ')}: {printable(d.path)} ({printable(d.detail)})"
+            for d in self.differences
+        ]
+        lines += [
+            f"  note: {printable(d.path)} not synced ({printable(d.detail)})" for d in self.notes
+        ]
         return lines
 
 
@@ -165,9 +188,13 @@ class Verifier:
         self._lock = threading.Lock()
         self._reservoir: list[_DeepCheck] = []
         self._seen_for_sample = 0
+        # Remote folder ids queued so far: a host that lists a folder inside itself (or any
+        # cycle) must not send the walk round again.
+        self._seen_folders: set[int | None] = set()
 
     def run(self, remote_root_id: int | None) -> VerifyReport:
         """Compare the pair whose remote folder is ``remote_root_id`` (None: the account root)."""
+        self._seen_folders = {remote_root_id}
         with BoundedPool(self.workers, "verify") as pool:
             stack: list[tuple[str, int | None]] = [("", remote_root_id)]
             while stack:
@@ -179,6 +206,20 @@ class Verifier:
                 pool.submit(self._deep_check, check)
         self.report.differences.sort(key=lambda d: (d.path, d.kind))
         self.report.notes.sort(key=lambda d: d.path)
+        return self.report
+
+    def local_root_is_missing(self) -> bool:
+        return not os.path.isdir(self.local_root)
+
+    def run_local_missing(self) -> VerifyReport:
+        """The pair's local root is not there (an unmounted disk looks like this): one difference
+        says so, instead of every remote file reported as extra."""
+        self._diff(
+            LOCAL_ROOT_MISSING,
+            "/",
+            f"the local root {self.local_root} is missing or not a directory — is the disk "
+            "mounted? (check [[pairs]] local); nothing was compared",
+        )
         return self.report
 
     def run_remote_missing(self) -> VerifyReport:
@@ -263,7 +304,15 @@ class Verifier:
         if self.journal is not None:
             self._check_row(shown, rem, row, loc)
         if isinstance(rem, RemoteFolder):
-            stack.append((rel, rem.id))
+            if rem.id in self._seen_folders:
+                self._diff(
+                    REMOTE_CYCLE,
+                    shown,
+                    f"folder id {rem.id} appears twice in the remote tree: skipped (cycle)",
+                )
+            else:
+                self._seen_folders.add(rem.id)
+                stack.append((rel, rem.id))
             return []
         self.report.files_compared += 1
         if loc.size != rem.size:

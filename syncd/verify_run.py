@@ -52,6 +52,10 @@ def run_verify(
         for report in reports:
             for line in report.lines():
                 print(line, file=out)
+    if any(r.local_root_missing for r in reports):
+        # Same code as reconcile's missing-root guard: a script can tell "disk not mounted"
+        # from "the trees differ".
+        return ExitCode.GUARD
     return ExitCode.OK if all(r.ok for r in reports) else ExitCode.FAILED
 
 
@@ -78,6 +82,8 @@ def verify_pair(
             workers=workers,
             rng=rng,
         )
+        if verifier.local_root_is_missing():
+            return verifier.run_local_missing()
         prefer = journal.pair.root_folder_id if journal is not None else None
         try:
             root_id = resolve_remote_folder(client, pair.remote_parts, prefer=prefer)

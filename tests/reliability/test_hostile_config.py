@@ -122,10 +122,10 @@ def test_missing_pair_directory_in_verify_is_one_line(tmp_path: Path, emulator: 
         pairs={"docs": (missing, "Backup/Docs")},
     )
     result = check(tmp_path, config, "verify")
-    assert result.returncode == 1, result.stderr  # differs: never "ok" for a missing root
+    assert result.returncode == 3, result.stderr  # reconcile's missing-root guard code
     assert "Traceback" not in result.stderr
     assert not missing.parent.exists()
-    # (verify does not yet name the missing local root itself: see the session report)
+    assert "is the disk mounted?" in result.stdout and str(missing) in result.stdout
 
 
 def closed_port() -> int:
