@@ -102,6 +102,10 @@ class MaxDelete:
         return int(total * self.percent / 100)
 
     def allows(self, deletions: int, total: int) -> bool:
+        # "100%" means no limit: a pass may also trash untracked extras and crash leftovers,
+        # which can outnumber what the journal tracks.
+        if self.percent is not None and self.percent >= 100:
+            return True
         return deletions <= self.limit(total)
 
     def __str__(self) -> str:

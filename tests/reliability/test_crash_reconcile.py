@@ -96,11 +96,6 @@ def test_reconcile_killed_at_random_moments_always_converges(
     assert partial >= max(1, trials // 3), f"only {partial}/{trials} kills interrupted a pass"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine guard: max_delete 100% refuses a pass trashing more items than it tracks "
-    "(crash leftovers / extras count as deletions), daemon then waits 10 min",
-)
 def test_max_delete_hundred_percent_never_refuses() -> None:
     # Seen in a daemon crash trial (seed 20261130, kill 20, before the workload kept its size):
     # "this pass would trash 15 of 14 synced files, more than max_delete (100%)".
