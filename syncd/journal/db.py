@@ -17,19 +17,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from syncd.errors import UserError
+from syncd.journal.errors import JournalError, from_operational_error
+
+__all__ = ["JournalError", "make_engine", "upgrade"]
 
 BUSY_TIMEOUT_MS = 30_000
 
 # Alembic reports every step at INFO; a normal start needs none of it on the console.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 SCRIPT_LOCATION = "syncd:migrations"
-
-
-class JournalError(UserError):
-    """The state database cannot be used (newer schema, not a syncd database, unreadable)."""
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -93,6 +92,8 @@ def upgrade(engine: Engine, path: Path, reader: Engine | None = None) -> None:
     script = ScriptDirectory.from_config(cfg)
     try:
         current = current_revision(reader or engine)
+    except OperationalError as exc:
+        raise _translated(exc, path) from exc
     except Exception as exc:  # not a database at all, or unreadable
         raise JournalError(
             f"cannot read the state database {path}: {exc} — check [state] path"
@@ -107,6 +108,19 @@ def upgrade(engine: Engine, path: Path, reader: Engine | None = None) -> None:
             ) from None
     if current == script.get_current_head():
         return
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:  # a full disk or a lock while creating/upgrading the schema
+        translated = from_operational_error(exc, path, BUSY_TIMEOUT_MS)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _translated(exc: OperationalError, path: Path) -> JournalError:
+    """A typed error for a full disk/lock/read-only file, else the generic unreadable one."""
+    return from_operational_error(exc, path, BUSY_TIMEOUT_MS) or JournalError(
+        f"cannot read the state database {path}: {exc.orig} — check [state] path"
+    )

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from syncd.errors import ExitCode, UserError
+from syncd.journal.errors import from_os_error
 
 
 class AlreadyRunning(UserError):
@@ -42,20 +43,31 @@ class StateLock:
     """Exclusive, non-blocking lock on ``<state db>.lock``; holds the owner's pid for messages."""
 
     def __init__(self, state_db: Path) -> None:
-        self.path = lock_path_for(state_db)
+        self.state_db = Path(state_db)
+        self.path = lock_path_for(self.state_db)
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        """Take the lock, or raise AlreadyRunning; a read-only or full disk is a JournalError
+        naming the state database (one line for the CLI, not a traceback)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise from_os_error(exc, self.state_db) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
             raise AlreadyRunning(self.path, holder) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # e.g. a full disk: no pid for messages is no reason to go on
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise from_os_error(exc, self.state_db) from exc
         self._fd = fd
 
     def release(self) -> None:

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
+from syncd.journal import db
 from syncd.journal.db import make_engine, upgrade
+from syncd.journal.errors import from_operational_error, from_os_error
 from syncd.journal.rows import (
     FAILED,
     SKIPPED,
@@ -194,7 +197,10 @@ class Tx:
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise from_os_error(exc, self.path) from exc
         self._writer: Engine = make_engine(self.path, writer=True)
         self._reader: Engine = make_engine(self.path, writer=False)
         upgrade(self._writer, self.path, reader=self._reader)
@@ -218,16 +224,31 @@ class Journal:
     # -- plumbing ----------------------------------------------------------------------------
 
     @contextmanager
+    def _edge(self) -> Iterator[None]:
+        """Turn a full disk, a lock held past busy_timeout or a read-only file into a typed
+        JournalError (one line for the CLI); other SQL errors are bugs and pass unchanged."""
+        try:
+            yield
+        except OperationalError as exc:
+            translated = from_operational_error(exc, self.path, db.BUSY_TIMEOUT_MS)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """One write transaction on the single writer connection (serialised by a lock)."""
-        with self._wlock:
+        """One write transaction on the single writer connection (serialised by a lock).
+
+        It commits whole or rolls back whole: on any error, including a full disk at COMMIT,
+        nothing of it is recorded (the error then arrives as JournalFull/JournalLocked)."""
+        with self._wlock, self._edge():
             if self._wconn is None:
                 self._wconn = self._writer.connect()
             with self._wconn.begin():
                 yield Tx(self._wconn)
 
     def _read(self, sql: str, **params: Any) -> list[Sequence[Any]]:
-        with self._reader.connect() as conn:
+        with self._edge(), self._reader.connect() as conn:
             return [tuple(r) for r in conn.execute(text(sql), params)]
 
     # -- pairs -------------------------------------------------------------------------------
@@ -293,7 +314,7 @@ class Journal:
 
     def children(self, dir_id: int) -> tuple[list[FileRow], list[DirRow]]:
         """The files and subdirectories recorded under one directory, each sorted by name."""
-        with self._reader.connect() as conn:
+        with self._edge(), self._reader.connect() as conn:
             files = conn.execute(
                 text(f"SELECT {_FILE_COLS} FROM files WHERE dir_id = :d ORDER BY name"),
                 {"d": dir_id},

@@ -226,11 +226,6 @@ def test_broken_state_database_stops_reconcile_and_status_with_one_line(
     assert remote_tree(emulator) == {}  # and nothing was uploaded without a journal
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon_lock/engine (in progress): on a read-only state directory the reconcile "
-    "lock (StateLock, state.db.lock) raises a raw OSError (EROFS): traceback, exit 1",
-)
 def test_read_only_state_database_stops_reconcile_with_one_line(
     tmp_path: Path, emulator: Any
 ) -> None:
@@ -316,12 +311,6 @@ def test_disk_full_mid_pass_loses_nothing_and_the_next_pass_adopts(
         assert integrity.fetchone() == ("ok",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal/engine (in progress): a full disk while writing the journal escapes as a "
-    "raw sqlalchemy OperationalError (traceback, exit 1) instead of one line naming [state] "
-    "path; the same holds for a journal locked past busy_timeout",
-)
 def test_disk_full_is_one_clear_line(tmp_path: Path, emulator: Any) -> None:
     root = tmp_path / "root"
     root.mkdir()

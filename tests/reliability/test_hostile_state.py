@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 import syncd.journal.db as journal_db
 from syncd.journal.db import JournalError, alembic_config, head_revision, make_engine
+from syncd.journal.errors import JournalFull, JournalLocked
 from syncd.journal.rows import FileRow
 from syncd.journal.store import Journal
 from tests.reliability.conftest import (
@@ -113,10 +114,12 @@ def test_locked_journal_reads_work_and_writes_fail_whole_then_recover(
         pair = journal.pair("docs")
         assert pair is not None and journal.tracked_files(pair.id) == 10
         with (
-            pytest.raises(OperationalError, match="database is locked"),
+            pytest.raises(JournalLocked, match="is locked by another process") as caught,
             journal.transaction() as tx,
         ):
             tx.put_file(file_rows(pair.root_dir_id, 1, "new")[0])
+        assert str(path) in caught.value.message and caught.value.exit_code == 1
+        assert isinstance(caught.value.__cause__, OperationalError)
         assert journal.tracked_files(pair.id) == 10  # nothing half-written
         release(holder, "rollback")
         with journal.transaction() as tx:  # the same journal writes once the lock is gone
@@ -300,9 +303,13 @@ def test_disk_full_fails_the_transaction_whole_and_keeps_the_journal(tmp_path: P
                 pass
             finally:
                 os.close(fd)
-            with pytest.raises(OperationalError, match="full"), journal.transaction() as tx:
+            with (
+                pytest.raises(JournalFull, match="disk is full") as caught,
+                journal.transaction() as tx,
+            ):
                 for row in file_rows(root_dir, 2000, "big"):
                     tx.put_file(row)
+            assert str(path) in caught.value.message and caught.value.exit_code == 1
             assert journal.tracked_files(pair.id) == 50  # all or nothing
             filler.unlink()
             with journal.transaction() as tx:  # space is back: the same journal writes again
