@@ -291,8 +291,9 @@ def md5(data: bytes) -> str:
 def test_upload_names_arrive_as_the_scanner_predicts(
     client: RemoteClient, emulator: Any, tmp_path: Path
 ) -> None:
-    """A name `upload_name_issue` calls fine is stored exactly as sent (the scanner may be more
-    cautious than the emulator: it flags backslashes, which PHP's upload handling cuts at)."""
+    """A name `upload_name_issue` calls fine is stored exactly as sent, and every name it flags
+    (backslash: PHP keeps what follows it; quote and control characters: sent %-encoded) is
+    indeed stored altered."""
     names = [n for n in ODD_FILES if "/" not in n] + ["ok.txt"]
     folder = client.folder_create("odd", None)
     sent: dict[int, str] = {}
@@ -308,7 +309,10 @@ def test_upload_names_arrive_as_the_scanner_predicts(
         if upload_name_issue(name) is None:
             assert stored[file_id] == name, repr(name)
     altered = {name for file_id, name in sent.items() if stored[file_id] != name}
-    assert altered == {"new\nline.txt", "tab\there.txt", 'quote".txt'}
+    flagged = {name for name in names if upload_name_issue(name) is not None}
+    assert altered == flagged
+    assert {"new\nline.txt", "tab\there.txt", 'quote".txt'} <= altered
+    assert any("\\" in name for name in altered)
 
 
 def test_case_only_rename_of_a_remote_file(client: RemoteClient, tmp_path: Path) -> None:
