@@ -223,6 +223,11 @@ class PairWorker:
                     self.name,
                     self.state.consecutive_failures,
                 )
+                if kind == "incremental":
+                    # Failed passes (lost answers, outages) can leave drift outside the dirty
+                    # paths; one full pass (a listing per folder) repairs it now, not at the
+                    # next interval.
+                    self._request_full_locked("catch-up after failed passes")
             self.state.consecutive_failures = 0
             self.state.next_retry_in = None
             self._retry_at = None

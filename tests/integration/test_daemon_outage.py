@@ -9,7 +9,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.daemon_harness import running_daemon, wait_converged, write_config
+from tests.integration.daemon_harness import (
+    running_daemon,
+    wait_converged,
+    wait_for,
+    write_config,
+)
 
 OUTAGE_SECONDS = 20.0
 
@@ -42,5 +47,13 @@ def test_host_down_for_20s_then_back(emulator, tmp_path: Path) -> None:
             time.sleep(0.5)
         emulator.restart()
         wait_converged(emulator.admin, root, "Docs", daemon, timeout=60)
+        # Recovering from failed incremental passes is followed by one full pass, which
+        # repairs whatever the failures left outside the dirty paths.
+        wait_for(
+            lambda: "full reconcile (catch-up after failed passes)" in daemon.log_text(),
+            30,
+            "a full pass after the failed ones",
+            daemon.log_tail,
+        )
         assert daemon.proc is not None and daemon.proc.poll() is None
         assert daemon.stop() == 0
