@@ -25,6 +25,20 @@ import httpx
 
 import syncd
 
+# The actions that change the account: what "zero mutating calls" counts in admin counts.
+MUTATING_ACTIONS = (
+    "file/upload",
+    "file/edit",
+    "file/delete",
+    "file/move",
+    "file/copy",
+    "folder/create",
+    "folder/edit",
+    "folder/delete",
+    "folder/move",
+)
+
+
 _PROJECT_ROOT = str(Path(syncd.__file__).resolve().parent.parent)
 
 # knob name -> command-line flag of `python -m syncd.emulator`

@@ -11,21 +11,12 @@ from pathlib import Path
 
 from syncd.config import Config, load_config
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from syncd.emulator.testing import MUTATING_ACTIONS
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.journal.store import Journal
 from syncd.remote import RemoteClient
 
-MUTATING = (
-    "file/upload",
-    "file/edit",
-    "file/delete",
-    "file/move",
-    "file/copy",
-    "folder/create",
-    "folder/edit",
-    "folder/delete",
-    "folder/move",
-)
+MUTATING = MUTATING_ACTIONS
 
 
 def write_config(

@@ -12,11 +12,11 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from tests.integration.daemon_harness import wait_for  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,17 +110,3 @@ def run_syncd(config: Path, *args: str, timeout: float = 120) -> subprocess.Comp
         timeout=timeout,
         check=False,
     )
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    """Poll ``condition`` until truthy; AssertionError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)

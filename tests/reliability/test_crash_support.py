@@ -15,22 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from syncd.emulator.testing import MUTATING_ACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 REMOTE = "Crash/docs"
 PAIR = "docs"
 
-MUTATING = (
-    "file/upload",
-    "file/edit",
-    "file/delete",
-    "file/move",
-    "file/copy",
-    "folder/create",
-    "folder/edit",
-    "folder/delete",
-    "folder/move",
-)
+MUTATING = MUTATING_ACTIONS
 
 
 def mutations(counts: Mapping[str, int]) -> int:
