@@ -43,7 +43,7 @@ from syncd.engine.ops import (
     UpdateDir,
     Upload,
 )
-from syncd.journal.rows import ACCOUNT_ROOT, FAILED, SKIPPED, SYNCED, FileRow
+from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
@@ -91,10 +91,6 @@ class _Failed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _folder_arg(folder_id: int | None) -> int | None:
-    return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
 
 
 class Executor:
@@ -261,12 +257,12 @@ class Executor:
                     self.pair_id, "create_folder", folder_id=parent_folder, name=op.name
                 )
             try:
-                folder = self.client.folder_create(op.name, _folder_arg(parent_folder))
+                folder = self.client.folder_create(op.name, api_folder_id(parent_folder))
                 folder_id, stored = folder.id, folder.name
             except UploadOutcomeUnknown:
                 found = self._find_untracked_folder(parent_folder, op.name)
                 if found is None:
-                    folder = self.client.folder_create(op.name, _folder_arg(parent_folder))
+                    folder = self.client.folder_create(op.name, api_folder_id(parent_folder))
                     found = (folder.id, folder.name)
                 folder_id, stored = found
             with self.journal.transaction() as tx:
@@ -289,7 +285,7 @@ class Executor:
         self._count("folders created")
 
     def _find_untracked_folder(self, parent: int | None, name: str) -> tuple[int, str] | None:
-        listing = self.client.folder_listing(_folder_arg(parent))
+        listing = self.client.folder_listing(api_folder_id(parent))
         for folder in sorted(listing.folders, key=lambda f: -f.id):
             if (
                 folder.name == name
@@ -316,15 +312,9 @@ class Executor:
         assert op.parent.dir_id is not None and op.parent.folder_id is not None
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "edit", target_id=op.folder_id, name=op.name)
-        parent = op.parent.folder_id
-        if parent == ACCOUNT_ROOT:
-            folder = self.client.folder_move(op.folder_id, None)
-            if op.new_remote_name is not None:
-                folder = self.client.folder_edit(op.folder_id, folder_name=op.new_remote_name)
-        else:
-            folder = self.client.folder_edit(
-                op.folder_id, folder_name=op.new_remote_name, parent_id=parent
-            )
+        folder = self.client.folder_relocate(
+            op.folder_id, api_folder_id(op.parent.folder_id), folder_name=op.new_remote_name
+        )
         with self.journal.transaction() as tx:
             tx.move_dir(op.dir_id, op.parent.dir_id, op.name, folder.name, op.inode)
             tx.clear_intent(intent)
@@ -460,7 +450,7 @@ class Executor:
             try:
                 return self.client.upload_file(
                     path,
-                    _folder_arg(folder),
+                    api_folder_id(folder),
                     filename=name,
                     progress=self._byte_counter(),
                 )
@@ -491,7 +481,7 @@ class Executor:
     def _find_untracked_file(
         self, folder: int | None, name: str, size: int
     ) -> tuple[int, str] | None:
-        listing = self.client.folder_listing(_folder_arg(folder))
+        listing = self.client.folder_listing(api_folder_id(folder))
         for f in sorted(listing.files, key=lambda f: -f.id):
             if (
                 f.name == name
@@ -527,16 +517,10 @@ class Executor:
         assert row.file_id is not None
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "edit", target_id=row.file_id, name=op.name)
-        parent = op.parent.folder_id
         try:
-            if parent == ACCOUNT_ROOT:
-                result = self.client.file_move(row.file_id, None)
-                if op.new_remote_name is not None:
-                    result = self.client.file_edit(row.file_id, filename=op.new_remote_name)
-            else:
-                result = self.client.file_edit(
-                    row.file_id, filename=op.new_remote_name, folder_id=parent
-                )
+            result = self.client.file_relocate(
+                row.file_id, api_folder_id(op.parent.folder_id), filename=op.new_remote_name
+            )
         except NotFound:
             result = None
         gone = result is None or result.status not in ("active", "")

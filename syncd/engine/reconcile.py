@@ -20,9 +20,9 @@ from syncd.engine import guards
 from syncd.engine.executor import Executor, Outcome, Progress
 from syncd.engine.ops import Ref
 from syncd.engine.planner import Plan, Planner, PlanSettings
-from syncd.engine.sources import LiveSources, folder_arg
+from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, PairRow
+from syncd.journal.rows import ACCOUNT_ROOT, PairRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
@@ -84,14 +84,14 @@ def resolve_root_folder(
             log.warning("the remote folder of pair %s is gone; looking it up by path", pair.name)
     folder_id: int = ACCOUNT_ROOT
     for name in parts:
-        listing = client.folder_listing(folder_arg(folder_id))
+        listing = client.folder_listing(api_folder_id(folder_id))
         found = [f for f in listing.folders if f.name == name]
         if found:
             folder_id = min(f.id for f in found)  # twins (someone else's): take the oldest
             continue
         if not create:
             return None
-        folder_id = client.folder_create(name, folder_arg(folder_id)).id
+        folder_id = client.folder_create(name, api_folder_id(folder_id)).id
     with journal.transaction() as tx:
         tx.set_root_folder(pair.root_dir_id, folder_id)
     return folder_id

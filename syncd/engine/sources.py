@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from syncd.engine.planner import LocalDir
-from syncd.journal.rows import ACCOUNT_ROOT, DirRow, FileRow
+from syncd.journal.rows import DirRow, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.scanner import (
     UNSYNCABLE_NAME,
@@ -28,10 +28,6 @@ from syncd.remote.models import FolderListing
 
 PREFETCH_LIMIT = 64  # listings fetched ahead at most (bounds memory on wide trees)
 ISSUE_LIMIT = 1000  # scanner issues kept for the summary (the rest are only counted)
-
-
-def folder_arg(folder_id: int | None) -> int | None:
-    return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
 
 
 class LiveSources:
@@ -127,7 +123,7 @@ class LiveSources:
         with self._lock:
             self.listings += 1
         try:
-            return self.client.folder_listing(folder_arg(folder_id))
+            return self.client.folder_listing(api_folder_id(folder_id))
         except NotFound:
             return None
 

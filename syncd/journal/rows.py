@@ -14,6 +14,11 @@ STATUS_NAMES = {SYNCED: "synced", SKIPPED: "skipped", FAILED: "failed"}
 ACCOUNT_ROOT = 0  # folder_id stored for the account's root folder
 
 
+def api_folder_id(folder_id: int | None) -> int | None:
+    """The journal's folder id as the client takes it: None for the account root."""
+    return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
+
+
 @dataclass(frozen=True, slots=True)
 class FileRow:
     """The last state both sides agreed on for one file (or why they could not agree)."""

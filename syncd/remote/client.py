@@ -375,6 +375,17 @@ class RemoteClient:
         fields = {"file_id": str(file_id), "new_parent_folder_id": str(new_parent_folder_id or 0)}
         return self._file("file/move", fields)
 
+    def file_relocate(
+        self, file_id: int, folder_id: int | None, *, filename: str | None = None
+    ) -> RemoteFile:
+        """Put a file in ``folder_id`` (None = account root) under ``filename`` (None keeps it).
+        One file/edit, except into the root, which file/edit cannot express (a blank folder_id
+        keeps the old one): file/move, then a file/edit for the name if there is one."""
+        if folder_id is None:
+            moved = self.file_move(file_id, None)
+            return moved if filename is None else self.file_edit(file_id, filename=filename)
+        return self.file_edit(file_id, filename=filename, folder_id=folder_id)
+
     def file_copy(self, file_id: int, copy_to_folder_id: int | None) -> CopyResult:
         fields = {"file_id": str(file_id), "copy_to_folder_id": str(copy_to_folder_id or 0)}
         copy = CopyResult.from_api(self._call("file/copy", fields))
@@ -446,6 +457,18 @@ class RemoteClient:
             "new_parent_folder_id": str(new_parent_folder_id or 0),
         }
         return self._folder("folder/move", fields)
+
+    def folder_relocate(
+        self, folder_id: int, parent_id: int | None, *, folder_name: str | None = None
+    ) -> RemoteFolder:
+        """Put a folder under ``parent_id`` (None = account root) as ``folder_name`` (None keeps
+        it): one folder/edit, or folder/move (+ folder/edit for the name) into the root."""
+        if parent_id is None:
+            moved = self.folder_move(folder_id, None)
+            if folder_name is None:
+                return moved
+            return self.folder_edit(folder_id, folder_name=folder_name)
+        return self.folder_edit(folder_id, folder_name=folder_name, parent_id=parent_id)
 
     # ------------------------------------------------------------------ plumbing
 

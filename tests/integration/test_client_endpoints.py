@@ -126,6 +126,29 @@ def test_upload_to_root_and_filename_override(remote: RemoteClient, tmp_path: Pa
     assert remote.file_info(up.file_id).folder_id is None
 
 
+def test_relocate_into_a_folder_and_into_the_root(
+    remote: RemoteClient, emulator_session: EmulatorProcess, tmp_path: Path
+) -> None:
+    a = remote.folder_create("a")
+    b = remote.folder_create("b")
+    up = remote.upload_file(write(tmp_path / "f.txt", b"f"), a.id)
+    emulator_session.admin.reset_counts()
+    # Into a folder: one file/edit carries the move and the rename.
+    moved = remote.file_relocate(up.file_id, b.id, filename="g.txt")
+    assert (moved.folder_id, moved.name) == (b.id, "g.txt")
+    # Into the root, which file/edit cannot express: file/move, then file/edit for the name.
+    at_root = remote.file_relocate(up.file_id, None, filename="h.txt")
+    assert (at_root.folder_id, at_root.name) == (None, "h.txt")
+    sub = remote.folder_create("sub", a.id)
+    top = remote.folder_relocate(sub.id, None, folder_name="top")
+    assert (top.parent_id, top.name) == (None, "top")
+    back = remote.folder_relocate(sub.id, b.id)
+    assert (back.parent_id, back.name) == (b.id, "top")
+    counts = emulator_session.admin.counts()
+    assert counts["file/edit"] == 2 and counts["file/move"] == 1
+    assert counts["folder/edit"] == 2 and counts["folder/move"] == 1
+
+
 def test_names_trimmed_and_stripped_by_host_are_read_back(
     remote: RemoteClient, tmp_path: Path
 ) -> None:
