@@ -1,0 +1,1 @@
+"""One module per case, each exposing ``CASE`` (see benchmarks/core.py)."""

@@ -1,0 +1,1 @@
+"""Harnesses that run the peer tools (rclone, Syncthing, lsyncd) on the same data."""
