@@ -564,6 +564,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
 @click.option(
     "--accept-new-root", is_flag=True, help="The local root moved to another disk on purpose."
 )
+@click.option(
+    "--adopt-existing",
+    is_flag=True,
+    help="Take remote files with the same name and size as the local ones as already uploaded "
+    "(a first sync against a copy made by other means; check it with `syncd verify --deep`).",
+)
 @pass_app
 def reconcile(
     app: App,
@@ -572,13 +578,16 @@ def reconcile(
     max_delete: Any,
     force_deletes: bool,
     accept_new_root: bool,
+    adopt_existing: bool,
 ) -> int:
     """Make each pair's remote folder equal to its local directory, once, and print a summary.
     Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
     from syncd.engine.commands import ReconcileRequest, run_reconcile
 
     config = app.load_config(require_pairs=True)
-    request = ReconcileRequest(pair, dry_run, max_delete, force_deletes, accept_new_root)
+    request = ReconcileRequest(
+        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing
+    )
     with app.open_client(config) as client:
         return run_reconcile(config, client, request)
 

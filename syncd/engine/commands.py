@@ -23,8 +23,11 @@ from syncd.errors import ExitCode, GuardRefused, UserError
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
+from syncd.remote.models import AccountPackage
 
 log = logging.getLogger(__name__)
+
+PACKAGE_MAX_AGE = 3600.0  # seconds an account/package answer is reused by one-shot commands
 
 SUMMARY_ORDER = (
     "uploaded",
@@ -47,6 +50,7 @@ class ReconcileRequest:
     max_delete: MaxDelete | None = None
     force_deletes: bool = False
     accept_new_root: bool = False
+    adopt_existing: bool = False
 
 
 class RichProgress(Progress):
@@ -116,15 +120,16 @@ def run_reconcile(config: Config, client: RemoteClient, request: ReconcileReques
 def _reconcile_pairs(
     config: Config, client: RemoteClient, request: ReconcileRequest, pairs: tuple[PairConfig, ...]
 ) -> int:
-    package = client.account_package()
     worst = ExitCode.OK
     with Journal(config.state.path) as journal:
+        package = cached_package(client, journal, config.remote.api_url)
         for pair in pairs:
             options = PassOptions(
                 dry_run=request.dry_run,
                 max_delete=request.max_delete,
                 force_deletes=request.force_deletes,
                 accept_new_root=request.accept_new_root,
+                adopt_existing=request.adopt_existing,
             )
             tty = sys.stdout.isatty() and not request.dry_run
             progress = RichProgress(f"{pair.name}") if tty else LogProgress()
@@ -149,6 +154,18 @@ def _reconcile_pairs(
             if result.exit_code == ExitCode.FAILED and worst == ExitCode.OK:
                 worst = ExitCode.FAILED
     return worst
+
+
+def cached_package(client: RemoteClient, journal: Journal, api_url: str) -> AccountPackage:
+    """The account's package limits, asked of the host at most once an hour (they change when
+    the account is upgraded, which is rare; a stale limit only makes the host refuse an upload,
+    which is recorded and retried on a later pass)."""
+    cached = journal.cached_host_answer(api_url, "account/package", PACKAGE_MAX_AGE)
+    if cached is not None:
+        return AccountPackage.from_api(cached)
+    package = client.account_package()
+    journal.store_host_answer(api_url, "account/package", package.raw)
+    return package
 
 
 def print_result(result: PassResult) -> None:

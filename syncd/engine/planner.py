@@ -142,6 +142,9 @@ class PlanSettings:
     max_upload_size: int = 0  # bytes; 0 = no limit
     upload_intents: frozenset[tuple[int, str, int]] = frozenset()  # (folder_id, name, size)
     detect_moves: bool = True  # False when the journal is empty (nothing to move from)
+    # Adopt an untracked remote file with the local file's name and size instead of uploading
+    # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
+    adopt_existing: bool = False
 
 
 @dataclass
@@ -446,8 +449,9 @@ class Planner:
                 SkipFile(rel, parent=ref, name=entry.name, ident=ident_of(entry), reason=reason)
             )
             return
-        if ref.folder_id is not None and (ref.folder_id, entry.name, entry.size) in (
-            self.s.upload_intents
+        if ref.folder_id is not None and (
+            self.s.adopt_existing
+            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
         ):
             for extra in untracked:
                 if extra.name == entry.name and extra.size == entry.size:

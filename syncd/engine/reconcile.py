@@ -64,6 +64,7 @@ class PassOptions:
     max_delete: MaxDelete | None = None  # None: the config's
     force_deletes: bool = False
     accept_new_root: bool = False
+    adopt_existing: bool = False  # see PlanSettings.adopt_existing
     kind: str = "reconcile"
 
 
@@ -189,6 +190,7 @@ def _pass(
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
         ),
         detect_moves=tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
+        adopt_existing=options.adopt_existing,
     )
     workers = sync.workers
     if package is not None and package.concurrent_uploads > 0:

@@ -516,6 +516,35 @@ class Journal:
             for r in rows
         ]
 
+    # -- host cache ------------------------------------------------------------------------
+
+    def cached_host_answer(self, api_url: str, key: str, max_age: float) -> dict[str, Any] | None:
+        """A host answer stored by ``store_host_answer`` less than ``max_age`` seconds ago."""
+        rows = self._read(
+            "SELECT fetched_at, value FROM host_cache WHERE api_url = :u AND key = :k",
+            u=api_url,
+            k=key,
+        )
+        if not rows:
+            return None
+        fetched_at, value = rows[0]
+        age = time.time() - float(fetched_at)
+        if not 0 <= age < max_age:  # a clock set back counts as stale too
+            return None
+        answer: dict[str, Any] = json.loads(value)
+        return answer
+
+    def store_host_answer(self, api_url: str, key: str, value: dict[str, Any]) -> None:
+        with self.transaction() as tx:
+            tx._x(
+                "INSERT OR REPLACE INTO host_cache (api_url, key, fetched_at, value) "
+                "VALUES (:u, :k, :f, :v)",
+                u=api_url,
+                k=key,
+                f=time.time(),
+                v=json.dumps(value, sort_keys=True),
+            )
+
     # -- daemon status -----------------------------------------------------------------------
 
     def write_daemon_status(self, pair_name: str, state: dict[str, Any]) -> None:
