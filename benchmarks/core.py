@@ -10,17 +10,24 @@ The runner repeats each case, takes median/min/max per figure and judges the tar
 from __future__ import annotations
 
 import operator
+import os
 import shutil
 import statistics
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 Figures = dict[str, float]
 
-_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class Target:
 
     label: str  # as the issue words it: "p50 <= 1.0 s", "files/s >= 1.0 x Syncthing"
     metric: str
-    op: str  # "<=" or ">="
+    op: str  # "<=", ">=" or "==" (counts: "rename = 1 call")
     bound: float | None = None
     other: str | None = None  # a figure (usually a peer's) the bound is relative to
     factor: float = 1.0
@@ -48,17 +55,17 @@ class Target:
                     "why": f"no {self.other} (peer missing)",
                 }
             limit = self.factor * reference
-            ratio = value / reference if reference else float("inf")
+            ratio = value / reference if reference else None
         else:
             assert self.bound is not None
             limit = self.bound
-            ratio = value / limit if limit else float("inf")
+            ratio = value / limit if limit else None  # a count against 0: no ratio
         met = _OPS[self.op](value, limit)
         return {
             "target": self.label,
             "value": value,
             "limit": limit,
-            "ratio": round(ratio, 3),
+            "ratio": None if ratio is None else round(ratio, 3),
             "verdict": "met" if met else "MISSED",
         }
 
@@ -109,3 +116,77 @@ def summarise(runs: list[Figures]) -> dict[str, dict[str, float]]:
             "n": len(values),
         }
     return summary
+
+
+class PeerMissing(Exception):
+    """A peer tool is not installed; the message says which and how to get it."""
+
+    def __init__(self, peer: str, why: str) -> None:
+        super().__init__(f"{peer}: {why}")
+        self.peer = peer
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One child process: wall time from spawn to exit, its own CPU time and peak RSS."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float  # user + system of the child (and of its waited-for children)
+    peak_rss_mb: float  # ru_maxrss of the child, MiB
+    stdout: str
+    stderr: str
+
+    def check(self, what: str) -> Measured:
+        if self.returncode != 0:
+            raise RuntimeError(f"{what} exited {self.returncode}: {self.stderr.strip()[-1500:]}")
+        return self
+
+
+def run_measured(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 3600.0,
+    stdout_to_devnull: bool = False,
+) -> Measured:
+    """Run ``command`` and measure it with ``wait4`` (this child's own rusage, not the sum of
+    every child this process ever had). Output is collected in temp files, not pipes, so a
+    chatty child never blocks. Raises ``TimeoutError`` (after killing it) past ``timeout``."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(command),
+            stdout=subprocess.DEVNULL if stdout_to_devnull else out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                raise TimeoutError(f"{command[0]} ran past {timeout:.0f} s")
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            returncode=proc.returncode,
+            wall_s=wall,
+            cpu_s=usage.ru_utime + usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )

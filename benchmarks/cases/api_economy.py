@@ -1,0 +1,145 @@
+"""API economy: requests by endpoint (the emulator's admin counts) of one `syncd reconcile` each
+for a no-op pass, one file rename, one directory move of 1,000 files and one file edit.
+
+The tree (3 directories of 1,000 files; quick: 3 × 100) is copied into scratch space (it is
+changed), the emulator's store is seeded with the same tree and `syncd reconcile
+--adopt-existing` builds the journal; then each change is made on disk and one real `syncd
+reconcile` subprocess runs with the counts reset just before it. Counts are per endpoint:
+``syncd.<pass>.<endpoint>`` (e.g. ``syncd.noop.folder_listing``), plus the judged figures.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from benchmarks import data
+from benchmarks.core import Case, Figures, RunContext, Target
+from syncd.emulator.testing import MUTATING_ACTIONS, EmulatorProcess
+
+FULL = data.TreeSpec(files=3_000, dirs=3, min_size=1024, max_size=4096, seed=7)
+QUICK = data.TreeSpec(files=300, dirs=3, min_size=1024, max_size=4096, seed=7)
+NOT_REQUESTS = ("429", "faults")
+
+
+def _requests(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if v and k not in NOT_REQUESTS}
+
+
+def _pass(emu: EmulatorProcess, config: Path, *args: str) -> dict[str, int]:
+    """One real `syncd reconcile` with the counts reset before it; its requests by endpoint."""
+    emu.admin.reset_counts()
+    done = subprocess.run(
+        [*data.syncd_base_command(), "reconcile", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=data.syncd_env(),
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"syncd reconcile exited {done.returncode}: {done.stderr[-1500:]}")
+    return _requests(emu.admin.counts())
+
+
+def _record(figures: Figures, label: str, counts: dict[str, int]) -> None:
+    for endpoint, n in counts.items():
+        figures[f"syncd.{label}.{endpoint.replace('/', '_')}"] = n
+    figures[f"syncd.{label}.requests"] = sum(counts.values())
+    figures[f"syncd.{label}.mutating"] = sum(counts.get(a, 0) for a in MUTATING_ACTIONS)
+
+
+def run(ctx: RunContext) -> Figures:
+    spec = QUICK if ctx.quick else FULL
+    local = ctx.work / "local"
+    data.copy_tree(data.tree(ctx.cache, spec), local)
+    emu_dir = ctx.work / "emulator"
+    emu_dir.mkdir()
+    data.seed_emulator_store(emu_dir, spec)
+    figures: Figures = {"tree.files": spec.files, "tree.folders": spec.folder_count()}
+    leaves = spec.leaf_dirs()  # three leaves of files/3 files each
+    with EmulatorProcess(data_dir=emu_dir) as emu:
+        config = data.write_config(
+            ctx.work / "config.toml",
+            api_url=emu.api_url,
+            state=ctx.work / "state" / "state.db",
+            local=local,
+        )
+        (ctx.work / "state").mkdir()
+        adopted = _pass(emu, config, "--adopt-existing")
+        if adopted.get("file/upload"):
+            ctx.note(f"--adopt-existing uploaded {adopted['file/upload']} files")
+
+        noop = _pass(emu, config)
+        _record(figures, "noop", noop)
+        listings = noop.get("folder/listing", 0)
+        authorize = noop.get("authorize", 0)
+        folders = spec.folder_count()
+        # Beyond one listing per folder and at most one authorize (the target's allowance).
+        figures["syncd.noop_extra_calls"] = (
+            sum(noop.values()) - min(listings, folders) - min(authorize, 1)
+        )
+        figures["syncd.noop_listings_per_folder"] = listings / folders
+
+        first = local / leaves[1] / sorted(os.listdir(local / leaves[1]))[0]
+        first.rename(first.with_name("renamed-" + first.name))
+        rename = _pass(emu, config)
+        _record(figures, "rename", rename)
+        figures["syncd.rename_calls"] = figures["syncd.rename.mutating"]
+
+        # One directory of files/3 files moves to the other group directory.
+        source = local / leaves[0]
+        target_parent = local / leaves[1].split("/")[0]
+        source.rename(target_parent / (source.name + "-moved"))
+        moved = _pass(emu, config)
+        _record(figures, "dir_move", moved)
+        figures["syncd.dir_move_calls"] = figures["syncd.dir_move.mutating"]
+        figures["syncd.dir_move_files"] = spec.files // spec.dirs
+
+        edited = local / leaves[2] / sorted(os.listdir(local / leaves[2]))[0]
+        edited.write_bytes(edited.read_bytes() + b"edited\n")
+        edit = _pass(emu, config)
+        _record(figures, "edit", edit)
+        figures["syncd.edit_uploads"] = edit.get("file/upload", 0)
+        figures["syncd.edit_trashes"] = edit.get("file/delete", 0)
+        figures["syncd.edit_other_mutating"] = (
+            figures["syncd.edit.mutating"]
+            - figures["syncd.edit_uploads"]
+            - figures["syncd.edit_trashes"]
+        )
+
+        expected = {
+            f"/{data.REMOTE_FOLDER}/{p.relative_to(local).as_posix()}"
+            for p in local.rglob("*")
+            if p.is_file()
+        }
+        actual = set(emu.admin.active_paths())
+        if expected != actual:
+            ctx.note(
+                f"remote differs from local after the passes: {len(expected - actual)} missing, "
+                f"{len(actual - expected)} extra"
+            )
+        figures["syncd.converged"] = 1.0 if expected == actual else 0.0
+    return figures
+
+
+CASE = Case(
+    name="api_economy",
+    title="requests by endpoint: no-op pass, one rename, one dir move of 1,000 files, one edit",
+    run=run,
+    targets=(
+        Target(
+            "no-op = 1 listing per folder + <= 1 authorize (extra calls <= 0)",
+            "syncd.noop_extra_calls",
+            "<=",
+            bound=0,
+        ),
+        Target("rename = 1 call", "syncd.rename_calls", "==", bound=1),
+        Target("dir move = 1 call", "syncd.dir_move_calls", "==", bound=1),
+        Target("edit = 1 upload", "syncd.edit_uploads", "==", bound=1),
+        Target("edit = 1 trash", "syncd.edit_trashes", "==", bound=1),
+        Target("edit: no other mutating call", "syncd.edit_other_mutating", "==", bound=0),
+        Target("remote == local after the passes", "syncd.converged", "==", bound=1),
+    ),
+    repeat=1,  # counts, not timings: one run says it all
+)
