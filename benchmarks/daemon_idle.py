@@ -1,13 +1,16 @@
-"""Idle cost of `syncd run` watching a large tree: CPU and RSS over a quiet minute.
+"""Idle cost of `syncd run` watching a large, already synced tree: CPU and RSS over a quiet window.
 
-Makes N files (default 10,000 in 100 directories), starts the emulator and the daemon, waits
-until the start-up reconcile has pushed everything, then samples the daemon's CPU time
-(/proc/PID/stat utime+stime) and resident memory (/proc/PID/status VmRSS) for the window.
+Uses the cached synced state of ``benchmarks/data.py`` (tree + emulator store + journal built by
+syncd itself), starts the emulator on private copies and the daemon, waits until the daemon says
+it is up to date (its start-up full pass is a no-op), then samples the daemon's CPU time
+(/proc/PID/stat utime+stime) and resident memory (VmRSS, peak of one sample a second) over the
+window, with nothing changing.
 
-    python3 benchmarks/daemon_idle.py [--files 10000] [--seconds 60]
+    python3 benchmarks/daemon_idle.py [--files 100000] [--dirs 1000] [--seconds 60]
 
-Measured 2026-11-23 (2 cores): 10,000 files in 101 directories, start-up sync 76 s; then over
-60 s idle: 0.03 s CPU (0.05 %), RSS 94 MiB steady, 7 threads, inotify (native) watching.
+Importable: ``measure_idle(live, seconds)`` for a :class:`benchmarks.data.LiveState` returns
+``{"cpu_s", "cpu_pct", "rss_mb", "window_s", "startup_s", "threads", "rss_after_startup_mb"}``;
+the case ``benchmarks/cases/idle.py`` calls it.
 """
 
 from __future__ import annotations
@@ -15,83 +18,96 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess, wait_converged, write_config
+from benchmarks import data
+from benchmarks.peers.common import idle_sample, rss_mib
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / TICKS
+STARTUP_TIMEOUT = 1800.0  # the start-up no-op pass over 100,000 files on a loaded machine
+SETTLE = 2.0  # after "up to date": let the pass's bookkeeping (status write, GC) finish
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def daemon_status(state_db: Path, pair: str = data.PAIR_NAME) -> dict[str, Any] | None:
+    """The daemon's own status record for ``pair`` (what `syncd status` reads), read-only."""
+    if not state_db.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute(
+                "SELECT state FROM daemon_status WHERE pair_name = ?", (pair,)
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None  # not created yet, or locked for a moment
+    return json.loads(row[0]) if row else None
+
+
+def _up_to_date(state_db: Path) -> bool:
+    status = daemon_status(state_db)
+    return bool(status and status.get("daemon_running") and status.get("up_to_date"))
+
+
+def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
+    """Start `syncd run` on ``live``; once up to date, sample it idle for ``seconds``."""
+    from tests.integration.daemon_harness import DaemonProcess
+
+    daemon = DaemonProcess(live.config, live.work).start(timeout=120)
+    try:
+        started = time.monotonic()
+        deadline = started + STARTUP_TIMEOUT
+        while not _up_to_date(live.state_db):
+            if daemon.proc is not None and daemon.proc.poll() is not None:
+                raise RuntimeError("the daemon exited during start-up\n" + daemon.log_tail())
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon never became up to date\n" + daemon.log_tail())
+            time.sleep(0.2)
+        startup = time.monotonic() - started
+        time.sleep(SETTLE)
+        pid = daemon.pid
+        after_startup = rss_mib(pid)
+        sample = idle_sample({"syncd": pid}, seconds)["syncd"]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+        if daemon.proc is not None and daemon.proc.poll() is not None:
+            raise RuntimeError("the daemon died while idle\n" + daemon.log_tail())
+        daemon.stop()
+    finally:
+        daemon.close()
+    return {
+        **sample,
+        "startup_s": round(startup, 2),
+        "rss_after_startup_mb": round(after_startup, 1),
+        "threads": float(threads),
+    }
+
+
+def measure_idle_tree(cache: Path, work: Path, spec: data.TreeSpec, seconds: float) -> dict:
+    """The cached synced state of ``spec`` (built on first use), materialised in ``work``."""
+    state = data.synced_state(cache, spec, method="sync")
+    with state.materialise(work) as live:
+        return measure_idle(live, seconds)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--dirs", type=int, default=100)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--dirs", type=int, default=1_000)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--cache", type=Path, default=data.CACHE_DEFAULT)
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="syncd-bench-idle-") as tmp, EmulatorProcess() as emu:
-        work = Path(tmp)
-        root = work / "root"
-        for i in range(args.files):
-            d = root / f"dir-{i % args.dirs:03d}"
-            d.mkdir(parents=True, exist_ok=True)
-            (d / f"file-{i:05d}.txt").write_text(f"file {i}\n")
-        config = write_config(
-            work / "config.toml",
-            api_url=emu.api_url,
-            state=work / "state.db",
-            pairs={"bench": (root, "bench")},
-        )
-        daemon = DaemonProcess(config, work).start()
-        try:
-            started = time.monotonic()
-            wait_converged(emu.admin, root, "bench", daemon, timeout=1800)
-            initial_sync = time.monotonic() - started
-            time.sleep(2)  # let the pass that converged finish its bookkeeping
-            pid = daemon.pid
-            cpu0, t0 = cpu_seconds(pid), time.monotonic()
-            rss_samples = []
-            while time.monotonic() - t0 < args.seconds:
-                rss_samples.append(rss_mib(pid))
-                time.sleep(1)
-            cpu1, t1 = cpu_seconds(pid), time.monotonic()
-            threads = len(os.listdir(f"/proc/{pid}/task"))
-            rc = daemon.stop()
-        finally:
-            daemon.close()
-    window = t1 - t0
-    result = {
-        "files": args.files,
-        "directories": args.dirs + 1,
-        "initial_sync_s": round(initial_sync, 1),
-        "idle_window_s": round(window, 1),
-        "idle_cpu_s": round(cpu1 - cpu0, 3),
-        "idle_cpu_percent": round(100 * (cpu1 - cpu0) / window, 3),
-        "rss_mib_max": round(max(rss_samples), 1),
-        "rss_mib_last": round(rss_samples[-1], 1),
-        "threads": threads,
-        "daemon_exit": rc,
-    }
-    print(json.dumps(result, indent=2))
+    spec = data.TreeSpec(files=args.files, dirs=args.dirs)
+    with tempfile.TemporaryDirectory(prefix="syncd-bench-idle-") as tmp:
+        result = measure_idle_tree(args.cache, Path(tmp) / "work", spec, args.seconds)
+    print(json.dumps({"files": args.files, "dirs": args.dirs, **result}, indent=2))
     return 0
 
 
