@@ -47,6 +47,7 @@ class AdaptiveRateLimiter:
         probe_doubling: float = 10.0,
         window: float = 1.0,
         max_pause: float = 60.0,
+        burst: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -66,6 +67,9 @@ class AdaptiveRateLimiter:
         self._probe_doubling = probe_doubling
         self._window = window
         self._max_pause = max_pause  # a Retry-After of an hour must not freeze every thread
+        # Slots an idle client may use at once (a token bucket's depth): a daemon's pass after a
+        # quiet spell (listing, upload) is not paced 1/rate apart. Hosts' limits allow bursts.
+        self._burst_credit = max(0, burst - 1)  # slots it may lag behind `now`
         self._ceiling: float | None = None
         self._next_slot = 0.0
         self._pause_until = 0.0
@@ -95,7 +99,8 @@ class AdaptiveRateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                slot = max(now, self._next_slot, self._pause_until)
+                earliest = now - self._burst_credit / self._rate
+                slot = max(earliest, self._next_slot, self._pause_until)
                 self._next_slot = slot + 1.0 / self._rate
                 if slot > now:
                     self._last_throttled = now

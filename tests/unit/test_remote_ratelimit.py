@@ -185,3 +185,19 @@ def test_an_absurd_retry_after_pauses_at_most_max_pause() -> None:
     before = clock.now
     limiter.acquire()
     assert clock.now - before == pytest.approx(30)
+
+
+def test_an_idle_client_may_burst_then_is_paced() -> None:
+    clock = VirtualClock()
+    limiter = limiter_on(clock, initial_rate=10, max_rate=10, burst=3)
+    starts = []
+    for _ in range(6):
+        limiter.acquire()
+        starts.append(clock.now - 1000.0)
+    # Three slots at once (the bucket was full), then 1/rate apart again.
+    assert starts == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3])
+    clock.sleep(10)  # idle: the bucket refills, but never beyond `burst`
+    before = clock.now
+    for _ in range(4):
+        limiter.acquire()
+    assert clock.now - before == pytest.approx(0.1)
