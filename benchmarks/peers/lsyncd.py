@@ -3,6 +3,7 @@ directory to another local directory, run in the foreground (``lsyncd -nodaemon 
 
 Functions (all raise ``PeerError`` on a timeout or a dead lsyncd; nothing is left running):
 
+- ``available() -> str | None``: why it cannot run here, or None.
 - ``require() -> str``: the binary, or raises ``benchmarks.core.PeerMissing`` (so does every
   ``measure_*`` when lsyncd or rsync is not installed).
 - ``measure_latency(work, writes, spacing_s) -> list[float]``: seconds from a writer's close()
@@ -39,6 +40,15 @@ PEER = "lsyncd"
 INSTALL_HINT = "run `bash benchmarks/setup_peers.sh` (apt-get install lsyncd rsync)"
 STARTUP_TIMEOUT_S = 3600.0  # the start-up rsync of a 100,000-file tree on a loaded machine
 ARRIVAL_TIMEOUT_S = 120.0  # one write (the default delay is 15 s)
+
+
+def available() -> str | None:
+    """Why the peer cannot run here, or None (what the latency and idle cases ask)."""
+    try:
+        require()
+    except PeerMissing as missing:
+        return missing.why
+    return None
 
 
 def require() -> str:

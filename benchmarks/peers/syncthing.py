@@ -9,6 +9,7 @@ not either). Completion is read from the REST API (``/rest/events`` long-polls w
 Functions (all raise ``PeerError`` on a timeout or a dead instance; both instances are shut
 down on return or error, and killed at interpreter exit at the latest):
 
+- ``available() -> str | None``: why it cannot run here, or None.
 - ``require() -> str``: the binary, or raises ``benchmarks.core.PeerMissing`` (so does every
   ``measure_*`` when Syncthing is not installed).
 - ``measure_initial_sync(work, tree) -> dict[str, float]``: B (already running) starts empty;
@@ -84,6 +85,15 @@ _OFFLINE_OPTIONS = {
 }
 # Events that can mean "something changed": they only wake the wait, status decides.
 _WAKE_EVENTS = "StateChanged,FolderCompletion,FolderSummary,LocalIndexUpdated,RemoteIndexUpdated"
+
+
+def available() -> str | None:
+    """Why the peer cannot run here, or None (what the latency and idle cases ask)."""
+    try:
+        require()
+    except PeerMissing as missing:
+        return missing.why
+    return None
 
 
 def require() -> str:
