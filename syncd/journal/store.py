@@ -215,6 +215,11 @@ class Journal:
         self._writer.dispose()
         self._reader.dispose()
 
+    def release_memory(self) -> None:
+        """Close the pooled read connections (each keeps up to 2 MiB of page cache); the next
+        read opens a fresh one. For long-running processes going idle (the daemon)."""
+        self._reader.dispose()
+
     def __enter__(self) -> Journal:
         return self
 
