@@ -36,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--trials", type=int, default=12, help="SIGKILLs in the crash trials (default 12)"
     )
+    parser.addoption(
+        "--model-examples", type=int, default=20, help="hypothesis examples of the model test"
+    )
 
 
 # Access tokens are 128 alphanumerics, download tokens and API keys 64 hex: nothing syncd prints

@@ -1,0 +1,299 @@
+"""Model-based test: hypothesis interleaves local changes, remote drift (someone on the web site),
+sync passes and crashes (a `syncd reconcile` subprocess SIGKILLed at a drawn moment), and checks
+the invariant after every completed pass.
+
+Mirror mode (the main model): after each pass the whole invariant of tests/reliability/
+invariants.py holds — remote == local (names and MD5), no duplicate names, no orphan uploads,
+the journal consistent with both sides, no intents left. Backup mode: every local file is on the
+remote at its path with its MD5 and syncd trashed nothing. In both modes a pass or a killed run
+never changes the local tree.
+
+Each example ends with one more pass and its check (teardown), so a crash at the end is
+recovered from too. Quick set in CI: `--model-examples 20` (the default; backup gets a third);
+the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -s --timeout 0
+--model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from syncd.emulator.testing import EmulatorProcess
+
+from .invariants import invariant_problems
+from .model_support import (
+    DIR_NAMES,
+    FILE_NAMES,
+    MAX_DEPTH,
+    MAX_FILES,
+    PAIR,
+    Example,
+    Stats,
+    World,
+    backup_problems,
+    content_b64,
+    join,
+    local_dirs,
+    local_files,
+    trash_requests,
+)
+
+STEPS = 12
+MAX_CRASHES = 2  # per example: each is a subprocess (the costly step)
+contents = st.binary(min_size=1, max_size=8)  # never empty: the host refuses zero bytes
+any_name = st.sampled_from(FILE_NAMES + DIR_NAMES)
+
+LOCAL_KINDS = ("create", "edit", "rename", "move", "delete", "mkdir", "move_dir", "rmdir")
+FILE_DRIFTS = ("trash_file", "rename_file", "move_file", "add_file")
+FOLDER_DRIFTS = ("trash_folder", "rename_folder", "move_folder", "add_folder")
+
+
+class MirrorModel(RuleBasedStateMachine):
+    world: ClassVar[World]
+    mode: ClassVar[str] = "mirror"
+
+    def __init__(self) -> None:
+        super().__init__()
+        with self.world.stats.timed("setup"):
+            self.ex = Example(self.world, self.mode)
+        self.crashes = 0
+        self.pending = False  # changes on either side since the last completed pass
+        self.deletes_before = trash_requests(self.world.admin.counts())
+        self.world.stats.examples += 1
+
+    @property
+    def root(self) -> Path:
+        return self.ex.root
+
+    # -- local changes (the user) ------------------------------------------------------------
+
+    @rule(data=st.data(), count=st.integers(1, 3))
+    def local_changes(self, data: st.DataObject, count: int) -> None:
+        with self.world.stats.timed("local"):
+            for _ in range(count):
+                kind = data.draw(st.sampled_from(LOCAL_KINDS), label="local")
+                self._local(kind, data)
+        self.pending = True
+        self.world.stats.steps += 1
+
+    def _local(self, kind: str, data: st.DataObject) -> None:
+        files, dirs = local_files(self.root), local_dirs(self.root)
+        if kind in ("edit", "rename", "move", "delete") and not files:
+            kind = "create"
+        if kind in ("move_dir", "rmdir") and len(dirs) == 1:
+            kind = "mkdir"
+        if kind == "create" and len(files) >= MAX_FILES:
+            kind = "edit"
+        path = self.root
+        if kind == "create":
+            parent = data.draw(st.sampled_from(dirs), label="in")
+            target = path / join(parent, data.draw(st.sampled_from(FILE_NAMES), label="name"))
+            if target.is_dir():
+                return
+            target.write_bytes(data.draw(contents, label="bytes"))
+        elif kind == "edit":
+            target = path / data.draw(st.sampled_from(files), label="file")
+            body = data.draw(contents, label="bytes")
+            if data.draw(st.booleans(), label="atomic save"):
+                temp = self.ex.workdir / "save.tmp"  # outside the root, same filesystem
+                temp.write_bytes(body)
+                os.replace(temp, target)
+            else:
+                target.write_bytes(body)
+        elif kind in ("rename", "move"):
+            source = data.draw(st.sampled_from(files), label="file")
+            parent = (
+                source.rpartition("/")[0]
+                if kind == "rename"
+                else data.draw(st.sampled_from(dirs), label="to")
+            )
+            target = path / join(parent, data.draw(st.sampled_from(FILE_NAMES), label="name"))
+            if target.is_dir():
+                return
+            os.replace(path / source, target)  # over an existing file: it is replaced
+        elif kind == "delete":
+            (path / data.draw(st.sampled_from(files), label="file")).unlink()
+        elif kind == "mkdir":
+            parent = data.draw(st.sampled_from(dirs), label="in")
+            target = path / join(parent, data.draw(st.sampled_from(DIR_NAMES), label="name"))
+            if target.exists() or parent.count("/") + 1 >= MAX_DEPTH:
+                return
+            target.mkdir()
+        elif kind == "move_dir":
+            source = data.draw(st.sampled_from(dirs[1:]), label="dir")
+            targets = [d for d in dirs if d != source and not d.startswith(source + "/")]
+            parent = data.draw(st.sampled_from(targets), label="to")
+            target = path / join(parent, data.draw(st.sampled_from(DIR_NAMES), label="name"))
+            if target.exists() or parent.count("/") + 1 >= MAX_DEPTH:
+                return
+            os.rename(path / source, target)
+        elif kind == "rmdir":
+            shutil.rmtree(path / data.draw(st.sampled_from(dirs[1:]), label="dir"))
+        self.world.stats.local_ops += 1
+
+    # -- remote drift (someone on the web site) -----------------------------------------------
+
+    @precondition(lambda self: self.ex.synced)
+    @rule(data=st.data())
+    def remote_drift(self, data: st.DataObject) -> None:
+        with self.world.stats.timed("drift"):
+            self._drift(data)
+        self.pending = True
+        self.world.stats.steps += 1
+
+    def _drift(self, data: st.DataObject) -> None:
+        tree = self.ex.remote()
+        if tree.root_id is None:
+            return
+        files = sorted(tree.files)
+        folders = ["", *sorted(tree.folders)]
+        folder_id = {"": tree.root_id, **tree.folders}
+        kinds = (FILE_DRIFTS if files else ("add_file",)) + (
+            FOLDER_DRIFTS if len(folders) > 1 else ("add_folder",)
+        )
+        kind = data.draw(st.sampled_from(kinds), label="drift")
+        if kind in ("trash_file", "rename_file", "move_file"):
+            file_id = tree.files[data.draw(st.sampled_from(files), label="file")]["id"]
+            if kind == "trash_file":
+                self.ex.drift(kind, file_id=file_id)
+            elif kind == "rename_file":
+                self.ex.drift(kind, file_id=file_id, name=data.draw(any_name, label="name"))
+            else:
+                to = data.draw(st.sampled_from(folders), label="to")
+                self.ex.drift(kind, file_id=file_id, folder_id=folder_id[to])
+        elif kind == "add_file":
+            to = data.draw(st.sampled_from(folders), label="in")
+            body = content_b64(data.draw(contents, label="bytes"))
+            name = data.draw(any_name, label="name")
+            self.ex.drift(kind, folder_id=folder_id[to], name=name, content_b64=body)
+        elif kind == "add_folder":
+            to = data.draw(st.sampled_from(folders), label="in")
+            self.ex.drift(kind, parent_id=folder_id[to], name=data.draw(any_name, label="name"))
+        else:
+            rel = data.draw(st.sampled_from(folders[1:]), label="folder")
+            if kind == "trash_folder":
+                self.ex.drift(kind, folder_id=folder_id[rel])
+            elif kind == "rename_folder":
+                name = data.draw(any_name, label="name")
+                self.ex.drift(kind, folder_id=folder_id[rel], name=name)
+            else:
+                targets = [f for f in folders if f != rel and not f.startswith(rel + "/")]
+                to = data.draw(st.sampled_from(targets), label="to")
+                self.ex.drift(kind, folder_id=folder_id[rel], parent_id=folder_id[to])
+
+    # -- passes and crashes --------------------------------------------------------------------
+
+    @rule()
+    def sync(self) -> None:
+        with self.world.stats.timed("pass"):
+            self.ex.run_pass()
+        self.pending = False
+        self.check()
+        self.world.stats.steps += 1
+
+    # A run with nothing to do would only finish: crash when there is work, a few times.
+    @precondition(lambda self: self.pending and self.crashes < MAX_CRASHES)
+    @rule(after=st.integers(1, 5), delay_ms=st.sampled_from([0, 0, 2, 7, 20]))
+    def crash(self, after: int, delay_ms: int) -> None:
+        """A `syncd reconcile` subprocess SIGKILLed after ``after`` mutating requests."""
+        self.crashes += 1
+        stats = self.world.stats
+        stats.crash_runs += 1
+        stats.steps += 1
+        with stats.timed("crash"):
+            killed = self.ex.crash_run(after, delay_ms)
+        if killed:
+            stats.kills += 1
+            pair = self.ex.journal.pair(PAIR)
+            if pair is not None and self.ex.journal.intents(pair.id):
+                stats.kills_leaving_intents += 1
+        else:
+            self.pending = False
+            self.check()  # it finished before the kill: a completed pass
+
+    def check(self) -> None:
+        with self.world.stats.timed("check"):
+            self._check()
+
+    def _check(self) -> None:
+        if self.mode == "mirror":
+            problems = invariant_problems(
+                self.world.admin,
+                self.root,
+                self.ex.remote_path,
+                state_db=self.ex.state_db,
+                pair_name=PAIR,
+            )
+        else:
+            problems = backup_problems(self.ex, self.deletes_before)
+        assert not problems, "invariant broken after a pass:\n  " + "\n  ".join(problems[:40])
+        self.world.stats.passes_checked += 1
+
+    def teardown(self) -> None:
+        try:
+            with self.world.stats.timed("pass"):
+                self.ex.run_pass()  # recover from whatever the last steps left
+            self.check()
+        finally:
+            with self.world.stats.timed("cleanup"):
+                self.ex.close()
+
+
+class BackupModel(MirrorModel):
+    mode: ClassVar[str] = "backup"
+
+
+# ---- the tests ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with EmulatorProcess() as emulator:
+        shared = World(emulator, tmp_path_factory.mktemp("model"))
+        try:
+            yield shared
+        finally:
+            shared.close()
+        emulator.kill()
+
+
+def _settings(request: pytest.FixtureRequest, share: float) -> settings:
+    examples = int(request.config.getoption("model_examples", default=20))
+    return settings(
+        max_examples=max(1, int(examples * share)),
+        stateful_step_count=STEPS,
+        deadline=None,
+        # CI explores the same examples every run; SYNCD_MODEL_RANDOM=1 draws fresh ones.
+        derandomize=not os.environ.get("SYNCD_MODEL_RANDOM"),
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+
+
+def _run(machine: Any, world: World, request: pytest.FixtureRequest, share: float) -> None:
+    machine.world = world
+    world.stats = Stats()
+    started = time.monotonic()
+    run_state_machine_as_test(machine, settings=_settings(request, share))
+    took = time.monotonic() - started
+    print(f"\n{machine.__name__} ({took:.0f} s): {world.stats.line()}")
+    assert world.stats.examples and world.stats.passes_checked
+
+
+def test_mirror_model(world: World, request: pytest.FixtureRequest) -> None:
+    _run(MirrorModel, world, request, 2 / 3)
+
+
+def test_backup_model(world: World, request: pytest.FixtureRequest) -> None:
+    _run(BackupModel, world, request, 1 / 3)
