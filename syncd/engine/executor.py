@@ -47,6 +47,7 @@ from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
+from syncd.local.scanner import clamp_mtime_ns
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import (
     AuthError,
@@ -626,7 +627,7 @@ class Executor:
             st = os.lstat(path)
         except OSError:
             return None
-        return Identity(st.st_size, st.st_mtime_ns, st.st_ino)
+        return Identity(st.st_size, clamp_mtime_ns(st.st_mtime_ns), st.st_ino)
 
 
 def _row(dir_id: int, name: str, ident: Identity, *, status: int, why: str) -> FileRow:

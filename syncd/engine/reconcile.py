@@ -26,8 +26,7 @@ from syncd.journal.rows import ACCOUNT_ROOT, PairRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
-from syncd.remote.errors import NotFound
-from syncd.remote.models import AccountPackage
+from syncd.remote.models import AccountPackage, FolderListing
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +68,24 @@ class PassOptions:
 
 
 def resolve_root_folder(
-    client: RemoteClient, journal: Journal, pair: PairRow, parts: Sequence[str], *, create: bool
+    client: RemoteClient,
+    journal: Journal,
+    pair: PairRow,
+    parts: Sequence[str],
+    *,
+    create: bool,
+    lost: bool = False,
 ) -> int | None:
     """The remote folder id of the pair's root, created along its path if missing.
 
-    None only in a dry run whose folder does not exist yet.
+    The stored id is trusted without a request (a no-op pass costs one listing per folder and
+    nothing more): a trashed root shows up as its own listing failing ("folder not found"), and
+    the pass then calls this again with ``lost`` to look the path up (and create it) afresh. A
+    root moved elsewhere on the web site keeps its id and is followed there.
+    None only in a dry run whose folder does not exist (any more); a dry run records nothing.
     """
-    if pair.root_folder_id is not None:
-        if pair.root_folder_id == ACCOUNT_ROOT:
-            return ACCOUNT_ROOT
-        try:
-            client.folder_info(pair.root_folder_id)
-            return pair.root_folder_id
-        except NotFound:
-            log.warning("the remote folder of pair %s is gone; looking it up by path", pair.name)
+    if pair.root_folder_id is not None and not lost:
+        return pair.root_folder_id
     folder_id: int = ACCOUNT_ROOT
     for name in parts:
         listing = client.folder_listing(api_folder_id(folder_id))
@@ -93,9 +96,30 @@ def resolve_root_folder(
         if not create:
             return None
         folder_id = client.folder_create(name, api_folder_id(folder_id)).id
-    with journal.transaction() as tx:
-        tx.set_root_folder(pair.root_dir_id, folder_id)
+    if create:
+        with journal.transaction() as tx:
+            tx.set_root_folder(pair.root_dir_id, folder_id)
     return folder_id
+
+
+class _AnchorLost(Exception):
+    def __init__(self, folder_id: int) -> None:
+        super().__init__(folder_id)
+        self.folder_id = folder_id
+
+
+class _AnchoredSources(LiveSources):
+    """:class:`LiveSources` that stops the walk (raises :class:`_AnchorLost`) when a folder
+    the walk starts from (``anchors``: the root, or a partial pass's directories) cannot be
+    listed because it no longer exists. Costs nothing when nothing is lost."""
+
+    anchors: frozenset[int] = frozenset()
+
+    def remote_listing(self, folder_id: int) -> FolderListing | None:
+        listing = super().remote_listing(folder_id)
+        if listing is None and folder_id in self.anchors and folder_id != ACCOUNT_ROOT:
+            raise _AnchorLost(folder_id)
+        return listing
 
 
 def reconcile_pair(
@@ -195,17 +219,6 @@ def _pass(
     workers = sync.workers
     if package is not None and package.concurrent_uploads > 0:
         workers = min(workers, package.concurrent_uploads)
-    sources = LiveSources(
-        root,
-        journal,
-        row.id,
-        client,
-        ignore=ignore,
-        follow_symlinks=sync.follow_symlinks,
-        # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
-        prefetch_workers=min(workers, 8) if dirty is None else 0,
-    )
-    root_ref = Ref("", row.root_dir_id, folder_id)
     executor = Executor(
         client,
         journal,
@@ -218,20 +231,60 @@ def _pass(
     )
     if not options.dry_run:
         client.set_upload_concurrency(workers)
-    try:
-        planner = Planner(
-            sources,
-            settings,
-            batch_size=BATCH_OPS,
-            on_batch=None if options.dry_run else executor.run,
-            cancel=cancel,
+    retries = 2  # a lost anchor of a partial pass, then a lost root
+    while True:
+        sources = _AnchoredSources(
+            root,
+            journal,
+            row.id,
+            client,
+            ignore=ignore,
+            follow_symlinks=sync.follow_symlinks,
+            # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
+            prefetch_workers=min(workers, 8) if dirty is None else 0,
         )
-        if dirty is None:
-            plan = planner.plan_tree(root_ref)
-        else:
-            plan = planner.plan_dirs(dirty_dirs(journal, root, root_ref, dirty))
-    finally:
-        sources.close()
+        root_ref = Ref("", row.root_dir_id, folder_id)
+        try:
+            planner = Planner(
+                sources,
+                settings,
+                batch_size=BATCH_OPS,
+                on_batch=None if options.dry_run else executor.run,
+                cancel=cancel,
+            )
+            if dirty is None:
+                if retries > 0 and folder_id is not None:
+                    sources.anchors = frozenset({folder_id})
+                plan = planner.plan_tree(root_ref)
+            else:
+                dirs = dirty_dirs(journal, root, root_ref, dirty)
+                sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
+                plan = planner.plan_dirs(dirs)
+            break
+        except _AnchorLost as lost:
+            # The folder a walk starts from is gone remotely (trashed on the web site). The
+            # planner recreates lost folders only below a listed parent, so start over from
+            # the top: a whole-tree walk, from a root looked up (or created) by its path
+            # when the root itself is the one lost. Each happens at most once per pass.
+            if lost.folder_id == folder_id:
+                log.warning(
+                    "pair %s: its remote folder is gone (trashed?); looking it up by its path "
+                    "%r and uploading what it held again",
+                    pair.name,
+                    pair.remote,
+                )
+                folder_id = resolve_root_folder(
+                    client,
+                    journal,
+                    row,
+                    pair.remote_parts,
+                    create=not options.dry_run,
+                    lost=True,
+                )
+            dirty = None
+            retries -= 1
+        finally:
+            sources.close()
     result = PassResult(pair.name, options.dry_run, plan, listings=sources.listings)
     # Entries the scanner saw but cannot sync (symlinks, unreadable, not UTF-8): reported.
     not_synced = [

@@ -27,7 +27,7 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from syncd.local.names import remote_name_issue
 
@@ -45,9 +45,11 @@ UNSYNCABLE_NAME = "unsyncable_name"  # listed anyway; see names.remote_name_issu
 IO_ERROR = "io_error"
 
 
-@dataclass(frozen=True, slots=True)
-class LocalEntry:
-    """One file or directory as stat'ed (symlinks are never entries unless followed)."""
+class LocalEntry(NamedTuple):
+    """One file or directory as stat'ed (symlinks are never entries unless followed).
+
+    A NamedTuple: a pass makes one per entry, and tuples are built several times faster than
+    frozen dataclasses."""
 
     name: str
     kind: EntryKind
@@ -267,12 +269,23 @@ def _printable(relpath: str) -> str:
     return os.fsencode(relpath).decode("utf-8", "backslashreplace")
 
 
+# SQLite integers are 64-bit: an mtime past 2262 (or before 1677) in ns is held at the limit.
+MTIME_NS_LIMIT = 2**63 - 1
+
+
+def clamp_mtime_ns(ns: int) -> int:
+    return max(-MTIME_NS_LIMIT, min(ns, MTIME_NS_LIMIT))
+
+
 def _entry_from_stat(name: str, st: os.stat_result) -> LocalEntry | None:
     mode = st.st_mode
+    mtime_ns = st.st_mtime_ns
+    if not -MTIME_NS_LIMIT <= mtime_ns <= MTIME_NS_LIMIT:
+        mtime_ns = clamp_mtime_ns(mtime_ns)
     if stat_mod.S_ISREG(mode):
-        return LocalEntry(name, "file", st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+        return LocalEntry(name, "file", st.st_size, mtime_ns, st.st_ino, st.st_dev)
     if stat_mod.S_ISDIR(mode):
-        return LocalEntry(name, "dir", 0, st.st_mtime_ns, st.st_ino, st.st_dev)
+        return LocalEntry(name, "dir", 0, mtime_ns, st.st_ino, st.st_dev)
     return None
 
 

@@ -1,0 +1,458 @@
+"""Safety beyond the guards, end to end against the real emulator: an unmounted disk, a root
+replaced by another, clock jumps, and a pair whose remote folder was trashed or moved on the web
+site. Guard refusals go through the `syncd reconcile` subprocess (exit 3, one line); the rest
+runs passes in-process (fast), each ending with the invariant of tests/reliability/invariants.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+from tests.integration.test_reconcile_support import (
+    Syncer,
+    mutating_calls,
+    run_cli,
+    write_config,
+)
+from tests.reliability.conftest import tiny_tmpfs
+from tests.reliability.invariants import assert_invariant
+
+REMOTE = "Backup/docs"
+NS = 1_000_000_000
+YEAR_2100 = 4_102_444_800 * NS  # 2100-01-01T00:00:00Z
+YEAR_2300 = 10_413_792_000 * NS  # 2300-01-01: beyond int64 nanoseconds (2262), SQLite's INTEGER
+
+
+def make_tree(root: Path, dirs: int = 3, files: int = 3) -> None:
+    for d in range(dirs):
+        sub = root / f"d{d}" / "inner"
+        sub.mkdir(parents=True, exist_ok=True)
+        for i in range(files):
+            (root / f"d{d}" / f"f{i}.txt").write_text(f"dir {d} file {i}\n")
+            (sub / f"g{i}.txt").write_text(f"inner {d}/{i}\n")
+    (root / "top.txt").write_text("top\n")
+
+
+def trashed_ids(emulator: EmulatorProcess) -> set[int]:
+    return {f["id"] for f in emulator.admin.tree()["files"] if f["status"] != "active"}
+
+
+def folder_count(local: Path) -> int:
+    return 1 + sum(len(dirnames) for _, dirnames, _ in os.walk(local))
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln and not ln.startswith("{")]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("syncd: error: ") and "nothing was changed" in line, line
+    for word in words:
+        assert word in line, line
+    return line
+
+
+def assert_noop(syncer: Syncer, emulator: EmulatorProcess, local: Path) -> None:
+    """A second pass changes nothing and costs one listing per folder (and no folder/info)."""
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    counts = emulator.admin.counts()
+    assert mutating_calls(counts) == {}, counts
+    assert counts.get("folder/info", 0) == 0, counts
+    assert counts.get("folder/listing", 0) == folder_count(local), counts
+
+
+@pytest.fixture
+def pair(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Syncer]]:
+    local = tmp_path / "local"
+    local.mkdir()
+    make_tree(local)
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+    try:
+        first = syncer.run()
+        assert first.exit_code == 0, first.outcome.failed
+        yield local, syncer
+    finally:
+        syncer.close()
+
+
+def invariant(emulator: EmulatorProcess, local: Path, syncer: Syncer, context: str) -> None:
+    state = Path(syncer.config.state.path)
+    assert_invariant(emulator.admin, local, REMOTE, state_db=state, context=context)
+
+
+# ---- 1. a local directory on an unmounted disk -----------------------------------------------
+
+
+@contextlib.contextmanager
+def bind_mount(source: Path, target: Path) -> Iterator[None]:
+    subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.mark.parametrize("layout", ["root_is_mountpoint", "root_below_mountpoint"])
+def test_unmounted_disk_is_refused_and_remounting_resumes(
+    tmp_path: Path, emulator: EmulatorProcess, layout: str
+) -> None:
+    """The disk (a tmpfs, bind-mounted so it can be "unplugged" and "plugged in" again without
+    losing its files) holds the pair's root. Unmounted, the root is the empty directory
+    underneath (another device) or missing altogether: refused, nothing trashed."""
+    with tiny_tmpfs("4m") as disk:
+        mountpoint = tmp_path / "mnt"
+        mountpoint.mkdir()
+        local = mountpoint if layout == "root_is_mountpoint" else mountpoint / "data"
+        stored = disk if layout == "root_is_mountpoint" else disk / "data"
+        stored.mkdir(exist_ok=True)
+        make_tree(stored, dirs=2, files=2)
+        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+        with bind_mount(disk, mountpoint):
+            first = run_cli("reconcile", config=config)
+            assert first.returncode == 0, first.stderr
+        # Unplugged: `local` is now the empty directory underneath, or gone.
+        assert not any(mountpoint.iterdir())
+        emulator.admin.reset_counts()
+        before = trashed_ids(emulator)
+        if layout == "root_is_mountpoint":
+            line = assert_refused(run_cli("reconcile", config=config), "another filesystem")
+            assert "--accept-new-root" in line
+        else:
+            assert_refused(run_cli("reconcile", config=config), "missing")
+        assert mutating_calls(emulator.admin.counts()) == {}
+        assert trashed_ids(emulator) == before
+        # The dry run refuses the same way (a cron job's --dry-run must not look fine).
+        refused = run_cli("reconcile", "--dry-run", config=config)
+        assert refused.returncode == 3, refused.stderr
+        # Plugged in again: nothing to do.
+        with bind_mount(disk, mountpoint):
+            emulator.admin.reset_counts()
+            again = run_cli("reconcile", config=config)
+            assert again.returncode == 0, again.stderr
+            assert mutating_calls(emulator.admin.counts()) == {}
+            assert_invariant(
+                emulator.admin, local, REMOTE, state_db=tmp_path / "state.db", context="remount"
+            )
+
+
+def test_unmounted_root_with_leftovers_underneath_is_refused(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Underneath the mount point lie a few stale files (written while it was unmounted once):
+    not empty, so only the device check stands between them and a mass deletion."""
+    with tiny_tmpfs("4m") as disk:
+        local = tmp_path / "mnt"
+        local.mkdir()
+        (local / "stale.txt").write_text("written while unmounted\n")
+        make_tree(disk, dirs=2, files=2)
+        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+        with bind_mount(disk, local):
+            assert run_cli("reconcile", config=config).returncode == 0
+        emulator.admin.reset_counts()
+        assert_refused(run_cli("reconcile", config=config), "another filesystem")
+        assert mutating_calls(emulator.admin.counts()) == {}
+        assert trashed_ids(emulator) == set()
+
+
+# ---- 2. a root replaced by an empty one, or by another tree ----------------------------------
+
+
+def test_root_replaced_by_an_empty_one_is_refused_until_forced(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    make_tree(local)
+    config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+    assert run_cli("reconcile", config=config).returncode == 0
+    tracked = len(emulator.admin.active_paths())
+    shutil.rmtree(local)
+    local.mkdir()
+    emulator.admin.reset_counts()
+    line = assert_refused(run_cli("reconcile", config=config), "empty", f"{tracked} files")
+    assert "--force-deletes" in line
+    assert_refused(run_cli("reconcile", "--dry-run", config=config), "empty")
+    # A bigger max_delete is not enough: the emptied root is its own guard.
+    assert_refused(run_cli("reconcile", "--max-delete", "100%", config=config), "empty")
+    assert mutating_calls(emulator.admin.counts()) == {}
+    assert trashed_ids(emulator) == set()
+    # The override does what it says: the remote copy is emptied (to the host's trash).
+    forced = run_cli("reconcile", "--force-deletes", config=config)
+    assert forced.returncode == 0, forced.stderr
+    assert emulator.admin.active_paths() == {}
+    assert len(trashed_ids(emulator)) == tracked
+    assert_invariant(emulator.admin, local, REMOTE, state_db=tmp_path / "state.db")
+
+
+def test_root_replaced_by_another_tree_is_refused_until_forced(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    make_tree(local)
+    config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+    assert run_cli("reconcile", config=config).returncode == 0
+    tracked = len(emulator.admin.active_paths())
+    shutil.rmtree(local)
+    local.mkdir()
+    (local / "other").mkdir()
+    for i in range(3):
+        (local / "other" / f"new{i}.txt").write_text(f"another tree {i}\n")
+    emulator.admin.reset_counts()
+    assert_refused(run_cli("reconcile", config=config), f"{tracked} of {tracked}", "max_delete")
+    assert mutating_calls(emulator.admin.counts()) == {}
+    assert trashed_ids(emulator) == set()
+    forced = run_cli("reconcile", "--force-deletes", config=config)
+    assert forced.returncode == 0, forced.stderr
+    assert len(trashed_ids(emulator)) == tracked
+    assert_invariant(emulator.admin, local, REMOTE, state_db=tmp_path / "state.db")
+
+
+def test_root_on_a_new_disk_with_the_same_files_needs_accept_new_root(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """The documented way to move a pair to another disk: copy the tree over, mount it at the
+    old place, run once with --accept-new-root. Nothing is uploaded again or trashed."""
+    with tiny_tmpfs("4m") as disk:
+        local = tmp_path / "local"
+        local.mkdir()
+        make_tree(local, dirs=2, files=2)
+        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+        assert run_cli("reconcile", config=config).returncode == 0
+        subprocess.run(["cp", "-a", f"{local}/.", str(disk)], check=True)
+        with bind_mount(disk, local):
+            emulator.admin.reset_counts()
+            assert_refused(run_cli("reconcile", config=config), "another filesystem")
+            accepted = run_cli("reconcile", "--accept-new-root", config=config)
+            assert accepted.returncode == 0, accepted.stderr
+            assert mutating_calls(emulator.admin.counts()) == {}
+            emulator.admin.reset_counts()
+            assert run_cli("reconcile", config=config).returncode == 0  # the device is recorded
+            assert mutating_calls(emulator.admin.counts()) == {}
+            assert trashed_ids(emulator) == set()
+
+
+# ---- 3. clock jumps ---------------------------------------------------------------------------
+
+
+def set_mtime(path: Path, mtime_ns: int) -> int:
+    """Set the mtime; returns what the filesystem kept (it may round), or -1 if refused."""
+    try:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    except (OSError, OverflowError):
+        return -1
+    return path.stat().st_mtime_ns
+
+
+def test_odd_timestamps_sync_once_and_never_again(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    local, syncer = pair
+    odd = {
+        "future.txt": YEAR_2100,
+        "far-future.txt": YEAR_2300,
+        "epoch.txt": 0,
+        "before-epoch.txt": -86_400 * 365 * NS - 1,
+        "nanoseconds.txt": 1_700_000_000 * NS + 123_456_789,
+    }
+    kept: dict[str, int] = {}
+    for name, mtime in odd.items():
+        path = local / "clock" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"{name} at {mtime}\n")
+        kept[name] = set_mtime(path, mtime)
+    assert kept["future.txt"] == YEAR_2100
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    invariant(emulator, local, syncer, "after odd mtimes")
+    assert_noop(syncer, emulator, local)
+
+
+@pytest.mark.parametrize("same_size", [True, False], ids=["same_size", "other_size"])
+def test_edit_with_an_earlier_mtime_is_uploaded(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess, same_size: bool
+) -> None:
+    """The clock was set back: the edit's mtime is earlier than the recorded one."""
+    local, syncer = pair
+    path = local / "d1" / "f1.txt"
+    recorded = path.stat().st_mtime_ns
+    old = path.read_text()
+    new = old.upper() if same_size else old + "more\n"
+    assert new != old and (len(new) == len(old)) == same_size
+    path.write_text(new)
+    assert set_mtime(path, recorded - 3600 * NS) == recorded - 3600 * NS
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert emulator.admin.counts().get("file/upload") == 1
+    invariant(emulator, local, syncer, "after an edit back in time")
+    assert_noop(syncer, emulator, local)
+
+
+def test_jumps_of_the_clock_alone_upload_nothing_wrong(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Only the mtime moves (touch to 2100, then back to 1970): the content is the same, so
+    nothing may be lost or duplicated; whatever the engine re-sends, the remote stays right."""
+    local, syncer = pair
+    path = local / "top.txt"
+    for mtime in (YEAR_2100, 0, YEAR_2100 + 1):
+        set_mtime(path, mtime)
+        result = syncer.run()
+        assert result.exit_code == 0, result.outcome.failed
+        invariant(emulator, local, syncer, f"after mtime {mtime}")
+    assert_noop(syncer, emulator, local)
+
+
+# ---- 4. the pair's remote folder trashed or moved on the web site ----------------------------
+
+
+def root_folder_id(syncer: Syncer) -> int:
+    row = syncer.journal.pair("docs")
+    assert row is not None and row.root_folder_id is not None
+    return row.root_folder_id
+
+
+def folder_id_of(emulator: EmulatorProcess, parent_id: int | None, name: str) -> int:
+    tree = emulator.admin.tree()["folders"]
+    found = [f["id"] for f in tree if f["parent_id"] == parent_id and f["name"] == name]
+    assert len(found) == 1, (parent_id, name, found)
+    return found[0]
+
+
+def journal_identity(syncer: Syncer) -> tuple[int, int]:
+    """The pair row and how many runs it has: a wiped state db would reset both."""
+    row = syncer.journal.pair("docs")
+    assert row is not None
+    runs = syncer.journal._read("SELECT COUNT(*) FROM runs WHERE pair_id = :p", p=row.id)
+    return row.id, int(runs[0][0])
+
+
+def test_trashed_remote_root_is_recreated_and_refilled(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    local, syncer = pair
+    pair_id, runs = journal_identity(syncer)
+    old_root = root_folder_id(syncer)
+    emulator.admin.drift("trash_folder", folder_id=old_root)
+    # Meanwhile the user deletes one file and edits another locally.
+    (local / "d0" / "f0.txt").unlink()
+    (local / "d2" / "inner" / "g2.txt").write_text("edited while the remote was in the trash\n")
+    trashed_by_the_site = trashed_ids(emulator)
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    counts = emulator.admin.counts()
+    assert counts.get("folder/delete", 0) == 0, counts
+    # (The edited file's old version is trashed again: one file/delete of a trashed id.)
+    assert counts.get("file/delete", 0) <= 1, counts
+    assert trashed_ids(emulator) == trashed_by_the_site
+    assert root_folder_id(syncer) != old_root
+    assert journal_identity(syncer) == (pair_id, runs + 1)
+    invariant(emulator, local, syncer, "after the remote root was trashed")
+    assert_noop(syncer, emulator, local)
+
+
+def test_trashed_remote_root_and_its_parent_are_recreated(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    local, syncer = pair
+    backup = folder_id_of(emulator, None, "Backup")
+    emulator.admin.drift("trash_folder", folder_id=backup)
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    invariant(emulator, local, syncer, "after Backup/ was trashed")
+    assert_noop(syncer, emulator, local)
+
+
+def test_trashed_remote_root_in_a_dry_run_reports_and_changes_nothing(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    local, syncer = pair
+    old_root = root_folder_id(syncer)
+    emulator.admin.drift("trash_folder", folder_id=old_root)
+    emulator.admin.reset_counts()
+    before = emulator.admin.tree()
+    result = syncer.run(dry_run=True)
+    assert result.exit_code == 0
+    planned = result.plan.counts()
+    assert planned.get("upload", 0) == len(list(local.rglob("*.txt"))), planned
+    assert not any(key.startswith("trash") for key in planned), planned
+    assert mutating_calls(emulator.admin.counts()) == {}
+    assert emulator.admin.tree() == before
+    assert root_folder_id(syncer) == old_root  # the journal is untouched too
+    # The CLI's dry run says the same and exits 0.
+    dry = run_cli("reconcile", "--dry-run", config=syncer.config.state.path.parent / "config.toml")
+    assert dry.returncode == 0, dry.stderr
+    assert emulator.admin.tree() == before
+    # Then the real pass heals it.
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    invariant(emulator, local, syncer, "after the dry run and the real pass")
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["full_pass", "dirty_pass"])
+def test_trashed_remote_subfolder_is_recreated(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess, partial: bool
+) -> None:
+    local, syncer = pair
+    d1 = folder_id_of(emulator, root_folder_id(syncer), "d1")
+    emulator.admin.drift("trash_folder", folder_id=d1)
+    trashed_by_the_site = trashed_ids(emulator)
+    (local / "d1" / "inner" / "new.txt").write_text("new in a folder trashed remotely\n")
+    result = syncer.run(dirty=["d1/inner/new.txt"]) if partial else syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert trashed_ids(emulator) == trashed_by_the_site
+    invariant(emulator, local, syncer, "after d1 was trashed")
+    assert_noop(syncer, emulator, local)
+
+
+def test_trashed_remote_root_seen_by_a_dirty_pass(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """The daemon's partial passes go through the same root handling."""
+    local, syncer = pair
+    emulator.admin.drift("trash_folder", folder_id=root_folder_id(syncer))
+    trashed_by_the_site = trashed_ids(emulator)
+    (local / "d2" / "inner" / "g0.txt").write_text("edited after the trash\n")
+    result = syncer.run(dirty=["d2/inner/g0.txt"])
+    assert result.exit_code == 0, result.outcome.failed
+    assert trashed_ids(emulator) == trashed_by_the_site
+    invariant(emulator, local, syncer, "after a dirty pass on a trashed root")
+    assert_noop(syncer, emulator, local)
+
+
+def test_remote_root_moved_on_the_web_site_is_followed_by_id(
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Someone moved the pair's folder elsewhere (here: to the account root, renamed). A pass
+    cannot see that without an extra request per pass; it keeps syncing into the folder by id
+    wherever it now is: nothing uploaded twice, nothing trashed, no second copy at the old
+    path (docs/contracts.md, "Pair root guard order")."""
+    local, syncer = pair
+    root = root_folder_id(syncer)
+    emulator.admin.drift("move_folder", folder_id=root, parent_id=0)
+    emulator.admin.drift("rename_folder", folder_id=root, name="moved-docs")
+    (local / "added.txt").write_text("added after the move\n")
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    counts = emulator.admin.counts()
+    assert mutating_calls(counts) == {"file/upload": 1}, counts
+    assert root_folder_id(syncer) == root
+    # The invariant holds with the folder where it now is; nothing is left at the old path.
+    state = Path(syncer.config.state.path)
+    assert_invariant(emulator.admin, local, "moved-docs", state_db=state, context="moved")
+    assert not any(p.startswith("/Backup/") for p in emulator.admin.active_paths())
+    assert_noop(syncer, emulator, local)
