@@ -282,7 +282,8 @@ class StateConfig(_Section):
 
 
 class SyncConfig(_Section):
-    workers: Annotated[StrictInt, Field(ge=1, le=256)] = 8
+    # Up to this many uploads at once; the account's concurrent_uploads lowers it per pass.
+    workers: Annotated[StrictInt, Field(ge=1, le=256)] = 16
     max_delete: Annotated[
         MaxDelete,
         PlainValidator(parse_max_delete),

@@ -75,7 +75,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert config.remote.max_retry_time == 120.0
     assert config.remote.auth_method == "keys"
     assert config.state.path == default_state_path()
-    assert config.sync.workers == 8
+    assert config.sync.workers == 16
     assert config.sync.max_delete == MaxDelete(percent=50.0)
     assert config.sync.quiet_period == 0.5
     assert config.sync.reconcile_interval == 900
