@@ -16,7 +16,6 @@ knows nothing of syncing.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import threading
 import time
@@ -61,7 +60,7 @@ from syncd.remote.transport import (
     normalise_api_url,
     transport_error,
 )
-from syncd.remote.uploads import FileChangedError, HashingReader
+from syncd.remote.uploads import UPLOAD_FIELD, FileChangedError, UploadBody, multipart_body
 
 log = structlog.get_logger(__name__)
 
@@ -103,9 +102,9 @@ class ClientStats:
     limiter: RateLimiterStats
 
 
-# A body factory opens what one attempt sends: (httpx `files`, resources to close afterwards,
-# the hashing reader if any). Called again for each attempt, so a replay re-reads the file.
-BodyFactory = Callable[[], tuple[dict[str, Any], list[BinaryIO], HashingReader | None]]
+# A body factory opens what one attempt sends. Called again for each attempt, so a replay
+# re-reads the file.
+BodyFactory = Callable[[], UploadBody]
 
 
 class RemoteClient:
@@ -272,13 +271,11 @@ class RemoteClient:
         """
         path = Path(path)
         name = filename if filename is not None else path.name
-        readers: list[HashingReader] = []
+        bodies: list[UploadBody] = []
 
-        def body() -> tuple[dict[str, Any], list[BinaryIO], HashingReader | None]:
-            handle = path.open("rb")
-            reader = HashingReader(handle, os.fstat(handle.fileno()).st_size, progress)
-            readers.append(reader)
-            return {"upload_file": (name, reader, UPLOAD_CONTENT_TYPE)}, [handle], reader
+        def body() -> UploadBody:
+            bodies.append(UploadBody.open(path, name, UPLOAD_CONTENT_TYPE, progress))
+            return bodies[-1]
 
         fields: dict[str, str] = {}
         if folder_id:
@@ -289,7 +286,7 @@ class RemoteClient:
         result = UploadResult.from_api(entry)
         if not result.file_id:
             raise UploadOutcomeUnknown("upload answer without a file id", action="file/upload")
-        sent = readers[-1]
+        sent = bodies[-1]
         if result.md5 != sent.hexdigest():
             raise HashMismatch(
                 f"host stored MD5 {result.md5 or '(none)'} for {sent.bytes_sent} bytes sent "
@@ -559,14 +556,13 @@ class RemoteClient:
         self._limiter.acquire()
         with self._counter_lock:
             self._requests += 1
-        files: dict[str, Any] | None = None
-        to_close: list[BinaryIO] = []
+        upload: UploadBody | None = None
         started = time.monotonic()
         try:
-            if body is not None:
-                files, to_close, _ = body()
             try:
-                response = self._http.post(self._api_url + action, data=fields, files=files)
+                if body is not None:
+                    upload = body()
+                response = self._post(self._api_url + action, fields, upload)
             except httpx.HTTPError as exc:
                 raise self._unsafe_aware(
                     action, transport_error(exc, action, self._redact)
@@ -574,8 +570,8 @@ class RemoteClient:
             except FileChangedError as exc:
                 raise TransientError(str(exc), action=action, request_sent=False) from None
         finally:
-            for handle in to_close:
-                handle.close()
+            if upload is not None:
+                upload.close()
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         try:
             answer = parse_answer(
@@ -607,6 +603,17 @@ class RemoteClient:
             "remote.request", action=action, status=response.status_code, elapsed_ms=elapsed_ms
         )
         return answer
+
+    def _post(self, url: str, fields: dict[str, str], upload: UploadBody | None) -> httpx.Response:
+        if upload is None:
+            return self._http.post(url, data=fields)
+        if upload.content is not None:
+            content, content_type = multipart_body(
+                fields, upload.filename, upload.content, upload.content_type
+            )
+            return self._http.post(url, content=content, headers={"Content-Type": content_type})
+        files = {UPLOAD_FIELD: (upload.filename, upload.reader, upload.content_type)}
+        return self._http.post(url, data=fields, files=files)
 
     @contextmanager
     def _unknown_if_unreadable(self, action: str) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""HashingReader: what httpx streams is hashed, counted and capped; rewinds restart the hash."""
+"""HashingReader: what httpx streams is hashed, counted and capped; rewinds restart the hash.
+The prebuilt body of small files is byte for byte what httpx streams."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncd.remote.uploads import FileChangedError, HashingReader
+from syncd.remote.uploads import (
+    SMALL_UPLOAD_MAX,
+    UPLOAD_FIELD,
+    FileChangedError,
+    HashingReader,
+    UploadBody,
+    multipart_body,
+)
 
 
 def test_hashes_what_is_read_and_reports_progress(tmp_path: Path) -> None:
@@ -58,3 +66,40 @@ def test_httpx_multipart_streams_it_with_a_content_length() -> None:
     body = b"".join(request.stream)  # type: ignore[union-attr]
     assert data in body
     assert reader.hexdigest() == hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["plain.txt", 'quote".txt', "back\\slash.txt", "new\nline\r.txt", "tab\t\x1b.txt", "été.txt"],
+)
+def test_prebuilt_multipart_body_is_what_httpx_streams(filename: str) -> None:
+    fields = {"access_token": "t" * 64, "account_id": "7", "folder_id": "12", "ünï": 'v"\\'}
+    content = bytes(range(256)) * 3
+    body, content_type = multipart_body(
+        fields, filename, content, "application/octet-stream", boundary=b"fixedboundary"
+    )
+    request = httpx.Request(
+        "POST",
+        "http://127.0.0.1/api/v2/file/upload",
+        data=fields,
+        files={UPLOAD_FIELD: (filename, content, "application/octet-stream")},
+        extensions={},
+        headers={"Content-Type": "multipart/form-data; boundary=fixedboundary"},
+    )
+    assert body == request.read()
+    assert content_type == "multipart/form-data; boundary=fixedboundary"
+
+
+def test_small_files_are_read_whole_and_large_ones_streamed(tmp_path: Path) -> None:
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.write_bytes(b"x" * 1000)
+    large.write_bytes(b"y" * (SMALL_UPLOAD_MAX + 1))
+    seen: list[int] = []
+    body = UploadBody.open(small, "s", "application/octet-stream", seen.append)
+    assert body.content == b"x" * 1000 and body.reader is None and seen == [1000]
+    assert body.hexdigest() == hashlib.md5(b"x" * 1000).hexdigest() and body.bytes_sent == 1000
+    body.close()
+    body = UploadBody.open(large, "l", "application/octet-stream")
+    assert body.content is None and body.reader is not None and body.to_close
+    body.close()
+    assert all(handle.closed for handle in body.to_close)
