@@ -120,6 +120,100 @@ def run_job(job: Job, start_at: float) -> tuple[int, list[str]]:
     return sum(results), errors
 
 
+@dataclass(frozen=True)
+class UploadLoad:
+    """A fixed set of uploads: (local file, remote folder id, remote name) per item."""
+
+    api_url: str
+    access_token: str
+    account_id: str
+    items: tuple[tuple[str, int, str], ...]
+    threads: int
+
+
+def _upload_items(load: UploadLoad, start_at: float) -> tuple[int, float, list[str]]:
+    """One process: `load.threads` httpx clients share the items; returns (done, end, errors)."""
+    time.sleep(max(0.0, start_at - time.time()))
+    auth = {"access_token": load.access_token, "account_id": load.account_id}
+    lock = threading.Lock()
+    cursor = iter(load.items)
+    done: list[int] = []
+    errors: list[str] = []
+
+    def worker() -> None:
+        count = 0
+        with httpx.Client(timeout=60) as http:
+            while not errors:
+                with lock:
+                    item = next(cursor, None)
+                if item is None:
+                    break
+                path, folder_id, name = item
+                with open(path, "rb") as handle:
+                    response = http.post(
+                        load.api_url + "file/upload",
+                        data={**auth, "folder_id": str(folder_id)},
+                        files={"upload_file": (name, handle, "application/octet-stream")},
+                    )
+                if response.status_code != 200 or b'"success"' not in response.content:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+                    break
+                count += 1
+        with lock:
+            done.append(count)
+
+    threads = [threading.Thread(target=worker) for _ in range(load.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done), time.time(), errors
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    uploads: int
+    seconds: float  # wall time from the common start to the last process's end
+    emulator_cpu_s: float
+    errors: list[str]
+
+    @property
+    def per_s(self) -> float:
+        return self.uploads / self.seconds if self.seconds > 0 else 0.0
+
+
+def upload_load(
+    api_url: str,
+    access_token: str,
+    account_id: str,
+    items: list[tuple[str, int, str]],
+    *,
+    clients: int,
+    procs: int,
+    emulator_pid: int | None = None,
+) -> LoadResult:
+    """Upload every item once with `clients` plain httpx clients (threads spread over `procs`
+    processes, so the client side's GIL is not what we measure): the emulator's capacity for
+    exactly these uploads when `clients` is well above what its latency needs."""
+    procs = max(1, min(procs, clients))
+    shares = [tuple(items[i::procs]) for i in range(procs)]
+    loads = [
+        UploadLoad(api_url, access_token, account_id, share, max(1, clients // procs))
+        for share in shares
+    ]
+    cpu_before = cpu_seconds(emulator_pid) if emulator_pid else 0.0
+    start_at = time.time() + 1.0  # let every process start before the clock runs
+    with concurrent.futures.ProcessPoolExecutor(procs) as pool:
+        outcomes = list(pool.map(_upload_items, loads, [start_at] * procs))
+    cpu = cpu_seconds(emulator_pid) - cpu_before if emulator_pid else 0.0
+    return LoadResult(
+        uploads=sum(done for done, _, _ in outcomes),
+        seconds=max(end for _, end, _ in outcomes) - start_at,
+        emulator_cpu_s=cpu,
+        errors=[e for _, _, errs in outcomes for e in errs],
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
