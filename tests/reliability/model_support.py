@@ -55,6 +55,7 @@ class Stats:
     local_ops: int = 0
     drifts: int = 0
     passes_checked: int = 0  # completed passes followed by the full invariant check
+    incremental_passes: int = 0  # of which on dirty paths only (the daemon's kind)
     guard_refusals: int = 0  # emptied root refused, then confirmed with force_deletes
     crash_runs: int = 0
     kills: int = 0  # runs SIGKILLed while still running
@@ -72,7 +73,8 @@ class Stats:
     def line(self) -> str:
         return (
             f"examples {self.examples}, steps {self.steps}, local ops {self.local_ops}, "
-            f"remote drifts {self.drifts}, passes checked {self.passes_checked}, "
+            f"remote drifts {self.drifts}, passes checked {self.passes_checked} (incremental "
+            f"{self.incremental_passes}), "
             f"crash runs {self.crash_runs} (SIGKILLed mid-run {self.kills}, leaving intents "
             f"{self.kills_leaving_intents}), emptied-root guard refusals {self.guard_refusals}; "
             "seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.seconds.items()))
@@ -244,22 +246,23 @@ class Example:
 
     # -- passes ------------------------------------------------------------------------------
 
-    def run_pass(self) -> PassResult:
-        """One in-process pass; an emptied root is refused first, then confirmed (as a user
+    def run_pass(self, dirty: list[str] | None = None) -> PassResult:
+        """One in-process pass (the whole tree, or ``dirty`` paths as the daemon's incremental
+        pass); an emptied root is refused first, then confirmed (as a user
         would with --force-deletes). Fails if it changed the local tree or had failed items."""
         before = local_snapshot(self.root)
         try:
-            result = self._reconcile(force=False)
+            result = self._reconcile(force=False, dirty=dirty)
         except GuardRefused as exc:
             assert not before, f"guard refused a non-empty root: {exc.message}"
             self.world.stats.guard_refusals += 1
-            result = self._reconcile(force=True)
+            result = self._reconcile(force=True, dirty=dirty)
         assert local_snapshot(self.root) == before, "a pass changed the local tree"
         assert result.exit_code == 0, f"pass failed items: {result.outcome.failed}"
         self.synced = True
         return result
 
-    def _reconcile(self, *, force: bool) -> PassResult:
+    def _reconcile(self, *, force: bool, dirty: list[str] | None) -> PassResult:
         return reconcile_pair(
             self.client,
             self.journal,
@@ -267,7 +270,10 @@ class Example:
             sync=self.config.sync,
             state_path=self.state_db,
             package=self.package,
-            options=PassOptions(force_deletes=force),
+            options=PassOptions(
+                force_deletes=force, kind="reconcile" if dirty is None else "incremental"
+            ),
+            dirty=dirty,
         )
 
     def crash_run(self, after_mutations: int, delay_ms: int) -> bool:

@@ -68,6 +68,8 @@ class MirrorModel(RuleBasedStateMachine):
             self.ex = Example(self.world, self.mode)
         self.crashes = 0
         self.pending = False  # changes on either side since the last completed pass
+        self.dirty: set[str] = set()  # local paths changed since the last completed pass
+        self.full_needed = False  # drift or a crash since the last full pass
         self.deletes_before = trash_requests(self.world.admin.counts())
         self.world.stats.examples += 1
 
@@ -101,8 +103,10 @@ class MirrorModel(RuleBasedStateMachine):
             if target.is_dir():
                 return
             target.write_bytes(data.draw(contents, label="bytes"))
+            touched = [target]
         elif kind == "edit":
             target = path / data.draw(st.sampled_from(files), label="file")
+            touched = [target]
             body = data.draw(contents, label="bytes")
             if data.draw(st.booleans(), label="atomic save"):
                 temp = self.ex.workdir / "save.tmp"  # outside the root, same filesystem
@@ -121,14 +125,18 @@ class MirrorModel(RuleBasedStateMachine):
             if target.is_dir():
                 return
             os.replace(path / source, target)  # over an existing file: it is replaced
+            touched = [path / source, target]
         elif kind == "delete":
-            (path / data.draw(st.sampled_from(files), label="file")).unlink()
+            target = path / data.draw(st.sampled_from(files), label="file")
+            target.unlink()
+            touched = [target]
         elif kind == "mkdir":
             parent = data.draw(st.sampled_from(dirs), label="in")
             target = path / join(parent, data.draw(st.sampled_from(DIR_NAMES), label="name"))
             if target.exists() or parent.count("/") + 1 >= MAX_DEPTH:
                 return
             target.mkdir()
+            touched = [target]
         elif kind == "move_dir":
             source = data.draw(st.sampled_from(dirs[1:]), label="dir")
             targets = [d for d in dirs if d != source and not d.startswith(source + "/")]
@@ -137,8 +145,13 @@ class MirrorModel(RuleBasedStateMachine):
             if target.exists() or parent.count("/") + 1 >= MAX_DEPTH:
                 return
             os.rename(path / source, target)
-        elif kind == "rmdir":
-            shutil.rmtree(path / data.draw(st.sampled_from(dirs[1:]), label="dir"))
+            touched = [path / source, target]
+        else:
+            target = path / data.draw(st.sampled_from(dirs[1:]), label="dir")
+            shutil.rmtree(target)
+            touched = [target]
+        # What the watcher would hand the daemon (a move dirties its source and destination).
+        self.dirty.update(t.relative_to(self.root).as_posix() for t in touched)
         self.world.stats.local_ops += 1
 
     # -- remote drift (someone on the web site) -----------------------------------------------
@@ -148,7 +161,7 @@ class MirrorModel(RuleBasedStateMachine):
     def remote_drift(self, data: st.DataObject) -> None:
         with self.world.stats.timed("drift"):
             self._drift(data)
-        self.pending = True
+        self.pending = self.full_needed = True
         self.world.stats.steps += 1
 
     def _drift(self, data: st.DataObject) -> None:
@@ -197,9 +210,26 @@ class MirrorModel(RuleBasedStateMachine):
     def sync(self) -> None:
         with self.world.stats.timed("pass"):
             self.ex.run_pass()
-        self.pending = False
+        self.passed()
         self.check()
         self.world.stats.steps += 1
+
+    # The daemon's pass on the watcher's dirty paths: it sees no remote drift and the daemon
+    # runs a full pass after a crash, so it is checked only when neither happened since the
+    # last full pass.
+    @precondition(lambda self: self.ex.synced and not self.full_needed)
+    @rule()
+    def incremental_sync(self) -> None:
+        with self.world.stats.timed("incremental pass"):
+            self.ex.run_pass(dirty=sorted(self.dirty))
+        self.passed()
+        self.check()
+        self.world.stats.incremental_passes += 1
+        self.world.stats.steps += 1
+
+    def passed(self) -> None:
+        self.pending = self.full_needed = False
+        self.dirty.clear()
 
     # A run with nothing to do would only finish: crash when there is work, a few times.
     @precondition(lambda self: self.pending and self.crashes < MAX_CRASHES)
@@ -213,12 +243,13 @@ class MirrorModel(RuleBasedStateMachine):
         with stats.timed("crash"):
             killed = self.ex.crash_run(after, delay_ms)
         if killed:
+            self.full_needed = True
             stats.kills += 1
             pair = self.ex.journal.pair(PAIR)
             if pair is not None and self.ex.journal.intents(pair.id):
                 stats.kills_leaving_intents += 1
         else:
-            self.pending = False
+            self.passed()
             self.check()  # it finished before the kill: a completed pass
 
     def check(self) -> None:
