@@ -1,5 +1,8 @@
 """API calls and wall time of `syncd reconcile` over a large tree, initial and no-op.
 
+A thin CLI for profiling one pass in-process (cProfile, py-spy, ``--tracemalloc``); the runner's
+cases (``python3 -m benchmarks``) measure the real `syncd reconcile` command instead.
+
 Makes N files in D directories (default 10,000 in 500, 200-2,000 bytes each), starts the
 emulator, runs the initial sync and then a pass with nothing to do, both in-process through
 ``reconcile_pair``, and reports per pass: wall time, API calls by action (the emulator's admin
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import sys
 import tempfile
@@ -30,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.data import make_tree
 from syncd.config import load_config
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine import reconcile
@@ -38,21 +41,6 @@ from syncd.journal.store import Journal
 from syncd.logging import configure_logging
 from syncd.remote import RemoteClient
 from tests.integration.test_reconcile_support import write_config
-
-
-def make_tree(root: Path, files: int, dirs: int, seed: int = 1) -> int:
-    rng = random.Random(seed)
-    total = 0
-    # Two levels: dirs spread over sqrt(dirs) parents, like a real project tree.
-    parents = max(1, int(dirs**0.5))
-    paths = [root / f"group{d % parents:03}" / f"dir{d:04}" for d in range(dirs)]
-    for path in paths:
-        path.mkdir(parents=True, exist_ok=True)
-    for i in range(files):
-        size = rng.randint(200, 2000)
-        (paths[i % dirs] / f"file{i:06}.txt").write_bytes(rng.randbytes(size))
-        total += size
-    return total
 
 
 def one_pass(client, journal, config, emu, label: str, trace: bool = False) -> dict:
@@ -106,7 +94,7 @@ def main() -> int:
     ):
         work = Path(tmp)
         local = work / "local"
-        size = make_tree(local, args.files, args.dirs)
+        size = make_tree(local, args.files, args.dirs, min_size=200, max_size=2000)
         config_path = write_config(work, emu.api_url, local)
         text = config_path.read_text().replace("workers = 4", f"workers = {args.workers}")
         config_path.write_text(text)

@@ -188,6 +188,10 @@ def run_case(case: Case, *, quick: bool, repeat: int | None, cache: Path) -> dic
     summary = summarise(runs)
     medians = {name: stats["median"] for name, stats in summary.items()}
     verdicts = [target.judge(medians) for target in case.targets]
+    for verdict, target in zip(verdicts, case.targets, strict=True):
+        peer = (target.other or "").split(".", 1)[0]
+        if verdict["verdict"] == "no peer" and peer in missing:
+            verdict["why"] = f"{peer} missing: {missing[peer]}"
     return {
         "name": case.name,
         "title": case.title,
@@ -271,6 +275,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| case | figure | median | min | max | n |", "|---|---|---|---|---|---|"]
     for case in report["cases"]:
         for name, s in case.get("summary", {}).items():
+            if name.count(".") > 1:
+                continue  # breakdowns (syncd.noop.folder_listing): in the JSON only
             lines.append(
                 f"| {case['name']} | {name} | {_fmt(s['median'])} | {_fmt(s['min'])} | "
                 f"{_fmt(s['max'])} | {int(s['n'])} |"

@@ -42,6 +42,10 @@ def _pass(emu: EmulatorProcess, config: Path, *args: str) -> dict[str, int]:
     return _requests(emu.admin.counts())
 
 
+def _sorted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
 def _record(figures: Figures, label: str, counts: dict[str, int]) -> None:
     for endpoint, n in counts.items():
         figures[f"syncd.{label}.{endpoint.replace('/', '_')}"] = n
@@ -80,12 +84,14 @@ def run(ctx: RunContext) -> Figures:
             sum(noop.values()) - min(listings, folders) - min(authorize, 1)
         )
         figures["syncd.noop_listings_per_folder"] = listings / folders
+        ctx.note(f"no-op pass, {folders} folders: {_sorted(noop)}")
 
         first = local / leaves[1] / sorted(os.listdir(local / leaves[1]))[0]
         first.rename(first.with_name("renamed-" + first.name))
         rename = _pass(emu, config)
         _record(figures, "rename", rename)
         figures["syncd.rename_calls"] = figures["syncd.rename.mutating"]
+        ctx.note(f"rename pass: {_sorted(rename)}")
 
         # One directory of files/3 files moves to the other group directory.
         source = local / leaves[0]
@@ -95,6 +101,7 @@ def run(ctx: RunContext) -> Figures:
         _record(figures, "dir_move", moved)
         figures["syncd.dir_move_calls"] = figures["syncd.dir_move.mutating"]
         figures["syncd.dir_move_files"] = spec.files // spec.dirs
+        ctx.note(f"dir move pass: {_sorted(moved)}")
 
         edited = local / leaves[2] / sorted(os.listdir(local / leaves[2]))[0]
         edited.write_bytes(edited.read_bytes() + b"edited\n")
@@ -102,6 +109,7 @@ def run(ctx: RunContext) -> Figures:
         _record(figures, "edit", edit)
         figures["syncd.edit_uploads"] = edit.get("file/upload", 0)
         figures["syncd.edit_trashes"] = edit.get("file/delete", 0)
+        ctx.note(f"edit pass: {_sorted(edit)}")
         figures["syncd.edit_other_mutating"] = (
             figures["syncd.edit.mutating"]
             - figures["syncd.edit_uploads"]
