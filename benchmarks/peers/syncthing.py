@@ -65,6 +65,8 @@ INSTALL_HINT = (
 )
 FOLDER_ID = "bench"
 MARKER = ".stfolder"
+GENERATED = "config.generated.xml"  # the config as `syncthing generate` wrote it
+START_ATTEMPTS = 3  # fresh ports each time: another process may take a port we picked
 START_TIMEOUT_S = 60.0
 SYNC_TIMEOUT_S = 3600.0  # 100,000 files on a loaded machine
 ARRIVAL_TIMEOUT_S = 120.0  # one write (the default watcher delay is 10 s)
@@ -84,7 +86,7 @@ _OFFLINE_OPTIONS = {
     "setLowPriority": "false",
 }
 # Events that can mean "something changed": they only wake the wait, status decides.
-_WAKE_EVENTS = "StateChanged,FolderCompletion,FolderSummary,LocalIndexUpdated,RemoteIndexUpdated"
+_WAKE_EVENTS = "StateChanged,FolderSummary,RemoteIndexUpdated"
 
 
 def available() -> str | None:
@@ -139,6 +141,8 @@ class Instance:
     listen_port: int = 0
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     process: PeerProcess | None = None
+    spawned_at: float = 0.0  # time.monotonic() when the running process was spawned
+    api_up: bool = False  # its REST API answered us
     _http: httpx.Client | None = None
 
     def generate(self) -> None:
@@ -149,7 +153,11 @@ class Instance:
             capture_output=True,
             timeout=60,
         )
+        shutil.copyfile(self.home / "config.xml", self.home / GENERATED)
         self.device_id = _read_device_id(self.home / "config.xml")
+        self.new_ports()
+
+    def new_ports(self) -> None:
         self.gui_port, self.listen_port = free_port(), free_port()
 
     @property
@@ -162,8 +170,11 @@ class Instance:
             )
         return self._http
 
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.http.get(path, params=params)
+    def get(self, path: str, probe: bool = False, **params: Any) -> Any:
+        """GET a REST endpoint; ``probe``: a 2 s timeout (during start-up, when whoever
+        answers on the port may not be this Syncthing)."""
+        timeout = 2.0 if probe else httpx.USE_CLIENT_DEFAULT
+        response = self.http.get(path, params=params, timeout=timeout)
         response.raise_for_status()
         return response.json()
 
@@ -174,17 +185,30 @@ class Instance:
         env["STMONITORED"] = "yes"
         argv = ["syncthing", "serve", f"--home={self.home}", "--no-browser", "--no-restart"]
         argv += ["--no-upgrade", "--logflags=3"]
-        self.process = PeerProcess(argv, self.home / "syncthing.log", env=env)
+        log = self.home / "syncthing.log"
+        if log.exists():  # a failed attempt's log: kept aside, not read as this one's
+            log.replace(log.with_suffix(".previous.log"))
+        self.spawned_at = time.monotonic()
+        self.process = PeerProcess(argv, log, env=env)
+        listen = f"tcp://127.0.0.1:{self.listen_port}"
 
-        def answers() -> bool:
+        def listening() -> bool:
             assert self.process is not None
             self.process.check_alive()
+            if "Failed starting API" in self.process.log.read_text(errors="replace"):
+                # The GUI port was taken meanwhile: it keeps running, without its API.
+                raise PeerError(f"Syncthing {self.name} could not bind its GUI/API port")
             try:
-                return self.get("/rest/system/ping").get("ping") == "pong"
-            except httpx.HTTPError:
+                status = self.get("/rest/system/status", probe=True)["connectionServiceStatus"]
+            except (httpx.HTTPError, KeyError):
                 return False
+            service = status.get(listen) or {}
+            self.api_up = True
+            if service.get("error"):  # the sync port was taken meanwhile
+                raise PeerError(f"Syncthing {self.name} cannot listen: {service['error']}")
+            return bool(service.get("lanAddresses"))
 
-        wait_until(answers, START_TIMEOUT_S, f"Syncthing {self.name}'s REST API", poll=0.05)
+        wait_until(listening, START_TIMEOUT_S, f"Syncthing {self.name} to listen", poll=0.05)
 
     @property
     def pid(self) -> int:
@@ -197,14 +221,15 @@ class Instance:
 
     def stop(self) -> None:
         if self.process is not None:
-            if self.process.alive():
+            if self.process.alive() and self.api_up:
                 try:  # the clean way first: the REST shutdown, then the process group
-                    self.http.post("/rest/system/shutdown").raise_for_status()
+                    self.http.post("/rest/system/shutdown", timeout=5).raise_for_status()
                     self.process.proc.wait(timeout=30)
                 except (httpx.HTTPError, subprocess.TimeoutExpired):
                     pass
-            self.process.stop()
+            self.process.stop()  # SIGTERM (Syncthing exits cleanly on it), SIGKILL after 10 s
             self.process = None
+            self.api_up = False
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -223,7 +248,7 @@ def _write_config(
     """Rewrite ``me``'s generated config: offline options, loopback ports, the peer device and
     the shared folder (copied from the generated defaults, so its settings are the defaults)."""
     config_path = me.home / "config.xml"
-    tree = ET.parse(config_path)
+    tree = ET.parse(me.home / GENERATED)
     root = tree.getroot()
 
     gui = root.find("gui")
@@ -293,18 +318,39 @@ class SyncthingPair:
     def prepare(self) -> None:
         for instance in (self.a, self.b):
             instance.generate()
-        _write_config(self.a, self.b, self.source, "sendonly", self.watcher_delay_s)
-        _write_config(self.b, self.a, self.dest, "receiveonly", self.watcher_delay_s)
+        self._configure(self.a)
+        self._configure(self.b)
         self.dest.mkdir(parents=True, exist_ok=True)
         (self.dest / MARKER).mkdir(exist_ok=True)
         # Syncthing refuses a folder without its marker (its guard against an unmounted disk).
         (self.source / MARKER).mkdir(exist_ok=True)
 
+    def _configure(self, instance: Instance) -> None:
+        if instance is self.a:
+            _write_config(self.a, self.b, self.source, "sendonly", self.watcher_delay_s)
+        else:
+            _write_config(self.b, self.a, self.dest, "receiveonly", self.watcher_delay_s)
+
+    def _start(self, instance: Instance) -> None:
+        for attempt in range(START_ATTEMPTS):
+            try:
+                instance.start()
+                return
+            except PeerError:
+                instance.stop()
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+            instance.new_ports()
+            self._configure(instance)
+            if instance is self.b:  # A dials B: A must know B's new port (A starts later)
+                self._configure(self.a)
+
     def start_receiver(self) -> None:
-        self.b.start()
+        """Start B (before A, so that A's first dial finds it listening)."""
+        self._start(self.b)
 
     def start_sender(self) -> None:
-        self.a.start()
+        self._start(self.a)
 
     def stop(self) -> None:
         try:
@@ -403,10 +449,10 @@ def measure_initial_sync(work: Path, tree: Path) -> dict[str, float]:
     with SyncthingPair(work, source, work / "syncthing-dest") as pair:
         pair.prepare()
         pair.start_receiver()
-        started = time.monotonic()
         pair.start_sender()
+        pair.wait_connected()
         done = pair.wait_receiver_has(files)
-        wall = done - started
+        wall = done - pair.a.spawned_at
         sender_cpu, receiver_cpu = cpu_seconds(pair.a.pid), cpu_seconds(pair.b.pid)
     return {
         "files": float(files),
@@ -464,9 +510,9 @@ def measure_idle(work: Path, tree: Path, seconds: float) -> dict[str, float]:
     with SyncthingPair(work, source, work / "syncthing-idle-dest") as pair:
         pair.prepare()
         pair.start_receiver()
-        started = time.monotonic()
         pair.start_sender()
-        synced = pair.wait_receiver_has(files) - started
+        pair.wait_connected()
+        synced = pair.wait_receiver_has(files) - pair.a.spawned_at
         pair.wait_sender_scanned()
         pair.wait_in_sync()
         sample = idle_sample({"a": pair.a.pid, "b": pair.b.pid}, seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,25 @@ def test_syncthing_config_is_offline(tmp_path: Path) -> None:
         assert f"<address>127.0.0.1:{instance.gui_port}</address>" in text
         assert f"<address>tcp://127.0.0.1:{other.listen_port}</address>" in text
         assert f'type="{kind}"' in text and 'fsWatcherDelayS="10"' in text
+
+
+@needs_syncthing
+def test_syncthing_takes_fresh_ports_when_one_was_taken(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    with syncthing.SyncthingPair(tmp_path, tmp_path / "src", tmp_path / "dst") as pair:
+        pair.prepare()
+        taken = (pair.b.gui_port, pair.a.listen_port)
+        with socket.socket() as gui, socket.socket() as listen:
+            # Someone else binds the ports we picked before Syncthing gets to them.
+            gui.bind(("127.0.0.1", taken[0]))
+            gui.listen()
+            listen.bind(("127.0.0.1", taken[1]))
+            listen.listen()
+            pair.start_receiver()
+            pair.start_sender()
+            pair.wait_connected()
+        assert pair.b.gui_port != taken[0] and pair.a.listen_port != taken[1]
+    assert processes_under(tmp_path) == []
 
 
 @needs_lsyncd
