@@ -497,6 +497,9 @@ class Daemon:
 
 def run_daemon(load_config: Callable[[], Any]) -> int:
     """`syncd run`: ``load_config`` reads and validates the config (called again on SIGHUP)."""
+    from syncd.daemon_engine import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts
     daemon = Daemon(
         load_settings=lambda: settings_from_config(load_config()),
         open_backend=open_engine_backend,

@@ -132,11 +132,59 @@ class EngineBackend:
                 self.metrics.rate_limited.inc(seen - self._seen_429)
                 self._seen_429 = seen
 
+    def release_memory(self, *, collect: bool) -> None:
+        """After a pass, when idle: drop the journal's pooled read connections (each keeps up
+        to 2 MiB of SQLite page cache) and give freed heap back; ``collect`` also runs the
+        cycle collector first (after a full pass: a big walk leaves the most behind)."""
+        if collect:
+            import gc
+
+            gc.collect()
+        release = getattr(self.journal, "release_memory", None)
+        if release is not None:
+            release()
+        trim_heap()
+
     def close(self) -> None:
         try:
             self.client.close()  # disables the access token
         finally:
             self.journal.close()
+
+
+# -- memory of a long-running process -----------------------------------------------------------
+
+M_ARENA_MAX = -8  # mallopt(3) parameter number (glibc)
+DAEMON_MALLOC_ARENAS = 2
+
+
+def _libc() -> Any:
+    """glibc, or None elsewhere (musl, macOS): the calls below are then skipped."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+
+
+def limit_malloc_arenas(arenas: int = DAEMON_MALLOC_ARENAS) -> None:
+    """Few malloc arenas: glibc gives each thread that allocates its own (up to 8 per core),
+    and memory freed in one is never reused by another; a daemon with a dozen threads then
+    keeps several partly empty heaps. Call before starting threads."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def trim_heap() -> None:
+    """Return free heap pages to the system (a pass's temporaries, freed, stay resident
+    otherwise: glibc only trims the top of the main heap by itself)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class PassIncomplete(Exception):
@@ -182,13 +230,20 @@ class EngineSyncer:
         self.backend = backend
         self.pair = pair
         self.progress = DaemonProgress(pair.name, backend.metrics)
+        self._walked = False  # a full pass ran since memory was last released
 
     @property
     def in_flight(self) -> int:
         return self.progress.in_flight
 
     def full_pass(self, cancel: threading.Event) -> PassResult:
+        self._walked = True
         return self._run(cancel, None, "reconcile")
+
+    def release_memory(self) -> None:
+        """The worker calls this when it goes idle after a pass."""
+        walked, self._walked = self._walked, False
+        self.backend.release_memory(collect=walked)
 
     def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> PassResult:
         return self._run(cancel, dirty_paths(changes), "incremental")
@@ -232,4 +287,12 @@ def dirty_paths(changes: Sequence[Any]) -> list[str]:
     return list(paths)
 
 
-__all__ = ["EngineBackend", "EngineSyncer", "dirty_paths", "start_watcher", "status_record"]
+__all__ = [
+    "EngineBackend",
+    "EngineSyncer",
+    "dirty_paths",
+    "limit_malloc_arenas",
+    "start_watcher",
+    "status_record",
+    "trim_heap",
+]

@@ -31,6 +31,17 @@ class PairSyncer(Protocol):
     def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> Any: ...
 
 
+def release_memory(syncer: Any) -> None:
+    """Let the syncer hand back what a pass left cached (optional ``release_memory()``)."""
+    release = getattr(syncer, "release_memory", None)
+    if release is None:
+        return
+    try:
+        release()
+    except Exception:
+        log.exception("releasing memory after a pass failed")
+
+
 @dataclass
 class PairState:
     """What the worker knows about its pair; a snapshot goes to status and metrics."""
@@ -196,6 +207,7 @@ class PairWorker:
             if full_reason is not None:
                 log.info("pair %s: full reconcile (%s)", self.name, full_reason)
             started = time.monotonic()
+            outcome: Any = None
             try:
                 if full_reason is not None:
                     outcome = self.syncer.full_pass(self.cancel)
@@ -205,6 +217,15 @@ class PairWorker:
                 self._failed(kind, full_reason, changes, times, exc, time.monotonic() - started)
             else:
                 self._succeeded(kind, changes, times, outcome, time.monotonic() - started)
+            del outcome, changes, times, work  # nothing of the pass outlives it while idle
+            if self._idle():
+                # Going idle: the memory a pass touched (a full walk of a big tree) goes back
+                # to the system now, not whenever the allocator gets round to it.
+                release_memory(self.syncer)
+
+    def _idle(self) -> bool:
+        with self._cond:
+            return not self._pending and self._full_reason is None and not self._stopping
 
     def _succeeded(
         self, kind: str, changes: list[Any], times: list[float], outcome: Any, duration: float

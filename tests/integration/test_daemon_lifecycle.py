@@ -7,6 +7,7 @@ datagram socket as NOTIFY_SOCKET.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from syncd.journal.store import Journal
 from tests.integration.daemon_harness import (
+    REPO,
     DaemonProcess,
     remote_snapshot,
     running_daemon,
@@ -73,6 +75,7 @@ def test_second_daemon_on_same_state_db_is_refused(emulator, workdir: Path) -> N
             timeout=60,
             stdin=subprocess.DEVNULL,
             cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout, whatever is installed
         )
         assert second.returncode == 2, second.stderr
         lines = [line for line in second.stderr.splitlines() if "error" in line]
