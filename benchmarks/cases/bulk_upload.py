@@ -71,8 +71,9 @@ def write_config(work: Path, api_url: str, local: Path) -> Path:
     return path
 
 
-def run_syncd(config: Path, *args: str) -> tuple[float, float]:
-    """`syncd reconcile` as a subprocess: (wall seconds, its user+sys CPU seconds)."""
+def run_syncd(config: Path, *args: str) -> tuple[float, float, str]:
+    """`syncd [args] reconcile` as a subprocess: (wall seconds, its user+sys CPU seconds,
+    its stderr)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -88,7 +89,7 @@ def run_syncd(config: Path, *args: str) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"syncd reconcile exited {proc.returncode}: {stderr[-2000:]!r}")
-    return wall, usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_utime + usage.ru_stime, stderr.decode("utf-8", "replace")
 
 
 def load_items(api: RawApi, tree: Path, top: str) -> list[tuple[str, int, str]]:
@@ -111,7 +112,7 @@ def run(ctx: RunContext) -> Figures:
         config = write_config(ctx.work, emu.api_url, tree)
         emu.admin.reset_counts()
         emu_cpu_before = cpu_seconds(emu.pid)
-        wall, client_cpu = run_syncd(config)
+        wall, client_cpu, _ = run_syncd(config)
         emu_cpu = cpu_seconds(emu.pid) - emu_cpu_before
         counts = emu.admin.counts()
         if counts.get("file/upload", 0) != files or counts.get("429", 0):
