@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
+from syncd.errors import GuardRefused
 from tests.integration.test_reconcile_support import (
     Syncer,
     mutating_calls,
@@ -92,6 +94,7 @@ def invariant(emulator: EmulatorProcess, local: Path, syncer: Syncer, context: s
 
 
 # ---- 1. a local directory on an unmounted disk -----------------------------------------------
+# Refusals go through the CLI once per case (exit 3, one line); the other passes run in-process.
 
 
 @contextlib.contextmanager
@@ -101,6 +104,11 @@ def bind_mount(source: Path, target: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def assert_nothing_changed(emulator: EmulatorProcess, trashed_before: set[int]) -> None:
+    assert mutating_calls(emulator.admin.counts()) == {}
+    assert trashed_ids(emulator) == trashed_before
 
 
 @pytest.mark.parametrize("layout", ["root_is_mountpoint", "root_below_mountpoint"])
@@ -118,32 +126,32 @@ def test_unmounted_disk_is_refused_and_remounting_resumes(
         stored.mkdir(exist_ok=True)
         make_tree(stored, dirs=2, files=2)
         config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
-        with bind_mount(disk, mountpoint):
-            first = run_cli("reconcile", config=config)
-            assert first.returncode == 0, first.stderr
-        # Unplugged: `local` is now the empty directory underneath, or gone.
-        assert not any(mountpoint.iterdir())
-        emulator.admin.reset_counts()
-        before = trashed_ids(emulator)
-        if layout == "root_is_mountpoint":
-            line = assert_refused(run_cli("reconcile", config=config), "another filesystem")
-            assert "--accept-new-root" in line
-        else:
-            assert_refused(run_cli("reconcile", config=config), "missing")
-        assert mutating_calls(emulator.admin.counts()) == {}
-        assert trashed_ids(emulator) == before
-        # The dry run refuses the same way (a cron job's --dry-run must not look fine).
-        refused = run_cli("reconcile", "--dry-run", config=config)
-        assert refused.returncode == 3, refused.stderr
-        # Plugged in again: nothing to do.
-        with bind_mount(disk, mountpoint):
+        syncer = Syncer(config)
+        try:
+            with bind_mount(disk, mountpoint):
+                assert syncer.run().exit_code == 0
+            # Unplugged: `local` is now the empty directory underneath, or gone.
+            assert not any(mountpoint.iterdir())
             emulator.admin.reset_counts()
-            again = run_cli("reconcile", config=config)
-            assert again.returncode == 0, again.stderr
-            assert mutating_calls(emulator.admin.counts()) == {}
-            assert_invariant(
-                emulator.admin, local, REMOTE, state_db=tmp_path / "state.db", context="remount"
-            )
+            before = trashed_ids(emulator)
+            result = run_cli("reconcile", config=config)
+            if layout == "root_is_mountpoint":
+                line = assert_refused(result, "another filesystem")
+                assert "--accept-new-root" in line
+            else:
+                assert_refused(result, "missing")
+            # The dry run refuses the same way (a cron job's --dry-run must not look fine).
+            with pytest.raises(GuardRefused):
+                syncer.run(dry_run=True)
+            with pytest.raises(GuardRefused):
+                syncer.run(max_delete=MaxDelete(percent=100.0))
+            assert_nothing_changed(emulator, before)
+            # Plugged in again: nothing to do.
+            with bind_mount(disk, mountpoint):
+                assert_noop(syncer, emulator, local)
+                invariant(emulator, local, syncer, "after the disk came back")
+        finally:
+            syncer.close()
 
 
 def test_unmounted_root_with_leftovers_underneath_is_refused(
@@ -156,53 +164,53 @@ def test_unmounted_root_with_leftovers_underneath_is_refused(
         local.mkdir()
         (local / "stale.txt").write_text("written while unmounted\n")
         make_tree(disk, dirs=2, files=2)
-        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
-        with bind_mount(disk, local):
-            assert run_cli("reconcile", config=config).returncode == 0
-        emulator.admin.reset_counts()
-        assert_refused(run_cli("reconcile", config=config), "another filesystem")
-        assert mutating_calls(emulator.admin.counts()) == {}
-        assert trashed_ids(emulator) == set()
+        syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+        try:
+            with bind_mount(disk, local):
+                assert syncer.run().exit_code == 0
+            emulator.admin.reset_counts()
+            with pytest.raises(GuardRefused, match="another filesystem"):
+                syncer.run()
+            with pytest.raises(GuardRefused, match="another filesystem"):
+                syncer.run(force_deletes=True)  # deletions allowed, the device still differs
+            assert_nothing_changed(emulator, set())
+        finally:
+            syncer.close()
 
 
 # ---- 2. a root replaced by an empty one, or by another tree ----------------------------------
 
 
 def test_root_replaced_by_an_empty_one_is_refused_until_forced(
-    tmp_path: Path, emulator: EmulatorProcess
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
 ) -> None:
-    local = tmp_path / "local"
-    local.mkdir()
-    make_tree(local)
-    config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
-    assert run_cli("reconcile", config=config).returncode == 0
+    local, syncer = pair
     tracked = len(emulator.admin.active_paths())
     shutil.rmtree(local)
     local.mkdir()
     emulator.admin.reset_counts()
+    config = Path(syncer.config.state.path).parent / "config.toml"
     line = assert_refused(run_cli("reconcile", config=config), "empty", f"{tracked} files")
     assert "--force-deletes" in line
-    assert_refused(run_cli("reconcile", "--dry-run", config=config), "empty")
+    with pytest.raises(GuardRefused, match="empty"):
+        syncer.run(dry_run=True)
     # A bigger max_delete is not enough: the emptied root is its own guard.
-    assert_refused(run_cli("reconcile", "--max-delete", "100%", config=config), "empty")
-    assert mutating_calls(emulator.admin.counts()) == {}
-    assert trashed_ids(emulator) == set()
-    # The override does what it says: the remote copy is emptied (to the host's trash).
-    forced = run_cli("reconcile", "--force-deletes", config=config)
-    assert forced.returncode == 0, forced.stderr
+    with pytest.raises(GuardRefused, match="empty"):
+        syncer.run(max_delete=MaxDelete(percent=100.0))
+    assert_nothing_changed(emulator, set())
+    # The override does what it says: the remote copy is emptied (into the host's trash).
+    forced = syncer.run(force_deletes=True)
+    assert forced.exit_code == 0, forced.outcome.failed
     assert emulator.admin.active_paths() == {}
     assert len(trashed_ids(emulator)) == tracked
-    assert_invariant(emulator.admin, local, REMOTE, state_db=tmp_path / "state.db")
+    invariant(emulator, local, syncer, "after --force-deletes")
+    assert_noop(syncer, emulator, local)
 
 
 def test_root_replaced_by_another_tree_is_refused_until_forced(
-    tmp_path: Path, emulator: EmulatorProcess
+    pair: tuple[Path, Syncer], emulator: EmulatorProcess
 ) -> None:
-    local = tmp_path / "local"
-    local.mkdir()
-    make_tree(local)
-    config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
-    assert run_cli("reconcile", config=config).returncode == 0
+    local, syncer = pair
     tracked = len(emulator.admin.active_paths())
     shutil.rmtree(local)
     local.mkdir()
@@ -210,13 +218,18 @@ def test_root_replaced_by_another_tree_is_refused_until_forced(
     for i in range(3):
         (local / "other" / f"new{i}.txt").write_text(f"another tree {i}\n")
     emulator.admin.reset_counts()
-    assert_refused(run_cli("reconcile", config=config), f"{tracked} of {tracked}", "max_delete")
-    assert mutating_calls(emulator.admin.counts()) == {}
-    assert trashed_ids(emulator) == set()
-    forced = run_cli("reconcile", "--force-deletes", config=config)
-    assert forced.returncode == 0, forced.stderr
+    config = Path(syncer.config.state.path).parent / "config.toml"
+    # (ext4 may hand the new directory an old one's inode: then it plans a move, and counts a
+    # folder's files moved out with it; the count can exceed what is tracked.)
+    assert_refused(run_cli("reconcile", config=config), f"of {tracked} synced", "max_delete")
+    with pytest.raises(GuardRefused, match="max_delete"):
+        syncer.run(dry_run=True)
+    assert_nothing_changed(emulator, set())
+    forced = syncer.run(force_deletes=True)
+    assert forced.exit_code == 0, forced.outcome.failed
     assert len(trashed_ids(emulator)) == tracked
-    assert_invariant(emulator.admin, local, REMOTE, state_db=tmp_path / "state.db")
+    invariant(emulator, local, syncer, "after --force-deletes")
+    assert_noop(syncer, emulator, local)
 
 
 def test_root_on_a_new_disk_with_the_same_files_needs_accept_new_root(
@@ -228,19 +241,21 @@ def test_root_on_a_new_disk_with_the_same_files_needs_accept_new_root(
         local = tmp_path / "local"
         local.mkdir()
         make_tree(local, dirs=2, files=2)
-        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
-        assert run_cli("reconcile", config=config).returncode == 0
-        subprocess.run(["cp", "-a", f"{local}/.", str(disk)], check=True)
-        with bind_mount(disk, local):
-            emulator.admin.reset_counts()
-            assert_refused(run_cli("reconcile", config=config), "another filesystem")
-            accepted = run_cli("reconcile", "--accept-new-root", config=config)
-            assert accepted.returncode == 0, accepted.stderr
-            assert mutating_calls(emulator.admin.counts()) == {}
-            emulator.admin.reset_counts()
-            assert run_cli("reconcile", config=config).returncode == 0  # the device is recorded
-            assert mutating_calls(emulator.admin.counts()) == {}
-            assert trashed_ids(emulator) == set()
+        syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+        try:
+            assert syncer.run().exit_code == 0
+            subprocess.run(["cp", "-a", f"{local}/.", str(disk)], check=True)
+            with bind_mount(disk, local):
+                emulator.admin.reset_counts()
+                with pytest.raises(GuardRefused, match="another filesystem"):
+                    syncer.run()
+                accepted = syncer.run(accept_new_root=True)
+                assert accepted.exit_code == 0, accepted.outcome.failed
+                assert mutating_calls(emulator.admin.counts()) == {}
+                assert_noop(syncer, emulator, local)  # the new device is recorded
+                invariant(emulator, local, syncer, "on the new disk")
+        finally:
+            syncer.close()
 
 
 # ---- 3. clock jumps ---------------------------------------------------------------------------
@@ -395,6 +410,7 @@ def test_trashed_remote_root_in_a_dry_run_reports_and_changes_nothing(
     # The CLI's dry run says the same and exits 0.
     dry = run_cli("reconcile", "--dry-run", config=syncer.config.state.path.parent / "config.toml")
     assert dry.returncode == 0, dry.stderr
+    assert "deleted remotely" in dry.stdout and "trash" not in dry.stdout, dry.stdout
     assert emulator.admin.tree() == before
     # Then the real pass heals it.
     result = syncer.run()
@@ -411,6 +427,12 @@ def test_trashed_remote_subfolder_is_recreated(
     emulator.admin.drift("trash_folder", folder_id=d1)
     trashed_by_the_site = trashed_ids(emulator)
     (local / "d1" / "inner" / "new.txt").write_text("new in a folder trashed remotely\n")
+    emulator.admin.reset_counts()
+    before = emulator.admin.tree()
+    dry = syncer.run(dry_run=True)
+    assert dry.exit_code == 0 and dry.plan.counts().get("create_folder") == 2, dry.plan.counts()
+    assert mutating_calls(emulator.admin.counts()) == {}
+    assert emulator.admin.tree() == before
     result = syncer.run(dirty=["d1/inner/new.txt"]) if partial else syncer.run()
     assert result.exit_code == 0, result.outcome.failed
     assert trashed_ids(emulator) == trashed_by_the_site
@@ -456,3 +478,15 @@ def test_remote_root_moved_on_the_web_site_is_followed_by_id(
     assert_invariant(emulator.admin, local, "moved-docs", state_db=state, context="moved")
     assert not any(p.startswith("/Backup/") for p in emulator.admin.active_paths())
     assert_noop(syncer, emulator, local)
+    # Pointing the config at the new path re-resolves the root to the same folder: no-op.
+    config = state.parent / "config.toml"
+    write_config(state.parent, emulator.api_url, local, remote="moved-docs")
+    repointed = Syncer(config)
+    try:
+        emulator.admin.reset_counts()
+        assert repointed.run().exit_code == 0  # one more listing: the path is looked up
+        assert mutating_calls(emulator.admin.counts()) == {}
+        assert_noop(repointed, emulator, local)
+        assert root_folder_id(repointed) == root
+    finally:
+        repointed.close()
