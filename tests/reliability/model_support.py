@@ -45,7 +45,7 @@ FILE_NAMES = ("a.txt", "b.txt", "c", "d.md")
 DIR_NAMES = ("p", "q", "r")
 MAX_FILES = 10
 MAX_DEPTH = 3
-CRASH_LATENCY_MS = 5  # slows the killed run a little so kills land between its requests
+CRASH_LATENCY_MS = 20  # slows the killed run a little so kills land between its requests
 
 
 @dataclass
