@@ -11,7 +11,8 @@ never changes the local tree.
 Each example ends with one more pass and its check (teardown), so a crash at the end is
 recovered from too. Quick set in CI: `--model-examples 20` (the default; backup gets a third);
 the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -s --timeout 0
---model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds).
+--model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds; also
+appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output).
 """
 
 from __future__ import annotations
@@ -327,7 +328,12 @@ def _run(machine: Any, world: World, request: pytest.FixtureRequest, share: floa
     started = time.monotonic()
     run_state_machine_as_test(machine, settings=_settings(request, share))
     took = time.monotonic() - started
-    print(f"\n{machine.__name__} ({took:.0f} s): {world.stats.line()}")
+    line = f"{machine.__name__} ({took:.0f} s): {world.stats.line()}"
+    print("\n" + line)
+    report = os.environ.get("SYNCD_MODEL_REPORT")  # a file for the figures (xdist hides -s)
+    if report:
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
     assert world.stats.examples and world.stats.passes_checked
 
 
