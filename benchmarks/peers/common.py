@@ -5,6 +5,7 @@
   is killed at interpreter exit too.
 - ``cpu_seconds(pid, children=False)``, ``rss_mib(pid)``: from /proc (utime+stime; VmRSS).
 - ``free_port()``: a loopback port the kernel just handed out (bind port 0, close).
+- ``fresh_dir(path)``: an empty directory, whatever an earlier run left there removed.
 - ``wait_until(check, timeout, what)``: poll a condition with a deadline (never a blind sleep).
 - ``timed_write(path, data)``: write and close a file, return ``time.monotonic()`` after close().
 - ``wait_for_file(path, size, deadline)``: the monotonic time the file is seen whole there.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,6 +69,14 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, poll: f
         if time.monotonic() > deadline:
             raise PeerError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(poll)
+
+
+def fresh_dir(path: Path) -> Path:
+    """``path`` as a new empty directory (whatever an earlier run left there is removed)."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
 
 
 def timed_write(path: Path, data: bytes) -> float:

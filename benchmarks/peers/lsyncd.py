@@ -30,6 +30,7 @@ from benchmarks.core import PeerMissing
 from benchmarks.peers.common import (
     PeerError,
     PeerProcess,
+    fresh_dir,
     idle_sample,
     timed_write,
     wait_for_file,
@@ -147,7 +148,8 @@ def measure_latency(
     ``delay_s`` overrides lsyncd's ``delay`` (default 15; tests use 1)."""
     require()
     source, target = work / "lsyncd-src", work / "lsyncd-dst"
-    source.mkdir(parents=True, exist_ok=True)
+    fresh_dir(source)
+    fresh_dir(target)  # a file left from an earlier run would "arrive" at once
     with Lsyncd(source, target, work / "lsyncd-home", delay_s=delay_s) as peer:
         peer.start()
         latencies: list[float] = []
@@ -170,7 +172,8 @@ def measure_latency(
 def measure_idle(work: Path, tree: Path, seconds: float) -> dict[str, float]:
     """CPU and RSS of lsyncd watching ``tree`` for ``seconds`` after its start-up sync."""
     require()
-    with Lsyncd(tree, work / "lsyncd-idle-dst", work / "lsyncd-idle-home") as peer:
+    target = fresh_dir(work / "lsyncd-idle-dst")
+    with Lsyncd(tree, target, work / "lsyncd-idle-home") as peer:
         startup = peer.start()
         sample = idle_sample({"lsyncd": peer.pid}, seconds, children=True)["lsyncd"]
         assert peer.process is not None

@@ -53,6 +53,7 @@ from benchmarks.peers.common import (
     PeerProcess,
     cpu_seconds,
     free_port,
+    fresh_dir,
     idle_sample,
     timed_write,
     wait_for_file,
@@ -146,7 +147,9 @@ class Instance:
     _http: httpx.Client | None = None
 
     def generate(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        if self.home.exists():  # a fresh instance every time: no config, keys or index kept
+            shutil.rmtree(self.home)
+        self.home.mkdir(parents=True)
         subprocess.run(
             ["syncthing", "generate", f"--home={self.home}", "--no-default-folder"],
             check=True,
@@ -320,8 +323,8 @@ class SyncthingPair:
             instance.generate()
         self._configure(self.a)
         self._configure(self.b)
-        self.dest.mkdir(parents=True, exist_ok=True)
-        (self.dest / MARKER).mkdir(exist_ok=True)
+        fresh_dir(self.dest)
+        (self.dest / MARKER).mkdir()
         # Syncthing refuses a folder without its marker (its guard against an unmounted disk).
         (self.source / MARKER).mkdir(exist_ok=True)
 
@@ -471,7 +474,7 @@ def measure_latency(
     ``watcher_delay_s`` overrides ``fsWatcherDelayS`` (default 10; tests use 1)."""
     require()
     source, dest = work / "syncthing-src", work / "syncthing-dst"
-    source.mkdir(parents=True, exist_ok=True)
+    fresh_dir(source)
     with SyncthingPair(work, source, dest, watcher_delay_s=watcher_delay_s) as pair:
         pair.prepare()
         pair.start_receiver()

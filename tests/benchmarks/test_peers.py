@@ -74,6 +74,7 @@ def test_syncthing_config_is_offline(tmp_path: Path) -> None:
     pair = syncthing.SyncthingPair(tmp_path, tmp_path / "src", tmp_path / "dst")
     (tmp_path / "src").mkdir()
     pair.prepare()
+    pair.prepare()  # a second run in the same directory starts from scratch too
     for instance, other, kind in ((pair.a, pair.b, "sendonly"), (pair.b, pair.a, "receiveonly")):
         text = (instance.home / "config.xml").read_text()
         for option, value in syncthing._OFFLINE_OPTIONS.items():
@@ -82,6 +83,7 @@ def test_syncthing_config_is_offline(tmp_path: Path) -> None:
         assert f"<address>127.0.0.1:{instance.gui_port}</address>" in text
         assert f"<address>tcp://127.0.0.1:{other.listen_port}</address>" in text
         assert f'type="{kind}"' in text and 'fsWatcherDelayS="10"' in text
+        assert text.count(f'<folder id="{syncthing.FOLDER_ID}"') == 1
 
 
 @needs_syncthing
