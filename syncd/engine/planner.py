@@ -345,6 +345,21 @@ class Planner:
             if name in local.unknown and entry is None:
                 continue  # exists but unreadable/unsyncable now: not a deletion
             if entry is not None and row is not None:
+                if (
+                    row.status == SYNCED
+                    and entry.size == row.size
+                    and entry.mtime_ns == row.mtime_ns
+                    and entry.inode == row.inode
+                ):
+                    # A quiet tree's common case, decided inline (no-op passes are mostly this):
+                    # unchanged here, listed at home under its name and size.
+                    found = remote.get(row.file_id)  # type: ignore[arg-type]
+                    if (
+                        found is not None
+                        and found.name == row.stored_name
+                        and (row.remote_size is None or found.size == row.remote_size)
+                    ):
+                        continue
                 self._file_both(visit, entry, row, remote, untracked)
             elif entry is not None:
                 self._file_new(visit, entry, untracked, replacing=None)

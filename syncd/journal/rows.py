@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # status of a file or directory row
 SYNCED = 0
@@ -19,9 +20,11 @@ def api_folder_id(folder_id: int | None) -> int | None:
     return None if folder_id in (None, ACCOUNT_ROOT) else folder_id
 
 
-@dataclass(frozen=True, slots=True)
-class FileRow:
-    """The last state both sides agreed on for one file (or why they could not agree)."""
+class FileRow(NamedTuple):
+    """The last state both sides agreed on for one file (or why they could not agree).
+
+    A NamedTuple, not a frozen dataclass: a pass builds one per tracked file, and a tuple is
+    built about five times faster (it was a tenth of a no-op pass's CPU)."""
 
     dir_id: int
     name: str
@@ -45,8 +48,7 @@ class FileRow:
         return self.md5.hex() if self.md5 is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class DirRow:
+class DirRow(NamedTuple):
     id: int
     pair_id: int
     parent_id: int | None

@@ -23,6 +23,7 @@ instead (see `form_name_issue`).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 EntryKind = Literal["file", "dir"]
@@ -32,6 +33,7 @@ PHP_TRIM_CHARS = " \t\n\r\0\x0b"
 # C isspace(): what PHP strip_tags accepts after '<' for it not to open a tag.
 _C_SPACE = frozenset(" \t\n\r\x0b\x0c")
 _CONTROL = frozenset(chr(c) for c in range(0x20))
+_UPLOAD_ALTERED = re.compile('[\\\\"\x00-\x1f]')  # any character upload_name_issue objects to
 
 
 def would_strip_tags_change(name: str) -> bool:
@@ -62,6 +64,8 @@ def upload_name_issue(name: str) -> str | None:
     """Why an uploaded file named `name` would be stored under another name, or None."""
     if not name:
         return "empty name"
+    if _UPLOAD_ALTERED.search(name) is None:
+        return None  # the common case, answered by one regex scan (asked for every file)
     if "\\" in name:
         return "contains a backslash; the host keeps only the part after it"
     if '"' in name:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from syncd.engine import ops as O
 from syncd.engine.planner import LocalDir, Plan, Planner, PlanSettings, Sources, join, plan_pair
@@ -161,7 +161,7 @@ class Journal:
     def displace(self, parent: int, name: str, keep: int | None = None) -> None:
         for d in list(self.dirs.values()):
             if d.parent_id == parent and d.name == name and d.id != keep:
-                self.dirs[d.id] = replace(d, name=f"{d.name}\0{d.id}")
+                self.dirs[d.id] = d._replace(name=f"{d.name}\0{d.id}")
 
     def delete_tree(self, dir_id: int) -> None:
         todo = [dir_id]
@@ -280,8 +280,7 @@ class World(Sources):
             r.folders[fid] = RFolder(op.parent.folder_id, op.name)
             if op.existing_dir_id is not None:
                 j.displace(op.parent.dir_id, op.name, keep=op.existing_dir_id)
-                j.dirs[op.existing_dir_id] = replace(
-                    j.dirs[op.existing_dir_id],
+                j.dirs[op.existing_dir_id] = j.dirs[op.existing_dir_id]._replace(
                     parent_id=op.parent.dir_id,
                     name=op.name,
                     remote_name=None,
@@ -305,8 +304,7 @@ class World(Sources):
             folder.parent = op.parent.folder_id  # the executor always sends parent_id
             j.displace(op.parent.dir_id, op.name, keep=op.dir_id)
             d = j.dirs[op.dir_id]
-            j.dirs[op.dir_id] = replace(
-                d,
+            j.dirs[op.dir_id] = d._replace(
                 parent_id=op.parent.dir_id,
                 name=op.name,
                 inode=op.inode,
@@ -328,7 +326,7 @@ class World(Sources):
                 reason=op.reason,
             )
         elif isinstance(op, O.UpdateDir):
-            j.dirs[op.dir_id] = replace(j.dirs[op.dir_id], inode=op.inode)
+            j.dirs[op.dir_id] = j.dirs[op.dir_id]._replace(inode=op.inode)
         elif isinstance(op, O.Upload):
             assert op.parent.ready
             file_id = self._new_file(op.parent.folder_id, op.name, op.rel)
