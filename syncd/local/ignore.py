@@ -47,6 +47,11 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 _SQLITE_SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
+# Rules compiled by `IgnoreRules.for_root`, by their inputs (immutable once built).
+_COMPILED: dict[tuple[object, ...], IgnoreRules] = {}
+_COMPILED_MAX = 32
+
+
 class IgnoreRules:
     """Compiled ignore rules for one pair root.
 
@@ -89,7 +94,15 @@ class IgnoreRules:
             rel = _relative_inside(root, state_db)
             if rel is not None:
                 exact.extend(rel + suffix for suffix in _SQLITE_SIDE_SUFFIXES)
-        return cls(lines, use_defaults=use_defaults, exact_paths=exact)
+        # The same rules again (every pass of a daemon; compiling costs ~2 ms): reuse them.
+        key = (cls, tuple(lines), tuple(exact), use_defaults)
+        rules = _COMPILED.get(key)
+        if rules is None:
+            rules = cls(lines, use_defaults=use_defaults, exact_paths=exact)
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
+            _COMPILED[key] = rules
+        return rules
 
     def matches(self, relpath: str, is_dir: bool) -> bool:
         """True if `relpath` (or one of its parent directories) is ignored."""
