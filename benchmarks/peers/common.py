@@ -2,7 +2,7 @@
 
 - ``PeerProcess(argv, log)``: a child in its own session; ``stop()`` ends its whole process
   group (the group id is the child's pid, so nothing else is touched); every one still running
-  is killed at interpreter exit too.
+  is killed at interpreter exit, and the kernel kills it if we are killed (PDEATHSIG).
 - ``cpu_seconds(pid, children=False)``, ``rss_mib(pid)``: from /proc (utime+stime; VmRSS).
 - ``free_port()``: a loopback port the kernel just handed out (bind port 0, close).
 - ``fresh_dir(path)``: an empty directory, whatever an earlier run left there removed.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_PR_SET_PDEATHSIG = 1
 _LIVE: set[PeerProcess] = set()
 
 
@@ -126,6 +128,14 @@ def idle_sample(
     return result
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it if we die without cleaning up (SIGKILL, OOM), so a
+    peer never outlives the benchmark that started it (Linux prctl PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class PeerProcess:
     """A peer's process in its own session, its output in ``log``; killed with its group."""
 
@@ -140,6 +150,7 @@ class PeerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=env,
+                preexec_fn=_die_with_parent,
             )
         _LIVE.add(self)
 
