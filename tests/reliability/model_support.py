@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class Stats:
     crash_runs: int = 0
     kills: int = 0  # runs SIGKILLed while still running
     kills_leaving_intents: int = 0
+    drift_kinds: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per kind of step
 
     @contextlib.contextmanager
@@ -73,8 +75,8 @@ class Stats:
     def line(self) -> str:
         return (
             f"examples {self.examples}, steps {self.steps}, local ops {self.local_ops}, "
-            f"remote drifts {self.drifts}, passes checked {self.passes_checked} (incremental "
-            f"{self.incremental_passes}), "
+            f"remote drifts {self.drifts} {dict(sorted(self.drift_kinds.items()))}, "
+            f"passes checked {self.passes_checked} (incremental {self.incremental_passes}), "
             f"crash runs {self.crash_runs} (SIGKILLed mid-run {self.kills}, leaving intents "
             f"{self.kills_leaving_intents}), emptied-root guard refusals {self.guard_refusals}; "
             "seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.seconds.items()))

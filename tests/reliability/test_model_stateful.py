@@ -2,15 +2,17 @@
 sync passes and crashes (a `syncd reconcile` subprocess SIGKILLed at a drawn moment), and checks
 the invariant after every completed pass.
 
-Mirror mode (the main model): after each pass the whole invariant of tests/reliability/
-invariants.py holds — remote == local (names and MD5), no duplicate names, no orphan uploads,
-the journal consistent with both sides, no intents left. Backup mode: every local file is on the
-remote at its path with its MD5 and syncd trashed nothing. In both modes a pass or a killed run
+Mirror mode (the main model): after each pass (full, or the daemon's incremental pass on the
+paths the model changed, when no drift or crash came since the last full pass) the whole
+invariant of tests/reliability/invariants.py holds — remote == local (names and MD5), no
+duplicate names, no orphan uploads, the journal consistent with both sides, no intents left.
+Backup mode: every local file is on the remote at its path with its MD5 and syncd trashed
+nothing. In both modes a pass or a killed run
 never changes the local tree.
 
 Each example ends with one more pass and its check (teardown), so a crash at the end is
 recovered from too. Quick set in CI: `--model-examples 20` (the default; backup gets a third);
-the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -s --timeout 0
+the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -n 2 --timeout 0
 --model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds; also
 appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output).
 """
@@ -56,7 +58,7 @@ any_name = st.sampled_from(FILE_NAMES + DIR_NAMES)
 
 LOCAL_KINDS = ("create", "edit", "rename", "move", "delete", "mkdir", "move_dir", "rmdir")
 FILE_DRIFTS = ("trash_file", "rename_file", "move_file", "add_file")
-FOLDER_DRIFTS = ("trash_folder", "rename_folder", "move_folder", "add_folder")
+FOLDER_DRIFTS = ("trash_folder", "rename_folder", "move_folder", "add_folder", "trash_root")
 
 
 class MirrorModel(RuleBasedStateMachine):
@@ -170,19 +172,24 @@ class MirrorModel(RuleBasedStateMachine):
     )
     def remote_drift(self, kind: str, pick: int, to: int, name: str, body: bytes) -> None:
         with self.world.stats.timed("drift"):
-            self._drift(kind, pick, to, name, body)
+            done = self._drift(kind, pick, to, name, body)
+        if done:
+            self.world.stats.drift_kinds[done] += 1
         self.pending = self.full_needed = True
         self.world.stats.steps += 1
 
-    def _drift(self, kind: str, pick: int, to: int, name: str, body: bytes) -> None:
+    def _drift(self, kind: str, pick: int, to: int, name: str, body: bytes) -> str | None:
         tree = self.ex.remote()
         if tree.root_id is None:
-            return
+            return None
         files = sorted(tree.files)
         folders = ["", *sorted(tree.folders)]
         folder_id = {"": tree.root_id, **tree.folders}
         if kind in FILE_DRIFTS and kind != "add_file" and not files:
             kind = "add_file"
+        if kind == "trash_root":  # the pair's own folder: recreated, everything uploaded again
+            self.ex.drift("trash_folder", folder_id=tree.root_id)
+            return kind
         if kind in FOLDER_DRIFTS and kind != "add_folder" and len(folders) == 1:
             kind = "add_folder"
         if kind in ("trash_file", "rename_file", "move_file"):
@@ -210,6 +217,7 @@ class MirrorModel(RuleBasedStateMachine):
                 targets = [f for f in folders if f != rel and not f.startswith(rel + "/")]
                 parent = folder_id[targets[to % len(targets)]]
                 self.ex.drift(kind, folder_id=folder_id[rel], parent_id=parent)
+        return kind
 
     # -- passes and crashes --------------------------------------------------------------------
 
