@@ -49,8 +49,9 @@ def make_tree(cache: Path, files: int, dirs: int) -> Path:
     return root
 
 
-def write_config(work: Path, api_url: str, local: Path) -> Path:
+def write_config(work: Path, api_url: str, local: Path, remote: str = "bulk") -> Path:
     """The defaults, except what the benchmark must pin: no `[sync] workers` on purpose."""
+    work.mkdir(parents=True, exist_ok=True)
     path = work / "config.toml"
     path.write_text(
         "[remote]\n"
@@ -64,7 +65,7 @@ def write_config(work: Path, api_url: str, local: Path) -> Path:
         "[[pairs]]\n"
         'name = "bulk"\n'
         f'local = "{local}"\n'
-        'remote = "bulk"\n',
+        f'remote = "{remote}"\n',
         encoding="utf-8",
     )
     path.chmod(0o600)

@@ -1,9 +1,10 @@
 """Large file: a 1 GiB upload over loopback through `syncd reconcile` vs raw streaming httpx.
 
-One emulator (no added latency) takes the same 1 GiB file twice: first as a plain streaming
-multipart upload with httpx (``files={"upload_file": open(...)}``, what any Python client would
-write), then as the initial sync of a directory holding only that file, by a real
-`syncd reconcile` subprocess. Both stored copies must have the file's MD5.
+One emulator (no added latency) takes the same 1 GiB file four times, alternating: as a plain
+streaming multipart upload with httpx (``files={"upload_file": open(...)}``, what any Python
+client would write), and as the initial sync of a directory holding only that file by a real
+`syncd reconcile` subprocess (a fresh state and remote folder each time). Every stored copy must
+have the file's MD5; each tool keeps its faster run (a shared machine only makes runs slower).
 
 Figures: ``httpx.mb_per_s`` and ``syncd.mb_per_s``: MiB per second of the upload request (for
 syncd, the ``elapsed_ms`` its own debug log gives the file/upload exchange, hashing included);
@@ -72,16 +73,19 @@ def run(ctx: RunContext) -> Figures:
     size = 16 * MIB if ctx.quick else 1024 * MIB
     tree, expected = source_tree(ctx.cache, size)
     with EmulatorProcess(max_upload_size=size) as emu, RawApi(emu.api_url) as api:
-        api.authorize()
-        raw_s, raw_md5 = raw_upload(api, tree / "big.bin")
-        config = write_config(ctx.work, emu.api_url, tree)
-        process_s, client_cpu, log = run_syncd(config, "-v", "--log-format", "json")
-        stored = [f for f in emu.admin.tree()["files"] if f["name"] == "big.bin"]
-    if raw_md5 != expected:
-        raise RuntimeError(f"raw upload stored MD5 {raw_md5}, the file's is {expected}")
-    if [f["md5"] for f in stored] != [expected]:
-        raise RuntimeError(f"syncd's upload stored {stored}, the file's MD5 is {expected}")
-    syncd_s = upload_seconds(log)
+        raw_s = syncd_s = process_s = client_cpu = float("inf")
+        for attempt in range(2):
+            api.authorize()  # the host keeps one token per account: syncd's run replaced it
+            raw_wall, raw_md5 = raw_upload(api, tree / "big.bin")
+            if raw_md5 != expected:
+                raise RuntimeError(f"raw upload stored MD5 {raw_md5}, the file's is {expected}")
+            config = write_config(ctx.work / f"run{attempt}", emu.api_url, tree, f"large{attempt}")
+            process, cpu, log = run_syncd(config, "-v", "--log-format", "json")
+            raw_s, syncd_s = min(raw_s, raw_wall), min(syncd_s, upload_seconds(log))
+            process_s, client_cpu = min(process_s, process), min(client_cpu, cpu)
+        stored = [f["md5"] for f in emu.admin.tree()["files"] if f["name"] == "big.bin"]
+    if stored != [expected, expected]:
+        raise RuntimeError(f"syncd's uploads stored MD5s {stored}, the file's is {expected}")
     ctx.note(f"{size // MIB} MiB over loopback, no added latency; MD5 of both copies verified")
     return {
         "syncd.mb_per_s": round(size / MIB / syncd_s, 1),
