@@ -70,6 +70,7 @@ GENERATED = "config.generated.xml"  # the config as `syncthing generate` wrote i
 START_ATTEMPTS = 3  # fresh ports each time: another process may take a port we picked
 START_TIMEOUT_S = 60.0
 SYNC_TIMEOUT_S = 3600.0  # 100,000 files on a loaded machine
+STALL_S = 300.0  # B's folder state and counts unchanged this long: give up, say why
 ARRIVAL_TIMEOUT_S = 120.0  # one write (the default watcher delay is 10 s)
 
 # Everything that would reach out to the network, or change the run under us, is off.
@@ -377,11 +378,21 @@ class SyncthingPair:
         return the monotonic time the REST API first said so."""
         deadline = time.monotonic() + timeout
         since = 0
+        progress: tuple[Any, ...] = ()
+        progressed = time.monotonic()
         while True:
             for instance in (self.a, self.b):
                 assert instance.process is not None
                 instance.process.check_alive()
             status = self.b.folder_status()
+            sender = self.a.folder_status()  # A scanning a big tree first counts as progress
+            now_progress = tuple(status.get(k) for k in ("state", "localFiles", "globalFiles"))
+            now_progress += (sender.get("state"), sender.get("localFiles"))
+            if now_progress != progress:
+                progress, progressed = now_progress, time.monotonic()
+            elif time.monotonic() - progressed > STALL_S:
+                errors = self.b.get("/rest/folder/errors", folder=FOLDER_ID)
+                raise PeerError(f"Syncthing B stalled for {STALL_S:.0f} s at {status}: {errors}")
             if (
                 status.get("state") == "idle"
                 and status.get("needTotalItems") == 0
