@@ -37,6 +37,16 @@ from watchdog.events import (
     EVENT_TYPE_DELETED,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
+    DirAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -321,7 +331,7 @@ class Watcher:
     def _launch(self, factory: ObserverFactory) -> BaseObserver:
         observer = factory()
         try:
-            observer.schedule(self._handler, self.root, recursive=True)
+            observer.schedule(self._handler, self.root, recursive=True, event_filter=_EVENT_FILTER)
             observer.start()
         except BaseException:
             _stop_observer(observer, 1.0)
@@ -450,6 +460,23 @@ class Watcher:
         ident = getattr(reader, "ident", None)
         return ident is None or record.thread == ident
 
+
+# The event classes asked of watchdog. Left out: opens and closes without writing (any reader
+# of the tree, our own walks and hashing, would cost two events per file or directory: the
+# inotify mask then does not even ask the kernel for them) and a directory's own modifications
+# (its children's events say what changed).
+_EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileAttribEvent,
+    DirAttribEvent,
+]
 
 _HANDLED = frozenset(
     {

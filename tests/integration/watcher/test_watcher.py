@@ -138,3 +138,31 @@ def test_callback_delivery(root: Path) -> None:
 def test_missing_root_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Watcher(tmp_path / "nope").start()
+
+
+def test_reading_the_tree_reports_nothing(tmp_path: Path) -> None:
+    """Opens and closes without writing (readers, our own walks and hashing) are not even asked
+    of the kernel: a reader of every file and directory wakes no change."""
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    for i in range(20):
+        (root / "d" / f"f{i}").write_bytes(b"x" * 100)
+    with Watcher(root, quiet=0.05) as watcher:
+        assert watcher.drain(timeout=0.3) == []  # nothing left over from the set-up
+        seen: list[object] = []
+        handle = watcher._on_event
+
+        def counting(event: object) -> None:
+            seen.append(event)
+            handle(event)  # type: ignore[arg-type]
+
+        watcher._on_event = counting  # type: ignore[method-assign]
+        for _ in range(3):
+            for dirpath, _dirs, files in os.walk(root):
+                for name in files:
+                    (Path(dirpath) / name).read_bytes()
+        assert watcher.drain(timeout=0.5) == []
+        assert seen == [], "reads reached the watcher"
+        (root / "d" / "f0").write_bytes(b"changed")
+        changes = watcher.drain(timeout=5)
+        assert [(c.kind, c.path) for c in changes] == [("dirty", "d/f0")]
