@@ -60,7 +60,7 @@ from syncd.remote.transport import (
     normalise_api_url,
     transport_error,
 )
-from syncd.remote.uploads import UPLOAD_FIELD, FileChangedError, UploadBody, multipart_body
+from syncd.remote.uploads import FileChangedError, UploadBody, multipart_body, multipart_frame
 
 log = structlog.get_logger(__name__)
 
@@ -612,8 +612,12 @@ class RemoteClient:
                 fields, upload.filename, upload.content, upload.content_type
             )
             return self._http.post(url, content=content, headers={"Content-Type": content_type})
-        files = {UPLOAD_FIELD: (upload.filename, upload.reader, upload.content_type)}
-        return self._http.post(url, data=fields, files=files)
+        prefix, suffix, content_type = multipart_frame(fields, upload.filename, upload.content_type)
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(len(prefix) + upload.size + len(suffix)),
+        }
+        return self._http.post(url, content=upload.stream(prefix, suffix), headers=headers)
 
     @contextmanager
     def _unknown_if_unreadable(self, action: str) -> Iterator[None]:

@@ -12,11 +12,13 @@ import pytest
 
 from syncd.remote.uploads import (
     SMALL_UPLOAD_MAX,
+    STREAM_CHUNK,
     UPLOAD_FIELD,
     FileChangedError,
     HashingReader,
     UploadBody,
     multipart_body,
+    multipart_frame,
 )
 
 
@@ -103,3 +105,19 @@ def test_small_files_are_read_whole_and_large_ones_streamed(tmp_path: Path) -> N
     assert body.content is None and body.reader is not None and body.to_close
     body.close()
     assert all(handle.closed for handle in body.to_close)
+
+
+def test_a_streamed_body_is_the_prebuilt_body_in_pieces(tmp_path: Path) -> None:
+    data = bytes(range(256)) * (2 * STREAM_CHUNK // 256) + b"tail"
+    path = tmp_path / "large"
+    path.write_bytes(data)
+    fields = {"access_token": "t", "folder_id": "3"}
+    prefix, suffix, _ = multipart_frame(fields, "l.bin", "application/octet-stream", boundary=b"b")
+    seen: list[int] = []
+    body = UploadBody.open(path, "l.bin", "application/octet-stream", seen.append)
+    pieces = list(body.stream(prefix, suffix))
+    body.close()
+    whole, _ = multipart_body(fields, "l.bin", data, "application/octet-stream", boundary=b"b")
+    assert b"".join(pieces) == whole and len(pieces) == 5  # prefix, 3 pieces, suffix
+    assert body.size == len(data) and seen[-1] == len(data)
+    assert body.hexdigest() == hashlib.md5(data).hexdigest()
