@@ -7,6 +7,7 @@ import gc
 import threading
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from syncd.daemon_engine import limit_malloc_arenas, trim_heap
@@ -81,3 +82,30 @@ def test_release_waits_until_the_queue_is_empty() -> None:
 def test_heap_helpers_are_safe_to_call() -> None:
     limit_malloc_arenas()
     trim_heap()  # no-ops where glibc is missing; never raise
+
+
+def test_an_up_to_date_journal_opens_without_alembic(tmp_path: Path) -> None:
+    """Alembic (~9 MiB resident) is only imported to create or upgrade the schema."""
+    import subprocess
+    import sys
+
+    from syncd.journal.db import _head_from_scripts, head_revision
+    from syncd.journal.store import Journal
+    from tests.integration.daemon_harness import REPO
+
+    assert _head_from_scripts() == head_revision()
+    state = tmp_path / "state.db"
+    Journal(state).close()  # created (and stamped) through Alembic
+    probe = (
+        "import sys; from pathlib import Path; from syncd.journal.store import Journal; "
+        f"Journal(Path({str(state)!r})).close(); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    assert done.stdout.strip() == "False", done.stderr
