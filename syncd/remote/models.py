@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from syncd.remote.errors import TransientError
 
@@ -94,9 +94,11 @@ class AccountPackage:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteFile:
-    """A file row from folder/listing, file/info, file/edit, file/move, file/delete."""
+class RemoteFile(NamedTuple):
+    """A file row from folder/listing, file/info, file/edit, file/move, file/delete.
+
+    A NamedTuple: a pass parses one per remote file, and tuples are built several times faster
+    than frozen dataclasses."""
 
     id: int
     name: str
