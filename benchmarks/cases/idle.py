@@ -3,7 +3,8 @@
 watching the tree, receiver B) and lsyncd (watching the tree, mirroring it to a local copy).
 
 Figures: ``syncd.cpu_pct``, ``syncd.cpu_s``, ``syncd.rss_mb`` (MiB, peak over the window),
-``syncd.startup_s`` (start-up no-op pass), ``syncd.rss_after_startup_mb``, ``syncd.threads``;
+``syncd.startup_s`` and ``syncd.startup_cpu_s`` (start-up no-op pass, what each periodic full
+reconcile costs again), ``syncd.rss_after_startup_mb``, ``syncd.threads``;
 ``syncthing.cpu_pct``/``rss_mb``, ``lsyncd.cpu_pct``/``rss_mb``. --quick: 500 files, 5 s, no peers.
 """
 
