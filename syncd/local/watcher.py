@@ -77,6 +77,7 @@ DEFAULT_SUPERVISE_INTERVAL = 1.0
 DEFAULT_RECHECK_INTERVAL = 300.0
 # Never rescan the pending set more often than this, so a burst of 100k events stays cheap.
 MIN_DELIVERY_GAP = 0.05
+MIN_QUIET_GAP = 0.002  # the floor of that gap when the quiet period is shorter
 
 # watchdog's loggers that report a lost-event condition.
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify")
@@ -127,6 +128,8 @@ class Watcher:
         self._native_factory = observer_factory or Observer
         self._supervise_interval = supervise_interval
         self._recheck_interval = recheck_interval
+        # A quiet period shorter than the gap (0.01 s, 0) must not wait out the whole gap.
+        self._delivery_gap = min(MIN_DELIVERY_GAP, max(quiet, MIN_QUIET_GAP))
 
         self._cond = threading.Condition()
         self._coalescer = ChangeCoalescer(
@@ -384,7 +387,7 @@ class Watcher:
                     timeout = next_supervise - now
                     due = self._coalescer.next_due() if self._on_changes is not None else None
                     if due is not None:
-                        timeout = min(timeout, max(due - now, MIN_DELIVERY_GAP))
+                        timeout = min(timeout, max(due - now, self._delivery_gap))
                     self._cond.wait(max(timeout, 0.0))
             except Exception:  # never let the supervisor die: it is what keeps watching alive
                 log.exception("watcher %s: supervisor error", self.name)
