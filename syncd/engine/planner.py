@@ -200,6 +200,7 @@ class _Visit:
     name: str = ""
     inode: int | None = None
     recurse: bool = True  # False: do not descend into subdirectories that did not change
+    listing: FolderListing | None = None  # fetched already (a moved folder, checked first)
 
 
 class Planner:
@@ -303,7 +304,9 @@ class Planner:
         else:
             jfiles, jdirs = (), ()
         listing = EMPTY_LISTING
-        if visit.listing_known and ref.folder_id is not None:
+        if visit.listing is not None:
+            listing, visit.listing = visit.listing, None
+        elif visit.listing_known and ref.folder_id is not None:
             got = self.src.remote_listing(ref.folder_id)
             if got is None:
                 self._folder_lost(visit)
@@ -689,7 +692,16 @@ class Planner:
             self._claimed_dirs.add(source.id)
             self._handled_folders.add(source.folder_id)
             from_rel = self.src.dir_path(source.id) or ""
-            rename = entry.name != source.stored_name
+            child = Ref(rel, source.id, source.folder_id)
+            moved = _Visit(child, True, True, ref, entry.name, entry.inode)
+            # List it before moving it: a folder trashed on the host is created anew instead
+            # (folder/edit would fail, and a huge pass hands ops out before its visit).
+            moved.listing = self.src.remote_listing(source.folder_id)
+            if moved.listing is None:
+                moved.listing_known = False
+                self._folder_lost(moved)
+                self._queue.append(moved)
+                return
             self._emit(
                 MoveFolder(
                     rel,
@@ -698,13 +710,15 @@ class Planner:
                     parent=ref,
                     name=entry.name,
                     inode=entry.inode,
-                    new_remote_name=entry.name if rename else None,
+                    # Always the name: the folder may have been renamed on the host too (its
+                    # old parent's listing may come later or never), and folder/edit sends
+                    # name and parent in one call anyway.
+                    new_remote_name=entry.name,
                     set_parent=ref.dir_id != source.parent_id,
                     from_rel=from_rel,
                 )
             )
-            child = Ref(rel, source.id, source.folder_id)
-            self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+            self._queue.append(moved)
             return
         for extra in untracked:
             if extra.name == entry.name:

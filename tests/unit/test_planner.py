@@ -142,3 +142,37 @@ def test_a_cancelled_walk_decides_nothing() -> None:
     cancel.set()
     plan = Planner(w, PlanSettings(), cancel=cancel).plan_tree(O.Ref("", 1, 1))
     assert plan.cancelled and plan.ops == []
+
+
+def _folder_id(w: World, name: str) -> int:
+    return next(i for i, f in w.remote.folders.items() if f.name == name)
+
+
+def test_local_move_of_a_folder_renamed_remotely_sends_its_name() -> None:
+    """Found by the property test: a/'d e' moved to the root locally while the host renamed it
+    'a'. The move must state the name too, or the root holds two folders called 'a'."""
+    for mode in ("mirror", "backup"):
+        w = World()
+        for d in ("a", "a/a", "a/b", "a/d e"):
+            w.local.mkdir(d)
+        w.apply(w.plan(mode))
+        w.local.move("a/d e", "d e")
+        w.remote.folders[_folder_id(w, "d e")].name = "a"
+        w.apply(w.plan(mode))
+        assert w.remote.tree() == w.expected_remote(), mode
+        assert w.plan(mode).ops == [], mode
+
+
+def test_local_move_out_of_a_folder_trashed_remotely_creates_it_anew() -> None:
+    """docs/sub moved to the root locally; someone trashed docs (with sub) on the web site.
+    folder/edit of a trashed folder fails: create sub again, upload its files, even when a
+    huge pass hands its ops out before it visits the moved folder (batch=1)."""
+    for mode, batch in (("mirror", 0), ("backup", 0), ("mirror", 1), ("backup", 1)):
+        w = synced_world()
+        w.local.move("docs/sub", "sub")
+        w.remote.folders[_folder_id(w, "docs")].active = False
+        plan = w.plan(mode, batch=batch)
+        w.apply(plan)  # the model refuses folder/edit of a trashed folder, as the host does
+        assert not any(isinstance(op, O.MoveFolder) for op in plan.ops), mode
+        assert w.remote.tree() == w.expected_remote(), (mode, batch)
+        assert w.plan(mode).ops == [], (mode, batch)

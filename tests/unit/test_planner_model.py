@@ -299,6 +299,8 @@ class World(Sources):
             )
         elif isinstance(op, O.MoveFolder):
             folder = r.folders[op.folder_id]
+            # As the host: folder/edit of a trashed folder answers "not found".
+            assert r.alive_folder(op.folder_id), f"folder/edit of a trashed folder: {op.rel}"
             if op.new_remote_name is not None:
                 folder.name = op.new_remote_name
             folder.parent = op.parent.folder_id  # the executor always sends parent_id
@@ -308,7 +310,7 @@ class World(Sources):
                 parent_id=op.parent.dir_id,
                 name=op.name,
                 inode=op.inode,
-                remote_name=op.new_remote_name or d.remote_name,
+                remote_name=folder.name,  # as the executor: the name the host answered
             )
         elif isinstance(op, O.TrashFolder):
             r.folders[op.folder_id].active = False
