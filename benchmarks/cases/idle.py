@@ -1,6 +1,7 @@
 """Idle cost: `syncd run` watching an already synced 100,000-file tree in 1,000 directories,
-60 s with nothing changing: CPU (% of one core) and peak RSS. Same for Syncthing (sender A
-watching the tree, receiver B) and lsyncd (watching the tree, mirroring it to a local copy).
+60 s with nothing changing: CPU (% of one core; syncd's per thread in ns) and peak RSS. Same
+for Syncthing (sender A watching the tree, receiver B) and lsyncd (watching the tree, mirroring
+it to a local copy).
 
 Figures: ``syncd.cpu_pct``, ``syncd.cpu_s``, ``syncd.rss_mb`` (MiB, peak over the window),
 ``syncd.startup_s`` and ``syncd.startup_cpu_s`` (start-up no-op pass, what each periodic full
