@@ -1,0 +1,92 @@
+"""A local directory move meets remote drift of the same folder, against the real emulator.
+
+Someone trashes (or renames) a folder on the web site while its directory is moved locally: the
+next ``reconcile_pair`` pass must converge (remote == local, no duplicates, no failed op) and
+the one after it must plan nothing, in mirror and in backup mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.emulator.testing import EmulatorProcess
+from syncd.engine import reconcile
+
+from .test_reconcile_support import Syncer, expected_remote, mutating_calls, write_config
+
+PREFIX = "Backup/docs"
+
+
+def _make_tree(local: Path) -> None:
+    for rel, text in {
+        "outer/keep.txt": "stays in outer\n",
+        "outer/inner/x.txt": "x\n" * 10,
+        "outer/inner/deeper/y.txt": "y\n" * 20,
+        "other/z.txt": "z\n",
+    }.items():
+        path = local / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _folder_id(emulator: EmulatorProcess, name: str) -> int:
+    (folder,) = [
+        f for f in emulator.admin.tree()["folders"] if f["name"] == name and f["status"] == "active"
+    ]
+    return int(folder["id"])
+
+
+@pytest.fixture(params=["mirror", "backup"])
+def pair(
+    request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorProcess
+) -> Iterator[tuple[Syncer, Path, str]]:
+    local = tmp_path / "local"
+    _make_tree(local)
+    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, mode=request.param))
+    first = syncer.run()
+    assert first.exit_code == 0, first.outcome.failed
+    assert emulator.admin.active_paths() == expected_remote(local, PREFIX)
+    yield syncer, local, request.param
+    syncer.close()
+
+
+def _converges(syncer: Syncer, local: Path, emulator: EmulatorProcess) -> None:
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert emulator.admin.active_paths() == expected_remote(local, PREFIX)
+    assert emulator.admin.duplicates() == []
+    emulator.admin.reset_counts()
+    again = syncer.run()
+    assert [op.describe() for op in again.plan.ops] == []
+    assert mutating_calls(emulator.admin.counts()) == {}
+
+
+@pytest.mark.parametrize("batch", [reconcile.BATCH_OPS, 1], ids=["whole", "batched"])
+def test_move_out_of_a_folder_trashed_on_the_web_site(
+    pair: tuple[Syncer, Path, str],
+    emulator: EmulatorProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+) -> None:
+    """outer/inner moved to the top locally, outer (with inner) trashed remotely: inner is
+    created anew and its files uploaded (folder/edit of a trashed folder would fail), also
+    when a huge pass hands its ops out before it visits the moved folder (batch of 1)."""
+    syncer, local, _mode = pair
+    monkeypatch.setattr(reconcile, "BATCH_OPS", batch)
+    (local / "outer/inner").rename(local / "inner")
+    emulator.admin.drift("trash_folder", folder_id=_folder_id(emulator, "outer"))
+    _converges(syncer, local, emulator)
+
+
+def test_move_of_a_folder_renamed_on_the_web_site(
+    pair: tuple[Syncer, Path, str], emulator: EmulatorProcess
+) -> None:
+    """outer/inner moved to the top locally while the host renamed inner to "other": the
+    move must send the name too, or the pair's root holds two folders called "other"."""
+    syncer, local, _mode = pair
+    (local / "outer/inner").rename(local / "inner")
+    emulator.admin.drift("rename_folder", folder_id=_folder_id(emulator, "inner"), name="other")
+    _converges(syncer, local, emulator)
