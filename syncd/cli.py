@@ -102,8 +102,8 @@ class App:
         max_connections: int | None = None,
         max_retry_time: float | None = None,
     ) -> Iterator[RemoteClient]:
-        """A RemoteClient for ``config``; closed (token disabled) on exit. Client errors that
-        escape the block become one-line user errors naming cause and fix.
+        """A RemoteClient for ``config``; closed on exit (the token is left to expire). Client
+        errors that escape the block become one-line user errors naming cause and fix.
         ``max_retry_time`` overrides the config's (interactive commands answer sooner)."""
         from syncd.remote import RemoteClient
 
@@ -119,6 +119,7 @@ class App:
                     remote.max_retry_time if max_retry_time is None else max_retry_time
                 ),
                 max_connections=max_connections or max(32, config.sync.workers * 2),
+                revoke_on_close=False,  # one-shot: see RemoteClient's docstring
             )
         except RemoteError as exc:
             raise user_error_from_remote(exc, remote.api_url) from None

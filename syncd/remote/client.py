@@ -124,17 +124,23 @@ class RemoteClient:
         backoff_base: float = 0.25,
         backoff_cap: float = 15.0,
         transport: httpx.BaseTransport | None = None,
+        revoke_on_close: bool = True,
     ) -> None:
         """``upload_concurrency``: concurrent uploads (0/None = unlimited); resize later with
         :meth:`set_upload_concurrency` from ``account_package().concurrent_uploads``.
         ``token_give_up``: how long one call keeps renewing tokens that other processes keep
         taking away before it raises :class:`TokenInvalid` (default ``max_retry_time``).
         ``transport``: an httpx transport (tests wrap the real one to record exchanges).
+        ``revoke_on_close``: :meth:`close` disables the token. One-shot commands turn it off:
+        the token only ever lived in memory and the host drops it after an hour idle, so a
+        revocation would be one more request on every run (a no-op pass should cost its
+        listings and one authorize).
         """
         self._allow_insecure_http = allow_insecure_http
         check_url(api_url, allow_insecure_http=allow_insecure_http)
         credentials.form_fields()  # fail early on empty credentials
         self._api_url = normalise_api_url(api_url)
+        self._action_urls: dict[str, httpx.URL] = {}
         self._credentials = credentials
         self._redact = Redactor([credentials.key1, credentials.key2, credentials.password])
         install_http_log_filter()
@@ -156,16 +162,19 @@ class RemoteClient:
         self._rate_limited = 0
         self._retries = 0
         self._closed = False
+        self._revoke_on_close = revoke_on_close
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Disables the token (best effort) and closes the connection pool. Idempotent."""
+        """Disables the token (best effort, unless ``revoke_on_close`` is off) and closes the
+        connection pool. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        with suppress(RemoteError, httpx.HTTPError, OSError):
-            self.disable_access_token()
+        if self._revoke_on_close:
+            with suppress(RemoteError, httpx.HTTPError, OSError):
+                self.disable_access_token()
         self._http.close()
 
     def __enter__(self) -> RemoteClient:
@@ -562,7 +571,7 @@ class RemoteClient:
             try:
                 if body is not None:
                     upload = body()
-                response = self._post(self._api_url + action, fields, upload)
+                response = self._post(self._action_url(action), fields, upload)
             except httpx.HTTPError as exc:
                 raise self._unsafe_aware(
                     action, transport_error(exc, action, self._redact)
@@ -604,7 +613,16 @@ class RemoteClient:
         )
         return answer
 
-    def _post(self, url: str, fields: dict[str, str], upload: UploadBody | None) -> httpx.Response:
+    def _action_url(self, action: str) -> httpx.URL:
+        # Parsed once per action: httpx parses a str URL twice per request (~25 µs).
+        url = self._action_urls.get(action)
+        if url is None:
+            url = self._action_urls[action] = httpx.URL(self._api_url + action)
+        return url
+
+    def _post(
+        self, url: httpx.URL, fields: dict[str, str], upload: UploadBody | None
+    ) -> httpx.Response:
         if upload is None:
             return self._http.post(url, data=fields)
         if upload.content is not None:
