@@ -18,7 +18,7 @@ structlog (+ rich, pygments, asyncio that structlog pulls in).
 
 Importable: ``measure_idle(live, seconds)`` for a :class:`benchmarks.data.LiveState` returns
 ``{"cpu_s", "cpu_pct", "rss_mb", "window_s", "startup_s", "startup_cpu_s", "threads",
-"rss_after_startup_mb"}``;
+"rss_after_startup_mb", "rss_startup_peak_mb"}``;
 the case ``benchmarks/cases/idle.py`` calls it.
 """
 
@@ -86,11 +86,13 @@ def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
     try:
         started = time.monotonic()
         deadline = started + STARTUP_TIMEOUT
+        startup_peak = 0.0  # RSS while the start-up pass walks the tree (sampled)
         while not _up_to_date(live.state_db):
             if daemon.proc is not None and daemon.proc.poll() is not None:
                 raise RuntimeError("the daemon exited during start-up\n" + daemon.log_tail())
             if time.monotonic() > deadline:
                 raise RuntimeError("the daemon never became up to date\n" + daemon.log_tail())
+            startup_peak = max(startup_peak, rss_mib(daemon.pid))
             time.sleep(0.2)
         startup = time.monotonic() - started
         # Interpreter start-up plus the start-up full pass (a no-op): what each periodic full
@@ -117,6 +119,7 @@ def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
         "startup_s": round(startup, 2),
         "startup_cpu_s": round(startup_cpu, 2),
         "rss_after_startup_mb": round(after_startup, 1),
+        "rss_startup_peak_mb": round(max(startup_peak, after_startup), 1),
         "threads": float(threads),
     }
 

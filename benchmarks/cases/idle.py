@@ -5,7 +5,8 @@ it to a local copy).
 
 Figures: ``syncd.cpu_pct``, ``syncd.cpu_s``, ``syncd.rss_mb`` (MiB, peak over the window),
 ``syncd.startup_s`` and ``syncd.startup_cpu_s`` (start-up no-op pass, what each periodic full
-reconcile costs again), ``syncd.rss_after_startup_mb``, ``syncd.threads``;
+reconcile costs again), ``syncd.rss_after_startup_mb``, ``syncd.rss_startup_peak_mb``,
+``syncd.threads``;
 ``syncthing.cpu_pct``/``rss_mb``, ``lsyncd.cpu_pct``/``rss_mb`` (peers in the first repetition
 only: each start-up copies the whole tree). --quick: 500 files, 5 s, no peers.
 """
