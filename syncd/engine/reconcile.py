@@ -229,7 +229,9 @@ def _pass(
         journal,
         row.id,
         root,
-        workers=workers,
+        # Half as many threads again as upload slots: they stat, read and journal the next
+        # files while the slots' uploads are in flight, so the slots never sit idle.
+        workers=workers + workers // 2,
         progress=progress,
         cancel=cancel,
         quiet_period=sync.quiet_period,
