@@ -145,6 +145,9 @@ class Watcher:
         self._warned_limit = False
         self._restart_failing = False
         self._next_recheck = 0.0
+        # Directories only get more through creations and moves in: without one since the last
+        # count, the periodic recount (a walk of the whole tree) is skipped.
+        self._dirs_added = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -248,6 +251,8 @@ class Watcher:
             return  # children of a moved/created directory: the directory stands for them
         kind = event.event_type
         is_dir = event.is_directory
+        if is_dir and kind in (EVENT_TYPE_CREATED, EVENT_TYPE_MOVED):
+            self._dirs_added = True  # ignored ones too: watchdog watches them as well
         if is_dir and kind in (EVENT_TYPE_MODIFIED, EVENT_TYPE_ATTRIB, EVENT_TYPE_CLOSED):
             return  # a directory's own mtime/mode: its children's events say what changed
         if kind not in _HANDLED:
@@ -422,7 +427,8 @@ class Watcher:
             healthy = observer is not None and _observer_alive(observer)
             if healthy and self.mode == "native" and now >= self._next_recheck:
                 self._next_recheck = now + self._recheck_interval
-                problem = self._watch_limit_problem()
+                added, self._dirs_added = self._dirs_added, False
+                problem = self._watch_limit_problem() if added else None
                 if problem is not None:
                     assert observer is not None
                     _stop_observer(observer, 2.0)

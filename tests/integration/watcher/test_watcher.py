@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,27 @@ def test_reading_the_tree_reports_nothing(tmp_path: Path) -> None:
         (root / "d" / "f0").write_bytes(b"changed")
         changes = watcher.drain(timeout=5)
         assert [(c.kind, c.path) for c in changes] == [("dirty", "d/f0")]
+
+
+def test_directories_added_past_the_watch_limit_switch_to_polling(tmp_path: Path) -> None:
+    """The periodic recount runs when directories were added since the last one (and only
+    then): crossing the limit moves the root to polling, which still reports changes."""
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)  # 2 directories with the root
+    watcher = Watcher(
+        root, quiet=0.05, watch_limit=3, supervise_interval=0.05, recheck_interval=0.05
+    )
+    with watcher:
+        assert watcher.mode == "native"
+        assert watcher.drain(timeout=0.3) == []
+        for name in ("b", "c", "d"):
+            (root / name).mkdir()
+        deadline = time.monotonic() + 10
+        while watcher.mode != "polling" and time.monotonic() < deadline:
+            watcher.drain(timeout=0.1)
+        assert watcher.mode == "polling"
+        (root / "a" / "later.txt").write_text("x")
+        seen: set[str] = set()
+        while "a/later.txt" not in seen and time.monotonic() < deadline + 10:
+            seen |= {c.path for c in watcher.drain(timeout=0.5) if c.kind == "dirty"}
+        assert "a/later.txt" in seen
