@@ -90,5 +90,5 @@ CASE = Case(
             factor=1.0,
         ),
     ),
-    repeat=2,  # each repetition uploads 100,000 files and syncs them again with Syncthing
+    repeat=1,  # one repetition uploads 100,000 files and syncs them again with Syncthing (~9 min)
 )
