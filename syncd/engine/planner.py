@@ -395,6 +395,15 @@ class Planner:
                 self._emit(TouchFile(rel, row=_with_ident(row, entry)))
             self._check_remote_file(ref, entry, row, remote)
             return
+        found = remote.get(row.file_id)
+        if (
+            found is None
+            or found.name != row.stored_name
+            or (row.remote_size is not None and found.size != row.remote_size)
+        ):
+            # Its remote copy is not the synced one (trashed, moved, renamed or changed there):
+            # same bytes here are no reason to skip the upload (the executor's MD5 shortcut).
+            row = row._replace(md5=None)
         if entry.inode == row.inode:  # modified in place
             self._file_new(visit, entry, untracked, replacing=row, look_for_move=False)
             return
@@ -721,7 +730,9 @@ class Planner:
             self._queue.append(moved)
             return
         for extra in untracked:
-            if extra.name == entry.name:
+            # Not a folder the journal tracks elsewhere (moved here on the host): its own row
+            # decides about it (put back, or trashed as deleted locally).
+            if extra.name == entry.name and self.src.dir_by_folder_id(extra.id) is None:
                 untracked.remove(extra)
                 target = Ref(rel, None, extra.id)
                 op = AdoptFolder(

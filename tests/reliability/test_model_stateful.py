@@ -351,3 +351,38 @@ def test_mirror_model(world: World, request: pytest.FixtureRequest) -> None:
 
 def test_backup_model(world: World, request: pytest.FixtureRequest) -> None:
     _run(BackupModel, world, request, 1 / 3)
+
+
+# ---- what the model found -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["mirror", "backup"])
+@pytest.mark.parametrize("save", ["touch", "atomic"])
+def test_same_bytes_saved_again_after_a_remote_trash_are_uploaded(
+    world: World, mode: str, save: str
+) -> None:
+    """Found by the model (long run, 2026-11-23): a synced file trashed on the web site, then
+    saved locally with the same bytes (new mtime, or an editor's atomic save), was recorded as
+    "unchanged (same MD5)" and never uploaded again: one pass left it missing remotely."""
+    example = Example(world, mode)
+    try:
+        target = example.root / "a.txt"
+        target.write_bytes(b"x")
+        example.run_pass()
+        example.drift("trash_file", file_id=example.remote().files["a.txt"]["id"])
+        if save == "atomic":
+            (example.workdir / "save.tmp").write_bytes(b"x")
+            os.replace(example.workdir / "save.tmp", target)
+        else:
+            later = target.stat().st_mtime_ns + 10**9
+            os.utime(target, ns=(later, later))
+        example.run_pass()
+        if mode == "mirror":
+            problems = invariant_problems(
+                world.admin, example.root, example.remote_path, state_db=example.state_db
+            )
+        else:
+            problems = backup_problems(example, trash_requests(world.admin.counts()))
+        assert problems == []
+    finally:
+        example.close()
