@@ -481,7 +481,11 @@ class Planner:
             or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
         ):
             for extra in untracked:
-                if extra.name == entry.name and extra.size == entry.size:
+                if (
+                    extra.name == entry.name
+                    and extra.size == entry.size
+                    and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
+                ):
                     untracked.remove(extra)
                     self._emit(
                         AdoptFile(

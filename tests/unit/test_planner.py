@@ -176,3 +176,36 @@ def test_local_move_out_of_a_folder_trashed_remotely_creates_it_anew() -> None:
         assert not any(isinstance(op, O.MoveFolder) for op in plan.ops), mode
         assert w.remote.tree() == w.expected_remote(), (mode, batch)
         assert w.plan(mode).ops == [], (mode, batch)
+
+
+def test_new_directory_does_not_adopt_a_folder_the_journal_tracks_elsewhere() -> None:
+    """Found by the property test (seed 2): c deleted and a/c made locally while the host moved
+    c into a. Adopting it for a/c and then trashing it as the deleted c left no a/c."""
+    w = World()
+    w.local.mkdir("a")
+    w.local.mkdir("c")
+    w.apply(w.plan())
+    w.local.remove("c")
+    w.local.mkdir("a/c")
+    w.remote.folders[_folder_id(w, "c")].parent = _folder_id(w, "a")
+    plan = w.plan()
+    assert kinds(plan.ops) == ["create_folder", "trash_folder"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
+
+
+def test_adopt_existing_does_not_take_another_files_remote_copy() -> None:
+    """docs/sub/f1.txt's copy moved on the host to docs, where a new local f1.txt of the same
+    size appears: adopting that id would give docs/f1.txt the wrong bytes."""
+    from syncd.engine.planner import PlanSettings, plan_pair
+
+    w = synced_world()
+    fid = next(i for i, f in w.remote.files.items() if f.name == "f1.txt")
+    w.remote.files[fid].folder = _folder_id(w, "docs")
+    w.local.write("docs/f1.txt", w.remote.files[fid].size)
+    plan = plan_pair(w, O.Ref("", 1, 1), PlanSettings(adopt_existing=True))
+    assert kinds(plan.ops) == ["repair_file", "upload"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
