@@ -1,14 +1,17 @@
 """The planner's three trees, read for real: the local scanner, the journal, the host.
 
-Listings of tracked subfolders are fetched ahead on a small thread pool while the planner works
-on the current directory (the walk itself stays one directory at a time).
+Listings of tracked subfolders are fetched ahead on a few threads while the planner works on the
+current directory (the walk itself stays one directory at a time). Requests are served newest
+first: the walk is depth-first and visits the subfolders it saw last first, so a stack keeps
+the fetchers on the listings the walk needs next instead of on its far-away siblings (first in,
+first out made a 100,000-file no-op pass wait ~2 s of its 6 s on listings).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from syncd.engine.planner import LocalDir
@@ -51,17 +54,13 @@ class LiveSources:
         self.listings = 0
         self.issues: list[ScanIssue] = []
         self.issues_dropped = 0
-        self._pool = (
-            ThreadPoolExecutor(prefetch_workers, thread_name_prefix="syncd-list")
-            if prefetch_workers > 0
-            else None
-        )
+        self._pool = _StackFetcher(prefetch_workers, self._list) if prefetch_workers > 0 else None
         self._ahead: dict[int, Future[FolderListing | None]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
 
     # local
     def local_dir(self, rel: str) -> LocalDir | None:
@@ -135,4 +134,53 @@ class LiveSources:
                 if len(self._ahead) >= PREFETCH_LIMIT:
                     break
                 if folder_id not in self._ahead:
-                    self._ahead[folder_id] = self._pool.submit(self._list, folder_id)
+                    self._ahead[folder_id] = self._pool.submit(folder_id)
+
+
+class _StackFetcher:
+    """A few threads calling ``fetch(folder_id)``, newest request first (see the module doc)."""
+
+    def __init__(self, workers: int, fetch: Callable[[int], FolderListing | None]) -> None:
+        self._fetch = fetch
+        self._stack: list[tuple[int, Future[FolderListing | None]]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"syncd-list-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, folder_id: int) -> Future[FolderListing | None]:
+        future: Future[FolderListing | None] = Future()
+        with self._cond:
+            self._stack.append((folder_id, future))
+            self._cond.notify()
+        return future
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for what has."""
+        with self._cond:
+            self._closed = True
+            for _, future in self._stack:
+                future.cancel()
+            self._stack.clear()
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stack and not self._closed:
+                    self._cond.wait()
+                if not self._stack:
+                    return
+                folder_id, future = self._stack.pop()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._fetch(folder_id))
+            except BaseException as exc:  # handed to the walk, which raises it in its thread
+                future.set_exception(exc)
