@@ -235,6 +235,7 @@ class Example:
         self.package: AccountPackage = self.client.account_package()
         self.log = self.workdir / "reconcile.log"
         self.synced = False  # a pass has created the remote folder
+        self.trace: list[str] = []  # what happened, for the failure message (replays differ)
 
     def close(self) -> None:
         self.client.close()
@@ -327,6 +328,7 @@ class Example:
         return remote_tree(self.world.admin, self.remote_path)
 
     def drift(self, op: str, **fields: Any) -> None:
+        self.trace.append(f"drift {op} {fields}")
         self.world.admin.drift(op, **fields)
         self.world.stats.drifts += 1
 
