@@ -347,9 +347,11 @@ def _settings(request: pytest.FixtureRequest, share: float) -> settings:
         report_multiple_bugs=False,
         # A failure after a crash depends on timing, so shrinking replays may not reproduce it:
         # SYNCD_MODEL_NO_SHRINK=1 reports the first failing run (its steps are in the message).
-        phases=[Phase.explicit, Phase.generate]
-        if os.environ.get("SYNCD_MODEL_NO_SHRINK")
-        else None,
+        phases=(
+            [Phase.explicit, Phase.generate]
+            if os.environ.get("SYNCD_MODEL_NO_SHRINK")
+            else list(Phase)
+        ),
     )
 
 
