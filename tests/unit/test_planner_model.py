@@ -342,7 +342,8 @@ class World(Sources):
             row = op.row
             f = r.files[row.file_id]
             expected = op.new_remote_name or row.stored_name
-            stale = not f.active or f.size != row.remote_size
+            # A trashed folder's files are trashed with it (file/edit answers status trash).
+            stale = not f.active or not r.alive_folder(f.folder) or f.size != row.remote_size
             if not stale and f.name != expected and op.new_remote_name is None:
                 if form_name_issue(expected) is None:
                     f.name = expected  # the executor sends the name in a second edit
