@@ -328,6 +328,13 @@ def _root_empty_or_unreadable(root: Path, ignore: IgnoreRules) -> bool:
         return True  # check_root explains it
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return path.lstat().st_ino
+    except OSError:
+        return None
+
+
 def dirty_dirs(
     journal: Journal, root: Path, root_ref: Ref, dirty: Sequence[str]
 ) -> list[tuple[Ref, bool]]:
@@ -338,15 +345,21 @@ def dirty_dirs(
     for raw in dirty:
         parts = [p for p in raw.strip("/").split("/") if p and p != "."]
         chain = [root_ref]  # the known directories along the path
+        inode: int | None = None  # the journal's inode of chain[-1]
         for name in parts:
             parent_id = chain[-1].dir_id
             row = journal.child_dir(parent_id, name) if parent_id is not None else None
             if row is None or row.folder_id is None:
                 break
             chain.append(Ref("/".join(parts[: len(chain)]), row.id, row.folder_id))
+            inode = row.inode
         whole = len(chain) == len(parts) + 1 and (root / chain[-1].rel).is_dir()
         if len(chain) == len(parts) + 1 and not whole and len(chain) > 1:
             chain.pop()  # a known directory that is gone: its parent notices the deletion
+        elif whole and len(chain) > 1 and _inode(root / chain[-1].rel) != inode:
+            # Another directory under a known name (rmdir; mkdir, or a move over it): only
+            # its parent's walk decides what it is (moved here, or new) and records its inode.
+            chain.pop()
         ref = chain[-1]
         assert ref.dir_id is not None
         previous = chosen.get(ref.dir_id)

@@ -413,11 +413,6 @@ def test_same_bytes_saved_again_after_a_remote_trash_are_uploaded(
         example.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an incremental pass plans the replaced directory's contents but not its own "
-    "journal row (the parent is not visited), so the row keeps the old inode until a full pass",
-)
 def test_incremental_pass_records_a_replaced_directory_inode(world: World) -> None:
     """Found by the model (random long run, 2026-11-23): `rmdir q; mkdir q` (a new inode), then
     the daemon's incremental pass on ["q"]: remote right, journal row of q left stale."""
