@@ -210,7 +210,9 @@ def test_sigterm_mid_upload_exits_0_and_next_start_completes(emulator, workdir: 
     root = workdir / "root"
     for i in range(40):
         (root / f"f{i:02d}.bin").write_bytes(bytes([i]) * 5000)
-    config = make_config(workdir, emulator.api_url, extra="[daemon]\nshutdown_grace = 10\n")
+    # Two workers (a [sync] key: extra follows that table), so uploads are still under way.
+    extra = "workers = 2\n[daemon]\nshutdown_grace = 10\n"
+    config = make_config(workdir, emulator.api_url, extra=extra)
     daemon = DaemonProcess(config, workdir)
     try:
         daemon.start()
