@@ -337,7 +337,7 @@ def test_file_shrinking_during_upload_is_sent_again_whole(
     client: RemoteClient, emulator: Any, tmp_path: Path
 ) -> None:
     source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(600_000))
+    source.write_bytes(os.urandom(3_000_000))  # several of the streamed pieces (1 MiB each)
     final = b"short now"
     shrunk: list[int] = []
 
