@@ -144,6 +144,18 @@ class Measured:
         return self
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set (VmHWM) in KiB, 0 once it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def run_measured(
     command: Sequence[str],
     *,
@@ -168,7 +180,13 @@ def run_measured(
             cwd=cwd,
         )
         deadline = started + timeout
+        # Peak RSS from the child's own /proc VmHWM, read while it runs: the ru_maxrss of
+        # wait4 starts at the RSS of the process that forked it (the kernel keeps the larger
+        # of the old and new mm's high-water marks at exec), so after the runner itself grew,
+        # every child reported at least the runner's size.
+        hwm_kb = 0
         while True:
+            hwm_kb = max(hwm_kb, _vm_hwm_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -186,7 +204,7 @@ def run_measured(
             returncode=proc.returncode,
             wall_s=wall,
             cpu_s=usage.ru_utime + usage.ru_stime,
-            peak_rss_mb=usage.ru_maxrss / 1024,
+            peak_rss_mb=(hwm_kb or usage.ru_maxrss) / 1024,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
         )

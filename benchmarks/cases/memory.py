@@ -5,7 +5,8 @@ The 1M tree (8-64 byte files in 10,000 directories) is generated once and cached
 store is seeded directly and `syncd reconcile --adopt-existing` builds the journal (syncd itself,
 no uploads). The 100k tree is the no-op case's (1-4 KB files in 1,000 directories, synced by a
 normal initial sync): for a no-op pass only the number of entries matters, not their size.
-Peak RSS is the child's own ``ru_maxrss`` (``wait4``). Quick mode: 2,000 tiny files only.
+Peak RSS is the child's own VmHWM, read from /proc while it runs (see core.run_measured).
+Quick mode: 2,000 tiny files only.
 
 Figures: ``syncd.peak_rss_mb`` and ``syncd.journal_bytes_per_file`` for the big tree (1M, or
 2,000 in quick mode; ``tree.files`` says which), ``*_100k`` for the 100k tree, ``rclone.*`` alike.
