@@ -62,6 +62,11 @@ log = logging.getLogger(__name__)
 
 SETTLE_DEADLINE = 30.0  # seconds to wait for a file that changed while it was being sent
 CHANGED_RETRIES = 2
+# Filesystem time stamps advance in ticks (Linux: the kernel's coarse clock, a few ms), so a file
+# rewritten with the same size within the tick in which it was read keeps its mtime: size and
+# mtime cannot tell the versions apart ("racy git"). A file whose mtime is this close to the
+# moment its upload began is checked again by content once the tick has surely passed.
+RACY_NS = 30_000_000
 
 
 @dataclass
@@ -380,11 +385,16 @@ class Executor:
             self._count("unchanged (same MD5)")
             return
         for attempt in range(CHANGED_RETRIES + 1):
+            started_ns = time.time_ns()
             result = self._upload_once(op, path, ident)
             if result is None:
                 return  # refused: recorded as skipped
             after = self._stat(path)
-            if after == ident or after is None or attempt == CHANGED_RETRIES:
+            changed = after != ident
+            if not changed and not self._racily_clean(path, ident, result[2], started_ns):
+                changed = True
+                log.info("file rewritten within one time stamp tick, sending again: %s", op.rel)
+            if not changed or after is None or attempt == CHANGED_RETRIES:
                 break
             # The file changed while it was sent: what the host holds is stale. Wait until it
             # settles, then send it again (the stale copy is trashed by the next upload).
@@ -398,8 +408,30 @@ class Executor:
             self._trash_file(op.replaces)
         self._count("replaced" if op.replaces is not None else "uploaded")
 
-    def _upload_once(self, op: Upload, path: Path, ident: Identity) -> tuple[int, str] | None:
-        """Send one version; returns (file_id, stored name), or None when the host refused."""
+    def _racily_clean(
+        self, path: Path, ident: Identity, md5: bytes | None, started_ns: int
+    ) -> bool:
+        """False when the file may have been rewritten, same size, within the time stamp tick in
+        which its upload read it (see RACY_NS): waits for the tick to pass, then compares the
+        bytes on disk with the MD5 the host stored."""
+        age = started_ns - ident.mtime_ns
+        if md5 is None or not -RACY_NS <= age <= RACY_NS:
+            return True
+        wait_ns = ident.mtime_ns + RACY_NS - time.time_ns()
+        if wait_ns > 0:
+            time.sleep(wait_ns / 1e9)  # at most 2 x RACY_NS: until the clock is past the tick
+        if self._stat(path) != ident:
+            return False
+        try:
+            return bytes.fromhex(md5_file(path)) == md5
+        except OSError:
+            return False
+
+    def _upload_once(
+        self, op: Upload, path: Path, ident: Identity
+    ) -> tuple[int, str, bytes | None] | None:
+        """Send one version; returns (file_id, stored name, MD5 the host stored or None when an
+        answer was lost and adopted), or None when the host refused."""
         assert op.parent.dir_id is not None
         folder = op.parent.folder_id
         with self.journal.transaction() as tx:
@@ -443,7 +475,7 @@ class Executor:
                 )
             )
             tx.clear_intent(intent)
-        return file_id, stored
+        return file_id, stored, md5
 
     def _send(self, path: Path, folder: int | None, name: str):  # type: ignore[no-untyped-def]
         """Upload, handling a bad copy (trash it, send once more) and a lost answer (None)."""
