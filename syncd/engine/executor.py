@@ -372,12 +372,14 @@ class Executor:
             self._count("vanished before upload")
             return
         old = op.old_row
+        hashed_ns = time.time_ns()
         if (
             old is not None
             and old.md5 is not None
             and op.reason == "modified"
             and ident.size == old.size
             and bytes.fromhex(md5_file(path)) == old.md5
+            and self._racily_clean(path, ident, old.md5, hashed_ns)
         ):
             # Touched, not changed: same bytes as the synced version.
             with self.journal.transaction() as tx:
