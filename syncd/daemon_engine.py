@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # polling fallback; also how the tests exercise that path in a real subprocess).
 WATCH_LIMIT_ENV = "SYNCD_WATCH_LIMIT"
 PACKAGE_TTL = 3600.0  # seconds an account/package answer is reused
-DAEMON_BURST = 8  # requests an idle daemon may send back to back (hosts allow short bursts)
 
 
 def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback) -> Watcher:
@@ -76,7 +75,6 @@ class EngineBackend:
     def __init__(self, settings: DaemonSettings, metrics: DaemonMetrics) -> None:
         from syncd.journal.store import Journal
         from syncd.remote import RemoteClient
-        from syncd.remote.ratelimit import AdaptiveRateLimiter
 
         config = settings.config
         remote = config.remote
@@ -90,9 +88,8 @@ class EngineBackend:
             timeout=remote.timeout,
             max_retry_time=remote.max_retry_time,
             max_connections=max(32, config.sync.workers * 2),
-            # An event's pass is a listing and an upload after a quiet spell: let them go at
-            # once instead of 1/rate apart (up to 20 ms each at the limiter's starting rate).
-            rate_limiter=AdaptiveRateLimiter(burst=DAEMON_BURST),
+            # The client's default limiter already allows a burst, so an event's listing and
+            # upload after a quiet spell go out at once.
         )
         self.settings = settings
         self._seen_429 = 0
