@@ -10,8 +10,8 @@ nothing changing.
 Measured 2026-11-23 on the shared 2-core machine (load average 12-17 from other sessions):
 100,000 files in 1,000 dirs, 60 s idle: 0.02 s CPU (0.033 % of one core), RSS 72 MiB, 7 threads;
 start-up no-op pass 17-36 s wall, 5.1 s CPU including interpreter start-up. Before this
-session's changes: 86 MiB. The import floor (`python -c "import syncd.cli,
-syncd.daemon_engine"` with a journal opened) is ~65 MiB: SQLAlchemy, httpx, pydantic,
+session's changes: 86 MiB. The import floor (`python -c "import syncd.cli.main,
+syncd.daemon.backend"` with a journal opened) is ~65 MiB: SQLAlchemy, httpx, pydantic,
 structlog (+ rich, pygments, asyncio that structlog pulls in).
 
     python3 benchmarks/daemon_idle.py [--files 100000] [--dirs 1000] [--seconds 60]

@@ -39,7 +39,7 @@ from syncd.engine import reconcile
 from syncd.engine.reconcile import reconcile_pair
 from syncd.journal.store import Journal
 from syncd.logging import configure_logging
-from syncd.remote import RemoteClient
+from syncd.remote.client import RemoteClient
 from tests.integration.test_reconcile_support import write_config
 
 

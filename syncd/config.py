@@ -12,6 +12,7 @@ Every problem raises :class:`syncd.errors.ConfigError` whose message is one line
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import stat
@@ -24,7 +25,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
 import platformdirs
-import structlog
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,9 +42,9 @@ from pydantic import (
 
 from syncd.errors import ConfigError
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
-from syncd.remote.client import Credentials
+from syncd.remote.credentials import Credentials
 
-log = structlog.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 APP_NAME = "syncd"
 CONFIG_ENV = "SYNCD_CONFIG"
@@ -412,7 +412,7 @@ class Config(_Section):
 
     def log_warnings(self) -> None:
         for message in self._warnings:
-            log.warning(message, config=str(self._source) if self._source else None)
+            log.warning(message)
 
     @property
     def pair_names(self) -> list[str]:

@@ -19,10 +19,11 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+if TYPE_CHECKING:
+    import structlog
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 LogFormat = Literal["auto", "console", "json"]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -149,6 +150,8 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 
 def _shared_processors() -> list[Processor]:
     """Run on every record, ours and stdlib's, before it reaches a handler."""
+    import structlog
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
@@ -158,6 +161,8 @@ def _shared_processors() -> list[Processor]:
 
 
 def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
+    import structlog
+
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[
@@ -172,6 +177,8 @@ def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
 
 
 def _console_renderer(colors: bool) -> Processor:
+    import structlog
+
     return structlog.dev.ConsoleRenderer(
         colors=colors,
         # Never a rich traceback with local variables: locals hold keys and tokens.
@@ -182,6 +189,8 @@ def _console_renderer(colors: bool) -> Processor:
 def _json_renderer() -> Processor:
     # Readable non-ASCII names; lone surrogates (undecodable file names) are escaped by the
     # handlers' errors="backslashreplace".
+    import structlog
+
     return structlog.processors.JSONRenderer(ensure_ascii=False)
 
 
@@ -217,6 +226,8 @@ def configure_logging(
     JSON lines otherwise), ``console`` or ``json``; applies to ``stream`` (default stderr).
     ``file``: also append JSON lines to this file (WatchedFileHandler: logrotate-friendly).
     """
+    import structlog
+
     level_name = level.lower()
     if level_name not in LOG_LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
@@ -270,6 +281,8 @@ def configure_logging(
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
     """A structlog logger; ``initial`` key/values are bound to every event."""
+    import structlog
+
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name, **initial)
     return logger
 

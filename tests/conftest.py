@@ -53,7 +53,8 @@ def emulator_session() -> Iterator[EmulatorProcess]:
 @pytest.fixture
 def client(emulator: EmulatorProcess) -> Iterator[Any]:
     """A `RemoteClient` with the demo keys on `emulator`; closed afterwards."""
-    from syncd.remote import Credentials, RemoteClient  # lazily: written in parallel
+    from syncd.remote.client import RemoteClient
+    from syncd.remote.credentials import Credentials
 
     remote = RemoteClient(emulator.api_url, Credentials(key1=DEMO_KEY1, key2=DEMO_KEY2))
     try:

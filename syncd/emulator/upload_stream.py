@@ -26,11 +26,11 @@ class MalformedUpload(ValueError):
     """The body is not a multipart/form-data body we can parse."""
 
 
-
 def php_upload_basename(name: str) -> str:
     """What PHP keeps of an uploaded file's name: the part after the last `/` or `\\`
     (main/rfc1867.c `php_ap_basename`, which strips the client-side paths old browsers sent)."""
     return name[max(name.rfind("/"), name.rfind("\\")) + 1 :]
+
 
 @dataclass
 class ReceivedFile:

@@ -12,8 +12,8 @@ from pathlib import Path
 from syncd.config import MaxDelete
 from syncd.errors import GuardRefused
 from syncd.journal.rows import PairRow
+from syncd.local.markers import INCOMPLETE_MARKER
 from syncd.local.scanner import IgnorePredicate, is_empty, root_identity
-from syncd.restore_paths import INCOMPLETE_MARKER
 
 DEFAULT_MAX_DELETE = MaxDelete(percent=50.0)
 

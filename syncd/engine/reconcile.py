@@ -28,6 +28,7 @@ from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
 from syncd.remote.models import AccountPackage, FolderListing
+from syncd.wiring import upload_workers
 
 log = logging.getLogger(__name__)
 
@@ -221,9 +222,7 @@ def _pass(
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=options.adopt_existing,
     )
-    workers = sync.workers
-    if package is not None and package.concurrent_uploads > 0:
-        workers = min(workers, package.concurrent_uploads)
+    workers = upload_workers(sync.workers, package)
     executor = Executor(
         client,
         journal,

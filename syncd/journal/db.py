@@ -8,7 +8,6 @@ so a write transaction takes the lock up front instead of failing half-way with 
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from syncd.journal.errors import JournalError, from_operational_error
+from syncd.journal.reader import head_from_scripts
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -31,7 +31,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 # Alembic reports every step at INFO; a normal start needs none of it on the console.
 logging.getLogger("alembic").setLevel(logging.WARNING)
-SCRIPT_LOCATION = "syncd:migrations"
+SCRIPT_LOCATION = "syncd.journal:migrations"
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -132,34 +132,9 @@ def upgrade(engine: Engine, path: Path, reader: Engine | None = None) -> None:
         raise translated from exc
 
 
-_VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
-_REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']""", re.M)
-_DOWN = re.compile(r"""^down_revision\s*=\s*(?:["']([^"']+)["']|None)\s*$""", re.M)
-
-
-def _head_from_scripts() -> str | None:
-    """The head revision read from the version scripts' ``revision``/``down_revision`` lines;
-    None when that is not clear-cut (then Alembic itself decides)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    try:
-        for script in _VERSIONS.glob("[!_]*.py"):
-            text = script.read_text(encoding="utf-8")
-            rev, down = _REVISION.search(text), _DOWN.search(text)
-            if rev is None or down is None:
-                return None
-            revisions.add(rev[1])
-            if down[1]:
-                parents.add(down[1])
-    except OSError:
-        return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
-
-
 def _at_head_without_alembic(engine: Engine) -> bool:
     """True when the database's version is the head: nothing to do, no Alembic import."""
-    head = _head_from_scripts()
+    head = head_from_scripts()
     if head is None:
         return False
     try:

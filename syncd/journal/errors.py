@@ -11,7 +11,6 @@ import errno
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
 
 from syncd.errors import ExitCode, UserError
 
@@ -78,10 +77,12 @@ def from_os_error(exc: OSError, path: Path) -> JournalError:
 
 
 def from_operational_error(
-    exc: OperationalError | sqlite3.OperationalError, path: Path, busy_timeout_ms: int | None
+    exc: Exception, path: Path, busy_timeout_ms: int | None
 ) -> JournalError | None:
     """The typed error for a full disk, a lock or a read-only file; None for anything else."""
-    orig = exc.orig if isinstance(exc, OperationalError) else exc
+    # SQLAlchemy's OperationalError wraps the driver's in ``orig`` (not imported here: the
+    # read-only reader works without SQLAlchemy).
+    orig = getattr(exc, "orig", None) or exc
     code = getattr(orig, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(orig).lower()

@@ -110,3 +110,81 @@ class Problem:
     kind: str  # "file" | "dir"
     status: str  # "skipped" | "failed"
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonStatus:
+    """What a running daemon publishes per pair (``daemon_status`` table, JSON in ``state``),
+    rewritten at least every ``HEARTBEAT`` seconds; read by `syncd status` and `syncd health`.
+
+    The record is the daemon's own word: a daemon that was SIGKILLed or lost power still says
+    ``running``. :meth:`alive` judges it from outside (pid, age)."""
+
+    HEARTBEAT = 60.0  # the daemon rewrites its record at least this often
+    STALE_AFTER = 180.0  # older than this (three missed heartbeats), the daemon is not running
+
+    pid: int
+    running: bool
+    up_to_date: bool = False
+    queue_length: int = 0
+    full_pending: bool = False
+    busy: str | None = None  # "full" | "incremental" while a pass runs
+    in_flight: int = 0
+    last_full_reconcile: float | None = None  # unix times
+    last_pass: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    consecutive_failures: int = 0
+    next_retry_in: float | None = None
+    passes: dict[str, int] | None = None
+    updated_at: float = 0.0  # when the record was written (the table's column)
+
+    def to_json(self) -> dict[str, object]:
+        """The stored form (``updated_at`` lives in its own column)."""
+        return {
+            "daemon_pid": self.pid,
+            "daemon_running": self.running,
+            "up_to_date": self.up_to_date,
+            "queue_length": self.queue_length,
+            "full_pending": self.full_pending,
+            "busy": self.busy,
+            "in_flight": self.in_flight,
+            "last_full_reconcile": self.last_full_reconcile,
+            "last_pass": self.last_pass,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "consecutive_failures": self.consecutive_failures,
+            "next_retry_in": self.next_retry_in,
+            "passes": dict(self.passes or {}),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], updated_at: float) -> DaemonStatus:
+        def num(key: str) -> float | None:
+            value = data.get(key)
+            return float(value) if isinstance(value, int | float) else None
+
+        pid = data.get("daemon_pid")
+        passes = data.get("passes")
+        busy, error = data.get("busy"), data.get("last_error")
+        return cls(
+            pid=pid if isinstance(pid, int) else 0,
+            running=bool(data.get("daemon_running")),
+            up_to_date=bool(data.get("up_to_date")),
+            queue_length=int(num("queue_length") or 0),
+            full_pending=bool(data.get("full_pending")),
+            busy=busy if isinstance(busy, str) else None,
+            in_flight=int(num("in_flight") or 0),
+            last_full_reconcile=num("last_full_reconcile"),
+            last_pass=num("last_pass"),
+            last_error=error if isinstance(error, str) else None,
+            last_error_at=num("last_error_at"),
+            consecutive_failures=int(num("consecutive_failures") or 0),
+            next_retry_in=num("next_retry_in"),
+            passes=dict(passes) if isinstance(passes, dict) else {},
+            updated_at=updated_at,
+        )
+
+    def alive(self, now: float, pid_alive: bool) -> bool:
+        """Running by its own word, its process exists, and its heartbeat is recent."""
+        return self.running and pid_alive and now - self.updated_at < self.STALE_AFTER

@@ -19,13 +19,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from syncd.journal import db
+from syncd.journal import db, reader
 from syncd.journal.db import make_engine, upgrade
 from syncd.journal.errors import from_operational_error, from_os_error
 from syncd.journal.rows import (
-    FAILED,
-    SKIPPED,
-    STATUS_NAMES,
+    DaemonStatus,
     DirRow,
     FileRow,
     Intent,
@@ -300,21 +298,10 @@ class Journal:
         return row
 
     def pair(self, name: str) -> PairRow | None:
-        rows = self._read(
-            "SELECT pairs.id, pairs.name, local_root, remote_path, device, dirs.id, "
-            "dirs.folder_id FROM pairs JOIN dirs ON dirs.pair_id = pairs.id "
-            "AND dirs.parent_id IS NULL WHERE pairs.name = :n",
-            n=name,
-        )
-        return PairRow(*rows[0]) if rows else None
+        return reader.pair(self._read, name)
 
     def pairs(self) -> list[PairRow]:
-        rows = self._read(
-            "SELECT pairs.id, pairs.name, local_root, remote_path, device, dirs.id, "
-            "dirs.folder_id FROM pairs JOIN dirs ON dirs.pair_id = pairs.id "
-            "AND dirs.parent_id IS NULL ORDER BY pairs.name"
-        )
-        return [PairRow(*r) for r in rows]
+        return reader.pairs(self._read)
 
     def set_device(self, pair_id: int, device: int) -> None:
         with self.transaction() as tx:
@@ -388,16 +375,7 @@ class Journal:
 
     def dir_path(self, dir_id: int) -> str | None:
         """'a/b' for a directory, '' for the root; None when the id is unknown."""
-        rows = self._read(
-            "WITH RECURSIVE up(id, parent_id, name, depth) AS ("
-            "SELECT id, parent_id, name, 0 FROM dirs WHERE id = :d UNION ALL "
-            "SELECT dirs.id, dirs.parent_id, dirs.name, up.depth + 1 FROM dirs "
-            "JOIN up ON dirs.id = up.parent_id) SELECT name, parent_id FROM up ORDER BY depth DESC",
-            d=dir_id,
-        )
-        if not rows:
-            return None
-        return "/".join(r[0] for r in rows if r[1] is not None)
+        return reader.dir_path(self._read, dir_id)
 
     def subtree_counts(self, dir_id: int) -> tuple[int, int]:
         """(files, dirs) recorded below a directory (the directory itself not counted)."""
@@ -420,48 +398,11 @@ class Journal:
         return int(rows[0][0])
 
     def status_counts(self, pair_id: int) -> dict[str, int]:
-        rows = self._read(
-            "SELECT f.status, count(*), coalesce(sum(f.size), 0) FROM files f "
-            "JOIN dirs d ON d.id = f.dir_id WHERE d.pair_id = :p GROUP BY f.status",
-            p=pair_id,
-        )
-        out = {"synced": 0, "skipped": 0, "failed": 0, "synced_bytes": 0}
-        for status, count, size in rows:
-            out[STATUS_NAMES.get(status, str(status))] = int(count)
-            if status == 0:
-                out["synced_bytes"] = int(size)
-        dirs = self._read("SELECT count(*) FROM dirs WHERE pair_id = :p", p=pair_id)
-        out["dirs"] = int(dirs[0][0]) - 1
-        return out
+        return reader.status_counts(self._read, pair_id)
 
     def problems(self, pair_id: int, limit: int | None = None) -> list[Problem]:
         """Every skipped or failed path of a pair, with its reason."""
-        lim = f" LIMIT {int(limit)}" if limit is not None else ""
-        out: list[Problem] = []
-        path_cache: dict[int, str] = {}
-
-        def path_of(dir_id: int, name: str) -> str:
-            if dir_id not in path_cache:
-                path_cache[dir_id] = self.dir_path(dir_id) or ""
-            base = path_cache[dir_id]
-            return f"{base}/{name}" if base else name
-
-        for dir_id, name, status, reason in self._read(
-            "SELECT f.dir_id, f.name, f.status, f.reason FROM files f JOIN dirs d "
-            "ON d.id = f.dir_id WHERE f.status != 0 AND d.pair_id = :p "
-            f"AND f.status IN ({SKIPPED}, {FAILED})"
-            f" ORDER BY f.dir_id, f.name{lim}",
-            p=pair_id,
-        ):
-            out.append(Problem(path_of(dir_id, name), "file", STATUS_NAMES[status], reason or ""))
-        for parent_id, name, status, reason in self._read(
-            "SELECT parent_id, name, status, reason FROM dirs WHERE status != 0 AND pair_id = :p "
-            f"AND status IN ({SKIPPED}, {FAILED}) ORDER BY parent_id, name{lim}",
-            p=pair_id,
-        ):
-            out.append(Problem(path_of(parent_id, name), "dir", STATUS_NAMES[status], reason or ""))
-        out.sort(key=lambda p: p.path)
-        return out
+        return reader.problems(self._read, pair_id, limit)
 
     # -- intents -----------------------------------------------------------------------------
 
@@ -515,17 +456,7 @@ class Journal:
             )
 
     def runs(self, pair_id: int, limit: int = 10) -> list[RunRow]:
-        rows = self._read(
-            "SELECT runs.id, pairs.name, kind, started_at, ended_at, result, dry_run, counts, "
-            "error FROM runs JOIN pairs ON pairs.id = runs.pair_id WHERE pair_id = :p "
-            "ORDER BY runs.id DESC LIMIT :l",
-            p=pair_id,
-            l=limit,
-        )
-        return [
-            RunRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), json.loads(r[7] or "{}"), r[8])
-            for r in rows
-        ]
+        return reader.runs(self._read, pair_id, limit)
 
     # -- host cache ------------------------------------------------------------------------
 
@@ -558,16 +489,15 @@ class Journal:
 
     # -- daemon status -----------------------------------------------------------------------
 
-    def write_daemon_status(self, pair_name: str, state: dict[str, Any]) -> None:
+    def write_daemon_status(self, pair_name: str, status: DaemonStatus) -> None:
         with self.transaction() as tx:
             tx._x(
                 "INSERT OR REPLACE INTO daemon_status (pair_name, updated_at, state) "
                 "VALUES (:n, :u, :s)",
                 n=pair_name,
                 u=time.time(),
-                s=json.dumps(state, default=str, sort_keys=True),
+                s=json.dumps(status.to_json(), default=str, sort_keys=True),
             )
 
-    def daemon_status(self) -> dict[str, tuple[float, dict[str, Any]]]:
-        rows = self._read("SELECT pair_name, updated_at, state FROM daemon_status")
-        return {r[0]: (float(r[1]), json.loads(r[2])) for r in rows}
+    def daemon_status(self) -> dict[str, DaemonStatus]:
+        return reader.daemon_status(self._read)

@@ -1,39 +1,7 @@
-"""The host's API: HTTP, tokens, retries and quirks. Knows nothing of syncing."""
+"""The host's API: HTTP, tokens, retries and quirks. Knows nothing of syncing.
 
-from syncd.remote.client import NON_IDEMPOTENT_ACTIONS, ClientStats, Credentials, RemoteClient
-from syncd.remote.errors import (
-    AuthError,
-    HashMismatch,
-    InsecureURL,
-    NoApiAccess,
-    NotFound,
-    RateLimited,
-    Refused,
-    RemoteError,
-    TokenInvalid,
-    TransientError,
-    UnknownAction,
-    UploadOutcomeUnknown,
-)
-from syncd.remote.ratelimit import AdaptiveRateLimiter, ResizableSemaphore
-
-__all__ = [
-    "NON_IDEMPOTENT_ACTIONS",
-    "AdaptiveRateLimiter",
-    "AuthError",
-    "ClientStats",
-    "Credentials",
-    "HashMismatch",
-    "InsecureURL",
-    "NoApiAccess",
-    "NotFound",
-    "RateLimited",
-    "Refused",
-    "RemoteClient",
-    "RemoteError",
-    "ResizableSemaphore",
-    "TokenInvalid",
-    "TransientError",
-    "UnknownAction",
-    "UploadOutcomeUnknown",
-]
+Import the modules directly (no eager re-exports, so `syncd.remote.credentials` and
+`syncd.remote.errors` load without httpx): `client` (`RemoteClient`), `credentials`, `errors`
+(the exception tree), `models` (answers as plain data), `paths` (a folder by its path),
+`downloads` (download-and-hash, the bounded download pool), `uploads`, `auth`, `ratelimit`.
+"""

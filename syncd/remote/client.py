@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_d
 
 from syncd.remote.answers import data_of, parse_answer, upload_entry
 from syncd.remote.auth import Session, TokenManager
+from syncd.remote.credentials import Credentials
 from syncd.remote.errors import (
     HashMismatch,
     NotFound,
@@ -73,28 +74,6 @@ UPLOAD_CONTENT_TYPE = "application/octet-stream"
 # a host limited to 20 req/s still costs about one 429 per worker before the first cut.
 INITIAL_RATE = 200.0
 INITIAL_BURST = 16
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """key1/key2 API keys, or username/password for hosts configured that way. Never printed."""
-
-    key1: str | None = field(default=None, repr=False)
-    key2: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    @property
-    def method(self) -> str:
-        """'keys' or 'password'."""
-        return "keys" if self.key1 or self.key2 else "password"
-
-    def form_fields(self) -> dict[str, str]:
-        if self.key1 or self.key2:
-            return {"key1": self.key1 or "", "key2": self.key2 or ""}
-        if self.username or self.password:
-            return {"username": self.username or "", "password": self.password or ""}
-        raise ValueError("Credentials need key1/key2 or username/password")
 
 
 @dataclass(frozen=True, slots=True)

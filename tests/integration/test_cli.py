@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
-from syncd.errors import user_error_from_remote
 from syncd.remote.errors import (
     AuthError,
     InsecureURL,
@@ -26,6 +25,7 @@ from syncd.remote.errors import (
     TransientError,
     UnknownAction,
 )
+from syncd.remote.user_errors import user_error_from_remote
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG_KEY1 = "1" * 64

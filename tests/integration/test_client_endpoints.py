@@ -13,14 +13,14 @@ import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 from syncd.emulator.testing import EmulatorProcess
-from syncd.remote import (
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
+from syncd.remote.errors import (
     AuthError,
-    Credentials,
     InsecureURL,
     NoApiAccess,
     NotFound,
     Refused,
-    RemoteClient,
     UnknownAction,
 )
 

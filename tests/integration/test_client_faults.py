@@ -15,14 +15,9 @@ import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
-from syncd.remote import (
-    Credentials,
-    HashMismatch,
-    RemoteClient,
-    TokenInvalid,
-    TransientError,
-    UploadOutcomeUnknown,
-)
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
+from syncd.remote.errors import HashMismatch, TokenInvalid, TransientError, UploadOutcomeUnknown
 from syncd.remote.ratelimit import AdaptiveRateLimiter
 from syncd.remote.recording import RecordingTransport
 

@@ -12,7 +12,8 @@ import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
-from syncd.remote import Credentials, RemoteClient
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
 from syncd.remote.recording import RecordingTransport
 
 FILES = 200

@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.remote import (
-    Credentials,
-    Refused,
-    RemoteClient,
-    TransientError,
-    UploadOutcomeUnknown,
-)
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
+from syncd.remote.errors import Refused, TransientError, UploadOutcomeUnknown
 
 KEYS = Credentials(key1="k" * 64, key2="q" * 64)
 FILE_ROW = {"id": "5", "filename": "a.txt", "fileSize": "3", "folderId": None, "status": "active"}

@@ -12,14 +12,9 @@ import structlog
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 from syncd.emulator.testing import EmulatorProcess
-from syncd.remote import (
-    AuthError,
-    Credentials,
-    NotFound,
-    RemoteClient,
-    RemoteError,
-    UploadOutcomeUnknown,
-)
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
+from syncd.remote.errors import AuthError, NotFound, RemoteError, UploadOutcomeUnknown
 
 WRONG_KEY1 = "a1b2c3d4" * 8
 WRONG_KEY2 = "e5f6a7b8" * 8

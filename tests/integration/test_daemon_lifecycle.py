@@ -127,9 +127,9 @@ def status_text(config: Path) -> str:
 
 
 def health(config: Path) -> tuple[int, str]:
-    """The container health check (`python -m syncd.daemon_health`), as Docker runs it."""
+    """The container health check (`python -m syncd.daemon.health`), as Docker runs it."""
     done = subprocess.run(
-        [sys.executable, "-m", "syncd.daemon_health", "--config", str(config)],
+        [sys.executable, "-m", "syncd.daemon.health", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from syncd.daemon_engine import limit_malloc_arenas, trim_heap
-from syncd.pair_worker import PairWorker
+from syncd.daemon.backend import limit_malloc_arenas, trim_heap
+from syncd.daemon.pair_worker import PairWorker
 from tests.integration.daemon_harness import wait_for
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from syncd.restore_paths import INCOMPLETE_MARKER
+from syncd.local.markers import INCOMPLETE_MARKER
 
 from .test_reconcile_support import mutating_calls, run_cli, write_config
 

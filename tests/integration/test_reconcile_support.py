@@ -14,7 +14,7 @@ from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import MUTATING_ACTIONS
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.journal.store import Journal
-from syncd.remote import RemoteClient
+from syncd.remote.client import RemoteClient
 
 MUTATING = MUTATING_ACTIONS
 

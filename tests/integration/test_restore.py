@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from syncd.restore import Restorer
+from syncd.restore.restorer import Restorer
 from tests.integration.test_restore_support import (
     add_file,
     add_folder,

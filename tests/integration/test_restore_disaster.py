@@ -14,7 +14,7 @@ from typing import Any
 
 from syncd.journal.lock import StateLock
 from syncd.journal.store import Journal
-from syncd.restore_paths import INCOMPLETE_MARKER
+from syncd.local.markers import INCOMPLETE_MARKER
 from tests.integration.test_restore_support import (
     REPO,
     md5_tree,

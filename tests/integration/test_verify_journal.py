@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from syncd.restore_paths import INCOMPLETE_MARKER
+from syncd.local.markers import INCOMPLETE_MARKER
 from tests.integration.test_restore_support import (
     add_file,
     run_syncd,

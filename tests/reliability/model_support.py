@@ -32,7 +32,8 @@ from syncd.emulator.testing import EmulatorProcess
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.errors import GuardRefused
 from syncd.journal.store import Journal
-from syncd.remote import Credentials, RemoteClient
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
 from syncd.remote.models import AccountPackage
 from tests.integration.test_reconcile_support import write_config
 
@@ -87,8 +88,8 @@ class Stats:
 # waits for its argv on stdin; then it runs the real CLI entry point, like `python -m syncd`.
 _WARM_CLI = (
     "import json, sys\n"
-    "import syncd.engine.commands\n"
-    "from syncd.cli import main\n"
+    "import syncd.cli.reconcile\n"
+    "from syncd.cli.main import main\n"
     "line = sys.stdin.readline()\n"
     "if line.strip():\n"
     "    main(json.loads(line))\n"

@@ -17,7 +17,8 @@ import pytest
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.store import Store
 from syncd.emulator.testing import EmulatorProcess
-from syncd.remote import Credentials, RemoteClient
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
 from syncd.remote.errors import RemoteError, TransientError, UploadOutcomeUnknown
 from syncd.remote.models import FolderListing
 from tests.reliability.conftest import ScriptedHost

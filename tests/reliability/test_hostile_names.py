@@ -38,7 +38,7 @@ from syncd.local.scanner import (
     stat_entry,
     walk,
 )
-from syncd.remote import RemoteClient
+from syncd.remote.client import RemoteClient
 
 NFC = unicodedata.normalize("NFC", "café.txt")
 NFD = unicodedata.normalize("NFD", "café.txt")

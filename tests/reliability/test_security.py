@@ -29,7 +29,8 @@ import pytest
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 from syncd.emulator.testing import EmulatorProcess
 from syncd.logging import configure_logging
-from syncd.remote import Credentials, RemoteClient
+from syncd.remote.client import RemoteClient
+from syncd.remote.credentials import Credentials
 from syncd.remote.errors import InsecureURL, RemoteError
 from tests.reliability.conftest import (
     REPO,

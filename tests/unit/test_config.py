@@ -20,7 +20,7 @@ from syncd.config import (
 )
 from syncd.errors import ConfigError, ExitCode
 from syncd.logging import REDACTED, forget_secrets, redact_text
-from syncd.remote.client import Credentials
+from syncd.remote.credentials import Credentials
 
 REPO = Path(__file__).resolve().parents[2]
 KEY1 = "a1" * 32

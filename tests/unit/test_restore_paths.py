@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.restore_paths import (
+from syncd.restore.paths import (
     MAX_NAME_BYTES,
     TEMP_PREFIX,
     RemoteEntry,

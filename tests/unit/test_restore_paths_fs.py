@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.restore_fs import (
+from syncd.restore.fs import (
     TempFile,
     UnsafeLocalPath,
     open_root,

@@ -1,4 +1,4 @@
-"""Restore, verify and the journal: what verify reads of it, MD5s for resume checks, and the
+"""Restore and the journal: MD5s for resume checks, and the
 journal rebuild of a disaster recovery (a restore into a pair's own local root), so that the
 next reconcile uploads nothing.
 
@@ -15,11 +15,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from syncd.journal.rows import ACCOUNT_ROOT, STATUS_NAMES, FileRow, PairRow
+from syncd.journal.rows import ACCOUNT_ROOT, FileRow, PairRow
 from syncd.journal.store import Journal
-from syncd.restore import RestoredFile, RestoredFolder
-from syncd.restore_paths import INCOMPLETE_MARKER
-from syncd.verify import SyncedEntry
+from syncd.local.markers import INCOMPLETE_MARKER
+from syncd.restore.restorer import RestoredFile, RestoredFolder
 
 FLUSH_EVERY = 256  # file rows per journal transaction
 
@@ -133,47 +132,3 @@ class JournalRebuilder:
         for d in dirs:
             if d.id not in gone_dirs:
                 self._prune(d.id, os.path.join(path, d.name))
-
-
-class JournalTree:
-    """The journal of one pair as verify reads it (JournalView): rows per directory, by path.
-    Directory ids are learned top-down as verify descends, so only paths are kept, per dir."""
-
-    def __init__(self, journal: Journal, pair: PairRow) -> None:
-        self.journal = journal
-        self.pair = pair
-        self._dir_ids: dict[str, int] = {"": pair.root_dir_id}
-
-    def children(self, rel_dir: str) -> list[SyncedEntry]:
-        dir_id = self._dir_ids.get(rel_dir)
-        if dir_id is None:
-            return []
-        files, dirs = self.journal.children(dir_id)
-        prefix = f"{rel_dir}/" if rel_dir else ""
-        entries: list[SyncedEntry] = []
-        for d in dirs:
-            self._dir_ids[prefix + d.name] = d.id
-            entries.append(
-                SyncedEntry(
-                    d.name,
-                    True,
-                    d.folder_id,
-                    d.stored_name,
-                    status=STATUS_NAMES.get(d.status, "?"),
-                    reason=d.reason,
-                )
-            )
-        for f in files:
-            entries.append(
-                SyncedEntry(
-                    f.name,
-                    False,
-                    f.file_id,
-                    f.stored_name,
-                    size=f.size,
-                    md5=f.md5_hex,
-                    status=STATUS_NAMES.get(f.status, "?"),
-                    reason=f.reason,
-                )
-            )
-        return entries

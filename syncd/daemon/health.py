@@ -1,4 +1,4 @@
-"""`python -m syncd.daemon_health [--config FILE]`: exit 0 while the daemon is alive and well.
+"""`python -m syncd.daemon.health [--config FILE]`: exit 0 while the daemon is alive and well.
 
 For container health checks and monitoring scripts. Reads the daemon's status rows from the
 journal (read-only SQLite, no migration, no network): healthy when every configured pair has a
@@ -9,53 +9,63 @@ minute) and no pair has failed five passes in a row. Prints one line saying why.
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
+import os
 import sys
 import time
 from pathlib import Path
 
 from syncd.config import load_config
 from syncd.errors import UserError
+from syncd.journal.errors import JournalError
+from syncd.journal.reader import JournalReader
+from syncd.journal.rows import DaemonStatus
 
-DEFAULT_MAX_AGE = 180.0
 FAILING_AFTER = 5  # consecutive failed passes
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (owned by anyone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def check(state_db: Path, pairs: list[str], max_age: float) -> tuple[bool, str]:
     if not state_db.exists():
         return False, f"no state database at {state_db}: the daemon has not started"
     try:
-        conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = conn.execute("SELECT pair_name, updated_at, state FROM daemon_status").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
+        with JournalReader(state_db) as journal:
+            status = journal.daemon_status()
+    except JournalError as exc:
         return False, f"cannot read {state_db}: {exc}"
-    status = {name: (float(updated), json.loads(state)) for name, updated, state in rows}
     now = time.time()
     problems = []
     for pair in pairs:
         if pair not in status:
             problems.append(f"{pair}: no status from the daemon yet")
             continue
-        updated, state = status[pair]
-        if not state.get("daemon_running"):
+        record = status[pair]
+        if not record.running:
             problems.append(f"{pair}: the daemon stopped")
-        elif now - updated > max_age:
-            problems.append(f"{pair}: no word from the daemon for {now - updated:.0f} s")
-        elif int(state.get("consecutive_failures") or 0) >= FAILING_AFTER:
-            problems.append(f"{pair}: failing: {state.get('last_error')}")
+        elif now - record.updated_at > max_age:
+            problems.append(f"{pair}: no word from the daemon for {now - record.updated_at:.0f} s")
+        elif record.consecutive_failures >= FAILING_AFTER:
+            problems.append(f"{pair}: failing: {record.last_error}")
     if problems:
         return False, "unhealthy: " + "; ".join(problems)
     return True, f"healthy: {len(pairs)} pairs"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m syncd.daemon_health", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m syncd.daemon.health", description=__doc__)
     parser.add_argument("--config", default=None, help="config file (default: as syncd)")
-    parser.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE)
+    parser.add_argument("--max-age", type=float, default=DaemonStatus.STALE_AFTER)
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, require_credentials=False, warn=False)

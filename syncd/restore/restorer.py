@@ -2,9 +2,9 @@
 
 The walk is per folder (one `folder/listing` at a time, a stack of pending folder ids), so memory
 grows with the largest folder, not the tree. Each remote name is mapped to a safe, unique local
-name (:mod:`syncd.restore_paths`); every write goes through no-follow directory descriptors into a
+name (:mod:`syncd.restore.paths`); every write goes through no-follow directory descriptors into a
 `.syncd-restore-*.part` temp file beside its target, is checked (size, and MD5 when the journal
-knows it), fsynced and renamed into place (:mod:`syncd.restore_fs`). Downloads run on a bounded
+knows it), fsynced and renamed into place (:mod:`syncd.restore.fs`). Downloads run on a bounded
 worker pool; the client's rate limiter is shared by all of them.
 
 Resume needs no state of its own: a file whose final name exists with the expected size (and
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syncd.remote.client import RemoteClient
+from syncd.remote.downloads import BoundedPool
 from syncd.remote.errors import (
     NotFound,
     RateLimited,
@@ -34,7 +35,7 @@ from syncd.remote.errors import (
     TransientError,
 )
 from syncd.remote.models import FolderListing, RemoteFile
-from syncd.restore_fs import (
+from syncd.restore.fs import (
     FsTraits,
     TempFile,
     UnsafeLocalPath,
@@ -46,8 +47,7 @@ from syncd.restore_fs import (
     probe_fs_traits_readonly,
     remove_stale_temp_files,
 )
-from syncd.restore_paths import RemoteEntry, is_inside, make_fold, place_entries
-from syncd.restore_pool import BoundedPool
+from syncd.restore.paths import RemoteEntry, is_inside, make_fold, place_entries
 
 HASH_CHUNK = 1 << 20
 DOWNLOAD_ATTEMPTS = 4

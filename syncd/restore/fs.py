@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from syncd.restore_paths import TEMP_PREFIX, TEMP_SUFFIX
+from syncd.local.markers import TEMP_PREFIX, TEMP_SUFFIX
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 

@@ -1,4 +1,4 @@
-"""`syncd verify`: the command around :class:`syncd.verify.Verifier` (pairs, remote folder
+"""`syncd verify`: the command around :class:`syncd.verify.compare.Verifier` (pairs, remote folder
 lookup, journal view, ignore rules, output, exit code)."""
 
 from __future__ import annotations
@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import click
+
+from syncd.cli.app import App, SyncdCommand, pair_option, pass_app
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
-from syncd.restore_remote import RemoteFolderMissing, resolve_remote_folder, worker_count
-from syncd.verify import Verifier, VerifyReport
+from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
+from syncd.verify.compare import Verifier, VerifyReport
+from syncd.wiring import download_workers
 
 if TYPE_CHECKING:
-    from syncd.restore_journal import JournalTree
+    from syncd.verify.journal_view import JournalTree
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def run_verify(
     if request.sample is not None and request.sample < 1:
         raise UserError("--sample N needs N >= 1 (or leave it out with --deep to check all files)")
     rng = random.Random(request.seed)
-    workers = worker_count(config, client)
+    workers = download_workers(config, client)
     reports = [
         verify_pair(config, client, pair, request, rng=rng, workers=workers)
         for pair in config.select_pairs(request.pair)
@@ -100,8 +104,27 @@ def _journal_view(config: Config, pair: PairConfig) -> Iterator[JournalTree | No
         yield None
         return
     from syncd.journal.store import Journal  # SQLAlchemy/Alembic only when there is a journal
-    from syncd.restore_journal import JournalTree
+    from syncd.verify.journal_view import JournalTree
 
     with Journal(state) as journal:
         row = journal.pair(pair.name)
         yield JournalTree(journal, row) if row is not None else None
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+@click.command(cls=SyncdCommand)
+@pair_option
+@click.option("--deep", is_flag=True, help="Also download remote files and compare MD5s.")
+@click.option("--sample", type=int, default=None, metavar="N", help="Deep-check N random files.")
+@click.option("--seed", type=int, default=None, hidden=True, help="Seed for --sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@pass_app
+def verify(
+    app: App, pair: str | None, deep: bool, sample: int | None, seed: int | None, as_json: bool
+) -> int:
+    """Compare journal, local tree and remote listings; exit 0 only when all match."""
+    config = app.load_config(require_pairs=True)
+    with app.open_client(config) as client:
+        return run_verify(config, client, VerifyRequest(pair, deep, sample, as_json, seed))

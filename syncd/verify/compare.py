@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syncd.local.markers import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
 from syncd.remote.client import RemoteClient
+from syncd.remote.downloads import BoundedPool
 from syncd.remote.errors import NotFound, RemoteError
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
-from syncd.restore_paths import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
-from syncd.restore_pool import BoundedPool
 
 HASH_CHUNK = 1 << 20
 

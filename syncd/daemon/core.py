@@ -1,8 +1,9 @@
 """`syncd run`: the long-running daemon.
 
 Wiring, per pair: watcher ──changes──▶ PairWorker ◀──request_full── APScheduler interval job.
-The worker thread is the only place the pair's passes run (see :mod:`syncd.pair_worker`), so the
-incremental path and the periodic full reconcile are serialised per pair.
+The worker thread is the only place the pair's passes run (see
+:mod:`syncd.daemon.pair_worker`), so the incremental path and the periodic full reconcile
+are serialised per pair.
 
 The main thread owns the lifecycle: it holds the state-DB lock, waits on a self-pipe for signals
 (SIGTERM/SIGINT stop, SIGHUP reloads), supervises watchers and workers, publishes status to the
@@ -20,72 +21,34 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from syncd.daemon.metrics import DaemonMetrics, MetricsServer
+from syncd.daemon.pair_worker import PairState, PairWorker, PassReport
+from syncd.daemon.sdnotify import SystemdNotifier
+from syncd.daemon.seams import (
+    DEFAULT_SHUTDOWN_GRACE,
+    Backend,
+    DaemonSettings,
+    LoadSettings,
+    OpenBackend,
+    PairSpec,
+    StartWatcher,
+    Watch,
+    with_state_path,
+)
 from syncd.journal.lock import AlreadyRunning, StateLock
-from syncd.metrics import DaemonMetrics, MetricsServer
-from syncd.pair_worker import PairState, PairSyncer, PairWorker, PassReport
-from syncd.sdnotify import SystemdNotifier
+from syncd.journal.rows import DaemonStatus
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHUTDOWN_GRACE = 30.0
 SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
 STATUS_EVERY = 1.0  # at most this often is status written to the journal
-STATUS_HEARTBEAT = 60.0  # at least this often (syncd.daemon_health reads the age)
 WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
-
-
-# -- the seams to the rest of syncd ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """One `[[pairs]]` entry as the daemon needs it; ``config`` is the config module's object.
-
-    ``fingerprint`` changes whenever anything about the pair changes (compared on SIGHUP).
-    """
-
-    name: str
-    local: Path
-    config: Any = field(compare=False, repr=False)
-    fingerprint: str = ""
-
-
-@dataclass(frozen=True)
-class DaemonSettings:
-    state_path: Path
-    reconcile_interval: float
-    shutdown_grace: float
-    metrics_addr: str | None
-    pairs: tuple[PairSpec, ...]
-    remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
-    config: Any = field(compare=False, repr=False)
-
-
-class Watch(Protocol):
-    def stop(self) -> None: ...
-    def is_alive(self) -> bool: ...
-
-
-class Backend(Protocol):
-    """The engine side of the daemon: one remote client and journal for the whole process."""
-
-    def make_syncer(self, pair: PairSpec) -> PairSyncer: ...
-    def write_status(self, pair: str, state: PairState, *, running: bool = True) -> None: ...
-    def close(self) -> None: ...  # persist the journal, disable the token
-
-
-ChangesCallback = Callable[[Sequence[Any]], None]
-LoadSettings = Callable[[], DaemonSettings]
-OpenBackend = Callable[[DaemonSettings, DaemonMetrics], Backend]
-StartWatcher = Callable[[PairSpec, DaemonSettings, ChangesCallback], Watch]
 
 
 # -- one pair at run time --------------------------------------------------------------------
@@ -250,7 +213,7 @@ class Daemon:
         if report.ok and report.kind == "full":
             m.last_full_reconcile.labels(report.pair).set(time.time())
         # Ops and bytes are counted as they happen by the engine's progress hook (see
-        # syncd.daemon_engine.DaemonProgress); here only what a pass as a whole says.
+        # syncd.daemon.backend.DaemonProgress); here only what a pass as a whole says.
         if report.ok and report.received_at:
             # The watcher hands a change over `quiet_period` after its last event; add that
             # back to estimate event -> remote.
@@ -335,7 +298,7 @@ class Daemon:
         return healthy
 
     def _publish_status(self, force: bool = False, *, running: bool = True) -> None:
-        if time.monotonic() - self._status_written >= STATUS_HEARTBEAT:
+        if time.monotonic() - self._status_written >= DaemonStatus.HEARTBEAT:
             force = True  # a heartbeat: health checks read the row's age
         if not self._status_dirty.is_set() and not force:
             return
@@ -402,7 +365,7 @@ class Daemon:
         old = self.settings
         if new.state_path != old.state_path:
             log.warning("SIGHUP: [state] path changed; it takes effect at the next start")
-            new = _replace_state_path(new, old.state_path)
+            new = with_state_path(new, old.state_path)
         self.settings = new
         if new.remote_fingerprint != old.remote_fingerprint:
             log.info("SIGHUP: [remote] changed; reconnecting all pairs")
@@ -490,88 +453,6 @@ class Daemon:
             self._lock.release()
             os._exit(0)
         return 0
-
-
-# -- the real thing ----------------------------------------------------------------------------
-
-
-def run_daemon(load_config: Callable[[], Any]) -> int:
-    """`syncd run`: ``load_config`` reads and validates the config (called again on SIGHUP)."""
-    from syncd.daemon_engine import limit_malloc_arenas
-
-    limit_malloc_arenas()  # before any thread starts
-    daemon = Daemon(
-        load_settings=lambda: settings_from_config(load_config()),
-        open_backend=open_engine_backend,
-        start_watcher=start_pair_watcher,
-    )
-    return daemon.run()
-
-
-def open_engine_backend(settings: DaemonSettings, metrics: DaemonMetrics) -> Backend:
-    from syncd.daemon_engine import EngineBackend
-
-    return EngineBackend(settings, metrics)
-
-
-def start_pair_watcher(
-    pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback
-) -> Watch:
-    from syncd.daemon_engine import start_watcher
-
-    return start_watcher(pair, settings, on_changes)
-
-
-# -- binding to syncd.config ----------------------------------------------------------------
-
-
-def settings_from_config(config: Any) -> DaemonSettings:
-    """What the daemon needs from a loaded :class:`syncd.config.Config`."""
-    config.require_pairs()
-    daemon_section = getattr(config, "daemon", None)
-    grace = getattr(daemon_section, "shutdown_grace", None) or DEFAULT_SHUTDOWN_GRACE
-    metrics_addr = getattr(daemon_section, "metrics_addr", None) or None
-    # Everything a pair's syncer and watcher are built from: a change restarts the pair.
-    shared = config.sync.model_dump_json(exclude={"reconcile_interval"})
-    pairs = tuple(
-        PairSpec(
-            name=pair.name,
-            local=Path(pair.local),
-            config=pair,
-            fingerprint=_digest(pair.model_dump_json() + shared),
-        )
-        for pair in config.pairs
-    )
-    return DaemonSettings(
-        state_path=Path(config.state.path),
-        reconcile_interval=float(config.sync.reconcile_interval),
-        shutdown_grace=float(grace),
-        metrics_addr=metrics_addr,
-        pairs=pairs,
-        remote_fingerprint=_digest(_reveal(config.remote.model_dump())),
-        config=config,
-    )
-
-
-def _reveal(values: dict[str, Any]) -> str:
-    """Secret fields as their values, so a changed key is noticed; only ever hashed."""
-    revealed = {
-        k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
-        for k, v in values.items()
-    }
-    return repr(sorted(revealed.items()))
-
-
-def _digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _replace_state_path(settings: DaemonSettings, path: Path) -> DaemonSettings:
-    from dataclasses import replace
-
-    return replace(settings, state_path=path)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The daemon's bindings to the rest of syncd: watcher, journal, remote client and engine.
 
-:mod:`syncd.daemon` only knows the narrow seams (``Backend``, ``PairSyncer``, ``Watch``); this
+:mod:`syncd.daemon.core` only knows the narrow seams (``Backend``, ``PairSyncer``, ``Watch``); this
 module fills them with the real parts, one remote client and one journal for the process.
 """
 
@@ -9,26 +9,27 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from syncd.daemon import ChangesCallback, DaemonSettings, PairSpec
+from syncd.daemon.core import Daemon
+from syncd.daemon.metrics import DaemonMetrics
+from syncd.daemon.pair_worker import PairState
+from syncd.daemon.seams import ChangesCallback, DaemonSettings, PairSpec, settings_from_config
 from syncd.engine.executor import Progress
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.journal.rows import DaemonStatus
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
-from syncd.metrics import DaemonMetrics
-from syncd.pair_worker import PairState
 from syncd.remote.errors import RemoteError
 from syncd.remote.models import AccountPackage
+from syncd.wiring import cached_package, make_client
 
 log = logging.getLogger(__name__)
 
 # Override of the usable inotify watch count for every root (0 or a small number forces the
 # polling fallback; also how the tests exercise that path in a real subprocess).
 WATCH_LIMIT_ENV = "SYNCD_WATCH_LIMIT"
-PACKAGE_TTL = 3600.0  # seconds an account/package answer is reused
 
 
 def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback) -> Watcher:
@@ -49,24 +50,24 @@ def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesC
     return watcher
 
 
-def status_record(state: PairState, *, running: bool) -> dict[str, Any]:
-    """What `syncd status` reads from the journal's daemon_status table, per pair."""
-    return {
-        "daemon_pid": os.getpid(),
-        "daemon_running": running,
-        "up_to_date": state.up_to_date,
-        "queue_length": state.queue_length,
-        "full_pending": state.full_pending,
-        "busy": state.busy,
-        "in_flight": state.in_flight,
-        "last_full_reconcile": state.last_full_reconcile,
-        "last_pass": state.last_pass,
-        "last_error": state.last_error,
-        "last_error_at": state.last_error_at,
-        "consecutive_failures": state.consecutive_failures,
-        "next_retry_in": state.next_retry_in,
-        "passes": dict(state.passes),
-    }
+def status_record(state: PairState, *, running: bool) -> DaemonStatus:
+    """What `syncd status` and `syncd health` read of this pair, via the journal."""
+    return DaemonStatus(
+        pid=os.getpid(),
+        running=running,
+        up_to_date=state.up_to_date,
+        queue_length=state.queue_length,
+        full_pending=state.full_pending,
+        busy=state.busy,
+        in_flight=state.in_flight,
+        last_full_reconcile=state.last_full_reconcile,
+        last_pass=state.last_pass,
+        last_error=state.last_error,
+        last_error_at=state.last_error_at,
+        consecutive_failures=state.consecutive_failures,
+        next_retry_in=state.next_retry_in,
+        passes=dict(state.passes),
+    )
 
 
 class EngineBackend:
@@ -74,44 +75,31 @@ class EngineBackend:
 
     def __init__(self, settings: DaemonSettings, metrics: DaemonMetrics) -> None:
         from syncd.journal.store import Journal
-        from syncd.remote import RemoteClient
 
-        config = settings.config
-        remote = config.remote
         self.metrics = metrics
         self.journal = Journal(settings.state_path)
-        self.client = RemoteClient(
-            remote.api_url,
-            remote.credentials(),
-            allow_insecure_http=remote.allow_insecure_http,
-            verify_tls=remote.verify_tls,
-            timeout=remote.timeout,
-            max_retry_time=remote.max_retry_time,
-            max_connections=max(32, config.sync.workers * 2),
-            # The client's default limiter already allows a burst, so an event's listing and
-            # upload after a quiet spell go out at once.
-        )
+        # The client's default limiter already allows a burst, so an event's listing and
+        # upload after a quiet spell go out at once.
+        self.client = make_client(settings.config, one_shot=False)
         self.settings = settings
         self._seen_429 = 0
         self._lock = threading.Lock()
         self._package: AccountPackage | None = None
-        self._package_at = 0.0
 
     def package(self) -> AccountPackage | None:
-        """The account's package (upload limits), refreshed hourly; None until the host answers
-        (the pass then runs without the limits; its own calls fail if the host is down)."""
-        with self._lock:
-            if self._package is not None and time.monotonic() - self._package_at < PACKAGE_TTL:
-                return self._package
+        """The account's package (upload limits), from the journal's hourly cache; the last
+        known one (or None) while the host does not answer (the pass then runs without the
+        limits; its own calls fail if the host is down)."""
         try:
-            package = self.client.account_package()
+            package = cached_package(self.client, self.journal, self.settings.config.remote.api_url)
         except RemoteError as exc:
             log.debug("account/package unavailable: %s", exc)
             with self._lock:
                 return self._package
         with self._lock:
-            self._package, self._package_at = package, time.monotonic()
-        if package.concurrent_uploads > 0:
+            changed = package != self._package
+            self._package = package
+        if changed and package.concurrent_uploads > 0:
             self.client.set_upload_concurrency(package.concurrent_uploads)
         return package
 
@@ -293,3 +281,14 @@ __all__ = [
     "status_record",
     "trim_heap",
 ]
+
+
+def run_daemon(load_config: Callable[[], Any]) -> int:
+    """`syncd run`: ``load_config`` reads and validates the config (called again on SIGHUP)."""
+    limit_malloc_arenas()  # before any thread starts
+    daemon = Daemon(
+        load_settings=lambda: settings_from_config(load_config()),
+        open_backend=EngineBackend,
+        start_watcher=start_watcher,
+    )
+    return daemon.run()

@@ -1,5 +1,6 @@
-"""`syncd restore`: the command around :class:`syncd.restore.Restorer` (config, client, remote
-folder lookup, journal rebuild for disaster recovery, progress bar, summary, exit code)."""
+"""`syncd restore`: the command around :class:`syncd.restore.restorer.Restorer` (config,
+client, remote folder lookup, journal rebuild for disaster recovery, progress bar, summary,
+exit code)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,15 +26,17 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgressBar
 
+from syncd.cli.app import App, SyncdCommand, pass_app
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.remote.client import RemoteClient
-from syncd.restore import Restorer, RestoreReport
-from syncd.restore_remote import resolve_remote_folder, split_remote_path, worker_count
+from syncd.remote.paths import resolve_remote_folder, split_remote_path
+from syncd.restore.restorer import Restorer, RestoreReport
+from syncd.wiring import download_workers
 
 if TYPE_CHECKING:
-    from syncd.restore_journal import JournalHashes, JournalRebuilder
+    from syncd.restore.journal import JournalHashes, JournalRebuilder
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def run_restore(
         restorer = Restorer(
             client,
             dest,
-            workers=worker_count(config, client),
+            workers=download_workers(config, client),
             dry_run=request.dry_run,
             overwrite=request.overwrite,
             known=known,
@@ -151,7 +155,7 @@ def _journal_hooks(
         return
     # Imported here: the journal pulls in SQLAlchemy and Alembic, which a plain restore never needs.
     from syncd.journal.store import Journal
-    from syncd.restore_journal import JournalHashes, JournalRebuilder
+    from syncd.restore.journal import JournalHashes, JournalRebuilder
 
     with contextlib.ExitStack() as stack:
         if rebuild:
@@ -178,3 +182,33 @@ def _print_report(report: RestoreReport, as_json: bool, out: TextIO) -> None:
         return
     for line in report.summary_lines():
         print(line, file=out)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+@click.command(cls=SyncdCommand)
+@click.option("--pair", metavar="NAME", default=None, help="Restore this pair's remote folder.")
+@click.option("--remote", metavar="PATH", default=None, help="Restore this remote folder path.")
+@click.option("--remote-id", type=int, default=None, metavar="ID", help="Restore folder ID.")
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+@click.option("--overwrite", is_flag=True, help="Replace local files that differ (else skip).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.argument("dest", type=click.Path(file_okay=False))
+@pass_app
+def restore(
+    app: App,
+    pair: str | None,
+    remote: str | None,
+    remote_id: int | None,
+    dry_run: bool,
+    overwrite: bool,
+    as_json: bool,
+    dest: str,
+) -> int:
+    """Download a remote folder tree into DEST: resumable, never writes outside DEST.
+    Into a pair's own local root it also rebuilds the journal (disaster recovery)."""
+    config = app.load_config()
+    request = RestoreRequest(dest, pair, remote, remote_id, dry_run, overwrite, as_json)
+    with app.open_client(config) as client:
+        return run_restore(config, client, request)

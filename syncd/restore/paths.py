@@ -16,13 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-# Files restore writes while downloading; a remote name with this prefix is renamed so that the
-# stale-temp-file cleanup of a resumed restore can never delete a restored file.
-TEMP_PREFIX = ".syncd-restore-"
-TEMP_SUFFIX = ".part"
-
-# Present in a pair root while a disaster-recovery restore is unfinished (see restore_journal).
-INCOMPLETE_MARKER = TEMP_PREFIX + "incomplete"
+from syncd.local.markers import TEMP_PREFIX
 
 MAX_NAME_BYTES = 255  # NAME_MAX on Linux, macOS and Windows (in UTF-8 / UTF-16 units)
 

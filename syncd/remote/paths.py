@@ -1,28 +1,15 @@
-"""Helpers restore and verify share: the worker count, and finding a remote folder by its path
-from the account root."""
+"""A remote folder found by its path from the account root: one listing per level."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from syncd.config import Config
 from syncd.errors import UserError
 from syncd.remote.client import RemoteClient
-from syncd.remote.errors import RemoteError
 
 
 class RemoteFolderMissing(UserError):
     """The remote folder path does not exist."""
-
-
-def worker_count(config: Config, client: RemoteClient) -> int:
-    """Same rule as uploads: the configured workers, capped by the account's concurrent_uploads."""
-    workers = config.sync.workers
-    try:
-        allowed = client.account_package().concurrent_uploads
-    except RemoteError:
-        allowed = 0  # the package is advisory here; the listing will surface real failures
-    return max(1, min(workers, allowed) if allowed > 0 else workers)
 
 
 def split_remote_path(path: str) -> tuple[str, ...]:

@@ -1,0 +1,232 @@
+"""`syncd reconcile`: one pass over each pair (or one), with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from syncd.cli.app import App, SyncdCommand, pair_option, pass_app
+from syncd.config import Config, MaxDelete, PairConfig
+from syncd.engine.executor import Progress
+from syncd.engine.ops import Op, Upload
+from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.errors import ExitCode, GuardRefused, UserError
+from syncd.journal.lock import AlreadyRunning, StateLock
+from syncd.journal.store import Journal
+from syncd.remote.client import RemoteClient
+from syncd.wiring import cached_package
+
+log = logging.getLogger(__name__)
+
+
+SUMMARY_ORDER = (
+    "uploaded",
+    "replaced",
+    "moved",
+    "renamed",
+    "repaired",
+    "trashed",
+    "adopted",
+    "folders created",
+    "skipped",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    pair: str | None = None
+    dry_run: bool = False
+    max_delete: MaxDelete | None = None
+    force_deletes: bool = False
+    accept_new_root: bool = False
+    adopt_existing: bool = False
+
+
+class RichProgress(Progress):
+    """One line on a terminal: ops done of planned, bytes sent of planned, rate and ETA."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as RichBar
+
+        self._bar = RichBar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[done]}/{task.fields[ops]} ops"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self._label = label
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def begin(self, ops: list[Op]) -> None:
+        total = sum(op.ident.size for op in ops if isinstance(op, Upload))
+        self._bar.start()
+        self._task = self._bar.add_task(self._label, total=max(total, 1), done=0, ops=len(ops))
+
+    def end(self) -> None:
+        self._bar.stop()
+
+    def op_done(self, op: Op, ok: bool) -> None:
+        with self._lock:
+            self._done += 1
+            self._bar.update(self._task, done=self._done)
+
+    def bytes_sent(self, n: int) -> None:
+        self._bar.advance(self._task, n)
+
+
+class LogProgress(Progress):
+    """Not a terminal: one log line per op at debug level, nothing on stdout."""
+
+    def op_done(self, op: Op, ok: bool) -> None:
+        log.debug("%s %s", "done" if ok else "FAILED", op.describe())
+
+
+def run_reconcile(config: Config, client: RemoteClient, request: ReconcileRequest) -> int:
+    pairs = config.select_pairs(request.pair)
+    with contextlib.ExitStack() as stack:
+        if not request.dry_run:
+            # One writer of a pair's remote folder at a time: not beside a running daemon.
+            lock = StateLock(config.state.path)
+            try:
+                lock.acquire()
+            except AlreadyRunning as exc:
+                raise UserError(f"{exc} (it reconciles by itself; see `syncd status`)") from None
+            stack.callback(lock.release)
+        return _reconcile_pairs(config, client, request, pairs)
+
+
+def _reconcile_pairs(
+    config: Config, client: RemoteClient, request: ReconcileRequest, pairs: tuple[PairConfig, ...]
+) -> int:
+    worst = ExitCode.OK
+    with Journal(config.state.path) as journal:
+        package = cached_package(client, journal, config.remote.api_url)
+        for pair in pairs:
+            options = PassOptions(
+                dry_run=request.dry_run,
+                max_delete=request.max_delete,
+                force_deletes=request.force_deletes,
+                accept_new_root=request.accept_new_root,
+                adopt_existing=request.adopt_existing,
+            )
+            tty = sys.stdout.isatty() and not request.dry_run
+            progress = RichProgress(f"{pair.name}") if tty else LogProgress()
+            try:
+                result = reconcile_pair(
+                    client,
+                    journal,
+                    pair,
+                    sync=config.sync,
+                    state_path=config.state.path,
+                    package=package,
+                    options=options,
+                    progress=progress,
+                )
+            except GuardRefused as exc:
+                if len(pairs) == 1:
+                    raise
+                click.echo(f"syncd: error: {exc.message}", err=True)
+                worst = ExitCode.GUARD
+                continue
+            print_result(result)
+            if result.exit_code == ExitCode.FAILED and worst == ExitCode.OK:
+                worst = ExitCode.FAILED
+    return worst
+
+
+def print_result(result: PassResult) -> None:
+    if result.dry_run:
+        click.echo(f"pair {result.pair}: dry run, {len(result.plan.ops)} planned ops:")
+        for op in result.plan.ops:
+            click.echo(f"  {op.describe()}")
+        counts = result.plan.counts()
+        line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to do"
+        click.echo(f"pair {result.pair}: would do: {line}")
+        for path, why in result.outcome.skipped:
+            click.echo(f"  {path}: {why}")
+        return
+    counts = result.outcome.counts
+    parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]
+    parts += [f"{k} {v}" for k, v in sorted(counts.items()) if k not in SUMMARY_ORDER]
+    mb = result.outcome.bytes_uploaded / 1e6
+    click.echo(f"pair {result.pair}: {', '.join(parts)} ({result.elapsed:.1f} s, {mb:.1f} MB sent)")
+    for path, why in result.outcome.skipped:
+        click.echo(f"  skipped {path}: {why}")
+    for path, why in result.outcome.failed:
+        click.echo(f"  failed  {path}: {why}")
+    log.debug(
+        "reconcile done",
+        extra={"pair": result.pair, "counts": dict(counts), "seconds": result.elapsed},
+    )
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from syncd.config import parse_max_delete
+
+    if value is None:
+        return None
+    try:
+        return parse_max_delete(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command(cls=SyncdCommand)
+@pair_option
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--max-delete",
+    metavar="N|N%",
+    default=None,
+    callback=_max_delete_option,
+    help="Allow this many trashes in this run (count or percent of synced files).",
+)
+@click.option("--force-deletes", is_flag=True, help="No deletion limit for this run.")
+@click.option(
+    "--accept-new-root", is_flag=True, help="The local root moved to another disk on purpose."
+)
+@click.option(
+    "--adopt-existing",
+    is_flag=True,
+    help="Take remote files with the same name and size as the local ones as already uploaded "
+    "(a first sync against a copy made by other means; check it with `syncd verify --deep`).",
+)
+@pass_app
+def reconcile(
+    app: App,
+    pair: str | None,
+    dry_run: bool,
+    max_delete: Any,
+    force_deletes: bool,
+    accept_new_root: bool,
+    adopt_existing: bool,
+) -> int:
+    """Make each pair's remote folder equal to its local directory, once, and print a summary.
+    Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
+    config = app.load_config(require_pairs=True)
+    request = ReconcileRequest(
+        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing
+    )
+    with app.open_client(config) as client:
+        return run_reconcile(config, client, request)

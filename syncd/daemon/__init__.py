@@ -1,0 +1,1 @@
+"""`syncd run`: watch every pair, feed changes to the engine, and report liveness."""

@@ -1,0 +1,106 @@
+"""The daemon's seams, and its settings as read from a config.
+
+:mod:`syncd.daemon.core` knows only these narrow types (``Backend``, ``PairSyncer``, ``Watch``);
+:mod:`syncd.daemon.backend` fills them with the real watcher, journal, client and engine. A
+test can fill them with fakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from syncd.config import DaemonConfig
+from syncd.daemon.metrics import DaemonMetrics
+from syncd.daemon.pair_worker import PairState, PairSyncer
+
+# Used only when no config has loaded yet; the config schema holds the default.
+DEFAULT_SHUTDOWN_GRACE = float(DaemonConfig.model_fields["shutdown_grace"].default)
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """One `[[pairs]]` entry as the daemon needs it; ``config`` is the config module's object.
+
+    ``fingerprint`` changes whenever anything about the pair changes (compared on SIGHUP).
+    """
+
+    name: str
+    local: Path
+    config: Any = field(compare=False, repr=False)
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    state_path: Path
+    reconcile_interval: float
+    shutdown_grace: float
+    metrics_addr: str | None
+    pairs: tuple[PairSpec, ...]
+    remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
+    config: Any = field(compare=False, repr=False)
+
+
+class Watch(Protocol):
+    def stop(self) -> None: ...
+    def is_alive(self) -> bool: ...
+
+
+class Backend(Protocol):
+    """The engine side of the daemon: one remote client and journal for the whole process."""
+
+    def make_syncer(self, pair: PairSpec) -> PairSyncer: ...
+    def write_status(self, pair: str, state: PairState, *, running: bool = True) -> None: ...
+    def close(self) -> None: ...  # persist the journal, disable the token
+
+
+ChangesCallback = Callable[[Sequence[Any]], None]
+LoadSettings = Callable[[], DaemonSettings]
+OpenBackend = Callable[[DaemonSettings, DaemonMetrics], Backend]
+StartWatcher = Callable[[PairSpec, DaemonSettings, ChangesCallback], Watch]
+
+
+def settings_from_config(config: Any) -> DaemonSettings:
+    """What the daemon needs from a loaded :class:`syncd.config.Config`."""
+    config.require_pairs()
+    # Everything a pair's syncer and watcher are built from: a change restarts the pair.
+    shared = config.sync.model_dump_json(exclude={"reconcile_interval"})
+    pairs = tuple(
+        PairSpec(
+            name=pair.name,
+            local=Path(pair.local),
+            config=pair,
+            fingerprint=_digest(pair.model_dump_json() + shared),
+        )
+        for pair in config.pairs
+    )
+    return DaemonSettings(
+        state_path=Path(config.state.path),
+        reconcile_interval=float(config.sync.reconcile_interval),
+        shutdown_grace=float(config.daemon.shutdown_grace),
+        metrics_addr=config.daemon.metrics_addr or None,
+        pairs=pairs,
+        remote_fingerprint=_digest(_reveal(config.remote.model_dump())),
+        config=config,
+    )
+
+
+def with_state_path(settings: DaemonSettings, path: Path) -> DaemonSettings:
+    return replace(settings, state_path=path)
+
+
+def _reveal(values: dict[str, Any]) -> str:
+    """Secret fields as their values, so a changed key is noticed; only ever hashed."""
+    revealed = {
+        k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
+        for k, v in values.items()
+    }
+    return repr(sorted(revealed.items()))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

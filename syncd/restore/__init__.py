@@ -1,0 +1,1 @@
+"""`syncd restore`: download a remote folder tree into a local directory, safely and resumably."""

@@ -1,0 +1,1 @@
+"""`syncd verify`: compare the journal, the local tree and the remote listings."""

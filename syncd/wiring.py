@@ -1,0 +1,91 @@
+"""What every command and the daemon build from a config, written once: the client, the journal,
+the account's package limits and the worker counts they imply.
+
+Heavy libraries (httpx, SQLAlchemy) are imported inside the functions, so a command that needs
+neither (`syncd --help`, `syncd config check`) never loads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from syncd.config import Config
+
+if TYPE_CHECKING:
+    from syncd.journal.store import Journal
+    from syncd.remote.client import RemoteClient
+    from syncd.remote.models import AccountPackage
+
+# Seconds an account/package answer is reused (it changes when the account is upgraded, which is
+# rare; a stale limit only makes the host refuse an upload, which is recorded and retried).
+PACKAGE_MAX_AGE = 3600.0
+
+
+def make_client(
+    config: Config,
+    *,
+    one_shot: bool,
+    max_connections: int | None = None,
+    max_retry_time: float | None = None,
+) -> RemoteClient:
+    """A RemoteClient for ``config``. ``one_shot`` commands leave their token to expire instead
+    of spending a `disable_access_token` on every run (see RemoteClient); the daemon revokes it
+    when it stops. ``max_retry_time`` overrides the config's (interactive commands answer
+    sooner)."""
+    from syncd.remote.client import RemoteClient
+
+    remote = config.remote
+    return RemoteClient(
+        remote.api_url,
+        remote.credentials(),
+        allow_insecure_http=remote.allow_insecure_http,
+        verify_tls=remote.verify_tls,
+        timeout=remote.timeout,
+        max_retry_time=remote.max_retry_time if max_retry_time is None else max_retry_time,
+        max_connections=max_connections or max(32, config.sync.workers * 2),
+        revoke_on_close=not one_shot,
+    )
+
+
+@contextlib.contextmanager
+def open_journal(config: Config) -> Iterator[Journal]:
+    """The state journal of ``config``, closed on exit."""
+    from syncd.journal.store import Journal
+
+    with Journal(config.state.path) as journal:
+        yield journal
+
+
+def upload_workers(configured: int, package: AccountPackage | None) -> int:
+    """The configured workers, capped by the account's ``concurrent_uploads`` when it states one
+    (0 = no limit stated; None = the host has not answered yet)."""
+    if package is not None and package.concurrent_uploads > 0:
+        return max(1, min(configured, package.concurrent_uploads))
+    return max(1, configured)
+
+
+def download_workers(config: Config, client: RemoteClient) -> int:
+    """Restore and verify use the same rule as uploads; the package is advisory here (the
+    listings surface real failures), so a host that does not answer it leaves the config's."""
+    from syncd.remote.errors import RemoteError
+
+    try:
+        package: AccountPackage | None = client.account_package()
+    except RemoteError:
+        package = None
+    return upload_workers(config.sync.workers, package)
+
+
+def cached_package(client: RemoteClient, journal: Journal, api_url: str) -> AccountPackage:
+    """The account's package limits, asked of the host at most once per ``PACKAGE_MAX_AGE``
+    (kept in the journal, so one-shot runs and a restarted daemon share the answer)."""
+    from syncd.remote.models import AccountPackage
+
+    cached = journal.cached_host_answer(api_url, "account/package", PACKAGE_MAX_AGE)
+    if cached is not None:
+        return AccountPackage.from_api(cached)
+    package = client.account_package()
+    journal.store_host_answer(api_url, "account/package", package.raw)
+    return package
