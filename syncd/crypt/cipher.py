@@ -37,9 +37,10 @@ from syncd.crypt.keys import Keys, derive_keys
 from syncd.crypt.names import NameCipher, NameCipherSettings, NameMode, pkcs7_pad
 from syncd.crypt.obscure import reveal
 
-# The longest file or folder name the host stores, in characters. YetiShare keeps names in
-# VARCHAR(255) columns (file.originalFilename, file_folder.folderName); MySQL counts
-# characters there, not bytes. The engine checks every encrypted name against it.
+# The longest file or folder name the host stores, in characters. The API reference does not
+# state it; the server's schema declares its name columns (file.originalFilename,
+# file_folder.folderName) VARCHAR(255), and MySQL counts characters there, not bytes. Every
+# helper below takes `limit=` for a host known to differ.
 HOST_NAME_MAX_CHARS = 255
 
 # rclone's `crypt` options this module understands, and the ones that do not change the
