@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes of one-shot commands (the contract in DESIGN.md)."""
+    """Exit codes of one-shot commands (the table in the README, "Exit codes")."""
 
     OK = 0  # converged; skipped-but-explained items allowed
     FAILED = 1  # some items failed (or the host could not be reached)

@@ -15,8 +15,6 @@ from syncd.journal.rows import PairRow
 from syncd.local.markers import INCOMPLETE_MARKER
 from syncd.local.scanner import IgnorePredicate, is_empty, root_identity
 
-DEFAULT_MAX_DELETE = MaxDelete(percent=50.0)
-
 
 def check_root(
     pair_name: str,
@@ -63,10 +61,10 @@ def check_root(
 
 
 def check_deletions(
-    pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete | None
+    pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete
 ) -> None:
-    """Refuse a pass that would trash more than ``limit`` of what the pair tracks."""
-    limit = limit or DEFAULT_MAX_DELETE
+    """Refuse a pass that would trash more than ``limit`` of what the pair tracks (the run's
+    ``--max-delete``, else the config's ``[sync] max_delete``)."""
     if deletions == 0 or limit.allows(deletions, tracked_files):
         return
     raise GuardRefused(

@@ -1,6 +1,6 @@
 """Which local names the host can hold exactly as they are.
 
-Facts (shared/reference/api-behaviour.md, PHP and httpx sources):
+Facts (docs/architecture.md, "The host, as it really behaves"; the PHP and httpx sources):
 
 * Every *form field* is cleaned with PHP `trim(strip_tags(value))`. That covers `folder/create`'s
   and `folder/edit`'s `folder_name` and `file/edit`'s `filename`. `trim` removes

@@ -5,7 +5,7 @@ elsewhere), a `ChangeCoalescer` (the rules: see `syncd.local.coalesce`) and one 
 that supervises the observer and, when an `on_changes` callback is given, delivers ready changes
 to it. Without a callback, call `drain(timeout)`.
 
-The platform's limits (DESIGN.md, "Known pitfalls"):
+The platform's limits (found in watchdog's sources and issue tracker):
 
 * watchdog 7.x fails watches on subdirectories *silently* past `fs.inotify.max_user_watches`:
   the directories are counted first (at start and every `recheck_interval`) and, past the limit
