@@ -279,6 +279,32 @@ def configure_logging(
     logging.captureWarnings(True)
 
 
+class _RedactingFormatter(logging.Formatter):
+    """``syncd: <level>: <message>``, with registered secrets and inline secrets removed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(f"syncd: {record.levelname.lower()}: {record.getMessage()}")
+
+
+def configure_plain_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
+    """One plain line per record on ``stream`` (default stderr), without structlog.
+
+    For commands that only read and at most warn (`status`, `config check`): importing
+    structlog (and rich under it) would cost them more than all their own work."""
+    level_name = level.lower()
+    if level_name not in LOG_LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    handler = _StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(_RedactingFormatter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _SyncdHandler)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level_name.upper()))
+    logging.captureWarnings(True)
+
+
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
     """A structlog logger; ``initial`` key/values are bound to every event."""
     import structlog

@@ -54,13 +54,19 @@ class App:
     verbose: int = 0
     log_format: str | None = None
 
-    def configure_logging(self, config: Config | None = None) -> None:
-        """Logging from the command-line flags, then the config's [log] section."""
+    def configure_logging(self, config: Config | None = None, *, plain: bool = False) -> None:
+        """Logging from the command-line flags, then the config's [log] section. ``plain``:
+        one stdlib line per record, for commands that only read and may only warn (`status`,
+        `config check`): structlog and rich stay unloaded, so they start in a blink."""
         level = "debug" if self.verbose else (config.log.level if config else "info")
         fmt = self.log_format or (config.log.format if config else "auto")
-        from syncd.logging import configure_logging
+        from syncd.logging import configure_logging, configure_plain_logging
 
         try:
+            log_file = config.log.file if config else None
+            if plain and not self.verbose and self.log_format is None and log_file is None:
+                configure_plain_logging(level)
+                return
             configure_logging(level, fmt, config.log.file if config else None)
         except OSError as exc:  # only the log file can fail to open
             assert config is not None
@@ -77,6 +83,7 @@ class App:
         require_credentials: bool = True,
         require_pairs: bool = False,
         path: Path | None = None,
+        plain_logging: bool = False,
     ) -> Config:
         """Read the config (``--config``, ``$SYNCD_CONFIG`` or the default), apply its [log]
         section, then log its warnings (permissions, TLS verification off)."""
@@ -85,7 +92,7 @@ class App:
         config = load_config(
             path or self.config_path, require_credentials=require_credentials, warn=False
         )
-        self.configure_logging(config)
+        self.configure_logging(config, plain=plain_logging)
         config.log_warnings()
         if require_pairs:
             config.require_pairs()
@@ -155,7 +162,6 @@ def _late_global_option(ctx: click.Context, param: click.Parameter, value: Any) 
         app.verbose += value
     elif param.name == "log_format":
         app.log_format = value
-    app.configure_logging()
 
 
 def late_global_options() -> list[click.Option]:

@@ -17,7 +17,7 @@ def config_group() -> None:
 @pass_app
 def config_check(app: App) -> int:
     """Validate the config file and print what it configures (never the secrets)."""
-    config = app.load_config()
+    config = app.load_config(plain_logging=True)
     remote = config.remote
     auth = "key1/key2" if remote.auth_method == "keys" else "username/password"
     click.echo(f"config ok: {config.source}")

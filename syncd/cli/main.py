@@ -78,7 +78,8 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
     app.config_path = config_path
     app.verbose = verbose
     app.log_format = log_format
-    app.configure_logging()
+    # Logging is set up when a command reads its config (App.load_config): `--help` and the
+    # read-only commands then never load structlog.
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -157,5 +157,5 @@ def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
 def status(app: App, pair: str | None, as_json: bool) -> int:
     """Per pair: the last run, counts, and every skipped or failed path with its reason.
     Reads the state database only (works while the daemon runs)."""
-    config = app.load_config(require_credentials=False, require_pairs=True)
+    config = app.load_config(require_credentials=False, require_pairs=True, plain_logging=True)
     return run_status(config, pair, as_json)
