@@ -131,14 +131,23 @@ def _port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def serve_webdav(root: Path, log: Path) -> Iterator[WebdavServer]:
-    """`rclone serve webdav ROOT` on 127.0.0.1 and a free port, read-only, no auth; waits until
-    the port accepts connections (deadline SERVE_START_TIMEOUT_S) and kills the server (its
-    whole process group) on the way out, whatever happened."""
+def serve_webdav(root: Path, log: Path, port: int | None = None) -> Iterator[WebdavServer]:
+    """`rclone serve webdav ROOT` on 127.0.0.1 and a free port (or ``port``), read-only, no
+    auth; waits (deadline SERVE_START_TIMEOUT_S) until rclone has logged that it serves on that
+    address and the port accepts connections, so a process that grabbed the port in between
+    is never mistaken for it, and kills the server (its whole process group) on the way out,
+    whatever happened."""
     binary = require()
-    port = free_port()
+    port = port or free_port()
+    address = f"127.0.0.1:{port}"
+
+    def logged_start() -> bool:  # "WebDav Server started on http://127.0.0.1:PORT/" (1.60)
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return any("started" in line and address in line for line in lines)
+
+    log.write_bytes(b"")  # PeerProcess appends: an older run's "started" line must not count
     server = PeerProcess(
-        [binary, "serve", "webdav", str(root), "--addr", f"127.0.0.1:{port}", "--read-only"],
+        [binary, "serve", "webdav", str(root), "--addr", address, "--read-only"],
         log,
         env=_env(),
     )
@@ -146,7 +155,7 @@ def serve_webdav(root: Path, log: Path) -> Iterator[WebdavServer]:
 
         def listening() -> bool:
             server.check_alive()  # a server that died (port taken meanwhile) fails at once
-            return _port_open(port)
+            return logged_start() and _port_open(port)
 
         try:
             wait_until(listening, SERVE_START_TIMEOUT_S, f"rclone serve webdav on port {port}")
