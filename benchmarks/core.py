@@ -9,6 +9,7 @@ The runner repeats each case, takes median/min/max per figure and judges the tar
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import shutil
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchmarks.launch import Launch, Watch
 
 Figures = dict[str, float]
 
@@ -78,6 +81,8 @@ class RunContext:
     cache: Path  # generated data kept between runs (benchmarks/.cache by default)
     quick: bool  # CI smoke mode: tiny sizes, one repetition, no slow peers required
     repeat_index: int = 0
+    # How to start the measured syncd child: pinned to --cores, watched by --profile's py-spy.
+    launch: Launch = field(default_factory=Launch)
     notes: list[str] = field(default_factory=list)
     missing_peers: dict[str, str] = field(default_factory=dict)
 
@@ -137,6 +142,7 @@ class Measured:
     peak_rss_mb: float  # ru_maxrss of the child, MiB
     stdout: str
     stderr: str
+    cpus: int = 0  # how many CPUs the child was allowed (0: not read)
 
     def check(self, what: str) -> Measured:
         if self.returncode != 0:
@@ -163,51 +169,77 @@ def run_measured(
     cwd: Path | None = None,
     timeout: float = 3600.0,
     stdout_to_devnull: bool = False,
+    launch: Launch | None = None,
+    label: str = "syncd",
 ) -> Measured:
     """Run ``command`` and measure it with ``wait4`` (this child's own rusage, not the sum of
     every child this process ever had). Output is collected in temp files, not pipes, so a
-    chatty child never blocks. Raises ``TimeoutError`` (after killing it) past ``timeout``."""
+    chatty child never blocks. Raises ``TimeoutError`` (after killing it) past ``timeout``.
+
+    ``launch``: the child is a measured syncd run: spawned on the pinned cores of ``--cores``
+    and profiled under ``--profile`` (``label`` names it in the report and the profile file).
+    Peers are run without it."""
     import tempfile
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(command),
-            stdout=subprocess.DEVNULL if stdout_to_devnull else out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-        )
-        deadline = started + timeout
-        # Peak RSS from the child's own /proc VmHWM, read while it runs: the ru_maxrss of
-        # wait4 starts at the RSS of the process that forked it (the kernel keeps the larger
-        # of the old and new mm's high-water marks at exec), so after the runner itself grew,
-        # every child reported at least the runner's size.
-        hwm_kb = 0
-        while True:
-            hwm_kb = max(hwm_kb, _vm_hwm_kb(proc.pid))
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                raise TimeoutError(f"{command[0]} ran past {timeout:.0f} s")
-            time.sleep(0.002)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(
-            returncode=proc.returncode,
-            wall_s=wall,
-            cpu_s=usage.ru_utime + usage.ru_stime,
-            peak_rss_mb=(hwm_kb or usage.ru_maxrss) / 1024,
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
-        )
+        with launch.pinned() if launch is not None else contextlib.nullcontext():
+            proc = subprocess.Popen(
+                list(command),
+                stdout=subprocess.DEVNULL if stdout_to_devnull else out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+            )
+        watch = launch.watch(proc.pid, label) if launch is not None else None
+        try:
+            return _wait_measured(proc, command, started, started + timeout, out, err, watch)
+        finally:
+            if watch is not None:
+                watch.close()
+
+
+def _wait_measured(
+    proc: subprocess.Popen[bytes],
+    command: Sequence[str],
+    started: float,
+    deadline: float,
+    out: Any,
+    err: Any,
+    watch: Watch | None,
+) -> Measured:
+    """Wait for ``proc`` polling ``wait4`` (its own rusage) and its peak RSS; kill it past
+    ``deadline``."""
+    # Peak RSS from the child's own /proc VmHWM, read while it runs: the ru_maxrss of wait4
+    # starts at the RSS of the process that forked it (the kernel keeps the larger of the old
+    # and new mm's high-water marks at exec), so after the runner itself grew, every child
+    # reported at least the runner's size.
+    hwm_kb = 0
+    while True:
+        hwm_kb = max(hwm_kb, _vm_hwm_kb(proc.pid))
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            proc.returncode = -9
+            raise TimeoutError(f"{command[0]} ran past {deadline - started:.0f} s")
+        time.sleep(0.002)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    return Measured(
+        returncode=proc.returncode,
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=(hwm_kb or usage.ru_maxrss) / 1024,
+        stdout=out.read().decode(errors="replace"),
+        stderr=err.read().decode(errors="replace"),
+        cpus=len(watch.cpus) if watch is not None and watch.cpus else 0,
+    )
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

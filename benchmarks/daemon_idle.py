@@ -38,6 +38,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import data
+from benchmarks.launch import Launch, start_daemon
 from benchmarks.peers.common import cpu_seconds, idle_sample, rss_mib
 
 STARTUP_TIMEOUT = 1800.0  # the start-up no-op pass over 100,000 files on a loaded machine
@@ -78,12 +79,17 @@ def _up_to_date(state_db: Path) -> bool:
     return bool(status and status.get("daemon_running") and status.get("up_to_date"))
 
 
-def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
-    """Start `syncd run` on ``live``; once up to date, sample it idle for ``seconds``."""
+def measure_idle(
+    live: data.LiveState, seconds: float, launch: Launch | None = None
+) -> dict[str, float]:
+    """Start `syncd run` on ``live``; once up to date, sample it idle for ``seconds``.
+    ``launch``: pin and profile the daemon as the measured child (``--cores``, ``--profile``)."""
     from tests.integration.daemon_harness import DaemonProcess
 
-    daemon = DaemonProcess(live.config, live.work).start(timeout=120)
+    daemon = DaemonProcess(live.config, live.work)
+    watch = None
     try:
+        watch = start_daemon(daemon, launch or Launch(), "run", timeout=120)
         started = time.monotonic()
         deadline = started + STARTUP_TIMEOUT
         startup_peak = 0.0  # RSS while the start-up pass walks the tree (sampled)
@@ -114,6 +120,8 @@ def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
         daemon.stop()
     finally:
         daemon.close()
+        if watch is not None:
+            watch.close()
     return {
         **sample,
         "startup_s": round(startup, 2),
@@ -124,11 +132,13 @@ def measure_idle(live: data.LiveState, seconds: float) -> dict[str, float]:
     }
 
 
-def measure_idle_tree(cache: Path, work: Path, spec: data.TreeSpec, seconds: float) -> dict:
+def measure_idle_tree(
+    cache: Path, work: Path, spec: data.TreeSpec, seconds: float, launch: Launch | None = None
+) -> dict:
     """The cached synced state of ``spec`` (built on first use), materialised in ``work``."""
     state = data.synced_state(cache, spec, method="sync")
     with state.materialise(work) as live:
-        return measure_idle(live, seconds)
+        return measure_idle(live, seconds, launch)
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.launch import Launch, start_daemon
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
 
@@ -104,9 +105,16 @@ def _wait_remote(admin: Any, name: str, digest: str, daemon: Any) -> float:
 
 
 def measure_latency(
-    work: Path, *, writes: int = 50, quiet_period: float | None = None, size: int = 512
+    work: Path,
+    *,
+    writes: int = 50,
+    quiet_period: float | None = None,
+    size: int = 512,
+    launch: Launch | None = None,
+    label: str = "run",
 ) -> dict[str, float]:
-    """Run the emulator and `syncd run` in ``work``; time ``writes`` spaced single-file writes."""
+    """Run the emulator and `syncd run` in ``work``; time ``writes`` spaced single-file writes.
+    ``launch``: pin and profile the daemon as the measured child (``--cores``, ``--profile``)."""
     from tests.integration.daemon_harness import DaemonProcess, wait_converged
 
     work.mkdir(parents=True, exist_ok=True)
@@ -121,8 +129,10 @@ def measure_latency(
             remote="bench",
             quiet_period=quiet_period,
         )
-        daemon = DaemonProcess(config, work).start()
+        daemon = DaemonProcess(config, work)
+        watch = None
         try:
+            watch = start_daemon(daemon, launch or Launch(), label)
             wait_converged(emu.admin, root, "bench", daemon, timeout=60)
             latencies: list[float] = []
             for i in range(writes):
@@ -138,6 +148,8 @@ def measure_latency(
             daemon.stop()
         finally:
             daemon.close()
+            if watch is not None:
+                watch.close()
     return {
         "writes": float(len(latencies)),
         "p50_s": round(statistics.median(latencies), 4),

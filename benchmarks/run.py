@@ -1,12 +1,19 @@
-"""The benchmark runner: `python3 -m benchmarks [--quick] [--case NAME] [--repeat N] [--out DIR]`.
+"""The benchmark runner: `python3 -m benchmarks [--quick] [--case NAME] [--repeat N] [--out DIR]
+[--cores N] [--profile]`.
 
 Discovers ``benchmarks/cases/*.py`` (each exposes ``CASE``), runs each case ``repeat`` times
 (``--quick``: once, with the cases' tiny sizes), takes median/min/max per figure, judges the
 targets on the medians, prints each figure and each target with its ratio, and writes
-``<out>/<YYYY-MM-DD>.json`` (machine info, every repetition's figures, summaries, verdicts) and a
-short markdown table ``<out>/<YYYY-MM-DD>.md``. A case that raises is reported as failed with
-its error and the run goes on; a missing peer is reported by name. Exit status: 0 when every
-case ran (missed targets included), 1 when a case failed, 2 on a usage error.
+``<out>/<stem>.json`` (machine info, the mode, every repetition's figures, summaries, verdicts)
+and a short markdown table ``<out>/<stem>.md``; the stem is the date, followed by ``-cores<N>``,
+``-profile`` and the selected case names when those options are given, so a partial or pinned
+run never overwrites the day's full run. A case that raises is reported as failed with its
+error and the run goes on; a missing peer is reported by name. Exit status: 0 when every case
+ran (missed targets included), 1 when a case failed, 2 on a usage error.
+
+``--cores N`` pins the measured syncd children to N CPUs (emulators and peers keep all of
+them); ``--profile`` records each measured syncd child with py-spy into
+``<out>/<stem>-<case>-r<n>-<label>.speedscope.json`` (see benchmarks/launch.py).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import math
 import os
 import pkgutil
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +38,7 @@ from typing import Any
 
 from benchmarks import cases as cases_package
 from benchmarks.core import Case, Figures, PeerMissing, RunContext, summarise
+from benchmarks.launch import Launch, choose_cpus, find_pyspy, format_cpus, pyspy_version
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results"
@@ -40,6 +49,9 @@ PEER_VERSION_COMMANDS = {
     "lsyncd": ["lsyncd", "--version"],
     "md5sum": ["md5sum", "--version"],
 }
+# Per-request CPU of the client (``syncd.cpu_ms_per_upload``, ``syncd.cpu_ms_per_listing``,
+# ``syncd.cpu_us_per_file``): the figures the speed work is judged by, in their own table.
+PER_REQUEST_CPU = re.compile(r"^syncd\.cpu_(ms|us)_per_\w+$")
 
 
 # ------------------------------------------------------------------------------ discovery
@@ -153,21 +165,37 @@ def _clean_figures(raw: object, notes: list[str]) -> Figures:
     return figures
 
 
-def run_case(case: Case, *, quick: bool, repeat: int | None, cache: Path) -> dict[str, Any]:
+def run_case(
+    case: Case,
+    *,
+    quick: bool,
+    repeat: int | None,
+    cache: Path,
+    launch: Launch | None = None,
+    stem: str = "",
+) -> dict[str, Any]:
+    launch = launch or Launch()
     times = 1 if quick else (repeat or case.repeat)
     print(f"\n== {case.name}: {case.title}  ({times} run{'s' if times != 1 else ''})", flush=True)
     runs: list[Figures] = []
     notes: list[str] = []
     missing: dict[str, str] = {}
+    children: list[dict[str, Any]] = []
+    profiles: list[str] = []
     error: str | None = None
     started = time.monotonic()
     for index in range(times):
         work = Path(tempfile.mkdtemp(prefix=f"syncd-bench-{case.name}-"))
-        ctx = RunContext(work=work, cache=cache, quick=quick, repeat_index=index)
+        run_launch = launch.for_run(case.name, index, stem)
+        ctx = RunContext(work=work, cache=cache, quick=quick, repeat_index=index, launch=run_launch)
         t0 = time.monotonic()
         try:
             raw = case.run(ctx)
             figures = _clean_figures(raw, ctx.notes)
+            if run_launch.problems:  # a child escaped the pin: its figures are not this mode's
+                raise RuntimeError("; ".join(run_launch.problems))
+            if launch.cpus is not None and not run_launch.children:
+                raise RuntimeError("--cores: the case ran no syncd child through ctx.launch")
             runs.append(figures)
             print(f"   run {index + 1}/{times}: {time.monotonic() - t0:.1f} s", flush=True)
         except PeerMissing as exc:  # a case that let it escape: still a report, not a crash
@@ -179,6 +207,8 @@ def run_case(case: Case, *, quick: bool, repeat: int | None, cache: Path) -> dic
             traceback.print_exc(file=sys.stderr)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        children += [{"run": index + 1, **child} for child in run_launch.children]
+        profiles += [p.name for p in run_launch.profiles]
         for note in ctx.notes:
             if note not in notes:
                 notes.append(note)
@@ -204,6 +234,8 @@ def run_case(case: Case, *, quick: bool, repeat: int | None, cache: Path) -> dic
         "targets": verdicts,
         "missing_peers": missing,
         "notes": notes,
+        "syncd_children": children,  # every measured syncd child: label and allowed CPUs
+        "profiles": profiles,  # file names, next to the results
     }
 
 
@@ -242,6 +274,8 @@ def print_case(result: dict[str, Any]) -> None:
         print(f"   target  {_target_line(verdict)}")
     for peer, why in result["missing_peers"].items():
         print(f"   peer missing: {peer} ({why})")
+    for name in result.get("profiles", []):
+        print(f"   profile: {name}")
     if result["error"]:
         print(f"   FAILED: {result['error']}")
 
@@ -255,6 +289,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{machine['cores']} cores ({machine['cpu']}), load average at start "
         f"{machine['load_average_start']}, at end {report.get('load_average_end')}; "
         f"Python {machine['python']}; commit {machine['git_commit']}; {peers}.",
+        "",
+        f"Mode: {_mode_text(report['mode'])}.",
         "",
         "| case | target | syncd | limit | ratio | verdict |",
         "|---|---|---|---|---|---|",
@@ -272,10 +308,30 @@ def markdown(report: dict[str, Any]) -> str:
             )
         if case["status"] == "failed":
             lines.append(f"| {case['name']} | (run) | - | - | - | FAILED: {case['error']} |")
+    per_request = [
+        (case["name"], name, s)
+        for case in report["cases"]
+        for name, s in case.get("summary", {}).items()
+        if PER_REQUEST_CPU.match(name)
+    ]
+    if per_request:
+        lines += [
+            "",
+            "Client CPU per request (user+sys of the whole syncd process, start-up included, "
+            "over the requests or files of the pass):",
+            "",
+            "| case | figure | median | min | max | n |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {case} | {name} | {_fmt(s['median'])} | {_fmt(s['min'])} | {_fmt(s['max'])} "
+            f"| {int(s['n'])} |"
+            for case, name, s in per_request
+        ]
     lines += ["", "| case | figure | median | min | max | n |", "|---|---|---|---|---|---|"]
     for case in report["cases"]:
         for name, s in case.get("summary", {}).items():
-            if name.count(".") > 1:
+            if name.count(".") > 1 or PER_REQUEST_CPU.match(name):
                 continue  # breakdowns (syncd.noop.folder_listing): in the JSON only
             lines.append(
                 f"| {case['name']} | {name} | {_fmt(s['median'])} | {_fmt(s['min'])} | "
@@ -287,7 +343,37 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [""]
         lines += [f"- {name}: peer **{peer}** missing ({why})" for name, peer, why in missing]
         lines += [f"- {name}: {note}" for name, note in notes]
+    profiles = [(c["name"], p) for c in report["cases"] for p in c.get("profiles", [])]
+    if profiles:
+        lines += ["", "Profiles (py-spy, speedscope format; open in https://www.speedscope.app):"]
+        lines += ["", *(f"- {name}: `{path}`" for name, path in profiles)]
     return "\n".join(lines) + "\n"
+
+
+def _mode_text(mode: dict[str, Any]) -> str:
+    if mode.get("cores") is None:
+        where = "syncd on every CPU the runner may use"
+    else:
+        where = (
+            f"--cores {mode['cores']}: measured syncd children pinned to CPU "
+            f"{format_cpus(mode['syncd_cpus'])}, emulators and peers on "
+            f"{format_cpus(mode['runner_cpus'])}"
+        )
+    if mode.get("profile"):
+        where += f"; profiled with {mode['profile']} (timings include its sampling)"
+    return where
+
+
+def results_stem(date: str, args: argparse.Namespace) -> str:
+    """``<date>[-cores<N>][-profile][-<case>...]``: modes and partial runs get their own files."""
+    parts = [date]
+    if args.cores is not None:
+        parts.append(f"cores{args.cores}")
+    if args.profile:
+        parts.append("profile")
+    if args.case:
+        parts += sorted(set(args.case))
+    return "-".join(parts)
 
 
 # ------------------------------------------------------------------------------------ main
@@ -306,10 +392,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}"
     )
+    parser.add_argument(
+        "--cores",
+        type=int,
+        metavar="N",
+        help="pin the measured syncd children to N CPUs (a small NAS); emulators and peers "
+        "keep all",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record each measured syncd child with py-spy (speedscope files next to the results)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    args.syncd_cpus = None
+    if args.cores is not None:
+        try:
+            args.syncd_cpus = choose_cpus(args.cores)
+        except ValueError as exc:
+            parser.error(str(exc))
+    args.pyspy = None
+    if args.profile:
+        args.pyspy = find_pyspy()
+        if args.pyspy is None:
+            parser.error("--profile needs py-spy: install it with `pip install py-spy`")
     return args
 
 
@@ -332,17 +441,28 @@ def main(argv: list[str] | None = None) -> int:
         broken = [b for b in broken if b["name"] in args.case]
 
     started = dt.datetime.now(dt.UTC)
+    date = started.strftime("%Y-%m-%d")
+    stem = results_stem(date, args)
+    runner_cpus = sorted(os.sched_getaffinity(0))
     report: dict[str, Any] = {
-        "date": started.strftime("%Y-%m-%d"),
+        "date": date,
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
         "argv": sys.argv[1:] if argv is None else argv,
+        "mode": {
+            "cores": args.cores,  # None: not pinned
+            "syncd_cpus": sorted(args.syncd_cpus) if args.syncd_cpus else runner_cpus,
+            "runner_cpus": runner_cpus,  # the emulators', the peers' and the runner's
+            "profile": pyspy_version(args.pyspy) if args.pyspy else None,
+        },
         "machine": machine_info(),
         "cases": [],
     }
+    launch = Launch(cpus=args.syncd_cpus, pyspy=args.pyspy, profile_dir=args.out)
     print(
         f"syncd benchmarks{' (quick)' if args.quick else ''}: {len(found)} case(s), "
-        f"{report['machine']['cores']} cores, load {report['machine']['load_average_start']}",
+        f"{report['machine']['cores']} cores, load {report['machine']['load_average_start']}; "
+        f"{_mode_text(report['mode'])}",
         flush=True,
     )
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -363,7 +483,14 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     for case in found:
-        result = run_case(case, quick=args.quick, repeat=args.repeat, cache=args.cache)
+        result = run_case(
+            case,
+            quick=args.quick,
+            repeat=args.repeat,
+            cache=args.cache,
+            launch=launch,
+            stem=stem,
+        )
         print_case(result)
         report["cases"].append(result)
     report["cases"].sort(key=lambda c: c["name"])
@@ -371,8 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
 
     args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / f"{report['date']}.json"
-    md_path = args.out / f"{report['date']}.md"
+    json_path = args.out / f"{stem}.json"
+    md_path = args.out / f"{stem}.md"
     json_path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     md_path.write_text(markdown(report))
     failed = [c["name"] for c in report["cases"] if c["status"] == "failed"]

@@ -11,11 +11,10 @@ reconcile` subprocess runs with the counts reset just before it. Counts are per 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from benchmarks import data
-from benchmarks.core import Case, Figures, RunContext, Target
+from benchmarks.core import Case, Figures, RunContext, Target, run_measured
 from syncd.emulator.testing import MUTATING_ACTIONS, EmulatorProcess
 
 FULL = data.TreeSpec(files=3_000, dirs=3, min_size=1024, max_size=4096, seed=7)
@@ -27,18 +26,18 @@ def _requests(counts: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v and k not in NOT_REQUESTS}
 
 
-def _pass(emu: EmulatorProcess, config: Path, *args: str) -> dict[str, int]:
+def _pass(
+    ctx: RunContext, emu: EmulatorProcess, config: Path, label: str, *args: str
+) -> dict[str, int]:
     """One real `syncd reconcile` with the counts reset before it; its requests by endpoint."""
     emu.admin.reset_counts()
-    done = subprocess.run(
+    run_measured(
         [*data.syncd_base_command(), "reconcile", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
         env=data.syncd_env(),
         timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"syncd reconcile exited {done.returncode}: {done.stderr[-1500:]}")
+        launch=ctx.launch,
+        label=label,
+    ).check("syncd reconcile")
     return _requests(emu.admin.counts())
 
 
@@ -70,11 +69,11 @@ def run(ctx: RunContext) -> Figures:
             local=local,
         )
         (ctx.work / "state").mkdir()
-        adopted = _pass(emu, config, "--adopt-existing")
+        adopted = _pass(ctx, emu, config, "adopt", "--adopt-existing")
         if adopted.get("file/upload"):
             ctx.note(f"--adopt-existing uploaded {adopted['file/upload']} files")
 
-        noop = _pass(emu, config)
+        noop = _pass(ctx, emu, config, "noop")
         _record(figures, "noop", noop)
         listings = noop.get("folder/listing", 0)
         authorize = noop.get("authorize", 0)
@@ -88,7 +87,7 @@ def run(ctx: RunContext) -> Figures:
 
         first = local / leaves[1] / sorted(os.listdir(local / leaves[1]))[0]
         first.rename(first.with_name("renamed-" + first.name))
-        rename = _pass(emu, config)
+        rename = _pass(ctx, emu, config, "rename")
         _record(figures, "rename", rename)
         figures["syncd.rename_calls"] = figures["syncd.rename.mutating"]
         ctx.note(f"rename pass: {_sorted(rename)}")
@@ -97,7 +96,7 @@ def run(ctx: RunContext) -> Figures:
         source = local / leaves[0]
         target_parent = local / leaves[1].split("/")[0]
         source.rename(target_parent / (source.name + "-moved"))
-        moved = _pass(emu, config)
+        moved = _pass(ctx, emu, config, "dir_move")
         _record(figures, "dir_move", moved)
         figures["syncd.dir_move_calls"] = figures["syncd.dir_move.mutating"]
         figures["syncd.dir_move_files"] = spec.files // spec.dirs
@@ -105,7 +104,7 @@ def run(ctx: RunContext) -> Figures:
 
         edited = local / leaves[2] / sorted(os.listdir(local / leaves[2]))[0]
         edited.write_bytes(edited.read_bytes() + b"edited\n")
-        edit = _pass(emu, config)
+        edit = _pass(ctx, emu, config, "edit")
         _record(figures, "edit", edit)
         figures["syncd.edit_uploads"] = edit.get("file/upload", 0)
         figures["syncd.edit_trashes"] = edit.get("file/delete", 0)

@@ -58,7 +58,7 @@ def _peers(ctx: RunContext, spec: data.TreeSpec, seconds: float) -> Figures:
 def run(ctx: RunContext) -> Figures:
     spec = data.QUICK_SMALL if ctx.quick else data.NOOP_100K
     seconds = QUICK_SECONDS if ctx.quick else FULL_SECONDS
-    result = measure_idle_tree(ctx.cache, ctx.work / "syncd", spec, seconds)
+    result = measure_idle_tree(ctx.cache, ctx.work / "syncd", spec, seconds, ctx.launch)
     figures: Figures = {"tree.files": float(spec.files), "tree.dirs": float(spec.dirs)}
     figures.update({f"syncd.{k}": float(v) for k, v in result.items()})
     figures.update(_peers(ctx, spec, seconds))

@@ -80,7 +80,9 @@ def run(ctx: RunContext) -> Figures:
             if raw_md5 != expected:
                 raise RuntimeError(f"raw upload stored MD5 {raw_md5}, the file's is {expected}")
             config = write_config(ctx.work / f"run{attempt}", emu.api_url, tree, f"large{attempt}")
-            process, cpu, log = run_syncd(config, "-v", "--log-format", "json")
+            process, cpu, log = run_syncd(
+                config, "-v", "--log-format", "json", launch=ctx.launch, label=f"upload{attempt}"
+            )
             raw_s, syncd_s = min(raw_s, raw_wall), min(syncd_s, upload_seconds(log))
             process_s, client_cpu = min(process_s, process), min(client_cpu, cpu)
         stored = [f["md5"] for f in emu.admin.tree()["files"] if f["name"] == "big.bin"]

@@ -28,7 +28,9 @@ FAST_QUIET = 0.05
 def _syncd(ctx: RunContext, writes: int) -> Figures:
     figures: Figures = {}
     for prefix, quiet in (("syncd", None), ("syncd_q005", FAST_QUIET)):
-        result = measure_latency(ctx.work / prefix, writes=writes, quiet_period=quiet)
+        result = measure_latency(
+            ctx.work / prefix, writes=writes, quiet_period=quiet, launch=ctx.launch, label=prefix
+        )
         figures.update({f"{prefix}.{k}": v for k, v in result.items() if k != "writes"})
     return figures
 

@@ -27,7 +27,11 @@ def _measure(ctx: RunContext, spec: data.TreeSpec, method: str, suffix: str) -> 
         journal = live.journal_bytes()
         live.emulator.admin.reset_counts()
         result = run_measured(
-            live.syncd_command("reconcile"), env=data.syncd_env(), timeout=3600
+            live.syncd_command("reconcile"),
+            env=data.syncd_env(),
+            timeout=3600,
+            launch=ctx.launch,
+            label=f"reconcile{suffix}",
         ).check("syncd reconcile")
         counts = live.emulator.admin.counts()
     mutations = sum(counts.get(action, 0) for action in MUTATING_ACTIONS)

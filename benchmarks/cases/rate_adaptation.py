@@ -23,7 +23,7 @@ def run(ctx: RunContext) -> Figures:
     with EmulatorProcess(rate_limit_rps=LIMIT_RPS) as emu:
         config = write_config(ctx.work, emu.api_url, tree)
         emu.admin.reset_counts()
-        wall, _, _ = run_syncd(config)
+        wall, _, _ = run_syncd(config, launch=ctx.launch)
         counts = emu.admin.counts()
     if counts.get("file/upload", 0) < files:
         raise RuntimeError(f"expected {files} uploads, emulator counted {counts}")
