@@ -17,15 +17,14 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import structlog
     from structlog.typing import EventDict, Processor, WrappedLogger
 
-LogFormat = Literal["auto", "console", "json"]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("auto", "console", "json")
 
@@ -311,14 +310,3 @@ def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.Boun
 
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name, **initial)
     return logger
-
-
-def registered_secret_count() -> int:
-    """How many secret values are registered (for diagnostics; never the values)."""
-    with _secrets_lock:
-        return len(_secret_values)
-
-
-def register_secrets(values: Iterable[object]) -> None:
-    for value in values:
-        register_secret(value)

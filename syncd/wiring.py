@@ -1,5 +1,5 @@
-"""What every command and the daemon build from a config, written once: the client, the journal,
-the account's package limits and the worker counts they imply.
+"""What every command and the daemon build from a config, written once: the client, the account's
+package limits (cached in the journal) and the worker counts they imply.
 
 Heavy libraries (httpx, SQLAlchemy) are imported inside the functions, so a command that needs
 neither (`syncd --help`, `syncd config check`) never loads them.
@@ -7,8 +7,6 @@ neither (`syncd --help`, `syncd config check`) never loads them.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from syncd.config import Config
@@ -47,15 +45,6 @@ def make_client(
         max_connections=max_connections or max(32, config.sync.workers * 2),
         revoke_on_close=not one_shot,
     )
-
-
-@contextlib.contextmanager
-def open_journal(config: Config) -> Iterator[Journal]:
-    """The state journal of ``config``, closed on exit."""
-    from syncd.journal.store import Journal
-
-    with Journal(config.state.path) as journal:
-        yield journal
 
 
 def upload_workers(configured: int, package: AccountPackage | None) -> int:

@@ -588,18 +588,15 @@ class Executor:
         with self.journal.transaction() as tx:
             tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
             tx.put_file(
-                FileRow(
-                    op.parent.dir_id,
-                    op.name,
-                    op.ident.size,
-                    op.ident.mtime_ns,
-                    op.ident.inode,
-                    row.md5,
-                    row.file_id,
-                    result.name,
-                    row.remote_size,
-                    SYNCED,
-                    None,
+                row._replace(
+                    dir_id=op.parent.dir_id,
+                    name=op.name,
+                    size=op.ident.size,
+                    mtime_ns=op.ident.mtime_ns,
+                    inode=op.ident.inode,
+                    remote_name=result.name,
+                    status=SYNCED,
+                    reason=None,
                 )
             )
             tx.clear_intent(intent)
@@ -669,19 +666,7 @@ def _row(dir_id: int, name: str, ident: Identity, *, status: int, why: str) -> F
 
 
 def _replace_ident(row: FileRow, ident: Identity) -> FileRow:
-    return FileRow(
-        row.dir_id,
-        row.name,
-        ident.size,
-        ident.mtime_ns,
-        ident.inode,
-        row.md5,
-        row.file_id,
-        row.remote_name,
-        row.remote_size,
-        row.status,
-        row.reason,
-    )
+    return row._replace(size=ident.size, mtime_ns=ident.mtime_ns, inode=ident.inode)
 
 
 def _next_version(op: Upload, stale_id: int) -> Upload:

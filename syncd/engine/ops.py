@@ -251,6 +251,3 @@ class ForgetFile(Op):
     dir_id: int = field(kw_only=True)
     name: str = field(kw_only=True)
     file_id: int | None = field(kw_only=True)
-
-
-REMOTE_DELETES = (TrashFile, TrashFolder)

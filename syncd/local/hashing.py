@@ -1,9 +1,15 @@
-"""MD5 of local files, as fast as `md5sum`.
+"""MD5 of local files, as fast as `md5sum`: the one implementation the sync, restore and verify
+share.
 
 The host reports the MD5 of what it stored (`hash` in the `file/upload` answer), so MD5 is the one
 content hash the sync needs. Speed comes from large reads into one reusable buffer (no per-chunk
 `bytes` objects) and from hashlib releasing the GIL for large updates, so several files can be
 hashed in parallel threads.
+
+- `md5_file(path)`: by path; follows symlinks like `open` unless ``follow_symlinks=False``.
+- `md5_at(dir_fd, name)`: a name inside an open directory, never through a symlink (restore
+  reads only through no-follow directory descriptors).
+- `md5_stream(fileobj)`: an already open binary file, from its current position.
 """
 
 from __future__ import annotations
@@ -18,26 +24,53 @@ from typing import BinaryIO
 CHUNK_SIZE = 1 << 20
 
 
-def md5_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> str:
+def md5_file(
+    path: str | os.PathLike[str],
+    *,
+    follow_symlinks: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+) -> str:
     """Return the lowercase hex MD5 of the file at `path`.
 
     Raises OSError (FileNotFoundError, PermissionError, ...) like `open`; the caller decides what a
-    vanished or unreadable file means. Symlinks are followed, as `open` does: the scanner has
-    already decided which paths are safe to read.
+    vanished or unreadable file means. Symlinks are followed, as `open` does (the scanner has
+    already decided which paths are safe to read); with ``follow_symlinks=False`` a symlink at
+    `path` raises OSError (ELOOP) instead.
     """
+    flags = os.O_RDONLY if follow_symlinks else os.O_RDONLY | os.O_NOFOLLOW
+    return _md5_fd(os.open(path, flags), chunk_size)
+
+
+def md5_at(dir_fd: int, name: str, *, chunk_size: int = CHUNK_SIZE) -> str:
+    """The hex MD5 of `name` inside the open directory `dir_fd`, refusing a symlink (OSError)."""
+    return _md5_fd(os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd), chunk_size)
+
+
+def md5_stream(fileobj: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> str:
+    """The hex MD5 of what is left to read in `fileobj` (read to its end, not closed)."""
     digest = hashlib.md5(usedforsecurity=False)
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
-        _advise_sequential(f.fileno())
-        readinto = f.readinto
-        update = digest.update
-        while True:
-            n = readinto(view)
-            if not n:
-                break
-            update(view[:n] if n < chunk_size else view)
+    update = digest.update
+    readinto = getattr(fileobj, "readinto", None)
+    if readinto is None:  # a plain reader: one bytes object per chunk
+        while chunk := fileobj.read(chunk_size):
+            update(chunk)
+        return digest.hexdigest()
+    view = memoryview(bytearray(chunk_size))
+    while n := readinto(view):
+        update(view[:n] if n < chunk_size else view)
     return digest.hexdigest()
+
+
+def _md5_fd(fd: int, chunk_size: int) -> str:
+    """Hash and close `fd` (closed even if wrapping it fails)."""
+    try:
+        f = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        _advise_sequential(fd)
+        return md5_stream(f, chunk_size=chunk_size)
 
 
 def _advise_sequential(fd: int) -> None:
@@ -46,85 +79,3 @@ def _advise_sequential(fd: int) -> None:
     if fadvise is not None:
         with contextlib.suppress(OSError):
             fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-
-
-class Md5Accumulator:
-    """Incremental MD5 for bytes that pass through anyway (e.g. an upload body being sent).
-
-    `update()` every chunk, then `hexdigest()`; `size` counts the bytes seen so the caller can
-    check that what was sent matches what was stat'ed.
-    """
-
-    __slots__ = ("_digest", "size")
-
-    def __init__(self) -> None:
-        self._digest = hashlib.md5(usedforsecurity=False)
-        self.size = 0
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._digest.update(data)
-        self.size += len(data)
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-
-class HashingReader:
-    """A read-only binary file wrapper that computes the MD5 of everything read through it.
-
-    Give it to an HTTP client as the upload body: the MD5 is known the moment the last byte has
-    gone out, without reading the file twice. Only forward reads are supported; `seek(0)` (an
-    HTTP library rewinding before a retry) restarts the digest.
-    """
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self._acc = Md5Accumulator()
-
-    @property
-    def size(self) -> int:
-        """Bytes read so far."""
-        return self._acc.size
-
-    def hexdigest(self) -> str:
-        return self._acc.hexdigest()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        if data:
-            self._acc.update(data)
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        if n:
-            self._acc.update(memoryview(buffer)[:n])
-        return n
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if offset != 0 or whence != os.SEEK_SET:
-            raise OSError("HashingReader can only rewind to the start")
-        self._acc = Md5Accumulator()
-        return self._raw.seek(0)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def fileno(self) -> int:
-        # Lets HTTP clients fstat the size and send Content-Length instead of chunked bodies.
-        return self._raw.fileno()
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._raw.seekable()
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> HashingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -122,7 +122,6 @@ class Watcher:
         self._ignore = ignore
         self._on_changes = on_changes
         self._quiet = quiet
-        self._unclosed_timeout = unclosed_timeout
         self._poll_interval = poll_interval
         self._watch_limit = watch_limit
         self._native_factory = observer_factory or Observer
@@ -198,10 +197,6 @@ class Watcher:
     def observer(self) -> BaseObserver | None:
         """The watchdog observer in use right now (diagnostics and fault-injection tests)."""
         return self._observer
-
-    def set_ignore(self, ignore: IgnoreMatcher | None) -> None:
-        """Swap the ignore rules (config reload, `.syncdignore` edited)."""
-        self._ignore = ignore
 
     # -- output ---------------------------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""A bounded worker pool for restore and verify downloads.
+"""Downloads for restore and verify: one download-and-hash, and a bounded worker pool.
+
+:func:`download_to` streams one remote file into a sink while hashing and counting it, so the
+MD5 and size that restore checks and verify compares are computed in one place. It makes one
+attempt (the client already retries opening the transfer); a caller that can start over — restore,
+with a fresh temp file — wraps it in its own retries.
 
 ``submit`` blocks while ``workers * backlog`` tasks are queued or running, so a walk over a huge
 tree never queues more than a few handfuls of jobs. A task that raises (a bug: expected failures
@@ -8,11 +13,50 @@ the submitting thread, queued tasks are cancelled instead of run.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from syncd.remote.client import RemoteClient
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+class Downloaded(NamedTuple):
+    md5: str  # lowercase hex of the bytes received
+    size: int  # bytes received
+
+
+def download_to(
+    client: RemoteClient,
+    file_id: int,
+    sink: Sink | None = None,
+    *,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Downloaded:
+    """Download file ``file_id`` into ``sink`` (None: only hash it), one attempt.
+
+    ``on_chunk(n)`` is called after each chunk of ``n`` bytes has been written (progress bars).
+    Raises what the client raises (NotFound, TransientError, ...) and what ``sink`` raises; a
+    failure leaves ``sink`` holding a partial copy for the caller to discard.
+    """
+    link = client.file_download(file_id)
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    for chunk in client.iter_download(link):
+        if sink is not None:
+            sink.write(chunk)
+        digest.update(chunk)
+        size += len(chunk)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return Downloaded(digest.hexdigest(), size)
 
 
 class BoundedPool:

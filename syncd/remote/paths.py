@@ -1,7 +1,14 @@
-"""A remote folder found by its path from the account root: one listing per level."""
+"""A remote folder found by its path from the account root: one listing per level.
+
+This is the one place that walks a folder path name by name. The host allows two folders of one
+name in one parent, so what to do with such twins is the caller's choice (:class:`SameName`):
+restore and verify refuse to guess which one holds the backup; the sync engine, which made the
+root itself, takes the oldest.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 from syncd.errors import UserError
@@ -12,20 +19,32 @@ class RemoteFolderMissing(UserError):
     """The remote folder path does not exist."""
 
 
+class SameName(enum.Enum):
+    """What to do when one parent holds several folders of the name being looked up."""
+
+    REFUSE = "refuse"  # a UserError naming their ids (choose one with --remote-id)
+    OLDEST = "oldest"  # the lowest id: the twin that was there first
+
+
 def split_remote_path(path: str) -> tuple[str, ...]:
     """'/Backup//Docs/' -> ('Backup', 'Docs'); '' and '/' -> () (the account root)."""
     return tuple(part for part in path.split("/") if part)
 
 
 def resolve_remote_folder(
-    client: RemoteClient, parts: Sequence[str], *, prefer: int | None = None
+    client: RemoteClient,
+    parts: Sequence[str],
+    *,
+    prefer: int | None = None,
+    same_name: SameName = SameName.REFUSE,
+    create: bool = False,
 ) -> int | None:
     """The id of the folder at ``parts`` from the account root (None = the root itself).
 
-    Names are matched exactly, one listing per level. The host allows two folders of one name in
-    one parent; rather than guess which one holds the backup, this refuses and names their ids
-    (choose one with ``--remote-id``), unless ``prefer`` (the id the journal knows for the
-    last level) is one of them.
+    Names are matched exactly, one listing per level. Twins (several folders of one name in one
+    parent) are settled by ``same_name``; before that, ``prefer`` (the id the journal knows for
+    the last level) wins if it is one of them. A missing level raises
+    :class:`RemoteFolderMissing`, or with ``create`` is created (and so is everything below it).
     """
     folder_id: int | None = None
     for depth, part in enumerate(parts):
@@ -33,6 +52,9 @@ def resolve_remote_folder(
         shown = "/".join(parts[: depth + 1])
         matches = [f for f in client.folder_listing(folder_id).folders if f.name == part]
         if not matches:
+            if create:
+                folder_id = client.folder_create(part, folder_id).id
+                continue
             raise RemoteFolderMissing(
                 f"remote folder {shown!r} does not exist (no folder named {part!r} in {where}) "
                 "— check the path and its spelling (names are case-sensitive)"
@@ -40,6 +62,8 @@ def resolve_remote_folder(
         last = depth == len(parts) - 1
         if len(matches) > 1 and last and prefer in {f.id for f in matches}:
             matches = [f for f in matches if f.id == prefer]
+        if len(matches) > 1 and same_name is SameName.OLDEST:
+            matches = [min(matches, key=lambda f: f.id)]
         if len(matches) > 1:
             ids = ", ".join(str(f.id) for f in sorted(matches, key=lambda f: f.id))
             raise UserError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from syncd.local.markers import TEMP_PREFIX
@@ -212,18 +212,3 @@ def is_inside(root: str, candidate: str) -> bool:
         return os.path.commonpath([root_n, cand_n]) == root_n
     except ValueError:  # different drives, or mixing absolute and relative
         return False
-
-
-def join_inside(root: str, parts: Sequence[str]) -> str:
-    """Join safe components under ``root``; raise ValueError if the result is not inside it.
-
-    A second line of defence: components from :func:`sanitise_name` can never escape, and this
-    refuses any that would.
-    """
-    for part in parts:
-        if part in ("", ".", "..") or "/" in part or "\\" in part or "\x00" in part:
-            raise ValueError(f"unsafe path component {part!r}")
-    candidate = os.path.join(root, *parts)
-    if not is_inside(root, candidate):
-        raise ValueError(f"{candidate!r} is outside {root!r}")
-    return candidate

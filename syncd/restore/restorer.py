@@ -15,7 +15,6 @@ later run deletes when it reaches their folder.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import random
 import stat
@@ -25,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syncd.local.hashing import md5_at
 from syncd.remote.client import RemoteClient
-from syncd.remote.downloads import BoundedPool
+from syncd.remote.downloads import BoundedPool, download_to
 from syncd.remote.errors import (
     NotFound,
     RateLimited,
@@ -49,7 +49,6 @@ from syncd.restore.fs import (
 )
 from syncd.restore.paths import RemoteEntry, is_inside, make_fold, place_entries
 
-HASH_CHUNK = 1 << 20
 DOWNLOAD_ATTEMPTS = 4
 
 
@@ -386,7 +385,7 @@ class Restorer:
         local_md5: str | None = None
         wants_md5 = expected is not None or (self.recorder is not None and not self.dry_run)
         if same_size and wants_md5 and dir_fd is not None:
-            local_md5 = _md5_at(dir_fd, name)
+            local_md5 = md5_at(dir_fd, name)
         if same_size and (expected is None or local_md5 == expected):
             with self._lock:
                 self.report.already_present += 1
@@ -445,24 +444,17 @@ class Restorer:
 
     def _download_once(self, job: _Job) -> tuple[os.stat_result, str]:
         assert self._root_fd is not None
-        link = self.client.file_download(job.file.id)
+        progress = self.progress
+        on_chunk = None if progress is None else lambda n: progress.advanced(0, n)
         with opened_dir(self._root_fd, job.parts, create=True) as dir_fd:
             temp = TempFile(dir_fd)
             try:
-                digest = hashlib.md5()
-                size = 0
-                for chunk in self.client.iter_download(link):
-                    temp.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if self.progress is not None:
-                        self.progress.advanced(0, len(chunk))
+                md5, size = download_to(self.client, job.file.id, temp, on_chunk=on_chunk)
                 if size != job.file.size:
                     raise _VerifyFailed(
                         f"downloaded {size} bytes, the listing says {job.file.size}",
                         retryable=True,
                     )
-                md5 = digest.hexdigest()
                 if job.expected_md5 is not None and md5 != job.expected_md5:
                     raise _VerifyFailed(
                         f"remote content changed since it was synced: MD5 {md5}, "
@@ -548,12 +540,3 @@ class _dry_dir:
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             os.close(self.fd)
-
-
-def _md5_at(dir_fd: int, name: str) -> str:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    digest = hashlib.md5()
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -10,7 +10,6 @@ same file), then by exact name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import stat
@@ -19,13 +18,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syncd.local.hashing import md5_file
 from syncd.local.markers import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
 from syncd.remote.client import RemoteClient
-from syncd.remote.downloads import BoundedPool
+from syncd.remote.downloads import BoundedPool, download_to
 from syncd.remote.errors import NotFound, RemoteError
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
-
-HASH_CHUNK = 1 << 20
 
 # Kinds of difference, as they appear in --json output.
 MISSING_REMOTELY = "missing_remotely"  # local entry with no remote counterpart
@@ -406,17 +404,12 @@ class Verifier:
 
     def _deep_check(self, check: _DeepCheck) -> None:
         try:
-            local_md5 = _md5_file(check.local_path)
+            local_md5 = md5_file(check.local_path, follow_symlinks=False)
         except OSError as exc:
             self._diff(CHECK_FAILED, check.rel_path, f"cannot read the local file: {exc.strerror}")
             return
         try:
-            link = self.client.file_download(check.remote.id)
-            digest = hashlib.md5()
-            size = 0
-            for chunk in self.client.iter_download(link):
-                digest.update(chunk)
-                size += len(chunk)
+            remote_md5, size = download_to(self.client, check.remote.id)
         except NotFound:
             self._diff(CHECK_FAILED, check.rel_path, "the remote file vanished during verify")
             return
@@ -426,7 +419,6 @@ class Verifier:
         with self._lock:
             self.report.deep_checked += 1
             self.report.deep_bytes += size
-        remote_md5 = digest.hexdigest()
         if remote_md5 != local_md5:
             self._diff(
                 CONTENT_DIFFERS,
@@ -437,12 +429,3 @@ class Verifier:
     def _diff(self, kind: str, path: str, detail: str) -> None:
         with self._lock:
             self.report.differences.append(Difference(kind, path, detail))
-
-
-def _md5_file(path: str) -> str:
-    digest = hashlib.md5()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

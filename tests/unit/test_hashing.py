@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.local.hashing import CHUNK_SIZE, HashingReader, Md5Accumulator, md5_file
+from syncd.local.hashing import CHUNK_SIZE, md5_at, md5_file, md5_stream
 
 
 @pytest.mark.parametrize(
@@ -44,53 +44,47 @@ def test_md5_file_missing_raises(tmp_path: Path) -> None:
         md5_file(tmp_path / "nope")
 
 
-def test_accumulator_counts_and_hashes() -> None:
-    acc = Md5Accumulator()
-    for chunk in (b"abc", bytearray(b"def"), memoryview(b"ghi")):
-        acc.update(chunk)
-    assert acc.size == 9
-    assert acc.hexdigest() == hashlib.md5(b"abcdefghi").hexdigest()
+def test_md5_file_no_follow_refuses_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"content")
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    assert md5_file(link) == hashlib.md5(b"content").hexdigest()
+    with pytest.raises(OSError):
+        md5_file(link, follow_symlinks=False)
 
 
-def test_hashing_reader_read_readinto_and_rewind(tmp_path: Path) -> None:
-    data = os.urandom(300_000)
+def test_md5_at_hashes_inside_a_directory_fd_and_refuses_symlinks(tmp_path: Path) -> None:
+    data = os.urandom(CHUNK_SIZE + 5)
+    (tmp_path / "f.bin").write_bytes(data)
+    (tmp_path / "link").symlink_to(tmp_path / "f.bin")
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert md5_at(dir_fd, "f.bin") == hashlib.md5(data).hexdigest()
+        with pytest.raises(OSError):
+            md5_at(dir_fd, "link")
+        with pytest.raises(FileNotFoundError):
+            md5_at(dir_fd, "nope")
+    finally:
+        os.close(dir_fd)
+
+
+class _ReadOnly:
+    """A reader with ``read`` but no ``readinto`` (e.g. a decompressing stream)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(n)
+
+
+def test_md5_stream_from_the_current_position(tmp_path: Path) -> None:
+    data = os.urandom(3 * 4096 + 1)
     path = tmp_path / "f.bin"
     path.write_bytes(data)
-    with HashingReader(open(path, "rb")) as reader:
-        first = reader.read(1000)
-        buf = bytearray(50_000)
-        n = reader.readinto(buf)
-        rest = reader.read()
-        assert first + bytes(buf[:n]) + rest == data
-        assert reader.size == len(data)
-        assert reader.hexdigest() == hashlib.md5(data).hexdigest()
-        reader.seek(0)  # an HTTP retry rewinds the body
-        assert reader.size == 0
-        assert reader.read() == data
-        assert reader.hexdigest() == hashlib.md5(data).hexdigest()
-        with pytest.raises(OSError):
-            reader.seek(10)
-
-
-def test_hashing_reader_over_bytesio() -> None:
-    reader = HashingReader(io.BytesIO(b"hello"))
-    assert reader.read(2) + reader.read(10) + reader.read(10) == b"hello"
-    assert reader.hexdigest() == hashlib.md5(b"hello").hexdigest()
-
-
-def test_hashing_reader_as_httpx_multipart_body(tmp_path: Path) -> None:
-    httpx = pytest.importorskip("httpx")
-    data = os.urandom(200_000)
-    path = tmp_path / "upload.bin"
-    path.write_bytes(data)
-    with HashingReader(open(path, "rb")) as reader:
-        request = httpx.Request(
-            "POST",
-            "http://127.0.0.1:9/api/v2/file/upload",
-            files={"upload_file": ("u.bin", reader)},
-        )
-        body = request.read()
-        assert data in body
-        assert int(request.headers["Content-Length"]) == len(body)  # not chunked
-        assert reader.size == len(data)
-        assert reader.hexdigest() == hashlib.md5(data).hexdigest()
+    with open(path, "rb") as f:
+        f.seek(10)
+        assert md5_stream(f, chunk_size=4096) == hashlib.md5(data[10:]).hexdigest()
+    assert md5_stream(io.BytesIO(data)) == hashlib.md5(data).hexdigest()
+    assert md5_stream(_ReadOnly(data), chunk_size=4096) == hashlib.md5(data).hexdigest()  # type: ignore[arg-type]
