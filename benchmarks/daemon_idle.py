@@ -27,12 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,26 +38,23 @@ if __package__ in (None, ""):
 from benchmarks import data
 from benchmarks.launch import Launch, start_daemon
 from benchmarks.peers.common import cpu_seconds, idle_sample, rss_mib
+from syncd.journal.errors import JournalError
+from syncd.journal.reader import JournalReader
+from syncd.journal.rows import DaemonStatus
 
 STARTUP_TIMEOUT = 1800.0  # the start-up no-op pass over 100,000 files on a loaded machine
 SETTLE = 2.0  # after "up to date": let the pass's bookkeeping (status write, GC) finish
 
 
-def daemon_status(state_db: Path, pair: str = data.PAIR_NAME) -> dict[str, Any] | None:
+def daemon_status(state_db: Path, pair: str = data.PAIR_NAME) -> DaemonStatus | None:
     """The daemon's own status record for ``pair`` (what `syncd status` reads), read-only."""
     if not state_db.exists():
         return None
     try:
-        db = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5)
-        try:
-            row = db.execute(
-                "SELECT state FROM daemon_status WHERE pair_name = ?", (pair,)
-            ).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
+        with JournalReader(state_db) as journal:
+            return journal.daemon_status().get(pair)
+    except JournalError:
         return None  # not created yet, or locked for a moment
-    return json.loads(row[0]) if row else None
 
 
 def thread_cpu_ns(pid: int) -> dict[int, int]:
@@ -76,7 +71,7 @@ def thread_cpu_ns(pid: int) -> dict[int, int]:
 
 def _up_to_date(state_db: Path) -> bool:
     status = daemon_status(state_db)
-    return bool(status and status.get("daemon_running") and status.get("up_to_date"))
+    return bool(status and status.running and status.up_to_date)
 
 
 def measure_idle(

@@ -278,23 +278,45 @@ def configure_logging(
     logging.captureWarnings(True)
 
 
-class _RedactingFormatter(logging.Formatter):
-    """``syncd: <level>: <message>``, with registered secrets and inline secrets removed."""
+class _PlainFormatter(logging.Formatter):
+    """``syncd: <level>: <message>``, secrets removed (a terminal)."""
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(f"syncd: {record.levelname.lower()}: {record.getMessage()}")
 
 
-def configure_plain_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
-    """One plain line per record on ``stream`` (default stderr), without structlog.
+class _PlainJsonFormatter(logging.Formatter):
+    """The same JSON line structlog's renderer writes (event, level, logger, timestamp)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import UTC, datetime
+
+        when = datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z")
+        line = {
+            "event": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "timestamp": when,
+        }
+        return redact_text(json.dumps(line, ensure_ascii=False))
+
+
+def configure_plain_logging(
+    level: str = "info", fmt: str = "auto", *, stream: TextIO | None = None
+) -> None:
+    """One line per record on ``stream`` (default stderr) in the format ``fmt`` asks for
+    (console on a terminal, else JSON), without structlog.
 
     For commands that only read and at most warn (`status`, `config check`): importing
     structlog (and rich under it) would cost them more than all their own work."""
     level_name = level.lower()
     if level_name not in LOG_LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
-    handler = _StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(_RedactingFormatter())
+    stream = stream if stream is not None else sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and _is_tty(stream))
+    handler = _StreamHandler(stream)
+    handler.setFormatter(_PlainFormatter() if use_console else _PlainJsonFormatter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _SyncdHandler)]:
         root.removeHandler(old)

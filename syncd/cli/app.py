@@ -64,8 +64,8 @@ class App:
 
         try:
             log_file = config.log.file if config else None
-            if plain and not self.verbose and self.log_format is None and log_file is None:
-                configure_plain_logging(level)
+            if plain and not self.verbose and log_file is None:
+                configure_plain_logging(level, fmt)
                 return
             configure_logging(level, fmt, config.log.file if config else None)
         except OSError as exc:  # only the log file can fail to open

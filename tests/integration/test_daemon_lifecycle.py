@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from syncd.journal.rows import DaemonStatus
 from syncd.journal.store import Journal
 from tests.integration.daemon_harness import (
     REPO,
@@ -93,22 +94,20 @@ def test_status_written_to_journal_while_running(emulator, workdir: Path) -> Non
     with running_daemon(config, workdir) as daemon:
         wait_converged(emulator.admin, root, "Backup/Docs", daemon)
 
-        def status() -> dict[str, object] | None:
+        def status() -> DaemonStatus | None:
             with Journal(workdir / "state.db") as journal:  # read-only use, another "process"
-                rows = journal.daemon_status()
-            state = rows.get("docs", (0.0, {}))[1]
-            return state if state.get("last_full_reconcile") else None
+                record = journal.daemon_status().get("docs")
+            return record if record is not None and record.last_full_reconcile else None
 
         state = wait_for(status, 15, "daemon status in the journal", daemon.log_tail)
-        for key in ("queue_length", "in_flight", "last_full_reconcile", "last_error"):
-            assert key in state, state
-        assert state["daemon_running"] is True
+        assert state.running is True
+        assert state.queue_length == 0 and state.in_flight == 0 and state.last_error is None
         assert health(config) == (0, "healthy: 1 pairs")
         shown = status_text(config)
-        assert f"daemon pid {state['daemon_pid']}: up to date; last full reconcile 20" in shown
+        assert f"daemon pid {state.pid}: up to date; last full reconcile 20" in shown
         assert daemon.stop() == 0
     with Journal(workdir / "state.db") as journal:
-        assert journal.daemon_status()["docs"][1]["daemon_running"] is False
+        assert journal.daemon_status()["docs"].running is False
     code, line = health(config)
     assert code == 1 and "the daemon stopped" in line
     assert "daemon: not running (last seen 20" in status_text(config)
@@ -254,10 +253,11 @@ def test_emptied_root_is_refused_not_mirrored(emulator, workdir: Path) -> None:
         for path in root.iterdir():
             path.unlink()
 
-        def refused() -> dict[str, object] | None:
+        def refused() -> DaemonStatus | None:
             with Journal(workdir / "state.db") as journal:
-                state = journal.daemon_status().get("docs", (0.0, {}))[1]
-            return state if "GuardRefused" in str(state.get("last_error")) else None
+                record = journal.daemon_status().get("docs")
+            found = record is not None and "GuardRefused" in str(record.last_error)
+            return record if found else None
 
         wait_for(refused, 20, "the guard's refusal in the daemon status", daemon.log_tail)
         remote = remote_snapshot(emulator.admin, "Backup/Docs")

@@ -89,11 +89,12 @@ def test_an_up_to_date_journal_opens_without_alembic(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from syncd.journal.db import _head_from_scripts, head_revision
+    from syncd.journal.db import head_revision
+    from syncd.journal.reader import head_from_scripts
     from syncd.journal.store import Journal
     from tests.integration.daemon_harness import REPO
 
-    assert _head_from_scripts() == head_revision()
+    assert head_from_scripts() == head_revision()
     state = tmp_path / "state.db"
     Journal(state).close()  # created (and stamped) through Alembic
     probe = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd.journal.db import JournalError, head_revision
-from syncd.journal.rows import FAILED, SKIPPED, FileRow
+from syncd.journal.rows import FAILED, SKIPPED, DaemonStatus, FileRow
 from syncd.journal.store import Journal
 
 
@@ -101,8 +101,12 @@ def test_runs_status_and_daemon_status(journal: Journal) -> None:
     with journal.transaction() as tx:
         tx.put_file(FileRow(pair.root_dir_id, "f", 3, 1, 2, None, None, None, None, FAILED, "x"))
     assert journal.status_counts(pair.id)["failed"] == 1
-    journal.write_daemon_status("p", {"busy": None})
-    assert journal.daemon_status()["p"][1] == {"busy": None}
+    journal.write_daemon_status(
+        "p", DaemonStatus(pid=42, running=True, busy="full", queue_length=3)
+    )
+    record = journal.daemon_status()["p"]
+    assert (record.pid, record.running, record.busy, record.queue_length) == (42, True, "full", 3)
+    assert record.updated_at > 0
 
 
 def test_reader_in_another_connection_works_while_a_write_is_open(journal: Journal) -> None:
