@@ -97,6 +97,7 @@ EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 MORE = "..."  # the key standing for keys an example elides
+FOLDER_COUNTS = ("total_downloads", "child_folder_count", "file_count")  # numbers on the pages
 _MARKER = re.compile(r"Sample (?:Successful |Error )?JSON Response:?|Example Response:")
 _URL_STRUCTURE = re.compile(
     r"URL Structure\s*(?:-\s*)?https?://\S+?/api/v2/\s*([a-z_]+(?:/[a-z_]+)?)"
@@ -352,6 +353,28 @@ def test_every_exception_names_a_real_disagreement() -> None:
             for key in path.split("."):
                 value = value[key]
             assert json_kind(value) != kind, f"{action} {path}: the page already shows {kind}"
+
+
+def test_shape_comparison_sees_types_keys_and_order() -> None:
+    """The comparison is not vacuous: it names the all-strings counters the emulator once
+    answered, a missing key, an extra key (in a fully shown object only) and a swapped order."""
+    (listing,) = [ex for ex in all_examples() if ex.action == "folder/listing"]
+    body = _without_elisions(listing.body)
+    full_rows = {"folders": body["data"]["folders"][:1], "files": body["data"]["files"][:1]}
+    answer = _numbers_as_strings(body | {"data": full_rows})
+    problems = shape_differences("folder/listing", listing.body, answer)
+    counters = {problem.split(":")[0] for problem in problems}
+    assert counters == {f"data.folders[].{key}" for key in FOLDER_COUNTS}
+    row = dict(body["data"]["files"][0])
+    del row["keywords"]
+    assert shape_differences("x", body["data"]["files"][0], row) == [
+        "<top>: emulator lacks keys ['keywords']"
+    ]
+    assert shape_differences("x", {"a": 1, MORE: True}, {"a": 2, "b": 3}) == []
+    assert shape_differences("x", {"a": 1}, {"a": 2, "b": 3}) == [
+        "<top>: emulator has keys the page does not show ['b']"
+    ]
+    assert len(shape_differences("x", {"a": 1, "b": None}, {"b": None, "a": 1})) == 1
 
 
 @pytest.mark.parametrize("example", _example_params())
