@@ -390,10 +390,12 @@ class Api:
     def file_delete(self, ctx: Context) -> dict[str, Any]:
         row = self._file_row(ctx)
         self.store.update_file(row["id"], status=TRASH)
-        return {
-            "response": "File successfully set as deleted.",
-            "data": self._file_data(ctx, row["id"]),
-        }
+        # The page's example shows `status` ("trash") after `shortUrl`, beside file/info's
+        # `file_status`.
+        data = self._file_data(ctx, row["id"])
+        shown = dict(list(data.items())[:3])
+        shown["status"] = data["file_status"]
+        return {"response": "File successfully set as deleted.", "data": shown | data}
 
     def file_move(self, ctx: Context) -> dict[str, Any]:
         row = self._file_row(ctx)
@@ -453,9 +455,10 @@ class Api:
                 "date_added": row["date_added"],
                 "date_updated": row["date_updated"],
                 "url_folder": f"{ctx.base_url}/folder/{row['id']}/{slug}",
-                "total_downloads": str(row["total_downloads"]),
-                "child_folder_count": str(child_count),
-                "file_count": str(file_count),
+                # The pages show these three as JSON numbers (the rest of `data` is strings).
+                "total_downloads": int(row["total_downloads"]),
+                "child_folder_count": int(child_count),
+                "file_count": int(file_count),
             }
         )
         return data

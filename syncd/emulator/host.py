@@ -39,7 +39,7 @@ class Account:
     key2: str = field(default=DEMO_KEY2, repr=False)
     email: str = "[email protected]"
     level_id: int = 2
-    date_created: str = "2024-01-01 00:00:00"
+    date_created: str | None = None  # `datecreated`: null on the page's example
 
 
 class Host:

@@ -46,9 +46,16 @@ def assert_error(response: httpx.Response, message: str) -> None:
     assert "_status" not in body
 
 
+# A folder's counters are JSON numbers, as the API pages show them; everything else is a string.
+FOLDER_COUNTS = ("total_downloads", "child_folder_count", "file_count")
+
+
 def all_strings_or_null(value: Any) -> bool:
     if isinstance(value, dict):
-        return all(all_strings_or_null(v) for v in value.values())
+        return all(
+            type(v) is int if k in FOLDER_COUNTS else all_strings_or_null(v)
+            for k, v in value.items()
+        )
     if isinstance(value, list):
         return all(all_strings_or_null(v) for v in value)
     return value is None or isinstance(value, str)
@@ -484,8 +491,8 @@ def test_folder_listing_shape_order_and_counts(api: RawApi, folder: int) -> None
     assert all(f["status"] == "active" for f in listing["files"])
     assert all_strings_or_null(listing)
     parent = api.ok("folder/info", folder_id=folder)["data"]
-    assert parent["file_count"] == "3"
-    assert parent["child_folder_count"] == "3"
+    assert parent["file_count"] == 3
+    assert parent["child_folder_count"] == 3
     assert parent["totalSize"] == "15"
 
 
