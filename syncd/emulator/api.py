@@ -1,6 +1,7 @@
 """The `/api/v2/...` endpoints, with the answers and quirks of the real PHP application.
 
-Semantics follow the host's own source where we have it (see shared/reference/api-behaviour.md):
+Semantics follow the host's own source where we have it (docs/architecture.md, "The host,
+as it really behaves"):
 every parameter is `trim(strip_tags())`-ed, errors are HTTP 200 `{"status": "error", ...}`,
 token checks come first, file lookups ignore the file's status (so `file/info` shows a trashed
 file), folder lookups see only active folders, destinations `null`/`0` mean the root.
