@@ -286,7 +286,10 @@ class Restorer:
                     continue
                 first = False
                 self.report.folders += 1
-                for job in self._plan_folder(listing, folder, fold, stack):
+                jobs, subfolders = self._plan_folder(listing, folder, fold)
+                # Reversed onto the stack so that the walk proceeds in name order.
+                stack.extend(reversed(subfolders))
+                for job in jobs:
                     if self.dry_run:
                         self._restored(job.file.size)
                         self.on_line(f"would write {job.rel_path} ({job.file.size} bytes)")
@@ -298,10 +301,9 @@ class Restorer:
         listing: FolderListing,
         folder: _Folder,
         fold: Callable[[str], str],
-        stack: list[_Folder],
-    ) -> list[_Job]:
-        """Place one folder's entries, create its local directory, return its downloads and
-        push its subfolders on the stack."""
+    ) -> tuple[list[_Job], list[_Folder]]:
+        """Place one folder's entries and create its local directory; returns its downloads
+        and its subfolders to walk, in name order."""
         parts, remote_path = folder.parts, folder.remote_path
         entries = [RemoteEntry(f.id, f.name, True) for f in listing.folders]
         entries += [RemoteEntry(f.id, f.name, False) for f in listing.files]
@@ -357,10 +359,8 @@ class Restorer:
                         )
         except UnsafeLocalPath as exc:
             self._skip(remote_path + "/", "/".join(parts), f"{exc}; the folder was not restored")
-            return []
-        # Reversed onto the stack so that the walk proceeds in name order.
-        stack.extend(reversed(subfolders))
-        return jobs
+            return [], []
+        return jobs, subfolders
 
     def _decide_file(
         self,
