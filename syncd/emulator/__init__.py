@@ -3,6 +3,9 @@
 Start it with `syncd emulator` (or `python -m syncd.emulator`); see `server.main`. Tests drive it
 through `syncd.emulator.testing`. The demo account below is what it accepts unless started with
 other keys.
+
+Its web stack (starlette, uvicorn, python-multipart) is the optional extra ``emulator``;
+`syncd.emulator.requirements.require_emulator_packages` says in one line how to install it.
 """
 
 DEMO_KEY1 = "0123456789abcdef" * 4

@@ -48,7 +48,9 @@ def test_dockerfile_copies_what_exists() -> None:
     for match in re.finditer(r"^COPY (.+) \S+$", text, flags=re.M):
         for source in match.group(1).split():
             assert (REPO / source).exists(), f"Dockerfile copies missing {source}"
-    assert "USER syncd" in text and "HEALTHCHECK" in text
+    # Not `USER syncd`: the entrypoint drops root to PUID:PGID at run time
+    # (test_docker_entrypoint.py runs it).
+    assert 'ENTRYPOINT ["docker-entrypoint.sh", "syncd"]' in text and "HEALTHCHECK" in text
     assert 'CMD ["run"]' in text
     compose = (DEPLOY / "compose.yaml").read_text()
     assert ":ro" in compose and "stop_grace_period" in compose
