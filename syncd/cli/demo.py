@@ -12,6 +12,7 @@ import click
 
 from syncd.cli.account import show_account
 from syncd.cli.app import App, SyncdCommand, pass_app
+from syncd.cli.extras import require_emulator_packages
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 @click.pass_context
 def emulator(ctx: click.Context) -> int:
     """Run the built-in emulator of the host (`syncd emulator --help` for its options)."""
+    require_emulator_packages()
     from syncd.emulator.server import main as emulator_main
 
     return int(emulator_main(list(ctx.args)) or 0)
@@ -119,6 +121,7 @@ def run_demo_sync(config: Config, client: RemoteClient, emulator: EmulatorProces
 def demo(app: App, workdir: Path | None) -> int:
     """Try syncd without an account: start the built-in emulator, make a sample directory and
     run against it. Your own config is not used."""
+    require_emulator_packages()
     from syncd.emulator.testing import EmulatorProcess
 
     keep = workdir is not None

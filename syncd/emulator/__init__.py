@@ -5,7 +5,7 @@ through `syncd.emulator.testing`. The demo account below is what it accepts unle
 other keys.
 
 Its web stack (starlette, uvicorn, python-multipart) is the optional extra ``emulator``;
-`syncd.emulator.requirements.require_emulator_packages` says in one line how to install it.
+`syncd.cli.extras.require_emulator_packages` says in one line how to install it.
 """
 
 DEMO_KEY1 = "0123456789abcdef" * 4

@@ -212,7 +212,7 @@ def test_readme_install_on_an_externally_managed_python(tmp_path: Path) -> None:
             "-c",
             "import sys\n"
             "from syncd.errors import UserError\n"
-            "from syncd.emulator.requirements import require_emulator_packages\n"
+            "from syncd.cli.extras import require_emulator_packages\n"
             "try:\n"
             "    require_emulator_packages()\n"
             "except UserError as exc:\n"

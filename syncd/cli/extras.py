@@ -7,8 +7,8 @@ they should stop with one line naming the missing packages and the command that 
 not with a ``ModuleNotFoundError`` traceback from deep inside uvicorn.
 
 The check uses :func:`importlib.util.find_spec`, which locates a module without importing it.
-This module is for the CLI; the emulator package itself does not import it, because
-``syncd.errors`` pulls in the API client, which the emulator process has no use for.
+It lives in the CLI: the emulator package imports only itself (docs/architecture.md, "Import
+rules").
 """
 
 from __future__ import annotations
