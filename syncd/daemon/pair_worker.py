@@ -19,6 +19,20 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 
+class Stalled(Exception):
+    """A pass cannot succeed until something outside the daemon changes (the host refuses our
+    credentials, ...). The pair waits ``retry_in`` seconds (long: retrying sooner cannot help
+    and may hurt), and shows itself as stalled (``reason`` since ``since``, with ``advice``) in
+    `syncd status`, /healthz and systemd's STATUS= until a pass succeeds."""
+
+    def __init__(self, reason: str, *, advice: str, retry_in: float, since: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.advice = advice
+        self.retry_in = retry_in
+        self.since = since
+
+
 class PairSyncer(Protocol):
     """The seam between the daemon and the engine for one pair.
 
@@ -57,6 +71,9 @@ class PairState:
     last_error_at: float | None = None
     consecutive_failures: int = 0
     next_retry_in: float | None = None
+    stalled_since: float | None = None  # unix time; set while passes fail with Stalled
+    stall_reason: str | None = None
+    advice: str | None = None
     passes: dict[str, int] = field(default_factory=lambda: {"full": 0, "incremental": 0})
 
     @property
@@ -146,6 +163,12 @@ class PairWorker:
             if now:
                 self._retry_at = None
             self._publish_locked()
+            self._cond.notify()
+
+    def retry_now(self) -> None:
+        """Drop the current backoff: the failed work runs at once (SIGHUP after a fix)."""
+        with self._cond:
+            self._retry_at = None
             self._cond.notify()
 
     def _request_full_locked(self, reason: str) -> None:
@@ -249,8 +272,16 @@ class PairWorker:
                     # paths; one full pass (a listing per folder) repairs it now, not at the
                     # next interval.
                     self._request_full_locked("catch-up after failed passes")
+            if self.state.stalled_since is not None:
+                log.warning(
+                    "pair %s: syncing again (%s since %s)",
+                    self.name,
+                    self.state.stall_reason,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.state.stalled_since)),
+                )
             self.state.consecutive_failures = 0
             self.state.next_retry_in = None
+            self.state.stalled_since = self.state.stall_reason = self.state.advice = None
             self._retry_at = None
             self._publish_locked()
         self._report(
@@ -277,9 +308,17 @@ class PairWorker:
                 return
             self.state.consecutive_failures += 1
             n = self.state.consecutive_failures
-            delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
-            delay = max(delay, _slow_retry(exc))
-            delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift apart
+            if isinstance(exc, Stalled):
+                # The syncer knows when trying again makes sense (its own backoff, jittered).
+                delay = max(1.0, exc.retry_in)
+                self.state.stalled_since = self.state.stalled_since or exc.since
+                self.state.stall_reason = exc.reason
+                self.state.advice = exc.advice
+            else:
+                delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
+                delay = max(delay, _slow_retry(exc))
+                delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift
+                self.state.stalled_since = self.state.stall_reason = self.state.advice = None
             self._retry_at = time.monotonic() + delay
             # Keep the work: a failed full pass stays a full pass; changes go back in front.
             if full_reason is not None:
@@ -291,6 +330,16 @@ class PairWorker:
             self.state.last_error_at = time.time()
             self.state.next_retry_in = delay
             self._publish_locked()
+        if isinstance(exc, Stalled):
+            log.error(
+                "pair %s: stalled: %s — %s; next try in %.0fs",
+                self.name,
+                exc.reason,
+                exc.advice,
+                delay,
+            )
+            self._report(PassReport(self.name, kind, False, duration, error=exc, changes=changes))
+            return
         level = logging.WARNING if n < 5 else logging.ERROR
         log.log(
             level,

@@ -30,7 +30,7 @@ import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
 
 from syncd.remote.answers import data_of, parse_answer, upload_entry
-from syncd.remote.auth import Session, TokenManager
+from syncd.remote.auth import Refusal, Session, TokenManager
 from syncd.remote.credentials import Credentials
 from syncd.remote.errors import (
     HashMismatch,
@@ -215,6 +215,20 @@ class RemoteClient:
     def authorize(self) -> None:
         """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess."""
         self._tokens.authorize_now()
+
+    def credential_refusal(self) -> Refusal | None:
+        """The host's last answer to our credentials, if it was a refusal: until its backoff
+        expires every call raises the same AuthError without a request (see
+        :mod:`syncd.remote.auth`)."""
+        return self._tokens.refusal()
+
+    def retry_credentials_now(self) -> None:
+        """The next call authorizes at once despite a remembered refusal (after SIGHUP)."""
+        self._tokens.allow_retry_now()
+
+    def set_refusal_backoff(self, base: float, cap: float) -> None:
+        """How long a refused authorization waits before the next implicit try (seconds)."""
+        self._tokens.set_refusal_backoff(base, cap)
 
     def disable_access_token(self) -> None:
         """Ask the host to drop our token; the next call authorizes again."""
@@ -530,12 +544,15 @@ class RemoteClient:
             signed = {"access_token": session.access_token, "account_id": session.account_id}
             signed.update(fields)
             try:
-                return self._exchange(action, signed, body=body)
+                answer = self._exchange(action, signed, body=body)
             except TokenInvalid:
                 if time.monotonic() >= give_up_at:
                     log.warning("remote.token.give_up", action=action)
                     raise
                 session = self._tokens.renew(session)
+            else:
+                self._tokens.worked(session)
+                return answer
 
     def _exchange(
         self, action: str, fields: dict[str, str], *, body: BodyFactory | None = None
