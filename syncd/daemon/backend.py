@@ -118,6 +118,11 @@ class EngineBackend:
             self.client.set_upload_concurrency(package.concurrent_uploads)
         return package
 
+    def apply_settings(self, settings: DaemonSettings) -> None:
+        """SIGHUP with the same [remote]: syncers made from now on read the new [sync] and
+        pair settings (the daemon restarts every pair whose settings changed)."""
+        self.settings = settings
+
     def check_credentials(self) -> None:
         """At start: one authorization. A refusal propagates (the daemon exits 2: restarting
         cannot fix keys); a host that does not answer is not fatal (passes retry it)."""

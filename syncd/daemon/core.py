@@ -39,6 +39,8 @@ from syncd.daemon.seams import (
     PairSpec,
     StartWatcher,
     Watch,
+    config_changes,
+    restart_needed,
     with_state_path,
 )
 from syncd.journal.lock import AlreadyRunning, StateLock
@@ -397,14 +399,25 @@ class Daemon:
             self.notifier.ready(self._status_line())
             return
         old = self.settings
+        changes = config_changes(old.config, new.config)
+        later = restart_needed(changes)
+        if later:
+            log.warning(
+                "SIGHUP: %s changed; that takes effect at the next start (restart syncd); "
+                "everything else is applied now",
+                ", ".join(later),
+            )
         if new.state_path != old.state_path:
-            log.warning("SIGHUP: [state] path changed; it takes effect at the next start")
             new = with_state_path(new, old.state_path)
         self.settings = new
         if new.remote_fingerprint != old.remote_fingerprint:
-            log.info("SIGHUP: [remote] changed; reconnecting all pairs")
+            what = ", ".join(c for c in changes if c.startswith(("remote.", "sync.workers")))
+            log.info("SIGHUP: %s changed; reconnecting all pairs", what or "[remote]")
             self._restart_backend(new)
         else:
+            apply = getattr(self.backend, "apply_settings", None)
+            if apply is not None:
+                apply(new)  # the pairs restarted below are built from the new settings
             old_pairs = {p.name: p for p in old.pairs}
             new_pairs = {p.name: p for p in new.pairs}
             for name in old_pairs.keys() - new_pairs.keys():
@@ -415,7 +428,17 @@ class Daemon:
                     log.info("SIGHUP: pair %s added", name)
                     self._add_pair(spec)
                 elif spec.fingerprint != old_pairs[name].fingerprint:
-                    log.info("SIGHUP: pair %s changed; restarting it", name)
+                    mine = [
+                        c
+                        for c in changes
+                        if c.startswith((f"pairs[{name}].", "sync."))
+                        and c != "sync.reconcile_interval"
+                    ]
+                    log.info(
+                        "SIGHUP: pair %s changed (%s); restarting it with the new settings",
+                        name,
+                        ", ".join(mine) or "settings",
+                    )
                     self._remove_pair(name, new.shutdown_grace)
                     self._add_pair(spec)
                 elif new.reconcile_interval != old.reconcile_interval:

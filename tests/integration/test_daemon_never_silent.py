@@ -199,3 +199,59 @@ def test_wrong_keys_at_start_try_once(emulator: EmulatorProcess, tmp_path: Path)
         assert authorizations(emulator) == 1
     finally:
         daemon.close()
+
+
+def test_sighup_applies_sync_settings_to_restarted_pairs(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """`max_delete` raised by SIGHUP lets the refused deletions through without a restart."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for i in range(8):
+        (root / f"f{i}.txt").write_text(f"file {i}\n")
+    config = make_config(tmp_path, emulator.api_url)
+    with running_daemon(config, tmp_path) as daemon:
+        wait_converged(emulator.admin, root, "Docs", daemon)
+        for i in range(6):  # 6 of 8: over the default max_delete of 50%
+            (root / f"f{i}.txt").unlink()
+        wait_for(
+            lambda: (
+                (r := daemon_record(tmp_path / "state.db", "docs"))
+                and "max_delete" in (r.last_error or "")
+            ),
+            30,
+            "the max_delete guard's refusal in the daemon status",
+            daemon.log_tail,
+        )
+        config.write_text(config.read_text().replace("[sync]\n", '[sync]\nmax_delete = "100%"\n'))
+        daemon.signal(signal.SIGHUP)
+        wait_converged(emulator.admin, root, "Docs", daemon, timeout=30)
+        assert re.search(r"pair docs changed \(.*sync\.max_delete.*\)", daemon.log_text())
+        assert daemon.stop() == 0
+
+
+def test_sighup_names_the_settings_that_need_a_restart(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text("a\n")
+    config = make_config(tmp_path, emulator.api_url)
+    with running_daemon(config, tmp_path) as daemon:
+        wait_converged(emulator.admin, root, "Docs", daemon)
+        text = config.read_text().replace(
+            f'path = "{tmp_path / "state.db"}"', f'path = "{tmp_path / "other.db"}"'
+        )
+        config.write_text(text + '\n[log]\nlevel = "debug"\n')
+        daemon.signal(signal.SIGHUP)
+        line = wait_for(
+            lambda: re.search(r"SIGHUP: (.*) changed; .*next start.*", daemon.log_text()),
+            15,
+            "the line naming what needs a restart",
+            daemon.log_tail,
+        )
+        assert "log.level" in line.group(1) and "state.path" in line.group(1), line.group(0)
+        (root / "b.txt").write_text("b\n")
+        wait_converged(emulator.admin, root, "Docs", daemon)
+        assert not (tmp_path / "other.db").exists()
+        assert daemon.stop() == 0
