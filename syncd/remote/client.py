@@ -144,6 +144,7 @@ class RemoteClient:
         )
         self._upload_slots = ResizableSemaphore(upload_concurrency)
         self._tokens = TokenManager(self._authorize_request)
+        self._deadlines = threading.local()  # the running call's deadline, per thread
         self._counter_lock = threading.Lock()
         self._requests = 0
         self._rate_limited = 0
@@ -333,6 +334,8 @@ class RemoteClient:
         deadline = time.monotonic() + self._max_retry_time
         attempt = 0
         while True:
+            # Each restart (a transfer broken midway) gets its own max_retry_time for the link
+            # and the opening: the bytes already moved were progress.
             attempt += 1
             md5 = hashlib.md5()
             written = 0
@@ -497,15 +500,31 @@ class RemoteClient:
             raise RemoteError("client is closed", action=action)
         return self._with_retries(action, lambda: self._with_token(action, fields or {}, body))
 
+    @contextmanager
+    def _deadline(self) -> Iterator[float]:
+        """The monotonic time by which the outermost call on this thread gives up. Calls made
+        inside it (the authorize inside a call, the link inside a download) share it, so
+        ``max_retry_time`` bounds the whole call, not each nested retry loop."""
+        outer: float | None = getattr(self._deadlines, "at", None)
+        if outer is not None:
+            yield outer
+            return
+        self._deadlines.at = time.monotonic() + self._max_retry_time
+        try:
+            yield self._deadlines.at
+        finally:
+            self._deadlines.at = None
+
     def _with_retries(self, action: str, attempt: Callable[[], Any]) -> Any:
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError | RateLimited)),
-            wait=self._retry_wait,
-            stop=stop_before_delay(self._max_retry_time),
-            before_sleep=lambda state: self._log_retry(action, state),
-            reraise=True,
-        )
-        return retrying(attempt)
+        with self._deadline() as deadline:
+            retrying = Retrying(
+                retry=retry_if_exception(lambda exc: isinstance(exc, TransientError | RateLimited)),
+                wait=self._retry_wait,
+                stop=stop_before_delay(max(0.0, deadline - time.monotonic())),
+                before_sleep=lambda state: self._log_retry(action, state),
+                reraise=True,
+            )
+            return retrying(attempt)
 
     def _retry_wait(self, state: RetryCallState) -> float:
         # Full jitter: uniform(0, min(cap, base * 2^n)).
@@ -539,6 +558,9 @@ class RemoteClient:
         most ``token_give_up`` seconds. A token rejection happens before the host acts, so
         replaying even an upload is safe."""
         give_up_at = time.monotonic() + self._token_give_up
+        outer = getattr(self._deadlines, "at", None)
+        if outer is not None:
+            give_up_at = min(give_up_at, outer)
         session: Session = self._tokens.current()
         while True:
             signed = {"access_token": session.access_token, "account_id": session.account_id}
