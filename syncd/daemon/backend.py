@@ -10,11 +10,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from syncd.daemon.core import Daemon
 from syncd.daemon.metrics import DaemonMetrics
-from syncd.daemon.pair_worker import PairState, Stalled
+from syncd.daemon.pair_worker import ItemsFailed, PairState, Stalled
 from syncd.daemon.seams import ChangesCallback, DaemonSettings, PairSpec, settings_from_config
 from syncd.engine.executor import Progress
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
@@ -231,8 +232,18 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
-class PassIncomplete(Exception):
-    """Some items of a pass failed (host went away mid-pass, ...): the worker retries it."""
+class PassIncomplete(ItemsFailed):
+    """Some items of a pass failed: the worker keeps what succeeded and retries just those
+    (or, when nothing succeeded, the whole pass with the pair's backoff)."""
+
+
+@dataclass(frozen=True)
+class RetryChange:
+    """A failed item handed back to the worker, shaped like the watcher's changes."""
+
+    path: str
+    kind: str = "dirty"
+    dest: str | None = None
 
 
 class DaemonProgress(Progress):
@@ -316,7 +327,13 @@ class EngineSyncer:
             log.info("pair %s: %s pass: %s", self.pair.name, kind, done)
         if outcome.failed and not cancel.is_set():
             path, why = outcome.failed[0]
-            raise PassIncomplete(f"{len(outcome.failed)} items failed, e.g. {path}: {why}")
+            done = sum(n for key, n in outcome.counts.items() if key not in ("failed", "skipped"))
+            raise PassIncomplete(
+                f"{len(outcome.failed)} items failed, e.g. {path}: {why}",
+                retry_changes=[RetryChange(p) for p in dict.fromkeys(p for p, _ in outcome.failed)],
+                progress=done > 0,
+                outcome=result,
+            )
         return result
 
 
