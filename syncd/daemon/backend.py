@@ -35,6 +35,9 @@ WATCH_LIMIT_ENV = "SYNCD_WATCH_LIMIT"
 # to). The defaults (5 min to 1 h) suit a real host; tests use seconds.
 AUTH_RETRY_BASE_ENV = "SYNCD_AUTH_RETRY_BASE"
 AUTH_RETRY_CAP_ENV = "SYNCD_AUTH_RETRY_CAP"
+# How long the start-up credential check retries a host that does not answer before the daemon
+# starts anyway (READY=1 must not wait minutes: systemd gives a start 90 s by default).
+START_CHECK_WAIT = 10.0
 CREDENTIALS_ADVICE = (
     "check key1/key2 (or username/password) and that the account is not locked, then reload "
     "(SIGHUP, `systemctl reload syncd`) to try at once; repeated failures can lock the account"
@@ -130,7 +133,7 @@ class EngineBackend:
         from syncd.remote.user_errors import user_error_from_remote
 
         try:
-            self.client.authorize()
+            self.client.authorize(max_wait=START_CHECK_WAIT)
         except AuthError as exc:
             raise user_error_from_remote(exc, self.client.api_url) from None
         except TransientError as exc:

@@ -213,9 +213,12 @@ class RemoteClient:
 
     # ------------------------------------------------------------------ auth
 
-    def authorize(self) -> None:
-        """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess."""
-        self._tokens.authorize_now()
+    def authorize(self, *, max_wait: float | None = None) -> None:
+        """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess.
+        ``max_wait`` bounds the retries of an unreachable host below ``max_retry_time`` (a
+        start-up check that must not hold the service back for minutes)."""
+        with self._deadline(max_wait):
+            self._tokens.authorize_now()
 
     def credential_refusal(self) -> Refusal | None:
         """The host's last answer to our credentials, if it was a refusal: until its backoff
@@ -501,7 +504,7 @@ class RemoteClient:
         return self._with_retries(action, lambda: self._with_token(action, fields or {}, body))
 
     @contextmanager
-    def _deadline(self) -> Iterator[float]:
+    def _deadline(self, budget: float | None = None) -> Iterator[float]:
         """The monotonic time by which the outermost call on this thread gives up. Calls made
         inside it (the authorize inside a call, the link inside a download) share it, so
         ``max_retry_time`` bounds the whole call, not each nested retry loop."""
@@ -509,7 +512,8 @@ class RemoteClient:
         if outer is not None:
             yield outer
             return
-        self._deadlines.at = time.monotonic() + self._max_retry_time
+        budget = self._max_retry_time if budget is None else min(budget, self._max_retry_time)
+        self._deadlines.at = time.monotonic() + budget
         try:
             yield self._deadlines.at
         finally:

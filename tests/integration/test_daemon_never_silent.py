@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -254,4 +255,17 @@ def test_sighup_names_the_settings_that_need_a_restart(
         (root / "b.txt").write_text("b\n")
         wait_converged(emulator.admin, root, "Docs", daemon)
         assert not (tmp_path / "other.db").exists()
+        assert daemon.stop() == 0
+
+
+def test_host_down_at_start_is_not_fatal(tmp_path: Path) -> None:
+    """The start-up credential check must not turn an unreachable host into an exit: the
+    daemon starts (READY=1), keeps running and catches up when the host answers."""
+    with socket.socket() as sock:  # a loopback port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = make_config(tmp_path, f"http://127.0.0.1:{port}/api/v2/")
+    with running_daemon(config, tmp_path) as daemon:
+        assert daemon.proc is not None and daemon.proc.poll() is None
+        assert "host not answering at start" in daemon.log_text()
         assert daemon.stop() == 0
