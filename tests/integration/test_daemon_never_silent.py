@@ -137,11 +137,13 @@ def test_refused_authorization_then_unlock_resumes_on_sighup(
     with running_daemon(config, tmp_path) as daemon:
         wait_converged(emulator.admin, root, "Docs", daemon)
         lock_account(emulator)
+        locked_at = authorizations(emulator)
         (root / "b.txt").write_text("written while the account is locked\n")
         wait_stalled_on_credentials(daemon, config, tmp_path / "state.db")
-
-        # Locked: the daemon does not hammer the host (each try extends a lockout).
+        # Locked: one refused try, then the daemon waits its backoff (minutes) instead of
+        # hammering the host (each try during a lockout can extend it).
         before = authorizations(emulator)
+        assert before == locked_at + 1
         unlock_account(emulator)
         daemon.signal(signal.SIGHUP)  # "I fixed it": try again now, not in ten minutes
         wait_converged(emulator.admin, root, "Docs", daemon, timeout=30)
