@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -211,7 +212,14 @@ class RemoteConfig(_Section):
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         if not path.endswith("/api/v2/"):
             raise ValueError(f"{value!r} does not end with /api/v2/ — {example}")
-        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        netloc = parts.netloc
+        full = _full_ipv4(parts.hostname)
+        if full is not None and full != parts.hostname:
+            # 127.1 is 127.0.0.1 to the resolver; written out, every check agrees on it.
+            userinfo = netloc.rpartition("@")[0]
+            netloc = (userinfo + "@" if userinfo else "") + full
+            netloc += f":{parts.port}" if parts.port is not None else ""
+        return urlunsplit((parts.scheme, netloc, path, "", ""))
 
     @field_validator("key1", "key2")
     @classmethod
@@ -565,13 +573,27 @@ def _permission_warnings(file: Path, *, raw_secret_keys: set[str]) -> list[str]:
     return []
 
 
+_IPV4_LOOSE = re.compile(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}", re.IGNORECASE)
+
+
+def _full_ipv4(host: str) -> str | None:
+    """An IPv4 address in any form the resolver takes (``127.1``, ``0x7f.1``, ``2130706433``)
+    as its dotted quad; None for anything else."""
+    if not _IPV4_LOOSE.fullmatch(host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def _is_loopback_host(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
         ".localhost"
     ):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(_full_ipv4(host) or host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -612,6 +634,27 @@ def _check_pairs(config: Config, file: Path) -> None:
                     f'"/{pair.remote}" overlaps "/{other.remote}" of pair {other.name!r}',
                     "give each pair its own remote folder, not one inside another's",
                 )
+    # Two pairs on one local directory (or one inside the other) would upload the same files
+    # twice and fight over deletions: refuse it. Symlinks are resolved.
+    roots = [Path(os.path.realpath(pair.local)) for pair in config.pairs]
+    for index, pair in enumerate(config.pairs):
+        for earlier in range(index):
+            other, mine, theirs = config.pairs[earlier], roots[index], roots[earlier]
+            if mine == theirs:
+                relation = "is the same directory as"
+            elif mine.is_relative_to(theirs):
+                relation = "is inside"
+            elif theirs.is_relative_to(mine):
+                relation = "contains"
+            else:
+                continue
+            raise ConfigError(
+                file,
+                f"pairs[{index}].local",
+                f'"{pair.local}" of pair {pair.name!r} {relation} "{other.local}" of pair '
+                f"{other.name!r}",
+                "give each pair its own local directory, not one inside another's",
+            )
 
 
 def _check_credentials(config: Config, file: Path, from_env: Mapping[str, str]) -> None:

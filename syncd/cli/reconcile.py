@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,9 @@ from syncd.wiring import cached_package
 
 log = logging.getLogger(__name__)
 
+
+# 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 SUMMARY_ORDER = (
     "uploaded",
@@ -113,8 +118,47 @@ def run_reconcile(config: Config, client: RemoteClient, request: ReconcileReques
         return _reconcile_pairs(config, client, request, pairs)
 
 
+@contextlib.contextmanager
+def ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) sets ``cancel``: no new operation starts, those in flight
+    finish and are recorded, and the summary so far is printed. A second one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        cancel.set()
+        click.echo(
+            "syncd: interrupted — finishing the operations in flight (Ctrl-C again to abort "
+            "at once)",
+            err=True,
+        )
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _reconcile_pairs(
     config: Config, client: RemoteClient, request: ReconcileRequest, pairs: tuple[PairConfig, ...]
+) -> int:
+    cancel = threading.Event()
+    with ctrl_c_cancels(cancel):
+        return _reconcile_each(config, client, request, pairs, cancel)
+
+
+def _reconcile_each(
+    config: Config,
+    client: RemoteClient,
+    request: ReconcileRequest,
+    pairs: tuple[PairConfig, ...],
+    cancel: threading.Event,
 ) -> int:
     worst = ExitCode.OK
     with Journal(config.state.path) as journal:
@@ -139,6 +183,7 @@ def _reconcile_pairs(
                     package=package,
                     options=options,
                     progress=progress,
+                    cancel=cancel,
                 )
             except GuardRefused as exc:
                 if len(pairs) == 1:
@@ -147,6 +192,15 @@ def _reconcile_pairs(
                 worst = ExitCode.GUARD
                 continue
             print_result(result)
+            if cancel.is_set():
+                left = [p.name for p in pairs[pairs.index(pair) + 1 :]]
+                click.echo(
+                    f"syncd: interrupted: pair {pair.name} stopped after the operations in flight"
+                    + (f", pairs not started: {', '.join(left)}" if left else "")
+                    + " — run `syncd reconcile` again to finish",
+                    err=True,
+                )
+                return EXIT_INTERRUPTED
             if result.exit_code == ExitCode.FAILED and worst == ExitCode.OK:
                 worst = ExitCode.FAILED
     return worst

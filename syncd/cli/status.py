@@ -93,7 +93,7 @@ def _daemon_view(record: DaemonStatus) -> dict[str, Any]:
     """The daemon's own record, with times readable and ``alive`` judged from outside: a daemon
     that was SIGKILLed or lost power still says it is running."""
     view: dict[str, Any] = record.to_json()
-    for key in ("last_full_reconcile", "last_pass", "last_error_at"):
+    for key in ("last_full_reconcile", "last_pass", "last_error_at", "stalled_since"):
         view[key] = _when(view[key])
     view["updated"] = _when(record.updated_at)
     view["alive"] = record.alive(time.time(), pid_alive(record.pid))
@@ -141,6 +141,11 @@ def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
         daemon = entry.get("daemon")
         if daemon:
             click.echo(_daemon_line(daemon))
+            if daemon.get("stall_reason") and daemon["alive"]:
+                click.echo(
+                    f"  STALLED since {daemon.get('stalled_since')}: {daemon['stall_reason']}"
+                    f" — {daemon.get('advice')}"
+                )
             if daemon.get("last_error") and daemon["alive"]:
                 click.echo(
                     f"  daemon last error ({daemon.get('last_error_at')}): {daemon['last_error']}"

@@ -10,18 +10,19 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from syncd.daemon.core import Daemon
 from syncd.daemon.metrics import DaemonMetrics
-from syncd.daemon.pair_worker import PairState
+from syncd.daemon.pair_worker import ItemsFailed, PairState, Stalled
 from syncd.daemon.seams import ChangesCallback, DaemonSettings, PairSpec, settings_from_config
 from syncd.engine.executor import Progress
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.journal.rows import DaemonStatus
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
-from syncd.remote.errors import RemoteError
+from syncd.remote.errors import AuthError, NoApiAccess, RemoteError, TransientError
 from syncd.remote.models import AccountPackage
 from syncd.wiring import cached_package, make_client
 
@@ -30,6 +31,18 @@ log = logging.getLogger(__name__)
 # Override of the usable inotify watch count for every root (0 or a small number forces the
 # polling fallback; also how the tests exercise that path in a real subprocess).
 WATCH_LIMIT_ENV = "SYNCD_WATCH_LIMIT"
+# Override of the wait after refused credentials (seconds: first wait, and the cap it doubles up
+# to). The defaults (5 min to 1 h) suit a real host; tests use seconds.
+AUTH_RETRY_BASE_ENV = "SYNCD_AUTH_RETRY_BASE"
+AUTH_RETRY_CAP_ENV = "SYNCD_AUTH_RETRY_CAP"
+# How long the start-up credential check retries a host that does not answer before the daemon
+# starts anyway (READY=1 must not wait minutes: systemd gives a start 90 s by default).
+START_CHECK_WAIT = 10.0
+CREDENTIALS_ADVICE = (
+    "check key1/key2 (or username/password) and that the account is not locked, then reload "
+    "(SIGHUP, `systemctl reload syncd`) to try at once; repeated failures can lock the account"
+)
+NO_API_ADVICE = "upgrade the account level or ask the host's admin to enable API access"
 
 
 def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesCallback) -> Watcher:
@@ -67,6 +80,9 @@ def status_record(state: PairState, *, running: bool) -> DaemonStatus:
         consecutive_failures=state.consecutive_failures,
         next_retry_in=state.next_retry_in,
         passes=dict(state.passes),
+        stalled_since=state.stalled_since,
+        stall_reason=state.stall_reason,
+        advice=state.advice,
     )
 
 
@@ -81,6 +97,9 @@ class EngineBackend:
         # The client's default limiter already allows a burst, so an event's listing and
         # upload after a quiet spell go out at once.
         self.client = make_client(settings.config, one_shot=False)
+        base, cap = _env_seconds(AUTH_RETRY_BASE_ENV), _env_seconds(AUTH_RETRY_CAP_ENV)
+        if base is not None:
+            self.client.set_refusal_backoff(base, cap if cap is not None else base)
         self.settings = settings
         self._seen_429 = 0
         self._lock = threading.Lock()
@@ -102,6 +121,50 @@ class EngineBackend:
         if changed and package.concurrent_uploads > 0:
             self.client.set_upload_concurrency(package.concurrent_uploads)
         return package
+
+    def apply_settings(self, settings: DaemonSettings) -> None:
+        """SIGHUP with the same [remote]: syncers made from now on read the new [sync] and
+        pair settings (the daemon restarts every pair whose settings changed)."""
+        self.settings = settings
+
+    def check_credentials(self) -> None:
+        """At start: one authorization. A refusal propagates (the daemon exits 2: restarting
+        cannot fix keys); a host that does not answer is not fatal (passes retry it)."""
+        from syncd.remote.user_errors import user_error_from_remote
+
+        try:
+            self.client.authorize(max_wait=START_CHECK_WAIT)
+        except AuthError as exc:
+            raise user_error_from_remote(exc, self.client.api_url) from None
+        except TransientError as exc:
+            log.warning("host not answering at start (%s); will keep trying", exc)
+
+    def retry_credentials_now(self) -> bool:
+        """After SIGHUP: if the host refused our credentials, let the next pass try at once.
+        True when there was a refusal to retry."""
+        if self.client.credential_refusal() is None:
+            return False
+        self.client.retry_credentials_now()
+        return True
+
+    def credentials_stall(self, exc: AuthError) -> Stalled:
+        """A refused authorization as the pair's stall, with when the next try is due."""
+        import time
+
+        refusal = self.client.credential_refusal()
+        if isinstance(exc, NoApiAccess):
+            reason, advice = "the account has no access to the file upload API", NO_API_ADVICE
+        else:
+            reason = f"the host at {self.client.api_url} refused the credentials"
+            advice = CREDENTIALS_ADVICE
+        if refusal is None:  # refused, yet not remembered: try again after the slow retry
+            return Stalled(reason, advice=advice, retry_in=600.0, since=time.time())
+        return Stalled(
+            reason,
+            advice=advice,
+            retry_in=refusal.retry_in(time.monotonic()),
+            since=refusal.since,
+        )
 
     def make_syncer(self, pair: PairSpec) -> EngineSyncer:
         return EngineSyncer(self, pair)
@@ -172,8 +235,18 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
-class PassIncomplete(Exception):
-    """Some items of a pass failed (host went away mid-pass, ...): the worker retries it."""
+class PassIncomplete(ItemsFailed):
+    """Some items of a pass failed: the worker keeps what succeeded and retries just those
+    (or, when nothing succeeded, the whole pass with the pair's backoff)."""
+
+
+@dataclass(frozen=True)
+class RetryChange:
+    """A failed item handed back to the worker, shaped like the watcher's changes."""
+
+    path: str
+    kind: str = "dirty"
+    dest: str | None = None
 
 
 class DaemonProgress(Progress):
@@ -236,26 +309,44 @@ class EngineSyncer:
     def _run(self, cancel: threading.Event, dirty: list[str] | None, kind: str) -> PassResult:
         backend = self.backend
         config = backend.settings.config
-        result = reconcile_pair(
-            backend.client,
-            backend.journal,
-            self.pair.config,
-            sync=config.sync,
-            state_path=backend.settings.state_path,
-            package=backend.package(),
-            options=PassOptions(kind=kind),
-            progress=self.progress,
-            cancel=cancel,
-            dirty=dirty,
-        )
+        try:
+            result = reconcile_pair(
+                backend.client,
+                backend.journal,
+                self.pair.config,
+                sync=config.sync,
+                state_path=backend.settings.state_path,
+                package=backend.package(),
+                options=PassOptions(kind=kind),
+                progress=self.progress,
+                cancel=cancel,
+                dirty=dirty,
+            )
+        except AuthError as exc:
+            raise backend.credentials_stall(exc) from exc
         outcome = result.outcome
         if outcome.counts:
             done = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
             log.info("pair %s: %s pass: %s", self.pair.name, kind, done)
         if outcome.failed and not cancel.is_set():
             path, why = outcome.failed[0]
-            raise PassIncomplete(f"{len(outcome.failed)} items failed, e.g. {path}: {why}")
+            done = sum(n for key, n in outcome.counts.items() if key not in ("failed", "skipped"))
+            raise PassIncomplete(
+                f"{len(outcome.failed)} items failed, e.g. {path}: {why}",
+                retry_changes=[RetryChange(p) for p in dict.fromkeys(p for p, _ in outcome.failed)],
+                progress=done > 0,
+                outcome=result,
+            )
         return result
+
+
+def _env_seconds(name: str) -> float | None:
+    text = os.environ.get(name, "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def dirty_paths(changes: Sequence[Any]) -> list[str]:

@@ -39,6 +39,8 @@ from syncd.daemon.seams import (
     PairSpec,
     StartWatcher,
     Watch,
+    config_changes,
+    restart_needed,
     with_state_path,
 )
 from syncd.journal.lock import AlreadyRunning, StateLock
@@ -103,6 +105,7 @@ class Daemon:
             self._install_signal_handlers()
             self.settings = settings
             self.backend = self._open_backend(settings, self.metrics)
+            self._check_credentials()
             self._start_scheduler()
             self._start_metrics(settings)
             for spec in settings.pairs:
@@ -114,6 +117,21 @@ class Daemon:
             return self._shutdown()
         finally:
             self._lock.release()
+
+    def _check_credentials(self) -> None:
+        """Wrong keys at start: exit 2 now (a supervisor restarting us cannot fix them), rather
+        than run and sync nothing. Later refusals (a lockout, revoked keys) stall the pairs."""
+        check = getattr(self.backend, "check_credentials", None)
+        if check is None:
+            return
+        try:
+            check()
+        except BaseException:
+            assert self.backend is not None
+            with contextlib.suppress(Exception):
+                self.backend.close()
+            self.backend = None
+            raise
 
     # -- pairs ----------------------------------------------------------------------------------
 
@@ -320,17 +338,31 @@ class Daemon:
         states = [r.worker.snapshot() for r in self.pairs.values()]
         queued = sum(s.queue_length for s in states)
         busy = sum(1 for s in states if s.busy)
-        failing = sum(1 for s in states if s.consecutive_failures)
+        failing = sum(1 for s in states if s.consecutive_failures and not s.stall_reason)
         text = f"{len(states)} pairs, {queued} changes queued, {busy} syncing"
-        return text + (f", {failing} failing (retrying)" if failing else "")
+        text += f", {failing} failing (retrying)" if failing else ""
+        stalled = [s for s in states if s.stall_reason]
+        if stalled:
+            first = stalled[0]
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(first.stalled_since or 0))
+            text = (
+                f"STALLED ({len(stalled)} of {len(states)} pairs): {first.stall_reason} since "
+                f"{since} — {first.advice}; {text}"
+            )
+        return text
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         pairs = {}
         ok = True
+        problems = []
         for name, runtime in list(self.pairs.items()):
             s = runtime.worker.snapshot()
             alive = runtime.worker.is_alive() and runtime.watch is not None
-            ok = ok and alive
+            ok = ok and alive and not s.stall_reason
+            if s.stall_reason:
+                problems.append(f"{name}: {s.stall_reason} — {s.advice}")
+            elif not alive:
+                problems.append(f"{name}: worker or watcher not running")
             pairs[name] = {
                 "running": alive,
                 "up_to_date": s.up_to_date,
@@ -338,8 +370,12 @@ class Daemon:
                 "last_full_reconcile": s.last_full_reconcile,
                 "last_error": s.last_error,
                 "consecutive_failures": s.consecutive_failures,
+                "stalled_since": s.stalled_since,
+                "stall_reason": s.stall_reason,
+                "advice": s.advice,
+                "next_retry_in": s.next_retry_in,
             }
-        return ok, {"pairs": pairs}
+        return ok, {"pairs": pairs, "problems": problems}
 
     def _start_metrics(self, settings: DaemonSettings) -> None:
         if self._metrics_server is not None or not settings.metrics_addr:
@@ -363,14 +399,25 @@ class Daemon:
             self.notifier.ready(self._status_line())
             return
         old = self.settings
+        changes = config_changes(old.config, new.config)
+        later = restart_needed(changes)
+        if later:
+            log.warning(
+                "SIGHUP: %s changed; that takes effect at the next start (restart syncd); "
+                "everything else is applied now",
+                ", ".join(later),
+            )
         if new.state_path != old.state_path:
-            log.warning("SIGHUP: [state] path changed; it takes effect at the next start")
             new = with_state_path(new, old.state_path)
         self.settings = new
         if new.remote_fingerprint != old.remote_fingerprint:
-            log.info("SIGHUP: [remote] changed; reconnecting all pairs")
+            what = ", ".join(c for c in changes if c.startswith(("remote.", "sync.workers")))
+            log.info("SIGHUP: %s changed; reconnecting all pairs", what or "[remote]")
             self._restart_backend(new)
         else:
+            apply = getattr(self.backend, "apply_settings", None)
+            if apply is not None:
+                apply(new)  # the pairs restarted below are built from the new settings
             old_pairs = {p.name: p for p in old.pairs}
             new_pairs = {p.name: p for p in new.pairs}
             for name in old_pairs.keys() - new_pairs.keys():
@@ -381,11 +428,22 @@ class Daemon:
                     log.info("SIGHUP: pair %s added", name)
                     self._add_pair(spec)
                 elif spec.fingerprint != old_pairs[name].fingerprint:
-                    log.info("SIGHUP: pair %s changed; restarting it", name)
+                    mine = [
+                        c
+                        for c in changes
+                        if c.startswith((f"pairs[{name}].", "sync."))
+                        and c != "sync.reconcile_interval"
+                    ]
+                    log.info(
+                        "SIGHUP: pair %s changed (%s); restarting it with the new settings",
+                        name,
+                        ", ".join(mine) or "settings",
+                    )
                     self._remove_pair(name, new.shutdown_grace)
                     self._add_pair(spec)
                 elif new.reconcile_interval != old.reconcile_interval:
                     self._reschedule(self.pairs[name], new.reconcile_interval)
+        self._retry_refused_credentials()
         if new.metrics_addr != old.metrics_addr:
             if self._metrics_server is not None:
                 self._metrics_server.stop()
@@ -393,6 +451,16 @@ class Daemon:
             self._start_metrics(new)
         log.info("SIGHUP: configuration reloaded (%d pairs)", len(self.pairs))
         self.notifier.ready(self._status_line())
+
+    def _retry_refused_credentials(self) -> None:
+        """SIGHUP is how a user says "fixed it": a pair stalled on refused credentials tries
+        again now, not at the end of its (long) backoff."""
+        retry = getattr(self.backend, "retry_credentials_now", None)
+        if retry is None or not retry():
+            return
+        log.info("SIGHUP: trying the refused credentials again now")
+        for runtime in self.pairs.values():
+            runtime.worker.retry_now()
 
     def _reschedule(self, runtime: _PairRuntime, interval: float) -> None:
         assert self._scheduler is not None

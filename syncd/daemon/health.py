@@ -3,7 +3,8 @@
 For container health checks and monitoring scripts. Reads the daemon's status rows from the
 journal (read-only SQLite, no migration, no network): healthy when every configured pair has a
 row written by a running daemon within ``--max-age`` seconds (the daemon writes at least once a
-minute) and no pair has failed five passes in a row. Prints one line saying why.
+minute), no pair is stalled (its passes cannot succeed until something outside changes, such as
+refused credentials) and no pair has failed five passes in a row. Prints one line saying why.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def check(state_db: Path, pairs: list[str], max_age: float) -> tuple[bool, str]:
             problems.append(f"{pair}: the daemon stopped")
         elif now - record.updated_at > max_age:
             problems.append(f"{pair}: no word from the daemon for {now - record.updated_at:.0f} s")
+        elif record.stall_reason:
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.stalled_since or 0))
+            problems.append(f"{pair}: {record.stall_reason} since {since} — {record.advice}")
         elif record.consecutive_failures >= FAILING_AFTER:
             problems.append(f"{pair}: failing: {record.last_error}")
     if problems:

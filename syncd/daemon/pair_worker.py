@@ -19,6 +19,36 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 
+class ItemsFailed(Exception):
+    """Some items of a pass failed and the rest is done. With ``progress`` (something else in
+    the pass succeeded) the pass counts as done:
+    only ``retry_changes`` (the failed items, as changes the syncer understands) are retried,
+    soon and on their own backoff, while the pair's other work flows on. Without it (every
+    item failed: the host went away mid-pass) it is a failed pass like any other."""
+
+    def __init__(
+        self, message: str, *, retry_changes: Sequence[Any], progress: bool, outcome: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_changes = list(retry_changes)
+        self.progress = progress
+        self.outcome = outcome
+
+
+class Stalled(Exception):
+    """A pass cannot succeed until something outside the daemon changes (the host refuses our
+    credentials, ...). The pair waits ``retry_in`` seconds (long: retrying sooner cannot help
+    and may hurt), and shows itself as stalled (``reason`` since ``since``, with ``advice``) in
+    `syncd status`, /healthz and systemd's STATUS= until a pass succeeds."""
+
+    def __init__(self, reason: str, *, advice: str, retry_in: float, since: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.advice = advice
+        self.retry_in = retry_in
+        self.since = since
+
+
 class PairSyncer(Protocol):
     """The seam between the daemon and the engine for one pair.
 
@@ -57,6 +87,9 @@ class PairState:
     last_error_at: float | None = None
     consecutive_failures: int = 0
     next_retry_in: float | None = None
+    stalled_since: float | None = None  # unix time; set while passes fail with Stalled
+    stall_reason: str | None = None
+    advice: str | None = None
     passes: dict[str, int] = field(default_factory=lambda: {"full": 0, "incremental": 0})
 
     @property
@@ -119,6 +152,10 @@ class PairWorker:
         self._pending_times: list[float] = []  # parallel to _pending
         self._full_reason: str | None = None
         self._retry_at: float | None = None  # monotonic; no pass before this after a failure
+        # Items that failed in a pass that otherwise went through: retried on their own clock.
+        self._items: list[Any] = []
+        self._items_at: float | None = None  # monotonic; when the failed items are retried
+        self._item_rounds = 0  # passes in a row that left failed items
         self._stopping = False
         self.state = PairState(name)
         self._thread = threading.Thread(target=self._run, name=f"syncd-pair-{name}", daemon=True)
@@ -146,6 +183,12 @@ class PairWorker:
             if now:
                 self._retry_at = None
             self._publish_locked()
+            self._cond.notify()
+
+    def retry_now(self) -> None:
+        """Drop the current backoff: the failed work runs at once (SIGHUP after a fix)."""
+        with self._cond:
+            self._retry_at = None
             self._cond.notify()
 
     def _request_full_locked(self, reason: str) -> None:
@@ -188,6 +231,11 @@ class PairWorker:
             while True:
                 if self._stopping:
                     return None
+                due = self._items_at is not None and time.monotonic() >= self._items_at
+                if self._items and due:
+                    self._pending.extend(self._items)
+                    self._pending_times.extend([time.monotonic()] * len(self._items))
+                    self._items, self._items_at = [], None
                 has_work = self._full_reason is not None or bool(self._pending)
                 wait: float | None = None
                 if has_work and self._retry_at is not None:
@@ -198,6 +246,9 @@ class PairWorker:
                     self.state.busy = "full" if work[0] else "incremental"
                     self._publish_locked()
                     return work
+                if self._items_at is not None:
+                    until_items = max(0.0, self._items_at - time.monotonic())
+                    wait = until_items if wait is None or wait <= 0 else min(wait, until_items)
                 self._cond.wait(wait)
 
     def _run(self) -> None:
@@ -213,6 +264,12 @@ class PairWorker:
                     outcome = self.syncer.full_pass(self.cancel)
                 else:
                     outcome = self.syncer.incremental_pass(changes, self.cancel)
+            except ItemsFailed as exc:
+                duration = time.monotonic() - started
+                if exc.progress and not self.cancel.is_set():
+                    self._succeeded(kind, changes, times, exc.outcome, duration, partial=exc)
+                else:
+                    self._failed(kind, full_reason, changes, times, exc, duration)
             except Exception as exc:
                 self._failed(kind, full_reason, changes, times, exc, time.monotonic() - started)
             else:
@@ -228,8 +285,15 @@ class PairWorker:
             return not self._pending and self._full_reason is None and not self._stopping
 
     def _succeeded(
-        self, kind: str, changes: list[Any], times: list[float], outcome: Any, duration: float
+        self,
+        kind: str,
+        changes: list[Any],
+        times: list[float],
+        outcome: Any,
+        duration: float,
+        partial: ItemsFailed | None = None,
     ) -> None:
+        item_delay = 0.0
         with self._cond:
             now = time.time()
             self.state.busy = None
@@ -249,15 +313,50 @@ class PairWorker:
                     # paths; one full pass (a listing per folder) repairs it now, not at the
                     # next interval.
                     self._request_full_locked("catch-up after failed passes")
+            if self.state.stalled_since is not None:
+                log.warning(
+                    "pair %s: syncing again (%s since %s)",
+                    self.name,
+                    self.state.stall_reason,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.state.stalled_since)),
+                )
             self.state.consecutive_failures = 0
             self.state.next_retry_in = None
+            self.state.stalled_since = self.state.stall_reason = self.state.advice = None
             self._retry_at = None
+            if partial is not None:
+                item_delay = self._keep_failed_items_locked(partial)
+            elif not self._items:
+                self._item_rounds = 0
             self._publish_locked()
+        if partial is not None:
+            log.warning(
+                "pair %s: %s pass done except %d items (%s); retrying those in %.1fs",
+                self.name,
+                kind,
+                len(partial.retry_changes),
+                partial,
+                item_delay,
+            )
         self._report(
             PassReport(
                 self.name, kind, True, duration, outcome=outcome, changes=changes, received_at=times
             )
         )
+
+    def _keep_failed_items_locked(self, partial: ItemsFailed) -> float:
+        """Queue the failed items for a retry of their own; returns its delay. The delay grows
+        only while passes keep leaving failed items (an item that can never succeed is not
+        hammered), and never holds up the pair's other changes."""
+        self._item_rounds += 1
+        delay = min(self._retry_max, self._retry_base * 2 ** (self._item_rounds - 1))
+        delay *= random.uniform(0.8, 1.2)
+        self._items.extend(partial.retry_changes)
+        self._items_at = time.monotonic() + delay
+        self.state.last_error = f"{type(partial).__name__}: {partial}"
+        self.state.last_error_at = time.time()
+        self.state.next_retry_in = delay
+        return delay
 
     def _failed(
         self,
@@ -277,9 +376,17 @@ class PairWorker:
                 return
             self.state.consecutive_failures += 1
             n = self.state.consecutive_failures
-            delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
-            delay = max(delay, _slow_retry(exc))
-            delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift apart
+            if isinstance(exc, Stalled):
+                # The syncer knows when trying again makes sense (its own backoff, jittered).
+                delay = max(1.0, exc.retry_in)
+                self.state.stalled_since = self.state.stalled_since or exc.since
+                self.state.stall_reason = exc.reason
+                self.state.advice = exc.advice
+            else:
+                delay = min(self._retry_max, self._retry_base * 2 ** (n - 1))
+                delay = max(delay, _slow_retry(exc))
+                delay *= random.uniform(0.8, 1.2)  # jitter: pairs that failed together drift
+                self.state.stalled_since = self.state.stall_reason = self.state.advice = None
             self._retry_at = time.monotonic() + delay
             # Keep the work: a failed full pass stays a full pass; changes go back in front.
             if full_reason is not None:
@@ -291,6 +398,16 @@ class PairWorker:
             self.state.last_error_at = time.time()
             self.state.next_retry_in = delay
             self._publish_locked()
+        if isinstance(exc, Stalled):
+            log.error(
+                "pair %s: stalled: %s — %s; next try in %.0fs",
+                self.name,
+                exc.reason,
+                exc.advice,
+                delay,
+            )
+            self._report(PassReport(self.name, kind, False, duration, error=exc, changes=changes))
+            return
         level = logging.WARNING if n < 5 else logging.ERROR
         log.log(
             level,
@@ -305,7 +422,7 @@ class PairWorker:
         self._report(PassReport(self.name, kind, False, duration, error=exc, changes=changes))
 
     def _publish_locked(self) -> None:
-        self.state.queue_length = len(self._pending)
+        self.state.queue_length = len(self._pending) + len(self._items)
         self.state.full_pending = self._full_reason is not None
         if self._on_status is not None:
             try:

@@ -84,22 +84,69 @@ def settings_from_config(config: Any) -> DaemonSettings:
         shutdown_grace=float(config.daemon.shutdown_grace),
         metrics_addr=config.daemon.metrics_addr or None,
         pairs=pairs,
-        remote_fingerprint=_digest(_reveal(config.remote.model_dump())),
+        remote_fingerprint=_digest(
+            # The connection pool is sized from [sync] workers when the client is made.
+            _reveal(config.remote.model_dump()) + f"/workers={config.sync.workers}"
+        ),
         config=config,
     )
+
+
+# Sections a running daemon cannot change: the state database is locked and open, and logging
+# is set up before the daemon starts.
+RESTART_NEEDED = ("state.", "log.")
+
+
+def config_changes(old: Any, new: Any) -> list[str]:
+    """The settings that differ between two configs, as ``section.key`` and
+    ``pairs[NAME].key`` (names only: a changed key1 shows as ``remote.key1``, never its value)."""
+    if old is None or new is None:
+        return []
+    changed: list[str] = []
+    for section in ("remote", "state", "sync", "log", "daemon"):
+        a = getattr(old, section, None)
+        b = getattr(new, section, None)
+        if a is None or b is None:
+            continue
+        before, after = _revealed(a.model_dump()), _revealed(b.model_dump())
+        changed += [
+            f"{section}.{key}"
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)
+        ]
+    old_pairs = {p.name: _revealed(p.model_dump()) for p in getattr(old, "pairs", ())}
+    for pair in getattr(new, "pairs", ()):
+        before = old_pairs.get(pair.name)
+        if before is None:
+            continue
+        after = _revealed(pair.model_dump())
+        changed += [
+            f"pairs[{pair.name}].{key}"
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)
+        ]
+    return changed
+
+
+def restart_needed(changes: list[str]) -> list[str]:
+    """Of ``changes``, those only a restart applies."""
+    return [c for c in changes if c.startswith(RESTART_NEEDED)]
 
 
 def with_state_path(settings: DaemonSettings, path: Path) -> DaemonSettings:
     return replace(settings, state_path=path)
 
 
-def _reveal(values: dict[str, Any]) -> str:
-    """Secret fields as their values, so a changed key is noticed; only ever hashed."""
-    revealed = {
+def _revealed(values: dict[str, Any]) -> dict[str, Any]:
+    """Secret fields as their values, so a changed key is noticed; only compared or hashed."""
+    return {
         k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
         for k, v in values.items()
     }
-    return repr(sorted(revealed.items()))
+
+
+def _reveal(values: dict[str, Any]) -> str:
+    return repr(sorted(_revealed(values).items()))
 
 
 def _digest(text: str) -> str:

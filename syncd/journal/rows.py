@@ -137,6 +137,11 @@ class DaemonStatus:
     consecutive_failures: int = 0
     next_retry_in: float | None = None
     passes: dict[str, int] | None = None
+    # Set while passes cannot succeed until something outside changes (refused credentials):
+    # unix time since when, why, and what to do.
+    stalled_since: float | None = None
+    stall_reason: str | None = None
+    advice: str | None = None
     updated_at: float = 0.0  # when the record was written (the table's column)
 
     def to_json(self) -> dict[str, object]:
@@ -156,6 +161,9 @@ class DaemonStatus:
             "consecutive_failures": self.consecutive_failures,
             "next_retry_in": self.next_retry_in,
             "passes": dict(self.passes or {}),
+            "stalled_since": self.stalled_since,
+            "stall_reason": self.stall_reason,
+            "advice": self.advice,
         }
 
     @classmethod
@@ -167,6 +175,7 @@ class DaemonStatus:
         pid = data.get("daemon_pid")
         passes = data.get("passes")
         busy, error = data.get("busy"), data.get("last_error")
+        reason, advice = data.get("stall_reason"), data.get("advice")
         return cls(
             pid=pid if isinstance(pid, int) else 0,
             running=bool(data.get("daemon_running")),
@@ -182,6 +191,9 @@ class DaemonStatus:
             consecutive_failures=int(num("consecutive_failures") or 0),
             next_retry_in=num("next_retry_in"),
             passes=dict(passes) if isinstance(passes, dict) else {},
+            stalled_since=num("stalled_since"),
+            stall_reason=reason if isinstance(reason, str) else None,
+            advice=advice if isinstance(advice, str) else None,
             updated_at=updated_at,
         )
 

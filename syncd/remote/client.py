@@ -30,7 +30,7 @@ import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
 
 from syncd.remote.answers import data_of, parse_answer, upload_entry
-from syncd.remote.auth import Session, TokenManager
+from syncd.remote.auth import Refusal, Session, TokenManager
 from syncd.remote.credentials import Credentials
 from syncd.remote.errors import (
     HashMismatch,
@@ -144,6 +144,7 @@ class RemoteClient:
         )
         self._upload_slots = ResizableSemaphore(upload_concurrency)
         self._tokens = TokenManager(self._authorize_request)
+        self._deadlines = threading.local()  # the running call's deadline, per thread
         self._counter_lock = threading.Lock()
         self._requests = 0
         self._rate_limited = 0
@@ -212,9 +213,26 @@ class RemoteClient:
 
     # ------------------------------------------------------------------ auth
 
-    def authorize(self) -> None:
-        """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess."""
-        self._tokens.authorize_now()
+    def authorize(self, *, max_wait: float | None = None) -> None:
+        """Authorize now (normally implicit on the first call). Raises AuthError/NoApiAccess.
+        ``max_wait`` bounds the retries of an unreachable host below ``max_retry_time`` (a
+        start-up check that must not hold the service back for minutes)."""
+        with self._deadline(max_wait):
+            self._tokens.authorize_now()
+
+    def credential_refusal(self) -> Refusal | None:
+        """The host's last answer to our credentials, if it was a refusal: until its backoff
+        expires every call raises the same AuthError without a request (see
+        :mod:`syncd.remote.auth`)."""
+        return self._tokens.refusal()
+
+    def retry_credentials_now(self) -> None:
+        """The next call authorizes at once despite a remembered refusal (after SIGHUP)."""
+        self._tokens.allow_retry_now()
+
+    def set_refusal_backoff(self, base: float, cap: float) -> None:
+        """How long a refused authorization waits before the next implicit try (seconds)."""
+        self._tokens.set_refusal_backoff(base, cap)
 
     def disable_access_token(self) -> None:
         """Ask the host to drop our token; the next call authorizes again."""
@@ -319,6 +337,8 @@ class RemoteClient:
         deadline = time.monotonic() + self._max_retry_time
         attempt = 0
         while True:
+            # Each restart (a transfer broken midway) gets its own max_retry_time for the link
+            # and the opening: the bytes already moved were progress.
             attempt += 1
             md5 = hashlib.md5()
             written = 0
@@ -483,15 +503,32 @@ class RemoteClient:
             raise RemoteError("client is closed", action=action)
         return self._with_retries(action, lambda: self._with_token(action, fields or {}, body))
 
+    @contextmanager
+    def _deadline(self, budget: float | None = None) -> Iterator[float]:
+        """The monotonic time by which the outermost call on this thread gives up. Calls made
+        inside it (the authorize inside a call, the link inside a download) share it, so
+        ``max_retry_time`` bounds the whole call, not each nested retry loop."""
+        outer: float | None = getattr(self._deadlines, "at", None)
+        if outer is not None:
+            yield outer
+            return
+        budget = self._max_retry_time if budget is None else min(budget, self._max_retry_time)
+        self._deadlines.at = time.monotonic() + budget
+        try:
+            yield self._deadlines.at
+        finally:
+            self._deadlines.at = None
+
     def _with_retries(self, action: str, attempt: Callable[[], Any]) -> Any:
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError | RateLimited)),
-            wait=self._retry_wait,
-            stop=stop_before_delay(self._max_retry_time),
-            before_sleep=lambda state: self._log_retry(action, state),
-            reraise=True,
-        )
-        return retrying(attempt)
+        with self._deadline() as deadline:
+            retrying = Retrying(
+                retry=retry_if_exception(lambda exc: isinstance(exc, TransientError | RateLimited)),
+                wait=self._retry_wait,
+                stop=stop_before_delay(max(0.0, deadline - time.monotonic())),
+                before_sleep=lambda state: self._log_retry(action, state),
+                reraise=True,
+            )
+            return retrying(attempt)
 
     def _retry_wait(self, state: RetryCallState) -> float:
         # Full jitter: uniform(0, min(cap, base * 2^n)).
@@ -525,17 +562,23 @@ class RemoteClient:
         most ``token_give_up`` seconds. A token rejection happens before the host acts, so
         replaying even an upload is safe."""
         give_up_at = time.monotonic() + self._token_give_up
+        outer = getattr(self._deadlines, "at", None)
+        if outer is not None:
+            give_up_at = min(give_up_at, outer)
         session: Session = self._tokens.current()
         while True:
             signed = {"access_token": session.access_token, "account_id": session.account_id}
             signed.update(fields)
             try:
-                return self._exchange(action, signed, body=body)
+                answer = self._exchange(action, signed, body=body)
             except TokenInvalid:
                 if time.monotonic() >= give_up_at:
                     log.warning("remote.token.give_up", action=action)
                     raise
                 session = self._tokens.renew(session)
+            else:
+                self._tokens.worked(session)
+                return answer
 
     def _exchange(
         self, action: str, fields: dict[str, str], *, body: BodyFactory | None = None
