@@ -8,9 +8,7 @@ and the fix. Other SQL errors are left alone: they are bugs and keep their trace
 from __future__ import annotations
 
 import errno
-import sqlite3
 from pathlib import Path
-
 
 from syncd.errors import ExitCode, UserError
 
