@@ -163,14 +163,16 @@ def place_entries(
 
     Files and folders share one namespace. Who keeps a contested name is decided by a stated,
     stable rule: names used unchanged before sanitised ones, folders before files, then the
-    lower remote id (the older upload). The others get `name (2).ext`, `name (3).ext`, ...,
+    higher remote id (the newer upload). The others get `name (2).ext`, `name (3).ext`, ...,
     never a name another entry of the folder claims as it is. Returned in input order.
     """
     items = list(entries)
     safe = [sanitise_name(e.name, windows_rules=windows_rules) for e in items]
     order = sorted(
         (i for i, s in enumerate(safe) if s.name is not None),
-        key=lambda i: (safe[i].reason is not None, not items[i].is_folder, items[i].id),
+        # The newest upload (the higher id) keeps a contested name: of same-name duplicates
+        # nobody can attribute, the last one written is the likeliest current content.
+        key=lambda i: (safe[i].reason is not None, not items[i].is_folder, -items[i].id),
     )
     winner: dict[str, int] = {}
     for i in order:

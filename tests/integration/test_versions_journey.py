@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.test_restore_support import md5_tree, run_syncd, write_config
 
 A1, A2, A3 = b"a: first\n", b"a: second, longer\n", b"a: third, the newest of all\n"
@@ -62,7 +60,6 @@ def _live(admin: Any, folder: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue: backup mode piles versions under one name")
 def test_backup_journey_keeps_one_live_tree_and_restores_any_moment(
     emulator: Any, tmp_path: Path
 ) -> None:
