@@ -241,7 +241,7 @@ def _pass(
     versioner = versioning.for_pass(client, journal, row.id, folder_id, pair, options.dry_run)
     executor.versioner = versioner
     if versioner is not None:
-        intents = [i for i in intents if i.id not in versioner.replay(intents)]
+        intents = versioning.before_pass(versioner, journal, row.root_dir_id, intents)
     retries = 2  # a lost anchor of a partial pass, then a lost root
     while True:
         sources = _AnchoredSources(

@@ -89,9 +89,15 @@ class Versioner:
             self._trash(file_id)
             self._note(Retired(rel, file_id, "trash"))
             return "trashed"
-        parent, _, name = rel.rpartition("/")
         live_to = self.now_ns()
-        live_from = self._live_from(file_id, live_to)
+        return self.version_file(file_id, rel, size, self._live_from(file_id, live_to), live_to)
+
+    def version_file(
+        self, file_id: int, rel: str, size: int | None, live_from: int, live_to: int
+    ) -> str:
+        """Move ``file_id`` into the versions area as the version of ``rel`` that was live
+        from ``live_from`` to ``live_to`` (one ``file/edit``)."""
+        parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to)
         for attempt in range(2):
             area = self.area_folder(parent, fresh=attempt > 0)
@@ -115,16 +121,8 @@ class Versioner:
         raise RemoteError(f"could not move {rel} into the versions area")
 
     def _live_from(self, file_id: int, fallback: int) -> int:
-        known = self.journal.upload_time(self.pair_id, file_id)
-        if known is not None:
-            return known
-        try:
-            info = self.client.file_info(file_id)
-        except RemoteError:
-            return fallback
-        if info.uploaded_at is None:
-            return fallback
-        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+        known = self._uploaded_at(file_id)
+        return known if known is not None else fallback
 
     # -- folders -------------------------------------------------------------------------------
 
@@ -210,6 +208,67 @@ class Versioner:
                     folder = self.client.folder_create(parts[depth], api_folder_id(folder)).id
                 self.journal.set_version_folder(self.pair_id, key, folder)
             return folder
+
+    # -- the upgrade of backups made before versions -----------------------------------------
+
+    def sort_piles(self, root_dir_id: int) -> int:
+        """Backups made before versions left every replaced upload beside its successor under
+        the same name. Once per pair: in each folder the journal tracks, the untracked files
+        named like a tracked file become that file's versions (oldest first, each live from its
+        ``uploadedDate`` until the next one's); the journal's id stays live. Nothing is
+        trashed. One listing per folder, one ``file/info`` and one ``file/edit`` per old
+        upload. Returns how many versions were made."""
+        made = 0
+        stack: list[tuple[int, str, int]] = [(root_dir_id, "", self.root_folder_id)]
+        while stack:
+            dir_id, rel, folder_id = stack.pop()
+            files, dirs = self.journal.children(dir_id)
+            stack.extend(
+                (d.id, f"{rel}/{d.name}".lstrip("/"), d.folder_id)
+                for d in dirs
+                if d.folder_id is not None
+            )
+            try:
+                listing = self.client.folder_listing(api_folder_id(folder_id))
+            except NotFound:
+                continue
+            by_name: dict[str, list[int]] = {}
+            sizes: dict[int, int] = {}
+            for f in listing.files:
+                by_name.setdefault(f.name, []).append(f.id)
+                sizes[f.id] = f.size
+            for row in files:
+                if row.file_id is None:
+                    continue
+                others = [
+                    i
+                    for i in by_name.get(row.stored_name, [])
+                    if i != row.file_id and self.journal.file_by_file_id(self.pair_id, i) is None
+                ]
+                if not others:
+                    continue
+                pile = [*sorted(others), row.file_id]  # ids grow with uploads: oldest first
+                starts = [self._uploaded_at(i) for i in pile]
+                path = f"{rel}/{row.name}".lstrip("/")
+                for index, old in enumerate(pile[:-1]):
+                    start = starts[index] if starts[index] is not None else 0
+                    end = next((t for t in starts[index + 1 :] if t is not None), start)
+                    self.version_file(old, path, sizes.get(old), start, max(start, end))
+                    made += 1
+        self.journal.set_upgraded(self.pair_id)
+        return made
+
+    def _uploaded_at(self, file_id: int) -> int | None:
+        known = self.journal.upload_time(self.pair_id, file_id)
+        if known is not None:
+            return known
+        try:
+            info = self.client.file_info(file_id)
+        except RemoteError:
+            return None
+        if info.uploaded_at is None:
+            return None
+        return int(info.uploaded_at.timestamp()) * 1_000_000_000
 
     # -- crash recovery ------------------------------------------------------------------------
 
@@ -351,6 +410,21 @@ def for_pass(
     return Versioner(
         client, journal, pair_id, root_folder_id, keep=policy.keep, retention=policy.retention
     )
+
+
+def before_pass(
+    versioner: Versioner, journal: Journal, root_dir_id: int, intents: list[Intent]
+) -> list[Intent]:
+    """Finish interrupted versioning moves; the first time a pair keeps versions, sort out
+    the same-name piles older backups left. Returns the intents still to be looked at."""
+    handled = set(versioner.replay(intents))
+    if versioner.keep:
+        counts = journal.history_counts(versioner.pair_id)
+        if counts is None or not counts[3]:
+            made = versioner.sort_piles(root_dir_id)
+            if made:
+                log.info("sorted %d older same-name uploads into the versions area", made)
+    return [i for i in intents if i.id not in handled]
 
 
 def after_pass(versioner: Versioner, outcome: Outcome, *, full: bool) -> None:
