@@ -42,6 +42,8 @@ from pydantic import (
 )
 
 from syncd.errors import ConfigError
+from syncd.history.retention import Retention
+from syncd.history.timespec import parse_duration
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
 from syncd.remote.credentials import Credentials
 
@@ -349,12 +351,93 @@ class DaemonConfig(_Section):
         return value
 
 
+KeepCount = Annotated[int, Field(strict=True, ge=1)]
+
+
+class RetentionConfig(_Section):
+    """A pair's ``versions = { keep_daily = 7, max_age = "90d" }``: versions kept, then pruned
+    (to the host's trash) after each full pass; see ``syncd.history.retention``."""
+
+    keep_last: KeepCount | None = None
+    keep_hourly: KeepCount | None = None
+    keep_daily: KeepCount | None = None
+    keep_weekly: KeepCount | None = None
+    keep_monthly: KeepCount | None = None
+    max_age: str | None = None
+
+    @field_validator("max_age")
+    @classmethod
+    def _check_max_age(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # its ValueError is the one-line message
+        return value
+
+    def policy(self) -> Retention:
+        return Retention(
+            keep_last=self.keep_last,
+            keep_hourly=self.keep_hourly,
+            keep_daily=self.keep_daily,
+            keep_weekly=self.keep_weekly,
+            keep_monthly=self.keep_monthly,
+            max_age_s=parse_duration(self.max_age) if self.max_age is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryPolicy:
+    """What happens to a remote file that leaves a pair's live tree (replaced or removed).
+
+    ``keep``: moved into the versions area (else trashed, as before versions existed);
+    ``retention``: the policy that prunes the versions area after each full pass (None: keep
+    every version forever)."""
+
+    keep: bool
+    retention: Retention | None = None
+
+
 class PairConfig(_Section):
     name: str
     local: Path
     remote: str
     mode: Literal["mirror", "backup"] = "mirror"
     ignore: tuple[str, ...] = ()
+    # "trash" | "keep" | a retention table; None: "keep" in backup mode, "trash" in mirror mode.
+    versions: Literal["trash", "keep"] | RetentionConfig | None = None
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _check_versions(cls, value: object) -> object:
+        if value is None or value in ("trash", "keep") or isinstance(value, RetentionConfig):
+            return value
+        if isinstance(value, dict):
+            try:
+                return RetentionConfig.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "versions"
+                if first["type"] == "extra_forbidden":
+                    why = (
+                        "is not a retention setting — use keep_last, keep_hourly, keep_daily, "
+                        "keep_weekly, keep_monthly or max_age"
+                    )
+                else:
+                    why = str(first["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"{where}: {why}") from None
+        raise ValueError(
+            f'{_short(value)} is not a versions setting — use "trash", "keep" or a table such as '
+            '{ keep_daily = 7, keep_weekly = 4, max_age = "365d" }'
+        )
+
+    @property
+    def history(self) -> HistoryPolicy:
+        """The versions setting with the mode's default applied."""
+        if self.versions is None:
+            return HistoryPolicy(keep=self.mode == "backup")
+        if self.versions == "trash":
+            return HistoryPolicy(keep=False)
+        if self.versions == "keep":
+            return HistoryPolicy(keep=True)
+        return HistoryPolicy(keep=True, retention=self.versions.policy())
 
     @field_validator("name")
     @classmethod

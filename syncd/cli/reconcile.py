@@ -37,6 +37,7 @@ SUMMARY_ORDER = (
     "renamed",
     "repaired",
     "trashed",
+    "versioned",
     "adopted",
     "folders created",
     "skipped",
@@ -222,6 +223,12 @@ def print_result(result: PassResult) -> None:
     parts += [f"{k} {v}" for k, v in sorted(counts.items()) if k not in SUMMARY_ORDER]
     mb = result.outcome.bytes_uploaded / 1e6
     click.echo(f"pair {result.pair}: {', '.join(parts)} ({result.elapsed:.1f} s, {mb:.1f} MB sent)")
+    for item in result.outcome.retired:
+        slash = "/" if item.is_folder else ""
+        kind = "folder id" if item.is_folder else "id"
+        where = f" -> {item.versioned}" if item.versioned else ""
+        word = {"version": "versioned", "trash": "trashed", "prune": "pruned"}[item.action]
+        click.echo(f"  {word} {item.rel}{slash} ({kind} {item.remote_id}){where}")
     for path, why in result.outcome.skipped:
         click.echo(f"  skipped {path}: {why}")
     for path, why in result.outcome.failed:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
@@ -29,6 +29,8 @@ from rich.progress import Progress as RichProgressBar
 from syncd.cli.app import App, SyncdCommand, pass_app
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
+from syncd.history.names import VERSIONS_DIR
+from syncd.history.timespec import parse_moment
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.remote.client import RemoteClient
 from syncd.remote.paths import resolve_remote_folder, split_remote_path
@@ -48,6 +50,7 @@ class RestoreRequest:
     dry_run: bool = False
     overwrite: bool = False
     as_json: bool = False
+    at: str | None = None  # restore the state as of this moment (ISO 8601 or an age: 3d)
 
 
 class BarProgress:
@@ -96,12 +99,33 @@ def run_restore(
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UserError(f"destination {dest} exists and is not a directory — choose another DEST")
 
+    at_ns = _moment(request.at)
+    if (
+        at_ns is not None
+        and pair is not None
+        and os.path.realpath(dest) == os.path.realpath(pair.local)
+    ):
+        raise UserError(
+            "restore --at into the pair's own folder would make the past the live tree — "
+            "restore into another directory and copy what you need back"
+        )
     with _journal_hooks(config, pair, dest, request.dry_run) as (known, rebuilder):
         root_id, label = _root_folder(client, request, pair, known)
+        source: Any = client
+        if at_ns is not None:
+            from syncd.restore.history import HistoryView
+
+            view = HistoryView(
+                client,
+                root_id,
+                at_ns,
+                upload_time=known.upload_time if known is not None else None,
+            )
+            source, root_id = view, view.root
         show_bar = err.isatty() and not request.as_json and not request.dry_run
         bar = BarProgress(Console(file=err)) if show_bar else None
         restorer = Restorer(
-            client,
+            source,
             dest,
             workers=download_workers(config, client),
             dry_run=request.dry_run,
@@ -110,6 +134,7 @@ def run_restore(
             recorder=rebuilder,
             progress=bar,
             on_line=None if request.as_json else lambda line: print(line, file=out),
+            hide_at_root=frozenset({VERSIONS_DIR}),
         )
         if bar is not None:
             with bar.bar:
@@ -120,6 +145,17 @@ def run_restore(
             rebuilder.finish(report.ok)
     _print_report(report, request.as_json, out)
     return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def _moment(text: str | None) -> int | None:
+    if text is None:
+        return None
+    import time
+
+    try:
+        return parse_moment(text, time.time_ns())
+    except ValueError as exc:
+        raise UserError(f"--at: {exc}") from None
 
 
 def _root_folder(
@@ -194,6 +230,13 @@ def _print_report(report: RestoreReport, as_json: bool, out: TextIO) -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace local files that differ (else skip).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--at",
+    metavar="TIME",
+    default=None,
+    help="Restore the state as of TIME (ISO 8601, or an age such as 3d, 12h) from the live "
+    "tree and the versions area.",
+)
 @click.argument("dest", type=click.Path(file_okay=False))
 @pass_app
 def restore(
@@ -204,11 +247,12 @@ def restore(
     dry_run: bool,
     overwrite: bool,
     as_json: bool,
+    at: str | None,
     dest: str,
 ) -> int:
     """Download a remote folder tree into DEST: resumable, never writes outside DEST.
     Into a pair's own local root it also rebuilds the journal (disaster recovery)."""
     config = app.load_config()
-    request = RestoreRequest(dest, pair, remote, remote_id, dry_run, overwrite, as_json)
+    request = RestoreRequest(dest, pair, remote, remote_id, dry_run, overwrite, as_json, at)
     with app.open_client(config) as client:
         return run_restore(config, client, request)

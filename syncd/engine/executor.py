@@ -43,6 +43,7 @@ from syncd.engine.ops import (
     UpdateDir,
     Upload,
 )
+from syncd.engine.versioning import Retired, Versioner
 from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
@@ -78,6 +79,8 @@ class Outcome:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
+    # Remote items taken out of the live tree (versioned, trashed, pruned), for the summary.
+    retired: list[Retired] = field(default_factory=list)
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -123,6 +126,9 @@ class Executor:
         self.outcome = Outcome()
         self._lock = threading.Lock()
         self._folder_locks: dict[tuple[int | None, str], threading.Lock] = {}
+        # Decides what a remote item leaving the live tree becomes (a version, or trash);
+        # None: the behaviour from before versions (trash where the op says so).
+        self.versioner: Versioner | None = None
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -330,6 +336,12 @@ class Executor:
             self._count("moved" if op.set_parent else "renamed")
 
     def _do_TrashFolder(self, op: TrashFolder) -> None:
+        if self.versioner is not None and op.dir_id is not None:
+            word = self.versioner.retire_folder(op.folder_id, op.rel, op.dir_id)
+            with self.journal.transaction() as tx:
+                tx.delete_dir_tree(op.dir_id)
+            self._count(word, max(op.files, 1))
+            return
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "trash", target_id=op.folder_id)
         with contextlib.suppress(NotFound):  # already gone
@@ -386,6 +398,7 @@ class Executor:
                 tx.put_file(_replace_ident(old, ident))
             self._count("unchanged (same MD5)")
             return
+        first, original = op, op.replaces
         for attempt in range(CHANGED_RETRIES + 1):
             started_ns = time.time_ns()
             result = self._upload_once(op, path, ident)
@@ -406,7 +419,13 @@ class Executor:
                 break
             ident = settled
             op = _next_version(op, result[0])
-        if op.replaces is not None and op.trash_replaced:
+        if self.versioner is not None and original is not None:
+            # The version this upload replaced leaves the live tree: a version, or the trash.
+            old_size = first.old_row.remote_size if first.old_row is not None else None
+            self._count(self.versioner.retire_file(original, op.rel, old_size))
+            if op.reason == _STALE and op.replaces is not None:
+                self._trash_file(op.replaces)  # our own copy that went stale while sent
+        elif op.replaces is not None and op.trash_replaced:
             self._trash_file(op.replaces)
         self._count("replaced" if op.replaces is not None else "uploaded")
 
@@ -476,6 +495,7 @@ class Executor:
                     None,
                 )
             )
+            tx.record_upload(self.pair_id, file_id, time.time_ns())  # a version's FROM, later
             tx.clear_intent(intent)
         return file_id, stored, md5
 
@@ -606,6 +626,14 @@ class Executor:
             self._count("moved" if op.set_folder else "renamed")
 
     def _do_TrashFile(self, op: TrashFile) -> None:
+        if self.versioner is not None and op.dir_id is not None and op.name is not None:
+            row = self.journal.get_file(op.dir_id, op.name)
+            size = row.remote_size if row is not None and row.file_id == op.file_id else None
+            word = self.versioner.retire_file(op.file_id, op.rel, size)
+            with self.journal.transaction() as tx:
+                tx.delete_file(op.dir_id, op.name, op.file_id)
+            self._count(word)
+            return
         self._trash_file(op.file_id)
         if op.dir_id is not None and op.name is not None:
             with self.journal.transaction() as tx:
@@ -669,6 +697,9 @@ def _replace_ident(row: FileRow, ident: Identity) -> FileRow:
     return row._replace(size=ident.size, mtime_ns=ident.mtime_ns, inode=ident.inode)
 
 
+_STALE = "changed during upload"  # an Upload replacing our own stale copy: always trashed
+
+
 def _next_version(op: Upload, stale_id: int) -> Upload:
     """The same upload again, replacing (and trashing) the stale copy just sent."""
     return Upload(
@@ -678,7 +709,7 @@ def _next_version(op: Upload, stale_id: int) -> Upload:
         ident=op.ident,
         replaces=stale_id,
         trash_replaced=True,  # our own stale copy, in any mode
-        reason="changed during upload",
+        reason=_STALE,
     )
 
 

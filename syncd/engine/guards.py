@@ -60,9 +60,7 @@ def check_root(
     return ident.dev
 
 
-def check_deletions(
-    pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete
-) -> None:
+def check_deletions(pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete) -> None:
     """Refuse a pass that would trash more than ``limit`` of what the pair tracks (the run's
     ``--max-delete``, else the config's ``[sync] max_delete``)."""
     if deletions == 0 or limit.allows(deletions, tracked_files):

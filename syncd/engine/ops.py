@@ -111,6 +111,10 @@ class TrashFolder(Op):
     dir_id: int | None = field(kw_only=True)  # None: an untracked remote folder
     files: int = field(default=0, kw_only=True)  # files trashed with it (for the guard)
 
+    def describe(self) -> str:
+        whose = "" if self.dir_id is not None else ", untracked"
+        return f"{self.kind:<14} {self.rel}/ (folder id {self.folder_id}{whose})"
+
 
 @dataclass(eq=False)
 class ForgetDir(Op):
@@ -165,7 +169,8 @@ class Upload(Op):
 
     def describe(self) -> str:
         what = "replace" if self.replaces is not None else self.kind
-        return f"{what:<14} {self.rel} ({self.ident.size} bytes, {self.reason})"
+        old = f", old id {self.replaces}" if self.replaces is not None else ""
+        return f"{what:<14} {self.rel} ({self.ident.size} bytes, {self.reason}{old})"
 
 
 @dataclass(eq=False)
@@ -203,6 +208,10 @@ class TrashFile(Op):
     file_id: int = field(kw_only=True)
     dir_id: int | None = field(kw_only=True)  # None: untracked remote file
     name: str | None = field(kw_only=True)
+
+    def describe(self) -> str:
+        whose = "" if self.dir_id is not None else ", untracked"
+        return f"{self.kind:<14} {self.rel} (id {self.file_id}{whose})"
 
 
 @dataclass(eq=False)

@@ -145,6 +145,10 @@ class PlanSettings:
     # Adopt an untracked remote file with the local file's name and size instead of uploading
     # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
     adopt_existing: bool = False
+    # A tracked file or directory deleted locally leaves the remote live tree (a TrashFile /
+    # TrashFolder the executor turns into a version or a trash) in backup mode too; False:
+    # backup mode only forgets it (mirror mode always removes it).
+    retire_deleted: bool = False
 
 
 @dataclass
@@ -887,14 +891,18 @@ class Planner:
             if (row.dir_id, row.name) in self._moved_files:
                 continue
             alive = listed or row.file_id in self._relocated_files
-            if mirror and alive and row.file_id is not None:
+            if (mirror or self.s.retire_deleted) and alive and row.file_id is not None:
                 self._emit(TrashFile(rel, file_id=row.file_id, dir_id=row.dir_id, name=row.name))
             else:
                 self._emit(ForgetFile(rel, dir_id=row.dir_id, name=row.name, file_id=row.file_id))
         for rel, row in self._vanished_dirs:
             if row.id in self._claimed_dirs or row.id in self._bound_dirs:
                 continue
-            if mirror and row.folder_id is not None and row.status == SYNCED:
+            if (
+                (mirror or self.s.retire_deleted)
+                and row.folder_id is not None
+                and row.status == SYNCED
+            ):
                 self._handled_folders.add(row.folder_id)
                 files = self.src.subtree_files(row.id)
                 self._emit(TrashFolder(rel, folder_id=row.folder_id, dir_id=row.id, files=files))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.config import MaxDelete, PairConfig, SyncConfig
-from syncd.engine import guards
+from syncd.engine import guards, versioning
 from syncd.engine.executor import Executor, Outcome, Progress
 from syncd.engine.ops import Ref
 from syncd.engine.planner import Plan, Planner, PlanSettings
@@ -221,6 +221,7 @@ def _pass(
         ),
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=options.adopt_existing,
+        retire_deleted=pair.history.keep,
     )
     workers = upload_workers(sync.workers, package)
     executor = Executor(
@@ -237,6 +238,10 @@ def _pass(
     )
     if not options.dry_run:
         client.set_upload_concurrency(workers)
+    versioner = versioning.for_pass(client, journal, row.id, folder_id, pair, options.dry_run)
+    executor.versioner = versioner
+    if versioner is not None:
+        intents = versioning.before_pass(versioner, journal, row.root_dir_id, intents)
     retries = 2  # a lost anchor of a partial pass, then a lost root
     while True:
         sources = _AnchoredSources(
@@ -311,6 +316,8 @@ def _pass(
         result.outcome.skipped.extend(not_synced)
         return result
     result.outcome = executor.run(plan.ops)
+    if versioner is not None:
+        versioning.after_pass(versioner, result.outcome, full=dirty is None)
     result.outcome.skipped.extend(not_synced)
     if not_synced:
         result.outcome.add("not synced", len(not_synced) + sources.issues_dropped)

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from syncd.engine.planner import LocalDir
+from syncd.history.names import VERSIONS_DIR
 from syncd.journal.rows import DirRow, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.scanner import (
@@ -122,9 +123,16 @@ class LiveSources:
         with self._lock:
             self.listings += 1
         try:
-            return self.client.folder_listing(api_folder_id(folder_id))
+            listing = self.client.folder_listing(api_folder_id(folder_id))
         except NotFound:
             return None
+        if any(f.name == VERSIONS_DIR for f in listing.folders):
+            # The versions area is history, not pair content: never synced, never trashed
+            # (no local entry can hold that name: `.syncd-*` is ignored locally).
+            listing = FolderListing(
+                [f for f in listing.folders if f.name != VERSIONS_DIR], listing.files
+            )
+        return listing
 
     def _prefetch(self, folder_ids: list[int]) -> None:
         if self._pool is None:

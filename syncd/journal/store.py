@@ -193,6 +193,41 @@ class Tx:
         )
         return int(result.lastrowid)
 
+    def record_upload(self, pair_id: int, file_id: int, live_from_ns: int) -> None:
+        """When an upload of syncd's became live (a version's FROM time, later)."""
+        self._x(
+            "INSERT OR REPLACE INTO uploads (pair_id, file_id, live_from_ns) VALUES (:p, :f, :t)",
+            p=pair_id,
+            f=file_id,
+            t=live_from_ns,
+        )
+
+    def forget_upload(self, pair_id: int, file_id: int) -> None:
+        self._x("DELETE FROM uploads WHERE pair_id = :p AND file_id = :f", p=pair_id, f=file_id)
+
+    def set_version_folder(self, pair_id: int, rel: str, folder_id: int | None) -> None:
+        if folder_id is None:
+            self._x("DELETE FROM version_folders WHERE pair_id = :p AND rel = :r", p=pair_id, r=rel)
+        else:
+            self._x(
+                "INSERT OR REPLACE INTO version_folders (pair_id, rel, folder_id) "
+                "VALUES (:p, :r, :f)",
+                p=pair_id,
+                r=rel,
+                f=folder_id,
+            )
+
+    def add_history(self, pair_id: int, versions: int, nbytes: int) -> None:
+        """Count versions made (or pruned: negative) since the last full count."""
+        self._x(
+            "INSERT INTO history (pair_id, versions, bytes, counted_at, upgraded) "
+            "VALUES (:p, max(:v, 0), max(:b, 0), NULL, 0) ON CONFLICT(pair_id) DO UPDATE SET "
+            "versions = max(versions + :v, 0), bytes = max(bytes + :b, 0)",
+            p=pair_id,
+            v=versions,
+            b=nbytes,
+        )
+
     def clear_intent(self, intent_id: int) -> None:
         self._x("DELETE FROM intents WHERE id = :i", i=intent_id)
 
@@ -501,3 +536,57 @@ class Journal:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return reader.daemon_status(self._read)
+
+    # -- history (versioned pairs; migration 0004) -------------------------------------------
+
+    def upload_time(self, pair_id: int, file_id: int) -> int | None:
+        """When syncd's upload ``file_id`` became live (UTC ns), if recorded."""
+        rows = self._read(
+            "SELECT live_from_ns FROM uploads WHERE pair_id = :p AND file_id = :f",
+            p=pair_id,
+            f=file_id,
+        )
+        return int(rows[0][0]) if rows else None
+
+    def version_folder(self, pair_id: int, rel: str) -> int | None:
+        rows = self._read(
+            "SELECT folder_id FROM version_folders WHERE pair_id = :p AND rel = :r",
+            p=pair_id,
+            r=rel,
+        )
+        return int(rows[0][0]) if rows else None
+
+    def set_version_folder(self, pair_id: int, rel: str, folder_id: int | None) -> None:
+        with self.transaction() as tx:
+            tx.set_version_folder(pair_id, rel, folder_id)
+
+    def history_counts(self, pair_id: int) -> tuple[int, int, float | None, bool] | None:
+        """(versions, bytes, when last counted in full, upgraded) or None."""
+        rows = self._read(
+            "SELECT versions, bytes, counted_at, upgraded FROM history WHERE pair_id = :p",
+            p=pair_id,
+        )
+        if not rows:
+            return None
+        v, b, c, u = rows[0]
+        return int(v), int(b), c, bool(u)
+
+    def set_history_counts(self, pair_id: int, versions: int, nbytes: int) -> None:
+        with self.transaction() as tx:
+            tx._x(
+                "INSERT INTO history (pair_id, versions, bytes, counted_at, upgraded) "
+                "VALUES (:p, :v, :b, :c, 0) ON CONFLICT(pair_id) DO UPDATE SET "
+                "versions = :v, bytes = :b, counted_at = :c",
+                p=pair_id,
+                v=versions,
+                b=nbytes,
+                c=time.time(),
+            )
+
+    def set_upgraded(self, pair_id: int) -> None:
+        with self.transaction() as tx:
+            tx._x(
+                "INSERT INTO history (pair_id, versions, bytes, counted_at, upgraded) "
+                "VALUES (:p, 0, 0, NULL, 1) ON CONFLICT(pair_id) DO UPDATE SET upgraded = 1",
+                p=pair_id,
+            )

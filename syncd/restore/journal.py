@@ -37,6 +37,13 @@ class JournalHashes:
         remote_size = row.remote_size if row.remote_size is not None else row.size
         return row.md5_hex if remote_size == size else None
 
+    def mtime_for(self, file_id: int) -> int | None:
+        row = self.journal.file_by_file_id(self.pair.id, file_id)
+        return row.mtime_ns if row is not None else None
+
+    def upload_time(self, file_id: int) -> int | None:
+        return self.journal.upload_time(self.pair.id, file_id)
+
 
 @dataclass
 class JournalRebuilder:

@@ -163,14 +163,27 @@ def place_entries(
 
     Files and folders share one namespace. Who keeps a contested name is decided by a stated,
     stable rule: names used unchanged before sanitised ones, folders before files, then the
-    lower remote id (the older upload). The others get `name (2).ext`, `name (3).ext`, ...,
-    never a name another entry of the folder claims as it is. Returned in input order.
+    older name (its first upload's id), and of exact duplicates the newest upload (higher id).
+    The others get `name (2).ext`, `name (3).ext`, ..., never a name another entry of the
+    folder claims as it is. Returned in input order.
     """
     items = list(entries)
     safe = [sanitise_name(e.name, windows_rules=windows_rules) for e in items]
+    # Of exact same-name duplicates (nothing unique on the host, and nobody can tell which is
+    # current), the newest upload (the higher id) keeps the name: the last one written is the
+    # likeliest current content. Different names that collide only here: the older one.
+    first_id: dict[tuple[str, bool], int] = {}
+    for e in items:
+        key = (e.name, e.is_folder)
+        first_id[key] = min(first_id.get(key, e.id), e.id)
     order = sorted(
         (i for i, s in enumerate(safe) if s.name is not None),
-        key=lambda i: (safe[i].reason is not None, not items[i].is_folder, items[i].id),
+        key=lambda i: (
+            safe[i].reason is not None,
+            not items[i].is_folder,
+            first_id[(items[i].name, items[i].is_folder)],
+            -items[i].id,
+        ),
     )
     winner: dict[str, int] = {}
     for i in order:

@@ -217,6 +217,7 @@ class Restorer:
         recorder: RestoreRecorder | None = None,
         progress: Progress | None = None,
         on_line: Callable[[str], None] | None = None,
+        hide_at_root: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.dest = os.path.abspath(dest)
@@ -229,6 +230,7 @@ class Restorer:
         self.recorder = recorder
         self.progress = progress
         self.on_line = on_line or (lambda _line: None)
+        self.hide_at_root = hide_at_root
         self.report = RestoreReport(dest=self.dest, dry_run=dry_run)
         self._lock = threading.Lock()
         self._root_fd: int | None = None
@@ -284,6 +286,12 @@ class Restorer:
                     rel = "/".join(folder.parts)
                     self._fail(folder.remote_path + "/", rel, f"listing failed: {exc}")
                     continue
+                if first and self.hide_at_root:
+                    # The versions area is history, not the live tree (restore --at reads it).
+                    listing = FolderListing(
+                        [f for f in listing.folders if f.name not in self.hide_at_root],
+                        listing.files,
+                    )
                 first = False
                 self.report.folders += 1
                 jobs, subfolders = self._plan_folder(listing, folder, fold)
@@ -462,6 +470,14 @@ class Restorer:
                         retryable=False,
                     )
                 st = temp.commit(job.local_name, replace=job.replace)
+                mtime_for = getattr(self.known, "mtime_for", None)
+                mtime = mtime_for(job.file.id) if mtime_for is not None else None
+                if mtime is not None:
+                    # The file's own time, not the restore's: the journal knows it.
+                    os.utime(
+                        job.local_name, ns=(mtime, mtime), dir_fd=dir_fd, follow_symlinks=False
+                    )
+                    st = os.stat(job.local_name, dir_fd=dir_fd, follow_symlinks=False)
             finally:
                 temp.discard()
         return st, md5

@@ -165,8 +165,11 @@ def test_backup_mode_keeps_foreign_and_deleted_files(
         result = syncer.run()
         assert result.exit_code == 0
         paths = emulator.admin.active_paths()
-        assert "/Backup/docs/d/foreign.txt" in paths
-        assert "/Backup/docs/d/f0.txt" in paths  # deleted locally, kept remotely
+        assert "/Backup/docs/d/foreign.txt" in paths  # not syncd's: left where it is
+        # Deleted and replaced locally: out of the live tree, kept as versions.
+        assert "/Backup/docs/d/f0.txt" not in paths
+        versions = sorted(p for p in paths if p.startswith("/Backup/docs/.syncd-versions/d/"))
+        assert [p.rsplit("/", 1)[1].split("~")[0] for p in versions] == ["f0", "f1"]
         assert emulator.admin.counts().get("file/delete", 0) == 0
         assert emulator.admin.counts().get("folder/delete", 0) == 0
         assert syncer.run().plan.ops == []

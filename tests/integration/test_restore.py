@@ -166,8 +166,8 @@ def test_hostile_remote_names_stay_inside_dest_and_are_reported(
     assert where(4) == "x_y"
     assert where(5) == "tab_here"
     assert where(6) == "CON"  # harmless on POSIX: kept
-    assert where(7) == "a.txt"  # the older of the two duplicates keeps the name
-    assert where(8) == "a (2).txt"
+    assert where(7) == "a (2).txt"  # the newer of the two duplicates keeps the name
+    assert where(8) == "a.txt"
     assert where(9) == "A.txt"  # ext4 is case-sensitive: no clash
     assert where(10) == "_.. (2)"  # the folder '..' took '_..' (folders before files)
     assert where(11) == "_."
@@ -178,7 +178,7 @@ def test_hostile_remote_names_stay_inside_dest_and_are_reported(
     renamed = {item.local_path: item.reason for item in report.renamed}
     assert "duplicate name 'a.txt'" in renamed["a (2).txt"]
     assert "separator" in renamed[".._evil"]
-    # Every hostile name but CON, the first a.txt and A.txt, plus both folders and their file.
+    # Every hostile name but CON, the newer a.txt and A.txt, plus both folders and their file.
     assert len(report.renamed) == 13
     assert report.failed == []
     assert report.ok

@@ -86,12 +86,12 @@ def test_numbered_name() -> None:
     assert len(numbered_name(long, 12, is_folder=False).encode()) <= MAX_NAME_BYTES
 
 
-def test_duplicates_renamed_by_lower_id_first() -> None:
+def test_duplicates_the_newest_upload_keeps_the_name() -> None:
     entries = [RemoteEntry(9, "a.txt", False), RemoteEntry(4, "a.txt", False)]
     placed = place_entries(entries)
-    assert [p.local_name for p in placed] == ["a (2).txt", "a.txt"]
-    assert "duplicate name" in (placed[0].note or "")
-    assert placed[1].note is None and not placed[1].renamed
+    assert [p.local_name for p in placed] == ["a.txt", "a (2).txt"]
+    assert "duplicate name" in (placed[1].note or "")
+    assert placed[0].note is None and not placed[0].renamed
 
 
 def test_case_collision_only_on_case_insensitive_fs() -> None:

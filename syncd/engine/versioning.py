@@ -1,0 +1,443 @@
+"""What happens to a remote file (or folder) that leaves a pair's live tree: a version, or the
+host's trash.
+
+The planner says *that* a remote file leaves the live tree (an upload replaces it, its local
+file or directory was deleted); the executor asks a :class:`Versioner` to retire it. With
+versions kept (``versions = "keep"`` or a retention table; backup mode's default) it is moved
+**by id** into the pair's versions area, ``<pair folder>/.syncd-versions/<same relative
+dir>/``, and renamed to its versioned name (``syncd.history.names``) in the same call: one
+``file/edit`` (folder_id and filename together), never a re-upload. A directory removed locally
+becomes one versioned *folder*: one ``folder/edit`` that moves and renames it, whatever it
+holds.
+
+Times: a version's FROM is when its upload became live. syncd records that for its own uploads
+(the journal's ``uploads`` table); for older ones it asks ``file/info``'s ``uploadedDate``
+(one call, only for uploads made before this journal knew). TO is now. A versioned folder's
+FROM is the newest upload time of the files it holds (every file in it was live from FROM to
+TO, which is what ``restore --at`` needs for any moment in that span; a moment before FROM asks
+``file/info`` for the files in it).
+
+Crash safety: each move is an intent (kind ``version``, target id, area folder id, versioned
+name) written before the call and cleared with the journal change; a pass starts by replaying
+the intents a crash left (:meth:`Versioner.replay`): a file the journal still tracks was not
+retired yet (the new pass decides about it again), any other is moved where the intent says.
+Prunes are ``trash`` intents like every other trash.
+
+The versions area's folder ids are kept in the journal (``version_folders``), so a retirement
+costs one call; a cached id that no longer exists (the host ignores an unknown ``folder_id`` in
+``file/edit``, so the answer's folder is checked) is looked up again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from syncd.config import PairConfig
+from syncd.history.names import VERSIONS_DIR, parse_versioned_name, versioned_name
+from syncd.history.retention import Retention, kept
+from syncd.journal.rows import Intent, api_folder_id
+from syncd.journal.store import Journal
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import NotFound, RemoteError
+
+if TYPE_CHECKING:
+    from syncd.engine.executor import Outcome
+
+log = logging.getLogger(__name__)
+
+VERSION_INTENT = "version"
+VERSION_FOLDER_INTENT = "version_folder"
+
+
+@dataclass
+class Retired:
+    """One remote item a pass took out of the live tree, for the pass summary."""
+
+    rel: str
+    remote_id: int
+    action: str  # "version" | "trash"
+    is_folder: bool = False
+    versioned: str | None = None
+
+
+@dataclass
+class Versioner:
+    """Retires remote items of one pair, by its history policy. Thread-safe."""
+
+    client: RemoteClient
+    journal: Journal
+    pair_id: int
+    root_folder_id: int  # the pair's remote folder (ACCOUNT_ROOT for the account root)
+    keep: bool
+    retention: Retention | None = None
+    now_ns: Callable[[], int] = time.time_ns
+    retired: list[Retired] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _area_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def retire_file(self, file_id: int, rel: str, size: int | None) -> str:
+        """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word."""
+        if not self.keep:
+            self._trash(file_id)
+            self._note(Retired(rel, file_id, "trash"))
+            return "trashed"
+        live_to = self.now_ns()
+        return self.version_file(file_id, rel, size, self._live_from(file_id, live_to), live_to)
+
+    def version_file(
+        self, file_id: int, rel: str, size: int | None, live_from: int, live_to: int
+    ) -> str:
+        """Move ``file_id`` into the versions area as the version of ``rel`` that was live
+        from ``live_from`` to ``live_to`` (one ``file/edit``)."""
+        parent, _, name = rel.rpartition("/")
+        vname = versioned_name(name, min(live_from, live_to), live_to)
+        for attempt in range(2):
+            area = self.area_folder(parent, fresh=attempt > 0)
+            with self.journal.transaction() as tx:
+                intent = tx.add_intent(
+                    self.pair_id, VERSION_INTENT, folder_id=area, name=vname, target_id=file_id
+                )
+            try:
+                moved = self.client.file_relocate(file_id, api_folder_id(area), filename=vname)
+            except NotFound:
+                self.journal.clear_intents([intent])
+                return "already gone"
+            if (moved.folder_id or 0) == area:
+                with self.journal.transaction() as tx:
+                    tx.forget_upload(self.pair_id, file_id)
+                    tx.add_history(self.pair_id, 1, size or moved.size)
+                    tx.clear_intent(intent)
+                self._note(Retired(rel, file_id, "version", versioned=moved.name))
+                return "versioned"
+            self.journal.clear_intents([intent])  # the area folder is gone: look it up again
+        raise RemoteError(f"could not move {rel} into the versions area")
+
+    def _live_from(self, file_id: int, fallback: int) -> int:
+        known = self._uploaded_at(file_id)
+        return known if known is not None else fallback
+
+    # -- folders -------------------------------------------------------------------------------
+
+    def retire_folder(self, folder_id: int, rel: str, dir_id: int) -> str:
+        """Take a whole folder out of the live tree: one ``folder/edit`` into the area."""
+        if not self.keep:
+            with contextlib.suppress(NotFound):
+                self._trash_folder(folder_id)
+            self._note(Retired(rel, folder_id, "trash", is_folder=True))
+            return "trashed"
+        parent, _, name = rel.rpartition("/")
+        live_to = self.now_ns()
+        files, nbytes, newest = self._subtree_facts(dir_id)
+        live_from = newest if newest is not None else 0
+        vname = versioned_name(name, min(live_from, live_to), live_to, is_folder=True)
+        for attempt in range(2):
+            area = self.area_folder(parent, fresh=attempt > 0)
+            with self.journal.transaction() as tx:
+                intent = tx.add_intent(
+                    self.pair_id,
+                    VERSION_FOLDER_INTENT,
+                    folder_id=area,
+                    name=vname,
+                    target_id=folder_id,
+                )
+            try:
+                moved = self.client.folder_relocate(
+                    folder_id, api_folder_id(area), folder_name=vname
+                )
+            except NotFound:
+                self.journal.clear_intents([intent])
+                return "already gone"
+            if (moved.parent_id or 0) == area:
+                with self.journal.transaction() as tx:
+                    tx.add_history(self.pair_id, files, nbytes)
+                    tx.clear_intent(intent)
+                self._note(Retired(rel, folder_id, "version", True, moved.name))
+                return "versioned"
+            self.journal.clear_intents([intent])
+        raise RemoteError(f"could not move {rel}/ into the versions area")
+
+    def _subtree_facts(self, dir_id: int) -> tuple[int, int, int | None]:
+        """(files, bytes, newest upload time) of a journal subtree."""
+        files = nbytes = 0
+        newest: int | None = None
+        stack = [dir_id]
+        while stack:
+            rows, dirs = self.journal.children(stack.pop())
+            for row in rows:
+                if row.file_id is None:
+                    continue
+                files += 1
+                nbytes += row.remote_size or row.size
+                t = self.journal.upload_time(self.pair_id, row.file_id)
+                if t is not None and (newest is None or t > newest):
+                    newest = t
+            stack.extend(d.id for d in dirs)
+        return files, nbytes, newest
+
+    # -- the area ------------------------------------------------------------------------------
+
+    def area_folder(self, rel_dir: str, *, fresh: bool = False) -> int:
+        """The versions area's folder for the pair's directory ``rel_dir`` ("" = the pair's
+        root), created along the way; from the journal unless ``fresh``."""
+        with self._area_lock:
+            if not fresh:
+                cached = self.journal.version_folder(self.pair_id, rel_dir)
+                if cached is not None:
+                    return cached
+            parts = [VERSIONS_DIR, *(p for p in rel_dir.split("/") if p)]
+            folder = self.root_folder_id
+            for depth in range(len(parts)):
+                key = "/".join(parts[1 : depth + 1])
+                cached = None if fresh else self.journal.version_folder(self.pair_id, key)
+                if cached is not None:
+                    folder = cached
+                    continue
+                listing = self.client.folder_listing(api_folder_id(folder))
+                found = sorted(f.id for f in listing.folders if f.name == parts[depth])
+                if found:
+                    folder = found[0]  # twins (a crash between create and record): the oldest
+                else:
+                    folder = self.client.folder_create(parts[depth], api_folder_id(folder)).id
+                self.journal.set_version_folder(self.pair_id, key, folder)
+            return folder
+
+    # -- the upgrade of backups made before versions -----------------------------------------
+
+    def sort_piles(self, root_dir_id: int) -> int:
+        """Backups made before versions left every replaced upload beside its successor under
+        the same name. Once per pair: in each folder the journal tracks, the untracked files
+        named like a tracked file become that file's versions (oldest first, each live from its
+        ``uploadedDate`` until the next one's); the journal's id stays live. Nothing is
+        trashed. One listing per folder, one ``file/info`` and one ``file/edit`` per old
+        upload. Returns how many versions were made."""
+        made = 0
+        stack: list[tuple[int, str, int]] = [(root_dir_id, "", self.root_folder_id)]
+        while stack:
+            dir_id, rel, folder_id = stack.pop()
+            files, dirs = self.journal.children(dir_id)
+            stack.extend(
+                (d.id, f"{rel}/{d.name}".lstrip("/"), d.folder_id)
+                for d in dirs
+                if d.folder_id is not None
+            )
+            try:
+                listing = self.client.folder_listing(api_folder_id(folder_id))
+            except NotFound:
+                continue
+            by_name: dict[str, list[int]] = {}
+            sizes: dict[int, int] = {}
+            for f in listing.files:
+                by_name.setdefault(f.name, []).append(f.id)
+                sizes[f.id] = f.size
+            for row in files:
+                if row.file_id is None:
+                    continue
+                others = [
+                    i
+                    for i in by_name.get(row.stored_name, [])
+                    if i != row.file_id and self.journal.file_by_file_id(self.pair_id, i) is None
+                ]
+                if not others:
+                    continue
+                pile = [*sorted(others), row.file_id]  # ids grow with uploads: oldest first
+                starts = [self._uploaded_at(i) for i in pile]
+                path = f"{rel}/{row.name}".lstrip("/")
+                for index, old in enumerate(pile[:-1]):
+                    start = starts[index] if starts[index] is not None else 0
+                    end = next((t for t in starts[index + 1 :] if t is not None), start)
+                    self.version_file(old, path, sizes.get(old), start, max(start, end))
+                    made += 1
+        self.journal.set_upgraded(self.pair_id)
+        return made
+
+    def _uploaded_at(self, file_id: int) -> int | None:
+        known = self.journal.upload_time(self.pair_id, file_id)
+        if known is not None:
+            return known
+        try:
+            info = self.client.file_info(file_id)
+        except RemoteError:
+            return None
+        if info.uploaded_at is None:
+            return None
+        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+
+    # -- crash recovery ------------------------------------------------------------------------
+
+    def replay(self, intents: list[Intent]) -> list[int]:
+        """Finish the versioning moves a crash interrupted; returns the intents handled."""
+        handled: list[int] = []
+        for intent in intents:
+            if intent.kind not in (VERSION_INTENT, VERSION_FOLDER_INTENT):
+                continue
+            handled.append(intent.id)
+            target, area, name = intent.target_id, intent.folder_id, intent.name
+            if target is None or area is None or not name:
+                continue
+            try:
+                if intent.kind == VERSION_INTENT:
+                    if self.journal.file_by_file_id(self.pair_id, target) is not None:
+                        continue  # still live in the journal: this pass decides again
+                    self.client.file_relocate(target, api_folder_id(area), filename=name)
+                else:
+                    if self.journal.dir_by_folder_id(self.pair_id, target) is not None:
+                        continue
+                    self.client.folder_relocate(target, api_folder_id(area), folder_name=name)
+            except NotFound:
+                continue
+            log.info("finished an interrupted versioning move: %s (id %s)", name, target)
+        self.journal.clear_intents(handled)
+        return handled
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def prune(self, *, dry_run: bool = False) -> tuple[int, int, list[Retired]]:
+        """Apply the retention policy to the whole versions area (one listing per folder in
+        it); returns (versions kept, bytes kept, what was (or would be) pruned)."""
+        area = self.journal.version_folder(self.pair_id, "")
+        if area is None:
+            area = self._find_area()
+            if area is None:
+                return 0, 0, []
+        now = self.now_ns()
+        total = nbytes = 0
+        pruned: list[Retired] = []
+        stack: list[tuple[int, str]] = [(area, "")]
+        while stack:
+            folder_id, rel = stack.pop()
+            try:
+                listing = self.client.folder_listing(folder_id)
+            except NotFound:
+                continue
+            groups: dict[str, list[tuple[tuple[bool, int], int, int]]] = {}
+            for f in listing.files:
+                parsed = parse_versioned_name(f.name)
+                if parsed is None:
+                    continue  # not ours: left alone
+                groups.setdefault(parsed.original, []).append(
+                    ((False, f.id), parsed.live_to_ns, f.size)
+                )
+            for sub in listing.folders:
+                parsed = parse_versioned_name(sub.name)
+                if parsed is None:
+                    stack.append((sub.id, f"{rel}/{sub.name}".lstrip("/")))
+                else:
+                    size = sub.total_size or 0
+                    groups.setdefault(parsed.original + "/", []).append(
+                        ((True, sub.id), parsed.live_to_ns, size)
+                    )
+            for original, versions in groups.items():
+                sizes = {key: size for key, _, size in versions}
+                keep = (
+                    kept([(k, t) for k, t, _ in versions], self.retention, now)
+                    if self.retention is not None
+                    else set(sizes)
+                )
+                for key, size in sizes.items():
+                    if key in keep:
+                        total += 1
+                        nbytes += size
+                        continue
+                    is_folder, remote_id = key
+                    path = f"{rel}/{original}".lstrip("/")
+                    pruned.append(Retired(path, remote_id, "prune", is_folder))
+                    if dry_run:
+                        continue
+                    if is_folder:
+                        with contextlib.suppress(NotFound):
+                            self._trash_folder(remote_id)
+                    else:
+                        self._trash(remote_id)
+        if not dry_run:
+            self.journal.set_history_counts(self.pair_id, total, nbytes)
+        return total, nbytes, pruned
+
+    def _find_area(self) -> int | None:
+        listing = self.client.folder_listing(api_folder_id(self.root_folder_id))
+        found = sorted(f.id for f in listing.folders if f.name == VERSIONS_DIR)
+        if not found:
+            return None
+        self.journal.set_version_folder(self.pair_id, "", found[0])
+        return found[0]
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _trash(self, file_id: int) -> None:
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "trash", target_id=file_id)
+        with contextlib.suppress(NotFound):
+            self.client.file_delete(file_id)
+        with self.journal.transaction() as tx:
+            tx.forget_upload(self.pair_id, file_id)
+            tx.clear_intent(intent)
+
+    def _trash_folder(self, folder_id: int) -> None:
+        with self.journal.transaction() as tx:
+            intent = tx.add_intent(self.pair_id, "trash", target_id=folder_id)
+        try:
+            self.client.folder_delete(folder_id)
+        finally:
+            self.journal.clear_intents([intent])
+
+    def _note(self, item: Retired) -> None:
+        with self._lock:
+            self.retired.append(item)
+
+
+# -- the pass's two hooks (called by engine.reconcile) -----------------------------------------
+
+
+def for_pass(
+    client: RemoteClient,
+    journal: Journal,
+    pair_id: int,
+    root_folder_id: int | None,
+    pair: PairConfig,
+    dry_run: bool,
+) -> Versioner | None:
+    """The pass's versioner (None in a dry run, or while the pair has no remote folder)."""
+    if dry_run or root_folder_id is None:
+        return None
+    policy = pair.history
+    return Versioner(
+        client, journal, pair_id, root_folder_id, keep=policy.keep, retention=policy.retention
+    )
+
+
+def before_pass(
+    versioner: Versioner, journal: Journal, root_dir_id: int, intents: list[Intent]
+) -> list[Intent]:
+    """Finish interrupted versioning moves; the first time a pair keeps versions, sort out
+    the same-name piles older backups left. Returns the intents still to be looked at."""
+    handled = set(versioner.replay(intents))
+    if versioner.keep:
+        counts = journal.history_counts(versioner.pair_id)
+        if counts is None or not counts[3]:
+            made = versioner.sort_piles(root_dir_id)
+            if made:
+                log.info("sorted %d older same-name uploads into the versions area", made)
+    return [i for i in intents if i.id not in handled]
+
+
+def after_pass(versioner: Versioner, outcome: Outcome, *, full: bool) -> None:
+    """Hand what the pass retired to its summary; after a full pass, apply the retention
+    policy (only an explicit one: with none, every version is kept)."""
+    if full and versioner.keep and versioner.retention is not None and not outcome.cancelled:
+        try:
+            _, _, pruned = versioner.prune()
+        except RemoteError as exc:
+            outcome.failed.append((VERSIONS_DIR, f"pruning old versions failed: {exc}"))
+            outcome.add("failed")
+        else:
+            if pruned:
+                outcome.add("pruned", len(pruned))
+            versioner.retired.extend(pruned)
+    outcome.retired.extend(versioner.retired)

@@ -1,0 +1,189 @@
+"""A pair's tree as it was at a moment: the live tree and the versions area, merged.
+
+:class:`HistoryView` stands in for the client in :class:`syncd.restore.restorer.Restorer`: it
+answers ``folder_listing`` for *virtual* folders (negative ids), each the merge, for one
+relative path, of
+
+* the live folder: a file counts from the moment its upload became live (the journal's
+  ``uploads`` record; without a journal, the newest end of that name's versions, since a
+  version leaves the live tree right after its successor is uploaded; without either,
+  ``file/info``'s ``uploadedDate``: one call per such file);
+* the versions area's folder for that path: each versioned file counts within the interval its
+  name carries (``syncd.history.names``);
+* removed directories kept whole (versioned folders) whose interval holds the moment: their
+  files count as they are (a moment before the folder's FROM asks ``file/info`` per file).
+
+Per name the candidate that became live last (and was live at the moment) wins. Downloads go to
+the real client. Pure selection rules are in :func:`pick`; the rest is listing plumbing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncd.history.names import VERSIONS_DIR, parse_versioned_name
+from syncd.remote.client import RemoteClient
+from syncd.remote.errors import NotFound, RemoteError
+from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+
+FOREVER = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One remote file that may be a path's content at the moment."""
+
+    file: RemoteFile
+    live_from_ns: int
+    live_to_ns: int = FOREVER
+
+
+def pick(candidates: list[Candidate], at_ns: int) -> Candidate | None:
+    """The content of one path at ``at_ns``: live then, and the one that became live last
+    (ties: the newest upload, the higher id)."""
+    alive = [c for c in candidates if c.live_from_ns <= at_ns < c.live_to_ns]
+    if not alive:
+        return None
+    return max(alive, key=lambda c: (c.live_from_ns, c.file.id))
+
+
+@dataclass
+class _Virtual:
+    """One relative path of the pair: where its entries may come from."""
+
+    live: int | None = None  # the live folder id
+    area: int | None = None  # the versions area's folder for this path
+    kept: list[tuple[int, int, int]] = field(default_factory=list)  # versioned folders
+
+
+class HistoryView:
+    """A client-like view of a pair's remote folder at ``at_ns`` (None: the live tree)."""
+
+    def __init__(
+        self,
+        client: RemoteClient,
+        root_folder_id: int | None,
+        at_ns: int,
+        *,
+        upload_time: Callable[[int], int | None] | None = None,
+    ) -> None:
+        self.client = client
+        self.at_ns = at_ns
+        self.upload_time = upload_time or (lambda _id: None)
+        self.info_calls = 0
+        self._ids = itertools.count(-1, -1)
+        self._lock = threading.Lock()
+        self._virtual: dict[int, _Virtual] = {}
+        self.root = self._new(_Virtual(live=root_folder_id))
+        self._root_listing: FolderListing | None = None
+
+    # -- what the restorer calls -------------------------------------------------------------
+
+    def folder_listing(self, folder_id: int | None) -> FolderListing:
+        assert folder_id is not None and folder_id < 0
+        node = self._virtual[folder_id]
+        live = self._list(node.live)
+        if folder_id == self.root and node.live is not None:
+            area = [f for f in live.folders if f.name == VERSIONS_DIR]
+            node.area = min((f.id for f in area), default=None)
+            live = FolderListing([f for f in live.folders if f.name != VERSIONS_DIR], live.files)
+        area = self._list(node.area)
+        candidates: dict[str, list[Candidate]] = {}
+        folders: dict[str, _Virtual] = {}
+        version_ends: dict[str, int] = {}
+        for f in area.files:
+            parsed = parse_versioned_name(f.name)
+            if parsed is None:
+                continue
+            name = parsed.original
+            version_ends[name] = max(version_ends.get(name, 0), parsed.live_to_ns)
+            candidates.setdefault(name, []).append(
+                Candidate(f, parsed.live_from_ns, parsed.live_to_ns)
+            )
+        for f in live.files:
+            start = self.upload_time(f.id)
+            if start is None:
+                start = version_ends.get(f.name)
+            if start is None:
+                start = self._uploaded(f.id)
+            candidates.setdefault(f.name, []).append(Candidate(f, start))
+        for start, end, kept_id in node.kept:
+            self._add_kept(kept_id, start, end, candidates, folders)
+        for sub in live.folders:
+            folders.setdefault(sub.name, _Virtual()).live = sub.id
+        for sub in area.folders:
+            parsed = parse_versioned_name(sub.name)
+            if parsed is None:
+                folders.setdefault(sub.name, _Virtual()).area = sub.id
+            elif self.at_ns < parsed.live_to_ns:  # removed after the moment
+                folders.setdefault(parsed.original, _Virtual()).kept.append(
+                    (parsed.live_from_ns, parsed.live_to_ns, sub.id)
+                )
+        # The restorer writes a file under the name the listing gives: the path's name.
+        chosen = [
+            c.file._replace(name=name)
+            for name, cs in sorted(candidates.items())
+            if (c := pick(cs, self.at_ns)) is not None
+        ]
+        names = {f.name for f in chosen}
+        out_folders = [
+            RemoteFolder(self._new(v), folder_id, name)
+            for name, v in sorted(folders.items())
+            if name not in names
+        ]
+        return FolderListing(out_folders, chosen)
+
+    def file_download(self, file_id: int) -> Any:
+        return self.client.file_download(file_id)
+
+    def iter_download(self, link: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        return self.client.iter_download(link, chunk_size)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _add_kept(
+        self,
+        kept_id: int,
+        start: int,
+        end: int,
+        candidates: dict[str, list[Candidate]],
+        folders: dict[str, _Virtual],
+    ) -> None:
+        """Entries of a removed directory kept whole, live from ``start`` to ``end``."""
+        listing = self._list(kept_id)
+        for f in listing.files:
+            begin = start
+            if self.at_ns < start:  # the folder's FROM is its newest upload: ask for older ones
+                begin = self._uploaded(f.id)
+            candidates.setdefault(f.name, []).append(Candidate(f, begin, end))
+        for sub in listing.folders:
+            folders.setdefault(sub.name, _Virtual()).kept.append((start, end, sub.id))
+
+    def _uploaded(self, file_id: int) -> int:
+        with self._lock:
+            self.info_calls += 1
+        try:
+            info = self.client.file_info(file_id)
+        except RemoteError:
+            return 0
+        if info.uploaded_at is None:
+            return 0
+        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+
+    def _list(self, folder_id: int | None) -> FolderListing:
+        if folder_id is None:
+            return FolderListing([], [])
+        try:
+            return self.client.folder_listing(folder_id)
+        except NotFound:
+            return FolderListing([], [])
+
+    def _new(self, node: _Virtual) -> int:
+        with self._lock:
+            vid = next(self._ids)
+            self._virtual[vid] = node
+        return vid
