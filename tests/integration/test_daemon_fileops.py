@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess, wait_converged, write_config
+from tests.support.daemon import DaemonProcess, wait_converged, write_config
 
 REMOTE = "Sync/Root"
 DEADLINE = 30.0

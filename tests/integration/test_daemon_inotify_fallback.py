@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.daemon_harness import running_daemon, wait_converged, write_config
+from tests.support.daemon import running_daemon, wait_converged, write_config
 
 
 def test_watch_limit_fallback_warns_and_still_syncs(emulator, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syncd.journal.store import Journal
-from tests.integration.daemon_harness import (
+from tests.support.daemon import (
     REPO,
     DaemonProcess,
     remote_snapshot,
@@ -237,7 +237,7 @@ def test_sigterm_mid_upload_exits_0_and_next_start_completes(emulator, workdir: 
 
 
 def _empty():
-    from tests.integration.daemon_harness import Snapshot
+    from tests.support.daemon import Snapshot
 
     return Snapshot({}, set())
 

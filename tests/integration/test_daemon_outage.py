@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.daemon_harness import (
+from tests.support.daemon import (
     running_daemon,
     wait_converged,
     wait_for,

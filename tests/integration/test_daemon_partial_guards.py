@@ -12,8 +12,7 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.errors import GuardRefused
-
-from .test_reconcile_support import Syncer, write_config
+from tests.support.reconcile import Syncer, write_config
 
 
 @pytest.fixture

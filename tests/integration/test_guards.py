@@ -11,8 +11,7 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.local.markers import INCOMPLETE_MARKER
-
-from .test_reconcile_support import mutating_calls, run_cli, write_config
+from tests.support.reconcile import mutating_calls, run_cli, write_config
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import (
+from tests.support.reconcile import (
     Syncer,
     expected_remote,
     md5,

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import expected_remote, mutating_calls, run_cli, write_config
+from tests.support.reconcile import expected_remote, mutating_calls, run_cli, write_config
 
 
 def _tree(root: Path) -> None:

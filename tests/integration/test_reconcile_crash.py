@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import expected_remote, run_cli, write_config
+from tests.support.reconcile import expected_remote, run_cli, write_config
 
 
 @pytest.mark.emulator(latency_ms=20)

@@ -14,8 +14,7 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine import reconcile
-
-from .test_reconcile_support import Syncer, expected_remote, mutating_calls, write_config
+from tests.support.reconcile import Syncer, expected_remote, mutating_calls, write_config
 
 PREFIX = "Backup/docs"
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import Syncer, expected_remote, write_config
+from tests.support.reconcile import Syncer, expected_remote, write_config
 
 
 def test_faults_converge_without_duplicates(tmp_path: Path, emulator: EmulatorProcess) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine.executor import Progress
-
-from .test_reconcile_support import Syncer, expected_remote, write_config
+from tests.support.reconcile import Syncer, expected_remote, write_config
 
 
 def test_same_size_rewrite_within_the_mtime_tick_is_sent_again(

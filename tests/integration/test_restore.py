@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from syncd.restore.restorer import Restorer
-from tests.integration.test_restore_support import (
+from tests.support.restore import (
     add_file,
     add_folder,
     md5_tree,

@@ -10,8 +10,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import md5_tree, run_syncd, write_config
 from tests.reliability.conftest import scripted_host
+from tests.support.restore import md5_tree, run_syncd, write_config
 
 DOWNLOAD_TOKEN = "d0" * 32
 CONTENT = {2001: b"top", 3001: b"in sub"}

@@ -15,7 +15,7 @@ from typing import Any
 from syncd.journal.lock import StateLock
 from syncd.journal.store import Journal
 from syncd.local.markers import INCOMPLETE_MARKER
-from tests.integration.test_restore_support import (
+from tests.support.restore import (
     REPO,
     md5_tree,
     run_syncd,

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
+from tests.support.restore import (
     REPO,
     add_file,
     add_folder,

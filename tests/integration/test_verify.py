@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
+from tests.support.restore import (
     add_file,
     add_folder,
     run_syncd,

@@ -11,13 +11,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
+from tests.reliability.conftest import scripted_host
+from tests.support.restore import (
     syncd_command,
     upload_tree,
     write_config,
     write_tree,
 )
-from tests.reliability.conftest import scripted_host
 
 INVALID_NAME = b"caf\xe9-latin1.txt"  # Latin-1 bytes: not valid UTF-8
 INVALID_DIR = b"dir-\xff"

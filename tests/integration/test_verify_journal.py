@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.local.markers import INCOMPLETE_MARKER
-from tests.integration.test_restore_support import (
+from tests.support.restore import (
     add_file,
     run_syncd,
     upload_tree,

@@ -35,7 +35,7 @@ from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
 from syncd.remote.credentials import Credentials
 from syncd.remote.models import AccountPackage
-from tests.integration.test_reconcile_support import write_config
+from tests.support.reconcile import write_config
 
 from .invariants import local_tree, remote_tree
 from .test_crash_support import mutations, syncd_env, tail

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 from .invariants import invariant_problems
 from .test_crash_support import (

@@ -256,7 +256,7 @@ def wait_for_invariant(
     log_tail: Callable[[], str] = str,
 ) -> None:
     """Poll the whole invariant (journal included) until it holds; fail with its problems."""
-    from tests.integration.daemon_harness import wait_for
+    from tests.support.daemon import wait_for
 
     from .invariants import invariant_problems
 
@@ -272,7 +272,7 @@ def wait_for_invariant(
 def wait_for_mutations(
     admin: Any, above: int, *, timeout: float, log_tail: Callable[[], str]
 ) -> None:
-    from tests.integration.daemon_harness import wait_for
+    from tests.support.daemon import wait_for
 
     wait_for(
         lambda: mutations(admin.counts()) > above, timeout, "the daemon to send changes", log_tail

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 from .test_crash_support import Churn, total_requests, wait_for_invariant, write_config
 

@@ -18,14 +18,14 @@ import pytest
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
 from syncd.errors import GuardRefused
-from tests.integration.test_reconcile_support import (
+from tests.reliability.conftest import tiny_tmpfs
+from tests.reliability.invariants import assert_invariant
+from tests.support.reconcile import (
     Syncer,
     mutating_calls,
     run_cli,
     write_config,
 )
-from tests.reliability.conftest import tiny_tmpfs
-from tests.reliability.invariants import assert_invariant
 
 REMOTE = "Backup/docs"
 NS = 1_000_000_000

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
-from tests.integration.daemon_harness import wait_for  # noqa: F401  (re-exported)
+from tests.support.daemon import wait_for  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 
