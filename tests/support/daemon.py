@@ -7,40 +7,23 @@ the tail of the daemon's log, so a failure explains itself.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from syncd.emulator import DEMO_KEY1, DEMO_KEY2
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, explain: Callable[[], str] = str
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{explain()}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+from tests.support.cli import start_syncd
+from tests.support.config import TomlValue, write_config
+from tests.support.trees import md5_file
+from tests.support.waiting import wait_for
 
 
-def write_config(
+def daemon_config(
     path: Path,
     *,
     api_url: str,
@@ -49,30 +32,25 @@ def write_config(
     quiet_period: float = 0.2,
     reconcile_interval: float = 900,
     max_delete: str | None = None,
-    extra: str = "",
+    sync: Mapping[str, TomlValue] | None = None,
+    daemon: Mapping[str, TomlValue] | None = None,
 ) -> Path:
-    lines = [
-        "[remote]",
-        f'api_url = "{api_url}"',
-        f'key1 = "{DEMO_KEY1}"',
-        f'key2 = "{DEMO_KEY2}"',
-        "max_retry_time = 5",
-        "",
-        "[state]",
-        f'path = "{state}"',
-        "",
-        "[sync]",
-        f"quiet_period = {float(quiet_period)}",
-        f"reconcile_interval = {float(reconcile_interval)}",
-        f'max_delete = "{max_delete}"' if max_delete else "",
-        "",
-        extra,
-    ]
-    for name, (local, remote) in pairs.items():
-        lines += ["[[pairs]]", f'name = "{name}"', f'local = "{local}"', f'remote = "{remote}"', ""]
-    path.write_text("\n".join(lines))
-    path.chmod(0o600)
-    return path
+    """A config for the daemon tests: a short quiet period (changes go out quickly), no periodic
+    full reconcile within a test's lifetime, and retries given up after 5 s (outage tests)."""
+    return write_config(
+        path,
+        api_url=api_url,
+        state=state,
+        pairs=pairs,
+        remote={"max_retry_time": 5.0},
+        sync={
+            "quiet_period": float(quiet_period),
+            "reconcile_interval": float(reconcile_interval),
+            "max_delete": max_delete,
+            **(sync or {}),
+        },
+        daemon=daemon,
+    )
 
 
 class NotifySocket:
@@ -125,32 +103,22 @@ class DaemonProcess:
         self.log_path = workdir / f"daemon-{time.monotonic_ns()}.log"
         self.notify = NotifySocket(workdir / f"notify-{time.monotonic_ns()}.sock")
         self.extra_env = env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[str] | None = None
 
     def start(self, *, wait_ready: bool = True, timeout: float = 30) -> DaemonProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-        env.update(
-            NOTIFY_SOCKET=str(self.notify.path),
-            PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-            **self.extra_env,
+        env = {"NOTIFY_SOCKET": str(self.notify.path), **self.extra_env}
+        self.proc = start_syncd(
+            "run", config=self.config, log=self.log_path, cwd=self.workdir, env=env
         )
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "syncd", "run", "--config", str(self.config)],
-                cwd=self.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
         if wait_ready:
+            proc = self.proc
             wait_for(
-                lambda: self.notify.seen("READY=1") or self.proc.poll() is not None,
+                lambda: self.notify.seen("READY=1") or proc.poll() is not None,
                 timeout,
                 "READY=1 from the daemon",
                 self.log_tail,
             )
-            assert self.proc.poll() is None, f"daemon exited early\n{self.log_tail()}"
+            assert proc.poll() is None, f"daemon exited early\n{self.log_tail()}"
         return self
 
     @property
@@ -202,14 +170,6 @@ class DaemonProcess:
 # -- tree snapshots ---------------------------------------------------------------------------
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def default_ignored(rel: str) -> bool:
     """syncd's built-in ignore rules (editor swap files, our temp files...); dirs end in '/'."""
     from syncd.local.ignore import IgnoreRules
@@ -239,7 +199,7 @@ def local_snapshot(root: Path, skip: Callable[[str], bool] = default_ignored) ->
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if not skip(rel):
                 with contextlib.suppress(FileNotFoundError):
-                    files[rel] = _md5(Path(dirpath) / name)
+                    files[rel] = md5_file(Path(dirpath) / name)
     return Snapshot(files, dirs)
 
 

@@ -3,49 +3,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from syncd.config import Config, load_config
-from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import MUTATING_ACTIONS
 from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
+from tests.support.config import Pair, write_config
+from tests.support.trees import md5_file
 
 MUTATING = MUTATING_ACTIONS
 
 
-def write_config(
+def pair_config(
     workdir: Path, api_url: str, local: Path, *, remote: str = "Backup/docs", mode: str = "mirror"
 ) -> Path:
-    path = workdir / "config.toml"
-    path.write_text(
-        "[remote]\n"
-        f'api_url = "{api_url}"\n'
-        f'key1 = "{DEMO_KEY1}"\n'
-        f'key2 = "{DEMO_KEY2}"\n'
-        "[state]\n"
-        f'path = "{workdir / "state.db"}"\n'
-        "[sync]\n"
-        "workers = 4\n"
-        "quiet_period = 0.05\n"
-        "[[pairs]]\n"
-        'name = "docs"\n'
-        f'local = "{local}"\n'
-        f'remote = "{remote}"\n'
-        f'mode = "{mode}"\n',
-        encoding="utf-8",
+    """``workdir/config.toml`` with one pair named "docs" and its state beside it; 4 workers and
+    a 50 ms quiet period keep the passes of these tests short."""
+    return write_config(
+        workdir / "config.toml",
+        api_url=api_url,
+        pairs=[Pair("docs", local, remote, mode)],
+        sync={"workers": 4, "quiet_period": 0.05},
     )
-    path.chmod(0o600)
-    return path
-
-
-def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def expected_remote(local: Path, prefix: str, *, limit: int | None = None) -> dict[str, str]:
@@ -60,7 +42,7 @@ def expected_remote(local: Path, prefix: str, *, limit: int | None = None) -> di
             if size == 0 or (limit is not None and size > limit):
                 continue
             rel = path.relative_to(local).as_posix()
-            out[f"/{prefix}/{rel}"] = md5(path)
+            out[f"/{prefix}/{rel}"] = md5_file(path)
     return out
 
 
@@ -92,18 +74,6 @@ class Syncer:
             progress=progress,  # type: ignore[arg-type]
             dirty=dirty,
         )
-
-
-def run_cli(*args: str, config: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "syncd", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
 
 
 def mutating_calls(counts: dict[str, int]) -> dict[str, int]:
