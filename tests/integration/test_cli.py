@@ -24,7 +24,7 @@ from syncd.remote.errors import (
     UnknownAction,
 )
 from syncd.remote.user_errors import user_error_from_remote
-from tests.support.cli import DEADLINE, run_syncd, start_syncd
+from tests.support.cli import DEADLINE, error_line, run_syncd, start_syncd
 from tests.support.config import TomlValue, write_config
 
 WRONG_KEY1 = "1" * 64
@@ -54,16 +54,9 @@ def cli_config(
     )
 
 
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """Besides JSON log records, stderr holds exactly one line: the user-facing error."""
-    lines = [line for line in result.stderr.splitlines() if line and not line.startswith("{")]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("syncd: error: "), lines[0]
-    assert "Traceback" not in result.stderr
-    return lines[0]
-
-
 def assert_no_secrets(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
+    """None of ``secrets`` in the output (run_syncd already scans for the demo credentials and
+    anything token-shaped; these are a test's own values)."""
     for secret in secrets:
         assert secret not in result.stdout and secret not in result.stderr
 
@@ -95,7 +88,7 @@ def test_version(tmp_path: Path) -> None:
 def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
     result = run_syncd("config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     default = tmp_path / ".config" / "syncd" / "config.toml"
     assert line == (
         f"syncd: error: config error: {default}: config file not found — create it "
@@ -105,16 +98,16 @@ def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
 
 def test_missing_config_named_by_option_and_env(tmp_path: Path) -> None:
     result = run_syncd("--config", "nope.toml", "login", home=tmp_path)
-    assert result.returncode == 2 and "check the path given to --config" in one_error_line(result)
+    assert result.returncode == 2 and "check the path given to --config" in error_line(result)
     result = run_syncd("login", home=tmp_path, env={"SYNCD_CONFIG": str(tmp_path / "x.toml")})
-    assert result.returncode == 2 and "$SYNCD_CONFIG" in one_error_line(result)
+    assert result.returncode == 2 and "$SYNCD_CONFIG" in error_line(result)
 
 
 def test_invalid_config_is_exit_2_one_line_naming_the_key(tmp_path: Path) -> None:
     config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/", key1="short")
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"config error: {config}: remote.key1: must be 64 characters, got 5 — " in line
 
 
@@ -152,7 +145,7 @@ def test_log_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> Non
         f.write('\n[log]\nfile = "config.toml/syncd.log"\n')  # "inside" a regular file
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"config error: {config}: log.file: cannot open {tmp_path}/config.toml/syncd.log" in line
 
 
@@ -224,7 +217,7 @@ def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path) -> None:
     )
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 1, result.stderr
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"no usable answer from the host at http://127.0.0.1:{port}/api/v2/" in line
     assert "check remote.api_url and your network" in line
 
@@ -278,7 +271,7 @@ def test_login_with_username_and_password(tmp_path: Path, emulator: Any) -> None
     env["SYNCD_PASSWORD"] = "wrong-password"
     result = run_syncd("--config", str(config), "login", home=tmp_path, env=env)
     assert result.returncode == 2
-    assert "refused the credentials" in one_error_line(result)
+    assert "refused the credentials" in error_line(result)
     assert_no_secrets(result, "wrong-password")
 
 
@@ -286,7 +279,7 @@ def test_login_with_wrong_keys_is_exit_2_and_one_line(tmp_path: Path, emulator: 
     config = cli_config(tmp_path, emulator.api_url, key1=WRONG_KEY1, key2=WRONG_KEY2)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert "refused the credentials" in line and "can lock the account" in line
     assert_no_secrets(result, WRONG_KEY1, WRONG_KEY2)
     assert emulator.admin.counts().get("authorize") == 1  # a refusal is never retried
@@ -297,7 +290,7 @@ def test_login_without_api_access_is_exit_2(tmp_path: Path, emulator: Any) -> No
     config = cli_config(tmp_path, emulator.api_url)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 2
-    assert "no access to the file upload API" in one_error_line(result)
+    assert "no access to the file upload API" in error_line(result)
 
 
 def test_demo_runs_against_its_own_emulator(tmp_path: Path) -> None:
