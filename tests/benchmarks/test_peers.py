@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.peers import lsyncd, syncthing
+from tests.support.trees import write_tree
 
 needs_syncthing = pytest.mark.skipif(
     shutil.which("syncthing") is None, reason="syncthing not installed"
@@ -22,11 +23,9 @@ needs_lsyncd = pytest.mark.skipif(
 
 
 def make_tree(root: Path, dirs: int = 3, per_dir: int = 10) -> int:
-    for d in range(dirs):
-        (root / f"d{d}").mkdir(parents=True)
-        for i in range(per_dir):
-            (root / f"d{d}" / f"f{i}.txt").write_bytes(f"{d}/{i}\n".encode() * 40)
-    return dirs * per_dir
+    files = {f"d{d}/f{i}.txt": f"{d}/{i}\n" * 40 for d in range(dirs) for i in range(per_dir)}
+    write_tree(root, files)
+    return len(files)
 
 
 def processes_under(path: Path) -> list[str]:

@@ -3,12 +3,10 @@ emulator over loopback, real config files. Exit codes and one-line errors are th
 
 from __future__ import annotations
 
-import os
 import selectors
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,67 +24,39 @@ from syncd.remote.errors import (
     UnknownAction,
 )
 from syncd.remote.user_errors import user_error_from_remote
+from tests.support.cli import DEADLINE, error_line, run_syncd, start_syncd
+from tests.support.config import TomlValue, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 WRONG_KEY1 = "1" * 64
 WRONG_KEY2 = "2" * 64
-DEADLINE = 60.0
 
 
-def run_syncd(
-    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = DEADLINE
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m syncd ARGS` with a clean environment: no SYNCD_* from the caller, and
-    config/state dirs inside ``home`` so the user's real files are never read."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    clean.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local" / "state"),
-        PYTHONPATH=str(REPO),
-    )
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "syncd", *args],
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=home,
-        timeout=timeout,
-    )
-
-
-def write_config(
+def cli_config(
     home: Path,
     api_url: str,
+    *,
     key1: str = DEMO_KEY1,
     key2: str = DEMO_KEY2,
-    extra_remote: str = "",
-    mode: int = 0o600,
+    remote: dict[str, TomlValue | None] | None = None,
+    file_mode: int = 0o600,
 ) -> Path:
+    """``home/config.toml`` with one pair, docs: ``home/Documents`` -> Backup/Docs."""
     local = home / "Documents"
     local.mkdir(exist_ok=True)
-    path = home / "config.toml"
-    path.write_text(
-        f'[remote]\napi_url = "{api_url}"\nkey1 = "{key1}"\nkey2 = "{key2}"\n{extra_remote}'
-        f'\n[state]\npath = "{home / "state.db"}"\n'
-        f'\n[[pairs]]\nname = "docs"\nlocal = "{local}"\nremote = "Backup/Docs"\n',
-        encoding="utf-8",
+    return write_config(
+        home / "config.toml",
+        api_url=api_url,
+        key1=key1,
+        key2=key2,
+        remote=remote,
+        pairs={"docs": (local, "Backup/Docs")},
+        file_mode=file_mode,
     )
-    path.chmod(mode)
-    return path
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """Besides JSON log records, stderr holds exactly one line: the user-facing error."""
-    lines = [line for line in result.stderr.splitlines() if line and not line.startswith("{")]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("syncd: error: "), lines[0]
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def assert_no_secrets(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
+    """None of ``secrets`` in the output (run_syncd already scans for the demo credentials and
+    anything token-shaped; these are a test's own values)."""
     for secret in secrets:
         assert secret not in result.stdout and secret not in result.stderr
 
@@ -118,7 +88,7 @@ def test_version(tmp_path: Path) -> None:
 def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
     result = run_syncd("config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     default = tmp_path / ".config" / "syncd" / "config.toml"
     assert line == (
         f"syncd: error: config error: {default}: config file not found — create it "
@@ -128,21 +98,21 @@ def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
 
 def test_missing_config_named_by_option_and_env(tmp_path: Path) -> None:
     result = run_syncd("--config", "nope.toml", "login", home=tmp_path)
-    assert result.returncode == 2 and "check the path given to --config" in one_error_line(result)
+    assert result.returncode == 2 and "check the path given to --config" in error_line(result)
     result = run_syncd("login", home=tmp_path, env={"SYNCD_CONFIG": str(tmp_path / "x.toml")})
-    assert result.returncode == 2 and "$SYNCD_CONFIG" in one_error_line(result)
+    assert result.returncode == 2 and "$SYNCD_CONFIG" in error_line(result)
 
 
 def test_invalid_config_is_exit_2_one_line_naming_the_key(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", key1="short")
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/", key1="short")
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"config error: {config}: remote.key1: must be 64 characters, got 5 — " in line
 
 
 def test_config_check_prints_pairs_but_no_secrets(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2")
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2")
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"config ok: {config}" in result.stdout
@@ -153,7 +123,7 @@ def test_config_check_prints_pairs_but_no_secrets(tmp_path: Path) -> None:
 
 
 def test_global_options_also_after_the_command(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", mode=0o644)
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/", file_mode=0o644)
     args = ("config", "check", "--config", str(config), "-v", "--log-format", "console")
     result = run_syncd(*args, home=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -162,7 +132,7 @@ def test_global_options_also_after_the_command(tmp_path: Path) -> None:
 
 
 def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", mode=0o644)
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/", file_mode=0o644)
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 0
     assert f"chmod 600 {config}" in result.stderr
@@ -170,17 +140,17 @@ def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
 
 
 def test_log_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/")
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/")
     with config.open("a") as f:
         f.write('\n[log]\nfile = "config.toml/syncd.log"\n')  # "inside" a regular file
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"config error: {config}: log.file: cannot open {tmp_path}/config.toml/syncd.log" in line
 
 
 def test_log_file_gets_json_lines(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2/", extra_remote="verify_tls = false")
+    config = cli_config(tmp_path, "http://127.0.0.1:9/api/v2/", remote={"verify_tls": False})
     with config.open("a") as f:
         f.write('\n[log]\nfile = "logs/syncd.log"\n')
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
@@ -215,13 +185,8 @@ def test_emulator_passes_arguments_through(tmp_path: Path) -> None:
     result = run_syncd("emulator", "--help", home=tmp_path)
     assert result.returncode == 0 and "--port" in result.stdout and "--fault-rate" in result.stdout
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "emulator", "--port", "0", "--latency-ms", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    process = start_syncd(
+        "emulator", "--port", "0", "--latency-ms", "0", capture=True, cwd=tmp_path
     )
     try:
         assert process.stdout is not None
@@ -247,12 +212,12 @@ def read_line_with_deadline(process: subprocess.Popen[str], deadline: float) -> 
 
 def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path) -> None:
     port = free_port()
-    config = write_config(
-        tmp_path, f"http://127.0.0.1:{port}/api/v2/", extra_remote="max_retry_time = 1.0\n"
+    config = cli_config(
+        tmp_path, f"http://127.0.0.1:{port}/api/v2/", remote={"max_retry_time": 1.0}
     )
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 1, result.stderr
-    line = one_error_line(result)
+    line = error_line(result)
     assert f"no usable answer from the host at http://127.0.0.1:{port}/api/v2/" in line
     assert "check remote.api_url and your network" in line
 
@@ -261,7 +226,7 @@ def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path) -> None:
 
 
 def test_login_shows_account_and_package(tmp_path: Path, emulator: Any) -> None:
-    config = write_config(tmp_path, emulator.api_url)
+    config = cli_config(tmp_path, emulator.api_url)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -273,7 +238,7 @@ def test_login_shows_account_and_package(tmp_path: Path, emulator: Any) -> None:
 
 
 def test_login_verbose_logs_redact_keys(tmp_path: Path, emulator: Any) -> None:
-    config = write_config(tmp_path, emulator.api_url, extra_remote="verify_tls = false\n")
+    config = cli_config(tmp_path, emulator.api_url, remote={"verify_tls": False})
     result = run_syncd(
         "--config", str(config), "-v", "--log-format", "json", "login", home=tmp_path
     )
@@ -286,7 +251,7 @@ def test_login_verbose_logs_redact_keys(tmp_path: Path, emulator: Any) -> None:
 
 @pytest.mark.emulator(max_upload_size=5 * 1024 * 1024, concurrent_uploads=3)
 def test_login_shows_package_limits_human_readable(tmp_path: Path, emulator: Any) -> None:
-    config = write_config(tmp_path, emulator.api_url)
+    config = cli_config(tmp_path, emulator.api_url)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "max upload size:    5.0 MiB" in result.stdout
@@ -306,15 +271,15 @@ def test_login_with_username_and_password(tmp_path: Path, emulator: Any) -> None
     env["SYNCD_PASSWORD"] = "wrong-password"
     result = run_syncd("--config", str(config), "login", home=tmp_path, env=env)
     assert result.returncode == 2
-    assert "refused the credentials" in one_error_line(result)
+    assert "refused the credentials" in error_line(result)
     assert_no_secrets(result, "wrong-password")
 
 
 def test_login_with_wrong_keys_is_exit_2_and_one_line(tmp_path: Path, emulator: Any) -> None:
-    config = write_config(tmp_path, emulator.api_url, key1=WRONG_KEY1, key2=WRONG_KEY2)
+    config = cli_config(tmp_path, emulator.api_url, key1=WRONG_KEY1, key2=WRONG_KEY2)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result)
+    line = error_line(result)
     assert "refused the credentials" in line and "can lock the account" in line
     assert_no_secrets(result, WRONG_KEY1, WRONG_KEY2)
     assert emulator.admin.counts().get("authorize") == 1  # a refusal is never retried
@@ -322,10 +287,10 @@ def test_login_with_wrong_keys_is_exit_2_and_one_line(tmp_path: Path, emulator: 
 
 def test_login_without_api_access_is_exit_2(tmp_path: Path, emulator: Any) -> None:
     emulator.admin.set_knobs(api_access=False)
-    config = write_config(tmp_path, emulator.api_url)
+    config = cli_config(tmp_path, emulator.api_url)
     result = run_syncd("--config", str(config), "login", home=tmp_path)
     assert result.returncode == 2
-    assert "no access to the file upload API" in one_error_line(result)
+    assert "no access to the file upload API" in error_line(result)
 
 
 def test_demo_runs_against_its_own_emulator(tmp_path: Path) -> None:

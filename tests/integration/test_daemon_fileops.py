@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess, wait_converged, write_config
+from tests.support.daemon import DaemonProcess, daemon_config, wait_converged
 
 REMOTE = "Sync/Root"
 DEADLINE = 30.0
@@ -47,7 +47,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root.mkdir()
     (root / "seed.txt").write_text("present before the daemon starts\n")
     with EmulatorProcess() as emulator:
-        config = write_config(
+        config = daemon_config(
             work / "config.toml",
             api_url=emulator.api_url,
             state=work / "state.db",

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.daemon_harness import running_daemon, wait_converged, write_config
+from tests.support.daemon import daemon_config, running_daemon, wait_converged
 
 
 def test_watch_limit_fallback_warns_and_still_syncs(emulator, tmp_path: Path) -> None:
     root = tmp_path / "root"
     for i in range(5):
         (root / f"dir{i}").mkdir(parents=True)
-    config = write_config(
+    config = daemon_config(
         tmp_path / "config.toml",
         api_url=emulator.api_url,
         state=tmp_path / "state.db",

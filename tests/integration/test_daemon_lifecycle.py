@@ -7,27 +7,26 @@ datagram socket as NOTIFY_SOCKET.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from syncd.journal.rows import DaemonStatus
 from syncd.journal.store import Journal
-from tests.integration.daemon_harness import (
-    REPO,
+from tests.support.cli import run_syncd
+from tests.support.daemon import (
     DaemonProcess,
+    Snapshot,
+    daemon_config,
     remote_snapshot,
     running_daemon,
     wait_converged,
-    wait_for,
-    write_config,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -36,13 +35,13 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def make_config(workdir: Path, api_url: str, **kw: object) -> Path:
-    return write_config(
+def make_config(workdir: Path, api_url: str, **kw: Any) -> Path:
+    return daemon_config(
         workdir / "config.toml",
         api_url=api_url,
         state=workdir / "state.db",
         pairs={"docs": (workdir / "root", "Backup/Docs")},
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -69,15 +68,7 @@ def test_ready_watchdog_status_and_clean_stop(emulator, workdir: Path) -> None:
 def test_second_daemon_on_same_state_db_is_refused(emulator, workdir: Path) -> None:
     config = make_config(workdir, emulator.api_url)
     with running_daemon(config, workdir) as first:
-        second = subprocess.run(
-            [sys.executable, "-m", "syncd", "run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            cwd=workdir,
-            env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout, whatever is installed
-        )
+        second = run_syncd("run", config=config, cwd=workdir)
         assert second.returncode == 2, second.stderr
         lines = [line for line in second.stderr.splitlines() if "error" in line]
         assert len(lines) == 1, second.stderr
@@ -115,24 +106,14 @@ def test_status_written_to_journal_while_running(emulator, workdir: Path) -> Non
 
 def status_text(config: Path) -> str:
     """`syncd status` as a user runs it beside (or after) the daemon."""
-    done = subprocess.run(
-        [sys.executable, "-m", "syncd", "status", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_syncd("status", config=config)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def health(config: Path) -> tuple[int, str]:
     """The container health check (`python -m syncd.daemon.health`), as Docker runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "syncd.daemon.health", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_syncd(config=config, module="syncd.daemon.health")
     return done.returncode, done.stdout.strip()
 
 
@@ -169,9 +150,7 @@ def test_sighup_reload_adds_pair_and_keeps_old_config_when_new_is_bad(
 def test_metrics_endpoint(emulator, workdir: Path) -> None:
     root = workdir / "root"
     (root / "m.txt").write_text("metrics\n")
-    config = make_config(
-        workdir, emulator.api_url, extra='[daemon]\nmetrics_addr = "127.0.0.1:0"\n'
-    )
+    config = make_config(workdir, emulator.api_url, daemon={"metrics_addr": "127.0.0.1:0"})
     with running_daemon(config, workdir) as daemon:
         wait_converged(emulator.admin, root, "Backup/Docs", daemon)
         match = wait_for(
@@ -209,9 +188,10 @@ def test_sigterm_mid_upload_exits_0_and_next_start_completes(emulator, workdir: 
     root = workdir / "root"
     for i in range(40):
         (root / f"f{i:02d}.bin").write_bytes(bytes([i]) * 5000)
-    # Two workers (a [sync] key: extra follows that table), so uploads are still under way.
-    extra = "workers = 2\n[daemon]\nshutdown_grace = 10\n"
-    config = make_config(workdir, emulator.api_url, extra=extra)
+    # Two workers, so uploads are still under way.
+    config = make_config(
+        workdir, emulator.api_url, sync={"workers": 2}, daemon={"shutdown_grace": 10}
+    )
     daemon = DaemonProcess(config, workdir)
     try:
         daemon.start()
@@ -235,9 +215,7 @@ def test_sigterm_mid_upload_exits_0_and_next_start_completes(emulator, workdir: 
         assert again.stop() == 0
 
 
-def _empty():
-    from tests.integration.daemon_harness import Snapshot
-
+def _empty() -> Snapshot:
     return Snapshot({}, set())
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from syncd.daemon.backend import limit_malloc_arenas, trim_heap
 from syncd.daemon.pair_worker import PairWorker
-from tests.integration.daemon_harness import wait_for
+from tests.support.waiting import wait_for
 
 
 class BigResult:
@@ -92,7 +92,7 @@ def test_an_up_to_date_journal_opens_without_alembic(tmp_path: Path) -> None:
     from syncd.journal.db import head_revision
     from syncd.journal.reader import head_from_scripts
     from syncd.journal.store import Journal
-    from tests.integration.daemon_harness import REPO
+    from tests.support.cli import REPO
 
     assert head_from_scripts() == head_revision()
     state = tmp_path / "state.db"

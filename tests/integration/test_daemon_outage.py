@@ -9,12 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.daemon_harness import (
-    running_daemon,
-    wait_converged,
-    wait_for,
-    write_config,
-)
+from tests.support.daemon import daemon_config, running_daemon, wait_converged
+from tests.support.waiting import wait_for
 
 OUTAGE_SECONDS = 20.0
 
@@ -24,7 +20,7 @@ def test_host_down_for_20s_then_back(emulator, tmp_path: Path) -> None:
     (root / "keep").mkdir(parents=True)
     (root / "keep" / "a.txt").write_text("before the outage\n")
     (root / "gone.txt").write_text("deleted during the outage\n")
-    config = write_config(
+    config = daemon_config(
         tmp_path / "config.toml",
         api_url=emulator.api_url,
         state=tmp_path / "state.db",

@@ -12,8 +12,7 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.errors import GuardRefused
-
-from .test_reconcile_support import Syncer, write_config
+from tests.support.reconcile import Syncer, pair_config
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def synced(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Sy
         (local / f"d{d}").mkdir(parents=True)
         for i in range(4):
             (local / f"d{d}" / f"f{i}.txt").write_text(f"{d}/{i}")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         assert syncer.run().exit_code == 0
         yield local, syncer

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,8 @@ import pytest
 
 from syncd.emulator.admin import is_loopback
 from syncd.emulator.testing import EmulatorError, EmulatorProcess, RawApi
+from tests.support.cli import run_syncd, start_syncd
+from tests.support.trees import md5_bytes
 
 
 @pytest.fixture
@@ -28,10 +27,6 @@ def api(emulator: EmulatorProcess) -> Iterator[RawApi]:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
 
 
 # ------------------------------------------------------------------ loopback
@@ -71,7 +66,7 @@ def test_tree_lists_everything_with_ints(emulator: EmulatorProcess, api: RawApi)
             "folder_id": int(folder),
             "name": "kept.txt",
             "size": 4,
-            "md5": md5(b"kept"),
+            "md5": md5_bytes(b"kept"),
             "status": "active",
         },
         {
@@ -79,11 +74,11 @@ def test_tree_lists_everything_with_ints(emulator: EmulatorProcess, api: RawApi)
             "folder_id": None,
             "name": "gone.txt",
             "size": 4,
-            "md5": md5(b"gone"),
+            "md5": md5_bytes(b"gone"),
             "status": "trash",
         },
     ]
-    assert emulator.admin.active_paths() == {"/docs/kept.txt": md5(b"kept")}
+    assert emulator.admin.active_paths() == {"/docs/kept.txt": md5_bytes(b"kept")}
 
 
 # ------------------------------------------------------------------- counts
@@ -146,19 +141,19 @@ def test_drift_file_ops(emulator: EmulatorProcess, api: RawApi) -> None:
     a = admin.drift("add_folder", parent_id=0, name="a")["id"]
     b = admin.drift("add_folder", parent_id=a, name="b")["id"]
     file_id = admin.drift("add_file", folder_id=a, name="f.txt", content_b64=b64(b"one"))["id"]
-    assert emulator.admin.active_paths() == {"/a/f.txt": md5(b"one")}
+    assert emulator.admin.active_paths() == {"/a/f.txt": md5_bytes(b"one")}
 
     assert admin.drift("rename_file", file_id=file_id, name="g.txt") == {"ok": True}
     admin.drift("move_file", file_id=file_id, folder_id=b)
     admin.drift("modify_file", file_id=file_id, content_b64=b64(b"two!"))
     info = api.ok("file/info", file_id=file_id)["data"]
     assert (info["filename"], info["folderId"], info["fileSize"]) == ("g.txt", str(b), "4")
-    assert emulator.admin.active_paths() == {"/a/b/g.txt": md5(b"two!")}
+    assert emulator.admin.active_paths() == {"/a/b/g.txt": md5_bytes(b"two!")}
     url = api.ok("file/download", file_id=file_id)["data"]["download_url"]
     assert httpx.get(url).content == b"two!"
 
     admin.drift("move_file", file_id=file_id, folder_id=None)
-    assert emulator.admin.active_paths() == {"/g.txt": md5(b"two!")}
+    assert emulator.admin.active_paths() == {"/g.txt": md5_bytes(b"two!")}
     admin.drift("trash_file", file_id=file_id)
     assert emulator.admin.active_paths() == {}
     assert api.ok("file/info", file_id=file_id)["data"]["file_status"] == "trash"
@@ -171,11 +166,11 @@ def test_drift_folder_ops(emulator: EmulatorProcess, api: RawApi) -> None:
     admin.drift("add_file", folder_id=a, name="f", content_b64=b64(b"f"))
     admin.drift("rename_folder", folder_id=a, name="a2")
     admin.drift("move_folder", folder_id=a, parent_id=b)
-    assert emulator.admin.active_paths() == {"/b/a2/f": md5(b"f")}
+    assert emulator.admin.active_paths() == {"/b/a2/f": md5_bytes(b"f")}
     with pytest.raises(EmulatorError, match="400"):
         admin.drift("move_folder", folder_id=b, parent_id=a)
     admin.drift("move_folder", folder_id=a, parent_id=None)
-    assert emulator.admin.active_paths() == {"/a2/f": md5(b"f")}
+    assert emulator.admin.active_paths() == {"/a2/f": md5_bytes(b"f")}
     admin.drift("trash_folder", folder_id=a)
     assert emulator.admin.active_paths() == {}
     assert api.call("folder/info", folder_id=a).json()["response"] == (
@@ -195,11 +190,8 @@ def test_duplicates_helper(emulator: EmulatorProcess) -> None:
 
 # ------------------------------------------------------------ process lifecycle
 def test_ready_line_and_clean_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd.emulator", "--port", "0", "--data", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_syncd(
+        "--port", "0", "--data", str(tmp_path), module="syncd.emulator", capture=True
     )
     try:
         assert proc.stdout is not None
@@ -221,12 +213,7 @@ def test_busy_port_is_a_clear_error() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "syncd.emulator", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = run_syncd("--port", str(port), module="syncd.emulator", timeout=30)
     assert result.returncode == 2
     assert "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr

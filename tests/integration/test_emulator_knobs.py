@@ -5,13 +5,14 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from syncd.emulator.testing import EmulatorError, EmulatorProcess, RawApi
+from tests.support.waiting import wait_for
 
 BAD_TOKEN = "Could not validate access_token and account_id, please reauthenticate or try again."
 
@@ -21,14 +22,6 @@ def api(emulator: EmulatorProcess) -> Iterator[RawApi]:
     with RawApi(emulator.api_url, timeout=10) as raw:
         raw.authorize()
         yield raw
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
 
 
 def folder_names(emulator: EmulatorProcess) -> list[str]:
@@ -66,7 +59,7 @@ def test_upload_concurrency_limit(emulator: EmulatorProcess, api: RawApi) -> Non
     emulator.admin.set_knobs(upload_concurrency_limit=1, latency_ms=1500)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         first = pool.submit(api.upload_response, b"first", "1.txt")
-        wait_for(lambda: emulator.admin.counts().get("file/upload", 0) == 1)
+        wait_for(lambda: emulator.admin.counts().get("file/upload", 0) == 1, what="the upload")
         emulator.admin.set_knobs(latency_ms=0)
         second = api.upload_response(b"second", "2.txt")
         assert second.status_code == 429

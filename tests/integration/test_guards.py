@@ -11,8 +11,8 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.local.markers import INCOMPLETE_MARKER
-
-from .test_reconcile_support import mutating_calls, run_cli, write_config
+from tests.support.cli import run_syncd
+from tests.support.reconcile import mutating_calls, pair_config
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def synced(tmp_path: Path, emulator: EmulatorProcess) -> tuple[Path, Path, Emula
         (local / f"d{d}").mkdir(parents=True)
         for i in range(4):
             (local / f"d{d}" / f"f{i}.txt").write_text(f"{d}/{i}")
-    config = write_config(tmp_path, emulator.api_url, local)
-    first = run_cli("reconcile", config=config)
+    config = pair_config(tmp_path, emulator.api_url, local)
+    first = run_syncd("reconcile", config=config)
     assert first.returncode == 0, first.stderr
     emulator.admin.reset_counts()
     return local, config, emulator
@@ -46,14 +46,14 @@ def assert_refused(result, emulator: EmulatorProcess, *words: str) -> None:
 def test_missing_root_is_refused(synced) -> None:
     local, config, emulator = synced
     shutil.move(local, local.with_name("elsewhere"))
-    assert_refused(run_cli("reconcile", config=config), emulator, "missing")
+    assert_refused(run_syncd("reconcile", config=config), emulator, "missing")
 
 
 def test_emptied_root_is_refused(synced) -> None:
     local, config, emulator = synced
     for child in local.iterdir():
         shutil.rmtree(child)
-    assert_refused(run_cli("reconcile", config=config), emulator, "empty", "mounted")
+    assert_refused(run_syncd("reconcile", config=config), emulator, "empty", "mounted")
 
 
 def test_root_on_another_device_is_refused(synced) -> None:
@@ -63,8 +63,8 @@ def test_root_on_another_device_is_refused(synced) -> None:
     db.execute("UPDATE pairs SET device = device + 1")
     db.commit()
     db.close()
-    assert_refused(run_cli("reconcile", config=config), emulator, "another filesystem")
-    ok = run_cli("reconcile", "--accept-new-root", config=config)
+    assert_refused(run_syncd("reconcile", config=config), emulator, "another filesystem")
+    ok = run_syncd("reconcile", "--accept-new-root", config=config)
     assert ok.returncode == 0, ok.stderr
 
 
@@ -72,9 +72,9 @@ def test_too_many_deletions_are_refused_unless_allowed_for_one_run(synced) -> No
     local, config, emulator = synced
     shutil.rmtree(local / "d0")
     shutil.rmtree(local / "d1")  # 8 of 12 files: above the default 50 %
-    assert_refused(run_cli("reconcile", config=config), emulator, "8 of 12", "max_delete")
-    assert_refused(run_cli("reconcile", "--max-delete", "5", config=config), emulator, "(5)")
-    ok = run_cli("reconcile", "--max-delete", "70%", config=config)
+    assert_refused(run_syncd("reconcile", config=config), emulator, "8 of 12", "max_delete")
+    assert_refused(run_syncd("reconcile", "--max-delete", "5", config=config), emulator, "(5)")
+    ok = run_syncd("reconcile", "--max-delete", "70%", config=config)
     assert ok.returncode == 0, ok.stderr
     assert mutating_calls(emulator.admin.counts()) == {"folder/delete": 2}
 
@@ -82,12 +82,12 @@ def test_too_many_deletions_are_refused_unless_allowed_for_one_run(synced) -> No
 def test_interrupted_restore_marker_is_refused(synced) -> None:
     local, config, emulator = synced
     (local / INCOMPLETE_MARKER).write_text("")
-    assert_refused(run_cli("reconcile", config=config), emulator, "restore")
+    assert_refused(run_syncd("reconcile", config=config), emulator, "restore")
 
 
 def test_bad_max_delete_is_a_usage_error(synced) -> None:
     _local, config, _emulator = synced
-    result = run_cli("reconcile", "--max-delete", "lots", config=config)
+    result = run_syncd("reconcile", "--max-delete", "lots", config=config)
     assert result.returncode == 2
 
 
@@ -96,8 +96,8 @@ def test_reconcile_refuses_beside_a_running_daemon(synced) -> None:
 
     _local, config, emulator = synced
     with StateLock(config.parent / "state.db"):  # what `syncd run` holds
-        result = run_cli("reconcile", config=config)
-        assert run_cli("reconcile", "--dry-run", config=config).returncode == 0
+        result = run_syncd("reconcile", config=config)
+        assert run_syncd("reconcile", "--dry-run", config=config).returncode == 0
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
     assert mutating_calls(emulator.admin.counts()) == {}

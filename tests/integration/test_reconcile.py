@@ -12,21 +12,17 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import (
-    Syncer,
-    expected_remote,
-    md5,
-    mutating_calls,
-    run_cli,
-    write_config,
-)
+from tests.support.cli import run_syncd
+from tests.support.reconcile import Syncer, expected_remote, mutating_calls, pair_config
+from tests.support.trees import md5_file, write_tree
 
 LIMIT = 4_000_000  # the package's max_upload_size for these tests
 
 
 def make_tree(root: Path) -> None:
-    files = {
+    """Names the host refuses or sanitises, a deep path, an empty file, one file over the
+    upload limit and a folder whose name has surrounding spaces."""
+    files: dict[str, bytes | str] = {
         "readme.txt": b"hello\n",
         "with space/notes file.md": b"# notes\n" * 10,
         "ünïcödé/日本語.txt": b"unicode" * 3,
@@ -40,12 +36,8 @@ def make_tree(root: Path) -> None:
         files[f"projects/alpha/file{i:02}.txt"] = f"alpha {i}\n".encode() * (i + 1)
     for i in range(6):
         files[f"old/stuff{i}.txt"] = f"old {i}\n".encode()
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    (root / " spaced dir").mkdir()
-    (root / " spaced dir" / "inside.txt").write_text("not synced: the folder name has spaces")
+    files[" spaced dir/inside.txt"] = "not synced: the folder name has spaces"
+    write_tree(root, files)
 
 
 @pytest.fixture
@@ -55,7 +47,7 @@ def world(
     emulator.admin.set_knobs(max_upload_size=LIMIT)
     local = tmp_path / "local"
     make_tree(local)
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     yield syncer, local, emulator
     syncer.close()
 
@@ -155,7 +147,7 @@ def test_backup_mode_keeps_foreign_and_deleted_files(
     (local / "d").mkdir(parents=True)
     for i in range(4):
         (local / "d" / f"f{i}.txt").write_text(f"file {i}")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, mode="backup"))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
     try:
         syncer.run()
         folder = _folder_id(emulator, "d")
@@ -184,21 +176,21 @@ def test_cli_reconcile_dry_run_then_real_run_and_status(
     (local / "sub").mkdir(parents=True)
     (local / "sub" / "a.txt").write_text("a")
     (local / "empty").write_text("")
-    config = write_config(tmp_path, emulator.api_url, local)
-    dry = run_cli("reconcile", "--dry-run", config=config)
+    config = pair_config(tmp_path, emulator.api_url, local)
+    dry = run_syncd("reconcile", "--dry-run", config=config)
     assert dry.returncode == 0, dry.stderr
     assert "upload" in dry.stdout and "sub/a.txt" in dry.stdout
     assert mutating_calls(emulator.admin.counts()) == {}
-    real = run_cli("reconcile", config=config)
+    real = run_syncd("reconcile", config=config)
     assert real.returncode == 0, real.stderr
     assert "uploaded 1" in real.stdout and "skipped 1" in real.stdout
-    status = run_cli("status", "--json", config=config)
+    status = run_syncd("status", "--json", config=config)
     assert status.returncode == 0, status.stderr
     (pair,) = json.loads(status.stdout)["pairs"]
     assert pair["last_run"]["result"] == "ok"
     assert pair["counts"]["synced"] == 1
     assert [(p["path"], p["status"]) for p in pair["problems"]] == [("empty", "skipped")]
-    text = run_cli("status", config=config)
+    text = run_syncd("status", config=config)
     assert "skipped empty: empty file" in " ".join(text.stdout.split())
 
 
@@ -220,7 +212,7 @@ def test_file_changed_while_uploading_is_sent_again(
                 self.done = True
                 target.write_bytes(os.urandom(2_500_000))
 
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         result = syncer.run(progress=RewriteDuringUpload())
         assert result.exit_code == 0, result.outcome.failed
@@ -239,13 +231,13 @@ def test_status_reads_while_another_process_holds_the_write_lock(
     local = tmp_path / "local"
     local.mkdir()
     (local / "a.txt").write_text("a")
-    config = write_config(tmp_path, emulator.api_url, local)
-    assert run_cli("reconcile", config=config).returncode == 0
+    config = pair_config(tmp_path, emulator.api_url, local)
+    assert run_syncd("reconcile", config=config).returncode == 0
     writer = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process mid-transaction (the daemon)
     writer.execute("UPDATE runs SET result = 'ok'")
     try:
-        status = run_cli("status", "--json", config=config, timeout=20)
+        status = run_syncd("status", "--json", config=config, timeout=20)
     finally:
         writer.execute("ROLLBACK")
         writer.close()
@@ -259,7 +251,7 @@ def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
     local = tmp_path / "local"
     local.mkdir()
     (local / "first.txt").write_text("first")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         syncer.run()
         # A crash between the host storing an upload and the journal recording it: the intent
@@ -289,7 +281,7 @@ def test_partial_pass_over_dirty_paths_lists_only_their_directories(
         (local / d).mkdir(parents=True)
         for i in range(3):
             (local / d / f"f{i}.txt").write_text(f"{d} {i}")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         syncer.run()
         (local / "a" / "f0.txt").write_text("changed in a")
@@ -322,7 +314,7 @@ def test_partial_pass_sees_a_deleted_directory_from_its_parent(
         (local / d).mkdir(parents=True)
         for i in range(3):
             (local / d / f"f{i}.txt").write_text(f"{d} {i}")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         syncer.run()
         shutil.rmtree(local / "gone")
@@ -342,12 +334,14 @@ def test_symlinks_and_unreadable_entries_are_reported_not_synced(
     local.mkdir()
     (local / "real.txt").write_text("real")
     (local / "link.txt").symlink_to(local / "real.txt")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         result = syncer.run()
         assert result.exit_code == 0
         reasons = dict(result.outcome.skipped)
         assert "symlink" in reasons["link.txt"]
-        assert emulator.admin.active_paths() == {"/Backup/docs/real.txt": md5(local / "real.txt")}
+        assert emulator.admin.active_paths() == {
+            "/Backup/docs/real.txt": md5_file(local / "real.txt")
+        }
     finally:
         syncer.close()

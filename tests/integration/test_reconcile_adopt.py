@@ -6,23 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import expected_remote, mutating_calls, run_cli, write_config
+from tests.support.cli import run_syncd
+from tests.support.reconcile import expected_remote, mutating_calls, pair_config
+from tests.support.trees import write_tree
 
 
 def _tree(root: Path) -> None:
-    for i in range(12):
-        path = root / f"d{i % 3}" / f"f{i:02}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(f"file {i}\n".encode() * (i + 1))
+    write_tree(root, {f"d{i % 3}/f{i:02}.txt": f"file {i}\n" * (i + 1) for i in range(12)})
 
 
 def _seed_remote(tmp_path: Path, emulator: EmulatorProcess, local: Path, remote: str) -> None:
     """The remote copy, made by another syncd whose state is then thrown away."""
     seeder = tmp_path / "seeder"
     seeder.mkdir()
-    config = write_config(seeder, emulator.api_url, local, remote=remote)
-    done = run_cli("reconcile", config=config)
+    config = pair_config(seeder, emulator.api_url, local, remote=remote)
+    done = run_syncd("reconcile", config=config)
     assert done.returncode == 0, done.stderr
 
 
@@ -34,16 +32,16 @@ def test_adopt_existing_takes_matching_remote_files_without_uploading(
     _seed_remote(tmp_path, emulator, local, "Adopt/one")
     # Someone changed one local file since the copy was made (a different size: not adopted).
     (local / "d1" / "f01.txt").write_bytes(b"changed since the copy, longer than before\n")
-    config = write_config(tmp_path, emulator.api_url, local, remote="Adopt/one")
+    config = pair_config(tmp_path, emulator.api_url, local, remote="Adopt/one")
     emulator.admin.reset_counts()
 
     # Its stale remote copy is an untracked extra: trashing it on a first pass is refused.
-    refused = run_cli("reconcile", "--adopt-existing", config=config)
+    refused = run_syncd("reconcile", "--adopt-existing", config=config)
     assert refused.returncode == 3, refused.stderr
     assert "max_delete" in refused.stderr
     assert mutating_calls(emulator.admin.counts()) == {}
 
-    adopted = run_cli("reconcile", "--adopt-existing", "--max-delete", "1", config=config)
+    adopted = run_syncd("reconcile", "--adopt-existing", "--max-delete", "1", config=config)
 
     assert adopted.returncode == 0, adopted.stderr
     assert "adopted 11" in adopted.stdout, adopted.stdout
@@ -54,7 +52,7 @@ def test_adopt_existing_takes_matching_remote_files_without_uploading(
     assert emulator.admin.duplicates() == []
 
     emulator.admin.reset_counts()
-    again = run_cli("reconcile", config=config)
+    again = run_syncd("reconcile", config=config)
     assert again.returncode == 0, again.stderr
     assert mutating_calls(emulator.admin.counts()) == {}
 
@@ -65,14 +63,14 @@ def test_without_adopt_existing_the_remote_copy_is_replaced_not_duplicated(
     local = tmp_path / "local"
     _tree(local)
     _seed_remote(tmp_path, emulator, local, "Adopt/two")
-    config = write_config(tmp_path, emulator.api_url, local, remote="Adopt/two")
+    config = pair_config(tmp_path, emulator.api_url, local, remote="Adopt/two")
     emulator.admin.reset_counts()
 
-    refused = run_cli("reconcile", config=config)
+    refused = run_syncd("reconcile", config=config)
     assert refused.returncode == 3, refused.stderr  # would trash 12 files it never uploaded
     assert mutating_calls(emulator.admin.counts()) == {}
 
-    done = run_cli("reconcile", "--force-deletes", config=config)
+    done = run_syncd("reconcile", "--force-deletes", config=config)
 
     assert done.returncode == 0, done.stderr
     calls = mutating_calls(emulator.admin.counts())
@@ -90,12 +88,12 @@ def test_one_shot_reconcile_asks_for_the_package_once_an_hour(
 ) -> None:
     local = tmp_path / "local"
     _tree(local)
-    config = write_config(tmp_path, emulator.api_url, local, remote="Adopt/three")
-    first = run_cli("reconcile", config=config)
+    config = pair_config(tmp_path, emulator.api_url, local, remote="Adopt/three")
+    first = run_syncd("reconcile", config=config)
     assert first.returncode == 0, first.stderr
     emulator.admin.reset_counts()
 
-    again = run_cli("reconcile", config=config)
+    again = run_syncd("reconcile", config=config)
 
     assert again.returncode == 0, again.stderr
     counts = {k: v for k, v in emulator.admin.counts().items() if v and k not in NOT_ACTIONS}

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import expected_remote, run_cli, write_config
+from tests.support.cli import run_syncd, start_syncd
+from tests.support.reconcile import expected_remote, pair_config
+from tests.support.trees import write_tree
 
 
 @pytest.mark.emulator(latency_ms=20)
@@ -22,18 +21,9 @@ def test_killed_mid_sync_then_rerun_converges_without_duplicates(
     tmp_path: Path, emulator: EmulatorProcess
 ) -> None:
     local = tmp_path / "local"
-    for d in range(5):
-        (local / f"d{d}").mkdir(parents=True)
-        for i in range(30):
-            (local / f"d{d}" / f"f{i}.txt").write_bytes(os.urandom(2000 + i))
-    config = write_config(tmp_path, emulator.api_url, local)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "reconcile", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    write_tree(local, {f"d{d}/f{i}.txt": os.urandom(2000 + i) for d in range(5) for i in range(30)})
+    config = pair_config(tmp_path, emulator.api_url, local)
+    proc = start_syncd("reconcile", config=config)
     deadline = time.monotonic() + 60
     try:
         while emulator.admin.counts().get("file/upload", 0) < 40:
@@ -46,7 +36,7 @@ def test_killed_mid_sync_then_rerun_converges_without_duplicates(
     first = emulator.admin.counts()["file/upload"]
     assert first < 150
     emulator.admin.reset_counts()
-    rerun = run_cli("reconcile", config=config)
+    rerun = run_syncd("reconcile", config=config)
     assert rerun.returncode == 0, rerun.stderr
     assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
     assert emulator.admin.duplicates() == []

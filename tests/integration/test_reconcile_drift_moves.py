@@ -14,22 +14,18 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine import reconcile
-
-from .test_reconcile_support import Syncer, expected_remote, mutating_calls, write_config
+from tests.support.reconcile import Syncer, expected_remote, mutating_calls, pair_config
+from tests.support.trees import write_tree
 
 PREFIX = "Backup/docs"
 
 
-def _make_tree(local: Path) -> None:
-    for rel, text in {
-        "outer/keep.txt": "stays in outer\n",
-        "outer/inner/x.txt": "x\n" * 10,
-        "outer/inner/deeper/y.txt": "y\n" * 20,
-        "other/z.txt": "z\n",
-    }.items():
-        path = local / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+TREE = {
+    "outer/keep.txt": "stays in outer\n",
+    "outer/inner/x.txt": "x\n" * 10,
+    "outer/inner/deeper/y.txt": "y\n" * 20,
+    "other/z.txt": "z\n",
+}
 
 
 def _folder_id(emulator: EmulatorProcess, name: str) -> int:
@@ -44,8 +40,8 @@ def pair(
     request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorProcess
 ) -> Iterator[tuple[Syncer, Path, str]]:
     local = tmp_path / "local"
-    _make_tree(local)
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, mode=request.param))
+    write_tree(local, TREE)
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode=request.param))
     first = syncer.run()
     assert first.exit_code == 0, first.outcome.failed
     assert emulator.admin.active_paths() == expected_remote(local, PREFIX)

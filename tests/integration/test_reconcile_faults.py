@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
-
-from .test_reconcile_support import Syncer, expected_remote, write_config
+from tests.support.reconcile import Syncer, expected_remote, pair_config
 
 
 def test_faults_converge_without_duplicates(tmp_path: Path, emulator: EmulatorProcess) -> None:
@@ -18,7 +17,7 @@ def test_faults_converge_without_duplicates(tmp_path: Path, emulator: EmulatorPr
         for i in range(8):
             (local / f"dir{d}" / f"f{i}.txt").write_text(f"{d}-{i} " * (i + 1))
             (local / f"dir{d}" / "sub" / f"g{i}.txt").write_text(f"sub {d}-{i}")
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     emulator.admin.set_knobs(
         fault_rate=0.2, fault_kinds=["after_drop", "after_500", "500", "drop"], fault_seed=11
     )

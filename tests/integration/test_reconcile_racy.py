@@ -9,8 +9,7 @@ from pathlib import Path
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine.executor import Progress
-
-from .test_reconcile_support import Syncer, expected_remote, write_config
+from tests.support.reconcile import Syncer, expected_remote, pair_config
 
 
 def test_same_size_rewrite_within_the_mtime_tick_is_sent_again(
@@ -34,7 +33,7 @@ def test_same_size_rewrite_within_the_mtime_tick_is_sent_again(
                 os.utime(target, ns=(self.tick, self.tick))
                 self.tick = 0
 
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         result = syncer.run(progress=RewriteInTheSameTick())
         assert result.exit_code == 0, result.outcome.failed
@@ -51,7 +50,7 @@ def test_an_old_file_is_not_checked_again(tmp_path: Path, emulator: EmulatorProc
     target = local / "old.txt"
     target.write_bytes(b"settled long ago")
     os.utime(target, (1_600_000_000, 1_600_000_000))
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         result = syncer.run()
         assert result.exit_code == 0, result.outcome.failed

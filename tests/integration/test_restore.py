@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 
 from syncd.restore.restorer import Restorer
-from tests.integration.test_restore_support import (
-    add_file,
-    add_folder,
-    md5_tree,
-    run_syncd,
-    upload_tree,
-    write_config,
-    write_tree,
-)
+from tests.support.cli import run_syncd
+from tests.support.restore import add_file, add_folder, restore_config, upload_tree
+from tests.support.trees import md5_tree, write_tree
 
 
 def downloads(emulator: Any) -> int:
@@ -51,9 +45,9 @@ def test_restore_on_a_fresh_machine_is_identical_by_md5(
     emulator.admin.reset_counts()
 
     state = tmp_path / "state" / "state.db"
-    config = write_config(tmp_path / "config.toml", emulator.api_url, state)
+    config = restore_config(tmp_path / "config.toml", emulator.api_url, state)
     dest = tmp_path / "dest"
-    result = run_syncd(config, "restore", "--remote", "Backup/Docs", "--json", str(dest))
+    result = run_syncd("restore", "--remote", "Backup/Docs", "--json", str(dest), config=config)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["restored"] == 6
@@ -71,11 +65,11 @@ def test_second_run_downloads_nothing_and_dry_run_writes_nothing(
     write_tree(src, {"a.txt": b"a" * 10, "sub/b.txt": b"b" * 20, "sub/c/d.txt": b"d"})
     folder = client.folder_create("R", None)
     upload_tree(client, src, folder.id)
-    config = write_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
+    config = restore_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
     dest = tmp_path / "dest"
 
     emulator.admin.reset_counts()
-    dry = run_syncd(config, "restore", "--remote", "/R/", "--dry-run", str(dest))
+    dry = run_syncd("restore", "--remote", "/R/", "--dry-run", str(dest), config=config)
     assert dry.returncode == 0, dry.stderr
     assert "would write sub/c/d.txt (1 bytes)" in dry.stdout
     assert "would restore 3 files" in dry.stdout
@@ -219,27 +213,27 @@ def test_ambiguous_or_missing_remote_path_is_a_clear_usage_error(
     first = client.folder_create("Twin", None)
     second = add_folder(emulator.admin, None, "Twin")
     add_file(emulator.admin, second, "f.txt", b"in the second twin")
-    config = write_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
+    config = restore_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
 
-    result = run_syncd(config, "restore", "--remote", "Twin", str(tmp_path / "d"))
+    result = run_syncd("restore", "--remote", "Twin", str(tmp_path / "d"), config=config)
     assert result.returncode == 2
     assert "ambiguous" in result.stderr and f"ids {first.id}, {second}" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
-    result = run_syncd(config, "restore", "--remote", "Nope/Deeper", str(tmp_path / "d"))
+    result = run_syncd("restore", "--remote", "Nope/Deeper", str(tmp_path / "d"), config=config)
     assert result.returncode == 2 and "does not exist" in result.stderr
 
-    result = run_syncd(config, "restore", "--remote-id", str(second), str(tmp_path / "d"))
+    result = run_syncd("restore", "--remote-id", str(second), str(tmp_path / "d"), config=config)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d" / "f.txt").read_bytes() == b"in the second twin"
 
 
 @pytest.mark.parametrize("missing", ["--pair", "none"])
 def test_restore_needs_exactly_one_source(emulator: Any, tmp_path: Path, missing: str) -> None:
-    config = write_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
+    config = restore_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db")
     args = ["--pair", "nosuch"] if missing == "--pair" else []
-    result = run_syncd(config, "restore", *args, str(tmp_path / "d"))
+    result = run_syncd("restore", *args, str(tmp_path / "d"), config=config)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 

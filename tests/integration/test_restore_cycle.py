@@ -10,8 +10,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import md5_tree, run_syncd, write_config
-from tests.reliability.conftest import scripted_host
+from tests.support.cli import run_syncd
+from tests.support.hosts import scripted_host
+from tests.support.restore import restore_config
+from tests.support.trees import md5_tree
 
 DOWNLOAD_TOKEN = "d0" * 32
 CONTENT = {2001: b"top", 3001: b"in sub"}
@@ -70,8 +72,10 @@ def test_restore_enters_each_folder_once_and_reports_each_cycle_once(tmp_path: P
         )
         for file_id, data in CONTENT.items():
             host.answers[f"/f{file_id}?download_token={DOWNLOAD_TOKEN}"] = (200, {}, data)
-        config = write_config(tmp_path / "config.toml", host.url, tmp_path / "state.db")
-        result = run_syncd(config, "restore", "--remote-id", "100", "--json", str(dest), timeout=60)
+        config = restore_config(tmp_path / "config.toml", host.url, tmp_path / "state.db")
+        result = run_syncd(
+            "restore", "--remote-id", "100", "--json", str(dest), timeout=60, config=config
+        )
         listed = host.calls("folder/listing")
 
     assert "Traceback" not in result.stderr, result.stderr

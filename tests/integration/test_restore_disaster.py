@@ -8,23 +8,16 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from syncd.journal.lock import StateLock
 from syncd.journal.store import Journal
 from syncd.local.markers import INCOMPLETE_MARKER
-from tests.integration.test_restore_support import (
-    REPO,
-    md5_tree,
-    run_syncd,
-    syncd_command,
-    upload_tree,
-    wait_for,
-    write_config,
-    write_tree,
-)
+from tests.support.cli import run_syncd, start_syncd
+from tests.support.restore import restore_config, upload_tree
+from tests.support.trees import md5_tree, write_tree
+from tests.support.waiting import wait_for
 
 FILES = {
     "top.txt": b"top level",
@@ -37,7 +30,7 @@ FILES = {
 
 def sync_tree(config: Path) -> None:
     """The first sync, through the engine (`syncd reconcile`)."""
-    result = run_syncd(config, "reconcile", "--pair", "docs")
+    result = run_syncd("reconcile", "--pair", "docs", config=config)
     assert result.returncode == 0, result.stderr
 
 
@@ -73,7 +66,7 @@ def test_restore_into_the_pair_root_rebuilds_the_journal(
     root = tmp_path / "Docs"
     write_tree(root, FILES)
     state = tmp_path / "state" / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Backup/Docs")}
     )
     sync_tree(config)
@@ -81,7 +74,7 @@ def test_restore_into_the_pair_root_rebuilds_the_journal(
     lose_everything(root, state)
 
     emulator.admin.reset_counts()
-    result = run_syncd(config, "restore", "--pair", "docs", "--json", str(root))
+    result = run_syncd("restore", "--pair", "docs", "--json", str(root), config=config)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["restored"] == len(FILES)
     assert md5_tree(root) == expected
@@ -105,19 +98,19 @@ def test_restore_into_the_pair_root_rebuilds_the_journal(
             assert row.folder_id == folders[rel.rstrip("/").rsplit("/", 1)[-1]]
             assert row.inode == os.stat(root / rel).st_ino
 
-    verify = run_syncd(config, "verify", "--pair", "docs")
+    verify = run_syncd("verify", "--pair", "docs", config=config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # A second restore into the root is a no-op that keeps the journal as it is.
     emulator.admin.reset_counts()
-    again = run_syncd(config, "restore", "--pair", "docs", "--json", str(root))
+    again = run_syncd("restore", "--pair", "docs", "--json", str(root), config=config)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["already_present"] == len(FILES)
     assert emulator.admin.counts().get("file/download", 0) == 0
     assert journal_files(state).keys() == rows.keys()
 
     emulator.admin.reset_counts()
-    reconcile = run_syncd(config, "reconcile", "--pair", "docs")
+    reconcile = run_syncd("reconcile", "--pair", "docs", config=config)
     assert reconcile.returncode == 0, reconcile.stderr
     counts = emulator.admin.counts()
     for action in ("file/upload", "folder/create", "file/delete", "folder/delete", "file/edit"):
@@ -130,13 +123,13 @@ def test_disaster_recovery_refuses_while_a_daemon_holds_the_state(
 ) -> None:
     root = tmp_path / "Docs"
     state = tmp_path / "state" / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Backup/Docs")}
     )
     backup = client.folder_create("Backup", None)
     client.folder_create("Docs", backup.id)
     with StateLock(state):
-        result = run_syncd(config, "restore", "--pair", "docs", str(root))
+        result = run_syncd("restore", "--pair", "docs", str(root), config=config)
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
     assert not root.exists()
@@ -150,19 +143,19 @@ def test_journal_md5_checks_downloads_and_present_files(
     root = tmp_path / "Docs"
     write_tree(root, {"kept.txt": b"12345678", "drifted.txt": b"abcdefgh", "ok.txt": b"fine"})
     state = tmp_path / "state" / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Docs")}
     )
     folder = client.folder_create("Docs", None)
     ids = upload_tree(client, root, folder.id)
     shutil.rmtree(root)
-    assert run_syncd(config, "restore", "--pair", "docs", str(root)).returncode == 0
+    assert run_syncd("restore", "--pair", "docs", str(root), config=config).returncode == 0
 
     changed = base64.b64encode(b"ABCDEFGH").decode()  # same size, other bytes
     emulator.admin.drift("modify_file", file_id=ids["drifted.txt"], content_b64=changed)
     elsewhere = tmp_path / "elsewhere"
     write_tree(elsewhere, {"kept.txt": b"87654321"})  # same size as the synced one
-    result = run_syncd(config, "restore", "--pair", "docs", "--json", str(elsewhere))
+    result = run_syncd("restore", "--pair", "docs", "--json", str(elsewhere), config=config)
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert [(i["local"], "content differs (MD5)" in i["reason"]) for i in report["skipped"]] == [
@@ -182,7 +175,7 @@ def test_killed_disaster_recovery_blocks_reconcile_until_resumed(
     root = tmp_path / "Docs"
     write_tree(root, {f"d{i % 3}/f{i:02}.bin": os.urandom(30_000) for i in range(30)})
     state = tmp_path / "state" / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml",
         emulator.api_url,
         state,
@@ -194,13 +187,7 @@ def test_killed_disaster_recovery_blocks_reconcile_until_resumed(
     lose_everything(root, state)
 
     emulator.admin.set_knobs(latency_ms=120)
-    proc = subprocess.Popen(
-        syncd_command(config, "restore", "--pair", "docs", str(root)),
-        cwd=REPO,
-        env={k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_syncd("restore", "--pair", "docs", str(root), config=config)
     try:
         wait_for(lambda: len(list(root.rglob("f*.bin"))) >= 3 or proc.poll() is not None, 60, "3")
         proc.send_signal(signal.SIGKILL)
@@ -212,15 +199,15 @@ def test_killed_disaster_recovery_blocks_reconcile_until_resumed(
     emulator.admin.set_knobs(latency_ms=0)
     emulator.admin.reset_counts()
 
-    refused = run_syncd(config, "reconcile", "--pair", "docs")
+    refused = run_syncd("reconcile", "--pair", "docs", config=config)
     assert refused.returncode == 3, refused.stderr
     assert INCOMPLETE_MARKER in refused.stderr
     assert len(emulator.admin.active_paths()) == 30  # nothing trashed
 
-    resumed = run_syncd(config, "restore", "--pair", "docs", str(root))
+    resumed = run_syncd("restore", "--pair", "docs", str(root), config=config)
     assert resumed.returncode == 0, resumed.stderr
     assert md5_tree(root) == expected
     emulator.admin.reset_counts()
-    assert run_syncd(config, "reconcile", "--pair", "docs").returncode == 0
+    assert run_syncd("reconcile", "--pair", "docs", config=config).returncode == 0
     counts = emulator.admin.counts()
     assert counts.get("file/upload", 0) == counts.get("file/delete", 0) == 0, counts

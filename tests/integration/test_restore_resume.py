@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
-    REPO,
-    add_file,
-    add_folder,
-    md5_tree,
-    run_syncd,
-    syncd_command,
-    wait_for,
-    write_config,
-)
+from tests.support.cli import run_syncd, start_syncd
+from tests.support.restore import add_file, add_folder, restore_config
+from tests.support.trees import md5_tree
+from tests.support.waiting import wait_for
 
 FILES = 40
 
@@ -43,16 +36,11 @@ def test_sigkill_mid_restore_then_resume(emulator: Any, tmp_path: Path) -> None:
     assert len(expected) == FILES
 
     admin.set_knobs(latency_ms=120)  # slow enough to kill it half-way
-    config = write_config(tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db", workers=2)
-    dest = tmp_path / "dest"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    proc = subprocess.Popen(
-        syncd_command(config, "restore", "--remote", "Slow", str(dest)),
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    config = restore_config(
+        tmp_path / "config.toml", emulator.api_url, tmp_path / "s.db", workers=2
     )
+    dest = tmp_path / "dest"
+    proc = start_syncd("restore", "--remote", "Slow", str(dest), config=config)
     try:
         wait_for(lambda: len(completed(dest)) >= 5 or proc.poll() is not None, 60, "5 files")
         proc.send_signal(signal.SIGKILL)
@@ -68,7 +56,7 @@ def test_sigkill_mid_restore_then_resume(emulator: Any, tmp_path: Path) -> None:
 
     admin.set_knobs(latency_ms=0)
     admin.reset_counts()
-    result = run_syncd(config, "restore", "--remote", "Slow", "--json", str(dest))
+    result = run_syncd("restore", "--remote", "Slow", "--json", str(dest), config=config)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["already_present"] == len(done)

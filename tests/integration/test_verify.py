@@ -7,14 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
-    add_file,
-    add_folder,
-    run_syncd,
-    upload_tree,
-    write_config,
-    write_tree,
-)
+from tests.support.cli import run_syncd
+from tests.support.restore import add_file, add_folder, restore_config, upload_tree
+from tests.support.trees import write_tree
 
 
 def setup_pair(emulator: Any, client: Any, tmp_path: Path) -> tuple[Path, Path, dict[str, int]]:
@@ -33,7 +28,7 @@ def setup_pair(emulator: Any, client: Any, tmp_path: Path) -> tuple[Path, Path, 
     folder = client.folder_create("V", backup.id)
     ids = upload_tree(client, local, folder.id)
     ids["/folder"] = folder.id
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml",
         emulator.api_url,
         tmp_path / "state.db",
@@ -46,7 +41,7 @@ def setup_pair(emulator: Any, client: Any, tmp_path: Path) -> tuple[Path, Path, 
 
 
 def verify_json(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = run_syncd(config, "verify", "--pair", "p", "--json", *args)
+    result = run_syncd("verify", "--pair", "p", "--json", *args, config=config)
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -69,7 +64,7 @@ def test_clean_pair_verifies_ok_with_and_without_deep(
     assert body["pairs"][0]["deep_checked"] == 5
     assert emulator.admin.counts().get("file/download", 0) == 5
 
-    text = run_syncd(config, "verify")
+    text = run_syncd("verify", config=config)
     assert text.returncode == 0 and "p: OK" in text.stdout
 
 
@@ -118,7 +113,7 @@ def test_missing_remote_folder_is_one_difference(
 ) -> None:
     local = tmp_path / "local"
     write_tree(local, {"x.txt": b"x"})
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml",
         emulator.api_url,
         tmp_path / "state.db",

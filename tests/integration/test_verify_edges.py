@@ -11,13 +11,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import (
-    syncd_command,
-    upload_tree,
-    write_config,
-    write_tree,
-)
-from tests.reliability.conftest import scripted_host
+from tests.support.cli import syncd_command, syncd_env
+from tests.support.hosts import scripted_host
+from tests.support.restore import restore_config, upload_tree
+from tests.support.trees import write_tree
 
 INVALID_NAME = b"caf\xe9-latin1.txt"  # Latin-1 bytes: not valid UTF-8
 INVALID_DIR = b"dir-\xff"
@@ -25,11 +22,10 @@ INVALID_DIR = b"dir-\xff"
 
 def run_bytes(config: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     """The CLI with stdout as raw bytes, so that invalid output cannot hide behind decoding."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
     return subprocess.run(
-        syncd_command(config, *args),
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
+        syncd_command(*args, config=config),
+        cwd=config.parent,
+        env=syncd_env(),
         capture_output=True,
         timeout=120,
         check=False,
@@ -40,7 +36,7 @@ def make_pair(emulator: Any, client: Any, tmp_path: Path, local: Path) -> Path:
     backup = client.folder_create("Backup", None)
     folder = client.folder_create("E", backup.id)
     upload_tree(client, local, folder.id)
-    return write_config(
+    return restore_config(
         tmp_path / "config.toml",
         emulator.api_url,
         tmp_path / "state.db",
@@ -120,7 +116,7 @@ def test_a_folder_that_is_its_own_parent_stays_one_difference(
     }
     with scripted_host() as host:
         host.answers["folder/listing"] = lambda body: listing_answer(listings, body)
-        config = write_config(
+        config = restore_config(
             tmp_path / "config.toml", host.url, tmp_path / "state.db", pairs={"p": (local, "R")}
         )
         result = run_bytes(config, "verify", "--pair", "p", "--json")

@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from syncd.local.markers import INCOMPLETE_MARKER
-from tests.integration.test_restore_support import (
-    add_file,
-    run_syncd,
-    upload_tree,
-    write_config,
-    write_tree,
-)
+from tests.support.cli import run_syncd
+from tests.support.restore import add_file, restore_config, upload_tree
+from tests.support.trees import write_tree
 
 
 def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> None:
@@ -24,7 +20,7 @@ def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> 
         {"keep.txt": b"keep", "gone-here.txt": b"deleted locally", "gone-both.txt": b"both"},
     )
     state = tmp_path / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Docs")}
     )
     folder = client.folder_create("Docs", None)
@@ -32,9 +28,9 @@ def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> 
     # Build the journal the way a fresh machine would: restore into the pair root.
     for name in list(os.listdir(root)):
         (root / name).unlink()
-    restored = run_syncd(config, "restore", "--pair", "docs", str(root))
+    restored = run_syncd("restore", "--pair", "docs", str(root), config=config)
     assert restored.returncode == 0, restored.stderr
-    assert run_syncd(config, "verify").returncode == 0
+    assert run_syncd("verify", config=config).returncode == 0
 
     (root / "gone-here.txt").unlink()  # journal + remote, not local
     (root / "gone-both.txt").unlink()  # journal only
@@ -44,7 +40,7 @@ def test_verify_uses_the_journal(emulator: Any, client: Any, tmp_path: Path) -> 
     emulator.admin.drift("rename_file", file_id=ids["keep.txt"], name="keep-renamed.txt")
     (root / INCOMPLETE_MARKER).write_bytes(b"")
 
-    result = run_syncd(config, "verify", "--json")
+    result = run_syncd("verify", "--json", config=config)
     assert result.returncode == 1
     (pair,) = json.loads(result.stdout)["pairs"]
     found = {(d["kind"], d["path"]) for d in pair["differences"]}
@@ -64,13 +60,13 @@ def test_verify_after_the_engine_synced(emulator: Any, tmp_path: Path) -> None:
     root = tmp_path / "Docs"
     write_tree(root, {"a.txt": b"a", "sub/b.txt": b"bb", "sub/empty.txt": b"", "c d.txt": b"c"})
     state = tmp_path / "state.db"
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", emulator.api_url, state, pairs={"docs": (root, "Backup/Docs")}
     )
-    synced = run_syncd(config, "reconcile", "--pair", "docs")
+    synced = run_syncd("reconcile", "--pair", "docs", config=config)
     assert synced.returncode == 0, synced.stderr
 
-    result = run_syncd(config, "verify", "--deep", "--json")
+    result = run_syncd("verify", "--deep", "--json", config=config)
     assert result.returncode == 0, result.stdout
     (pair,) = json.loads(result.stdout)["pairs"]
     assert pair["deep_checked"] == 3

@@ -7,8 +7,7 @@ import errno
 import logging
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent
 from syncd.local.coalesce import OVERFLOW, Change
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
+from tests.integration.watcher.support import drain_until_seen
+from tests.support.waiting import wait_for
 
 QUIET = 0.2
 POLL = 0.2
@@ -30,23 +31,6 @@ def root(tmp_path: Path) -> Path:
     (r / "a" / "b").mkdir(parents=True)
     (r / "c").mkdir()
     return r
-
-
-def wait_for(w: Watcher, want: Change, timeout: float = DEADLINE) -> list[Change]:
-    got: list[Change] = []
-    deadline = time.monotonic() + timeout
-    while want not in got:
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out waiting for {want}; got {got}"
-        got.extend(w.drain(min(left, 0.5)))
-    return got
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)
 
 
 def limit_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -78,9 +62,9 @@ def test_too_many_directories_falls_back_to_polling_with_one_warning(
     w = start(started, root, watch_limit=2, supervise_interval=0.1, recheck_interval=0.1)
     assert w.mode == "polling"
     (root / "a" / "b" / "new.txt").write_text("x")
-    wait_for(w, dirty("a/b/new.txt"))
+    drain_until_seen(w, dirty("a/b/new.txt"))
     (root / "c" / "second.txt").write_text("x")  # lets several supervision/recheck rounds run
-    wait_for(w, dirty("c/second.txt"))
+    drain_until_seen(w, dirty("c/second.txt"))
     warnings = limit_warnings(caplog)
     assert len(warnings) == 1
     message = warnings[0].getMessage()
@@ -106,7 +90,7 @@ def test_observer_start_failing_with_limit_errno_falls_back(
     assert w.mode == "polling"
     assert len(limit_warnings(caplog)) == 1
     (root / "c" / "f.txt").write_text("x")
-    wait_for(w, dirty("c/f.txt"))
+    drain_until_seen(w, dirty("c/f.txt"))
 
 
 def test_other_start_errors_are_raised(root: Path) -> None:
@@ -123,7 +107,7 @@ def test_polling_still_coalesces_a_directory_move(root: Path, started: list[Watc
     w = start(started, root, force_polling=True)
     assert w.mode == "polling"
     os.rename(root / "a", root / "moved")
-    got = wait_for(w, Change("moved", "a", "moved", True))
+    got = drain_until_seen(w, Change("moved", "a", "moved", True))
     assert [c for c in got if c.kind == "moved"] == [Change("moved", "a", "moved", True)]
 
 
@@ -134,9 +118,9 @@ def test_kernel_queue_overflow_asks_for_full_reconcile(root: Path, started: list
     # it, and the log hook must turn it into an overflow change.
     reader = w.observer._inotify_fd  # type: ignore[union-attr]
     reader.handle_event(InotifyEvent(-1, InotifyConstants.IN_Q_OVERFLOW, 0, b""))
-    wait_for(w, OVERFLOW)
+    drain_until_seen(w, OVERFLOW)
     (root / "after.txt").write_text("x")  # still watching
-    wait_for(w, dirty("after.txt"))
+    drain_until_seen(w, dirty("after.txt"))
 
 
 def test_handler_exception_does_not_kill_watching(root: Path, started: list[Watcher]) -> None:
@@ -149,9 +133,9 @@ def test_handler_exception_does_not_kill_watching(root: Path, started: list[Watc
     w = Watcher(root, ignore=ExplodingRules(), quiet=QUIET).start()
     started.append(w)
     (root / "boom").write_text("x")
-    wait_for(w, OVERFLOW)
+    drain_until_seen(w, OVERFLOW)
     (root / "fine.txt").write_text("x")
-    wait_for(w, dirty("fine.txt"))
+    drain_until_seen(w, dirty("fine.txt"))
     assert w.observer is not None and w.observer.is_alive()
 
 
@@ -164,21 +148,25 @@ def test_dead_observer_is_restarted(
     assert first is not None
     first.stop()
     first.join(5)
-    wait_for(w, OVERFLOW)  # events may have been lost while it was down
+    drain_until_seen(w, OVERFLOW)  # events may have been lost while it was down
     assert w.observer is not first and w.observer is not None and w.observer.is_alive()
     assert any("restarting" in r.getMessage() for r in caplog.records)
     (root / "later.txt").write_text("x")
-    wait_for(w, dirty("later.txt"))
+    drain_until_seen(w, dirty("later.txt"))
     assert w.is_alive()
 
 
 def test_root_removed_and_recreated(root: Path, started: list[Watcher]) -> None:
     w = start(started, root, supervise_interval=0.1)
     shutil.rmtree(root)
-    wait_for(w, OVERFLOW)
+    drain_until_seen(w, OVERFLOW)
     assert w.is_alive()  # keeps trying; the daemon's guard deals with the missing root
     root.mkdir()
-    wait_until(lambda: w.observer is not None and w.observer.is_alive())
-    wait_for(w, OVERFLOW)  # watching again: the daemon must reconcile
+    wait_for(
+        lambda: w.observer is not None and w.observer.is_alive(),
+        DEADLINE,
+        "the observer to be restarted",
+    )
+    drain_until_seen(w, OVERFLOW)  # watching again: the daemon must reconcile
     (root / "back.txt").write_text("x")
-    wait_for(w, dirty("back.txt"))
+    drain_until_seen(w, dirty("back.txt"))

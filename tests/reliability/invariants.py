@@ -15,7 +15,6 @@ The journal is read through `syncd.journal.store.Journal` read methods only.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,14 +23,7 @@ from typing import Any
 
 from syncd.journal.rows import SYNCED
 from syncd.journal.store import Journal
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from tests.support.trees import md5_file
 
 
 def _default_ignored(rel: str, is_dir: bool) -> bool:
@@ -71,7 +63,7 @@ def local_tree(root: Path, ignored: Callable[[str, bool], bool] = _default_ignor
             st = path.lstat()
             if ignored(rel, False) or st.st_size == 0 or not path.is_file():
                 continue
-            tree.files[rel] = (_md5(path), st.st_size, st.st_ino)
+            tree.files[rel] = (md5_file(path), st.st_size, st.st_ino)
     return tree
 
 

@@ -35,10 +35,11 @@ from syncd.journal.store import Journal
 from syncd.remote.client import RemoteClient
 from syncd.remote.credentials import Credentials
 from syncd.remote.models import AccountPackage
-from tests.integration.test_reconcile_support import write_config
+from tests.support.cli import syncd_env, tail
+from tests.support.reconcile import pair_config
 
 from .invariants import local_tree, remote_tree
-from .test_crash_support import mutations, syncd_env, tail
+from .test_crash_support import mutations
 
 PAIR = "docs"
 # Small pools of names so that local and remote changes collide (overwrites, twins, a file and
@@ -216,7 +217,7 @@ class Example:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"ex{world.serial}-", dir=world.base))
         self.root = self.workdir / "local"
         self.root.mkdir()
-        self.config_path = write_config(
+        self.config_path = pair_config(
             self.workdir, world.emulator.api_url, self.root, remote=self.remote_path, mode=mode
         )
         # No deletion limit (the model deletes freely); the emptied-root guard stays on.

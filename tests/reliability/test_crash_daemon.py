@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 from .invariants import invariant_problems
 from .test_crash_support import (
     REMOTE,
     Churn,
+    crash_config,
     journal_intents,
     mutations,
     wait_for_invariant,
     wait_for_mutations,
-    write_config,
 )
 
 SEED = int(os.environ.get("SYNCD_CRASH_SEED", "20261123")) + 7
@@ -47,7 +47,7 @@ def test_daemon_killed_while_busy_always_converges_after_restart(
     local = tmp_path / "local"
     churn = Churn(local, random.Random(SEED + 1))
     churn.populate(INITIAL_FILES)
-    config = write_config(tmp_path, emulator.api_url, local, quiet_period=0.1)
+    config = crash_config(tmp_path, emulator.api_url, local, quiet_period=0.1)
     state_db = tmp_path / "state.db"
     admin = emulator.admin
 

@@ -20,17 +20,17 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
+from tests.support.cli import tail
 
 from .invariants import assert_invariant, invariant_problems
 from .test_crash_support import (
     REMOTE,
     Churn,
+    crash_config,
     journal_intents,
     mutations,
     reconcile_until_clean,
     start_reconcile,
-    tail,
-    write_config,
 )
 
 SEED = int(os.environ.get("SYNCD_CRASH_SEED", "20261123"))
@@ -51,7 +51,7 @@ def test_reconcile_killed_at_random_moments_always_converges(
     local = tmp_path / "local"
     churn = Churn(local, random.Random(SEED + 1))
     churn.populate(INITIAL_FILES)
-    config = write_config(tmp_path, emulator.api_url, local)
+    config = crash_config(tmp_path, emulator.api_url, local)
     state_db = tmp_path / "state.db"
     log = tmp_path / "reconcile.log"
     admin = emulator.admin
@@ -115,7 +115,7 @@ def test_invariant_checker_sees_each_kind_of_violation(
     (local / "a").mkdir(parents=True)
     (local / "a" / "x.txt").write_bytes(b"x")
     (local / "y.txt").write_bytes(b"y")
-    config = write_config(tmp_path, emulator.api_url, local)
+    config = crash_config(tmp_path, emulator.api_url, local)
     state_db = tmp_path / "state.db"
     reconcile_until_clean(config, tmp_path / "log")
     admin = emulator.admin

@@ -1,5 +1,5 @@
 """Helpers of the crash and fault-soak tests (no tests here): a seeded churning workload of small
-files, a config writer, `syncd reconcile` as a subprocess, and emulator request tallies."""
+files, their config, `syncd reconcile` as a subprocess, and emulator request tallies."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import MUTATING_ACTIONS
+from tests.support.cli import start_syncd, tail
+from tests.support.config import Pair, write_config
+from tests.support.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 REMOTE = "Crash/docs"
 PAIR = "docs"
 
@@ -33,7 +33,7 @@ def total_requests(counts: Mapping[str, int]) -> int:
     return sum(int(v) for k, v in counts.items() if k != "faults")
 
 
-def write_config(
+def crash_config(
     workdir: Path,
     api_url: str,
     local: Path,
@@ -44,50 +44,26 @@ def write_config(
     quiet_period: float = 0.2,
     reconcile_interval: float = 900,
 ) -> Path:
-    path = workdir / "config.toml"
-    path.write_text(
-        "[remote]\n"
-        f'api_url = "{api_url}"\n'
-        f'key1 = "{DEMO_KEY1}"\n'
-        f'key2 = "{DEMO_KEY2}"\n'
-        f"timeout = {float(timeout)}\n"
-        f"max_retry_time = {float(max_retry_time)}\n"
-        "[state]\n"
-        f'path = "{workdir / "state.db"}"\n'
-        "[sync]\n"
-        f"workers = {workers}\n"
-        'max_delete = "100%"\n'
-        f"quiet_period = {float(quiet_period)}\n"
-        f"reconcile_interval = {float(reconcile_interval)}\n"
-        "[log]\n"
-        'level = "warning"\n'
-        "[[pairs]]\n"
-        f'name = "{PAIR}"\n'
-        f'local = "{local}"\n'
-        f'remote = "{REMOTE}"\n'
-        'mode = "mirror"\n',
-        encoding="utf-8",
+    """``workdir/config.toml`` for the crash and soak trials: the one pair "docs" at
+    :data:`REMOTE`, no delete guard (the churn deletes freely), warnings-only logs (thousands of
+    files would flood the log the failure message quotes)."""
+    return write_config(
+        workdir / "config.toml",
+        api_url=api_url,
+        pairs=[Pair(PAIR, local, REMOTE, "mirror")],
+        remote={"timeout": float(timeout), "max_retry_time": float(max_retry_time)},
+        sync={
+            "workers": workers,
+            "max_delete": "100%",
+            "quiet_period": float(quiet_period),
+            "reconcile_interval": float(reconcile_interval),
+        },
+        log={"level": "warning"},
     )
-    path.chmod(0o600)
-    return path
 
 
-def syncd_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def start_reconcile(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "syncd", "reconcile", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=syncd_env(),
-            cwd=config.parent,
-        )
+def start_reconcile(config: Path, log: Path) -> subprocess.Popen[str]:
+    return start_syncd("reconcile", config=config, log=log)
 
 
 def reconcile_until_clean(config: Path, log: Path, *, timeout: float = 90, tries: int = 4) -> int:
@@ -107,14 +83,6 @@ def reconcile_until_clean(config: Path, log: Path, *, timeout: float = 90, tries
         if code != 1:
             raise AssertionError(f"reconcile exited {code}\n{tail(log)}")
     raise AssertionError(f"reconcile did not exit 0 in {tries} runs\n{tail(log)}")
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    try:
-        text = log.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-    return "--- log (tail) ---\n" + "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -256,8 +224,6 @@ def wait_for_invariant(
     log_tail: Callable[[], str] = str,
 ) -> None:
     """Poll the whole invariant (journal included) until it holds; fail with its problems."""
-    from tests.integration.daemon_harness import wait_for
-
     from .invariants import invariant_problems
 
     last: list[str] = []
@@ -272,8 +238,6 @@ def wait_for_invariant(
 def wait_for_mutations(
     admin: Any, above: int, *, timeout: float, log_tail: Callable[[], str]
 ) -> None:
-    from tests.integration.daemon_harness import wait_for
-
     wait_for(
         lambda: mutations(admin.counts()) > above, timeout, "the daemon to send changes", log_tail
     )

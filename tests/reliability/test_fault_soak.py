@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
-from .test_crash_support import Churn, total_requests, wait_for_invariant, write_config
+from .test_crash_support import Churn, crash_config, total_requests, wait_for_invariant
 
 SEED = 424242
 FAULTS = dict(
@@ -43,7 +43,7 @@ def soak(tmp_path: Path, emulator: EmulatorProcess, seconds: float, initial_file
     churn = Churn(local, random.Random(SEED + 1))
     churn.populate(initial_files, top_dirs=3, sub_dirs=2)
     # Client timeout (1 s) shorter than a stall (1.5 s): stalls surface as timeouts.
-    config = write_config(
+    config = crash_config(
         tmp_path, emulator.api_url, local, workers=4, timeout=1.0, max_retry_time=20.0
     )
     admin = emulator.admin

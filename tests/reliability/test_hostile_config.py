@@ -17,7 +17,9 @@ import pytest
 from syncd.config import load_config
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.errors import ConfigError
-from tests.reliability.conftest import error_line, run_syncd, scripted_host, write_config
+from tests.support.cli import error_line, run_syncd
+from tests.support.config import FAIL_FAST, write_config, write_config_text
+from tests.support.hosts import scripted_host
 
 GOOD_REMOTE = f'[remote]\napi_url = "http://127.0.0.1:9/api/v2/"\nkey1 = "{DEMO_KEY1}"\n'
 GOOD_REMOTE += f'key2 = "{DEMO_KEY2}"\n'
@@ -69,7 +71,7 @@ def write_broken(tmp_path: Path, body: str | bytes) -> Path:
         config.write_bytes(body)
         config.chmod(0o600)
         return config
-    return write_config(config, body)
+    return write_config_text(config, body)
 
 
 def check_line(line: str, config: Path, fragments: list[str]) -> None:
@@ -107,7 +109,9 @@ def test_broken_config_through_the_cli_is_exit_2_and_one_line(
 
 def test_missing_pair_directory_is_reported_and_nothing_is_created(tmp_path: Path) -> None:
     missing = tmp_path / "not-mounted" / "Documents"
-    config = write_config(tmp_path / "config.toml", pairs={"docs": (missing, "Backup/Docs")})
+    config = write_config(
+        tmp_path / "config.toml", pairs={"docs": (missing, "Backup/Docs")}, remote=FAIL_FAST
+    )
     result = check(tmp_path, config)
     assert result.returncode == 0, result.stderr
     assert "docs:" in result.stdout and "[local directory does not exist]" in result.stdout
@@ -120,6 +124,7 @@ def test_missing_pair_directory_in_verify_is_one_line(tmp_path: Path, emulator: 
         tmp_path / "config.toml",
         api_url=emulator.api_url,
         pairs={"docs": (missing, "Backup/Docs")},
+        remote=FAIL_FAST,
     )
     result = check(tmp_path, config, "verify")
     assert result.returncode == 3, result.stderr  # reconcile's missing-root guard code
@@ -143,9 +148,7 @@ def closed_port() -> int:
 )
 def test_unreachable_host_is_exit_1_and_one_line(tmp_path: Path, url: str, fragment: str) -> None:
     url = url.format(port=closed_port())
-    config = write_config(
-        tmp_path / "config.toml", api_url=url, remote_extra="max_retry_time = 0.5"
-    )
+    config = write_config(tmp_path / "config.toml", api_url=url, remote={"max_retry_time": 0.5})
     result = check(tmp_path, config, "login")
     assert result.returncode == 1, result.stderr
     line = error_line(result)
@@ -164,7 +167,7 @@ def test_tls_failures_are_exit_1_naming_the_tls_problem(
             (plain_as_https, "SSL"),
         ):
             config = write_config(
-                tmp_path / "config.toml", api_url=url, remote_extra="max_retry_time = 0.5"
+                tmp_path / "config.toml", api_url=url, remote={"max_retry_time": 0.5}
             )
             result = check(tmp_path, config, "login")
             assert result.returncode == 1, result.stderr
@@ -177,7 +180,7 @@ def test_tls_failures_are_exit_1_naming_the_tls_problem(
 
 def test_plain_http_to_a_remote_host_is_refused_before_any_request(tmp_path: Path) -> None:
     url = "http://syncd-test.invalid/api/v2/"  # would fail to resolve if anything were sent
-    config = write_config(tmp_path / "config.toml", api_url=url)
+    config = write_config(tmp_path / "config.toml", api_url=url, remote=FAIL_FAST)
     result = check(tmp_path, config, "login")
     assert result.returncode == 2, result.stderr
     line = error_line(result)
@@ -190,7 +193,7 @@ def test_plain_http_allowed_explicitly_is_attempted(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "config.toml",
         api_url=url,
-        remote_extra="allow_insecure_http = true\nmax_retry_time = 0.5",
+        remote={"allow_insecure_http": True, "max_retry_time": 0.5},
     )
     result = check(tmp_path, config, "login")
     assert result.returncode == 1, result.stderr  # attempted: DNS fails for .invalid
@@ -201,7 +204,7 @@ def test_host_answering_html_or_garbage_is_exit_1_and_one_line(tmp_path: Path) -
     html = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
     with scripted_host() as host:
         config = write_config(
-            tmp_path / "config.toml", api_url=host.url, remote_extra="max_retry_time = 0.3"
+            tmp_path / "config.toml", api_url=host.url, remote={"max_retry_time": 0.3}
         )
         for body in (html, b'{"data": {"access_tok', bytes(range(256))):
             host.answers["authorize"] = body

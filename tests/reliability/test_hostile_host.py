@@ -21,7 +21,7 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.credentials import Credentials
 from syncd.remote.errors import RemoteError, TransientError, UploadOutcomeUnknown
 from syncd.remote.models import FolderListing
-from tests.reliability.conftest import ScriptedHost
+from tests.support.hosts import ScriptedHost
 
 KEYS = Credentials(key1="k" * 64, key2="q" * 64)
 

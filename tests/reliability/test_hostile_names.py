@@ -7,7 +7,6 @@ The same trees end to end through `syncd reconcile`: test_hostile_reconcile.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -39,6 +38,7 @@ from syncd.local.scanner import (
     walk,
 )
 from syncd.remote.client import RemoteClient
+from tests.support.trees import md5_bytes
 
 NFC = unicodedata.normalize("NFC", "café.txt")
 NFD = unicodedata.normalize("NFD", "café.txt")
@@ -284,10 +284,6 @@ def test_permission_denied_root_raises_and_inner_entries_are_skipped() -> None:
 # ---- odd names and changing files through the client, against the emulator --------------------
 
 
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
 def test_upload_names_arrive_as_the_scanner_predicts(
     client: RemoteClient, emulator: Any, tmp_path: Path
 ) -> None:
@@ -301,7 +297,7 @@ def test_upload_names_arrive_as_the_scanner_predicts(
         source = tmp_path / f"src{i}"
         source.write_bytes(f"body {i}".encode())
         result = client.upload_file(source, folder.id, filename=name)
-        assert result.md5 == md5(f"body {i}".encode())
+        assert result.md5 == md5_bytes(f"body {i}".encode())
         sent[result.file_id] = name
     stored = {f.id: f.name for f in client.folder_listing(folder.id).files}
     assert len(stored) == len(names)  # NFC/NFD and case variants stay separate files
@@ -347,9 +343,9 @@ def test_file_shrinking_during_upload_is_sent_again_whole(
             source.write_bytes(final)
 
     result = client.upload_file(source, None, progress=shrink)
-    assert result.md5 == md5(final) and result.size == len(final)
+    assert result.md5 == md5_bytes(final) and result.size == len(final)
     files = [f for f in emulator.admin.tree()["files"] if f["status"] == "active"]
-    assert [(f["name"], f["md5"]) for f in files] == [("big.bin", md5(final))]  # no half file
+    assert [(f["name"], f["md5"]) for f in files] == [("big.bin", md5_bytes(final))]  # no half file
 
 
 @pytest.mark.parametrize("change", ["rewrite-same-size", "grow"])
@@ -378,4 +374,4 @@ def test_file_changing_during_upload_is_detectable(
     # The host holds exactly the bytes that went out (the MD5 check passed), and the caller
     # can see that they are not the file as it is now: re-check after every upload.
     assert stored["md5"] == result.md5 and stored["size"] == result.size == len(original)
-    assert result.md5 != md5(now)
+    assert result.md5 != md5_bytes(now)

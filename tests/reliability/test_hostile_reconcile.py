@@ -6,14 +6,12 @@ credentials stop the pass with one line and nothing lost remotely."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -23,14 +21,10 @@ from typing import Any
 import pytest
 
 from syncd.local.names import remote_name_issue
-from tests.reliability.conftest import (
-    REPO,
-    error_line,
-    remount_read_only,
-    run_syncd,
-    tiny_tmpfs,
-    write_config,
-)
+from tests.support.cli import error_line, run_syncd, start_syncd
+from tests.support.config import FAIL_FAST, write_config
+from tests.support.mounts import remount_read_only, tiny_tmpfs
+from tests.support.trees import md5_bytes, md5_file
 
 NFC = unicodedata.normalize("NFC", "café.txt")
 NFD = unicodedata.normalize("NFD", "café.txt")
@@ -55,10 +49,6 @@ ODD_FILES = [
 ODD_DIRS = ["dir\nnewline", " spaced dir ", "<i>tagdir", "plain"]
 
 
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
 def expected_remote(root: Path) -> dict[str, str]:
     """What the remote must hold: every regular, non-empty file whose name (and whose folders'
     names) the host can hold, by path and MD5."""
@@ -75,7 +65,7 @@ def expected_remote(root: Path) -> dict[str, str]:
             except UnicodeEncodeError:
                 continue
             if remote_name_issue(name, "file") is None:
-                out["/" + (rel_dir / name).as_posix().removeprefix("./")] = md5(path.read_bytes())
+                out["/" + (rel_dir / name).as_posix().removeprefix("./")] = md5_file(path)
     return out
 
 
@@ -93,7 +83,10 @@ def pair(tmp_path: Path, emulator: Any) -> Iterator[tuple[Path, Path]]:
     root = tmp_path / "root"
     root.mkdir()
     config = write_config(
-        tmp_path / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+        tmp_path / "config.toml",
+        api_url=emulator.api_url,
+        pairs={"p": (root, "R")},
+        remote=FAIL_FAST,
     )
     yield root, config
 
@@ -181,7 +174,7 @@ def test_rename_that_only_changes_case_or_normalisation_is_a_rename(
     result = reconcile(tmp_path, config)
     assert result.returncode == 0, result.stderr
     assert emulator.admin.counts().get("file/upload", 0) == uploads  # renamed, not re-uploaded
-    assert remote_tree(emulator) == {f"/{after}": md5(b"same bytes")}
+    assert remote_tree(emulator) == {f"/{after}": md5_bytes(b"same bytes")}
     active = [f for f in emulator.admin.tree()["files"] if f["status"] == "active"]
     assert [(f["id"], f["name"]) for f in active] == [(file_id, after)]
 
@@ -217,12 +210,12 @@ def test_broken_state_database_stops_reconcile_and_status_with_one_line(
     (root / "a.txt").write_bytes(b"a")
     state = tmp_path / "state.db"
     state.write_bytes(b"not a database " * 1000)
-    before = md5(state.read_bytes())
+    before = md5_file(state)
     for command in ("reconcile", "status"):
         result = run_syncd("--config", str(config), command, home=tmp_path)
         assert result.returncode == 2, result.stderr
         assert "state database" in error_line(result)
-    assert md5(state.read_bytes()) == before  # never replaced by a fresh, empty journal
+    assert md5_file(state) == before  # never replaced by a fresh, empty journal
     assert remote_tree(emulator) == {}  # and nothing was uploaded without a journal
 
 
@@ -234,7 +227,10 @@ def test_read_only_state_database_stops_reconcile_with_one_line(
     (root / "a.txt").write_bytes(b"a")
     with tiny_tmpfs("1m") as mount:
         config = write_config(
-            mount / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+            mount / "config.toml",
+            api_url=emulator.api_url,
+            pairs={"p": (root, "R")},
+            remote=FAIL_FAST,
         )
         assert reconcile(tmp_path, config).returncode == 0
         (root / "b.txt").write_bytes(b"b")
@@ -244,7 +240,9 @@ def test_read_only_state_database_stops_reconcile_with_one_line(
         assert "state database" in error_line(result)
         status = run_syncd("--config", str(config), "status", home=tmp_path)
         assert "Traceback" not in status.stderr
-    assert remote_tree(emulator) == {"/a.txt": md5(b"a")}  # no upload the journal cannot record
+    assert remote_tree(emulator) == {
+        "/a.txt": md5_bytes(b"a")
+    }  # no upload the journal cannot record
 
 
 def test_credentials_and_host_problems_stop_reconcile_with_one_line(
@@ -290,7 +288,10 @@ def test_disk_full_mid_pass_loses_nothing_and_the_next_pass_adopts(
             (root / f"d{d}" / name).write_bytes(b"%d-%d" % (d, i))
     with tiny_tmpfs("288k") as mount:  # the journal fills it during the pass
         config = write_config(
-            mount / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+            mount / "config.toml",
+            api_url=emulator.api_url,
+            pairs={"p": (root, "R")},
+            remote=FAIL_FAST,
         )
         first = reconcile(tmp_path, config)
         assert first.returncode != 0 and "disk is full" in first.stderr
@@ -317,7 +318,10 @@ def test_disk_full_is_one_clear_line(tmp_path: Path, emulator: Any) -> None:
     (root / "a.txt").write_bytes(b"a")
     with tiny_tmpfs("160k") as mount:
         config = write_config(
-            mount / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+            mount / "config.toml",
+            api_url=emulator.api_url,
+            pairs={"p": (root, "R")},
+            remote=FAIL_FAST,
         )
         filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
         try:
@@ -342,15 +346,7 @@ def test_file_changing_or_vanishing_while_its_upload_is_in_flight(
     doc = root / "doc.txt"
     doc.write_bytes(b"version 1 " * 100)
     (root / "other.txt").write_bytes(b"unrelated")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "--config", str(config), "reconcile"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**env, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-    )
+    proc = start_syncd("reconcile", config=config, capture=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 30
         while emulator.admin.counts().get("file/upload", 0) < 1:  # an upload has arrived

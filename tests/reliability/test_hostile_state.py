@@ -7,7 +7,6 @@ Real SQLite files throughout; read-only and disk-full use a real tiny tmpfs (roo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import subprocess
@@ -25,13 +24,10 @@ from syncd.journal.db import JournalError, alembic_config, head_revision, make_e
 from syncd.journal.errors import JournalFull, JournalLocked
 from syncd.journal.rows import FileRow
 from syncd.journal.store import Journal
-from tests.reliability.conftest import (
-    error_line,
-    remount_read_only,
-    run_syncd,
-    tiny_tmpfs,
-    write_config,
-)
+from tests.support.cli import error_line, run_syncd
+from tests.support.config import FAIL_FAST, write_config
+from tests.support.mounts import remount_read_only, tiny_tmpfs
+from tests.support.trees import md5_file
 
 
 @pytest.fixture
@@ -55,10 +51,6 @@ def seeded(path: Path, count: int = 10) -> tuple[int, int]:
             for row in file_rows(pair.root_dir_id, count):
                 tx.put_file(row)
         return pair.id, pair.root_dir_id
-
-
-def digest(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 # ---- locked by another process ------------------------------------------------------------------
@@ -165,7 +157,10 @@ def test_verify_reads_a_journal_another_process_is_writing(
     local = tmp_path / "docs"
     local.mkdir()
     config = write_config(
-        tmp_path / "config.toml", api_url=emulator.api_url, pairs={"docs": (local, "Backup/Docs")}
+        tmp_path / "config.toml",
+        api_url=emulator.api_url,
+        pairs={"docs": (local, "Backup/Docs")},
+        remote=FAIL_FAST,
     )
     assert Path(config).parent / "state.db" == path
     result = run_syncd("--config", str(config), "verify", home=tmp_path)
@@ -193,13 +188,13 @@ def test_corrupted_journal_is_one_clear_error_and_left_untouched(
         else:
             data[:16] = b"\0" * 16
         path.write_bytes(bytes(data))
-    before = digest(path)
+    before = md5_file(path)
     with pytest.raises(JournalError) as caught:
         Journal(path)
     message = caught.value.message
     assert str(path) in message and "\n" not in message
     assert "check [state] path" in message
-    assert digest(path) == before  # never "repaired" by starting over
+    assert md5_file(path) == before  # never "repaired" by starting over
 
 
 def test_verify_with_a_corrupted_journal_is_exit_2_and_one_line(
@@ -208,16 +203,19 @@ def test_verify_with_a_corrupted_journal_is_exit_2_and_one_line(
     local = tmp_path / "docs"
     local.mkdir()
     config = write_config(
-        tmp_path / "config.toml", api_url=emulator.api_url, pairs={"docs": (local, "Backup/Docs")}
+        tmp_path / "config.toml",
+        api_url=emulator.api_url,
+        pairs={"docs": (local, "Backup/Docs")},
+        remote=FAIL_FAST,
     )
     state = tmp_path / "state.db"
     state.write_bytes(os.urandom(8192))
-    before = digest(state)
+    before = md5_file(state)
     result = run_syncd("--config", str(config), "verify", home=tmp_path)
     assert result.returncode == 2, result.stderr
     line = error_line(result)
     assert "cannot read the state database" in line and str(state) in line
-    assert digest(state) == before
+    assert md5_file(state) == before
 
 
 # ---- older schema -------------------------------------------------------------------------------
@@ -262,12 +260,12 @@ def test_read_only_journal_is_one_clear_error_and_untouched(tmp_path: Path) -> N
     with tiny_tmpfs("1m") as mount:
         path = mount / "state.db"
         seeded(path)
-        before = digest(path)
+        before = md5_file(path)
         remount_read_only(mount)
         with pytest.raises(JournalError) as caught:
             Journal(path)
         assert str(path) in caught.value.message and "\n" not in caught.value.message
-        assert digest(path) == before
+        assert md5_file(path) == before
 
 
 def test_read_only_journal_in_verify_is_exit_2_and_one_line(tmp_path: Path, emulator: Any) -> None:
@@ -278,6 +276,7 @@ def test_read_only_journal_in_verify_is_exit_2_and_one_line(tmp_path: Path, emul
             mount / "config.toml",
             api_url=emulator.api_url,
             pairs={"docs": (local, "Backup/Docs")},
+            remote=FAIL_FAST,
         )
         seeded(mount / "state.db")
         remount_read_only(mount)

@@ -7,7 +7,6 @@ Real tmpfs mounts (root only), real SQLite lock holders, real `syncd reconcile` 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import subprocess
 import sys
@@ -19,14 +18,10 @@ import pytest
 from syncd.errors import ExitCode
 from syncd.journal.errors import JournalFull, JournalNotWritable
 from syncd.journal.lock import StateLock
-from tests.reliability.conftest import (
-    REPO,
-    error_line,
-    remount_read_only,
-    run_syncd,
-    tiny_tmpfs,
-    write_config,
-)
+from tests.support.cli import error_line, run_syncd, syncd_env
+from tests.support.config import FAIL_FAST, write_config
+from tests.support.mounts import remount_read_only, tiny_tmpfs
+from tests.support.trees import md5_bytes
 
 # `python -m syncd` waiting 0.3 s, not 30 s, for a lock (the constant is read at connect).
 _SHORT_BUSY_SYNCD = """
@@ -91,7 +86,10 @@ def test_reconcile_on_a_journal_locked_past_busy_timeout_is_one_line_exit_1(
     root.mkdir()
     (root / "a.txt").write_bytes(b"a")
     config = write_config(
-        tmp_path / "config.toml", api_url=emulator.api_url, pairs={"p": (root, "R")}
+        tmp_path / "config.toml",
+        api_url=emulator.api_url,
+        pairs={"p": (root, "R")},
+        remote=FAIL_FAST,
     )
     assert run_syncd("--config", str(config), "reconcile", home=tmp_path).returncode == 0
     (root / "b.txt").write_bytes(b"b")
@@ -104,12 +102,11 @@ def test_reconcile_on_a_journal_locked_past_busy_timeout_is_one_line_exit_1(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
         locked = subprocess.run(
             [sys.executable, "-c", _SHORT_BUSY_SYNCD, "--config", str(config), "reconcile"],
             capture_output=True,
             text=True,
-            env={**env, "HOME": str(tmp_path), "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+            env=syncd_env(home=tmp_path),
             cwd=tmp_path,
             timeout=60,
             check=False,
@@ -122,7 +119,7 @@ def test_reconcile_on_a_journal_locked_past_busy_timeout_is_one_line_exit_1(
     assert locked.returncode == ExitCode.FAILED, locked.stderr
     line = error_line(locked)
     assert "is locked by another process" in line and str(state) in line
-    assert emulator.admin.active_paths() == {"/R/a.txt": hashlib.md5(b"a").hexdigest()}
+    assert emulator.admin.active_paths() == {"/R/a.txt": md5_bytes(b"a")}
 
     again = run_syncd("--config", str(config), "reconcile", home=tmp_path)
     assert again.returncode == 0, again.stderr

@@ -18,14 +18,11 @@ import pytest
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
 from syncd.errors import GuardRefused
-from tests.integration.test_reconcile_support import (
-    Syncer,
-    mutating_calls,
-    run_cli,
-    write_config,
-)
-from tests.reliability.conftest import tiny_tmpfs
 from tests.reliability.invariants import assert_invariant
+from tests.support.cli import run_syncd
+from tests.support.mounts import tiny_tmpfs
+from tests.support.reconcile import Syncer, mutating_calls, pair_config
+from tests.support.trees import write_tree
 
 REMOTE = "Backup/docs"
 NS = 1_000_000_000
@@ -34,13 +31,13 @@ YEAR_2300 = 10_413_792_000 * NS  # 2300-01-01: beyond int64 nanoseconds (2262), 
 
 
 def make_tree(root: Path, dirs: int = 3, files: int = 3) -> None:
+    """``dirs`` folders of ``files`` files and an inner folder of as many; one top file."""
+    tree = {"top.txt": "top\n"}
     for d in range(dirs):
-        sub = root / f"d{d}" / "inner"
-        sub.mkdir(parents=True, exist_ok=True)
         for i in range(files):
-            (root / f"d{d}" / f"f{i}.txt").write_text(f"dir {d} file {i}\n")
-            (sub / f"g{i}.txt").write_text(f"inner {d}/{i}\n")
-    (root / "top.txt").write_text("top\n")
+            tree[f"d{d}/f{i}.txt"] = f"dir {d} file {i}\n"
+            tree[f"d{d}/inner/g{i}.txt"] = f"inner {d}/{i}\n"
+    write_tree(root, tree)
 
 
 def trashed_ids(emulator: EmulatorProcess) -> set[int]:
@@ -79,7 +76,7 @@ def pair(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Sync
     local = tmp_path / "local"
     local.mkdir()
     make_tree(local)
-    syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, remote=REMOTE))
     try:
         first = syncer.run()
         assert first.exit_code == 0, first.outcome.failed
@@ -125,7 +122,7 @@ def test_unmounted_disk_is_refused_and_remounting_resumes(
         stored = disk if layout == "root_is_mountpoint" else disk / "data"
         stored.mkdir(exist_ok=True)
         make_tree(stored, dirs=2, files=2)
-        config = write_config(tmp_path, emulator.api_url, local, remote=REMOTE)
+        config = pair_config(tmp_path, emulator.api_url, local, remote=REMOTE)
         syncer = Syncer(config)
         try:
             with bind_mount(disk, mountpoint):
@@ -134,7 +131,7 @@ def test_unmounted_disk_is_refused_and_remounting_resumes(
             assert not any(mountpoint.iterdir())
             emulator.admin.reset_counts()
             before = trashed_ids(emulator)
-            result = run_cli("reconcile", config=config)
+            result = run_syncd("reconcile", config=config)
             if layout == "root_is_mountpoint":
                 line = assert_refused(result, "another filesystem")
                 assert "--accept-new-root" in line
@@ -164,7 +161,7 @@ def test_unmounted_root_with_leftovers_underneath_is_refused(
         local.mkdir()
         (local / "stale.txt").write_text("written while unmounted\n")
         make_tree(disk, dirs=2, files=2)
-        syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+        syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, remote=REMOTE))
         try:
             with bind_mount(disk, local):
                 assert syncer.run().exit_code == 0
@@ -190,7 +187,7 @@ def test_root_replaced_by_an_empty_one_is_refused_until_forced(
     local.mkdir()
     emulator.admin.reset_counts()
     config = Path(syncer.config.state.path).parent / "config.toml"
-    line = assert_refused(run_cli("reconcile", config=config), "empty", f"{tracked} files")
+    line = assert_refused(run_syncd("reconcile", config=config), "empty", f"{tracked} files")
     assert "--force-deletes" in line
     with pytest.raises(GuardRefused, match="empty"):
         syncer.run(dry_run=True)
@@ -221,7 +218,7 @@ def test_root_replaced_by_another_tree_is_refused_until_forced(
     config = Path(syncer.config.state.path).parent / "config.toml"
     # (ext4 may hand the new directory an old one's inode: then it plans a move, and counts a
     # folder's files moved out with it; the count can exceed what is tracked.)
-    assert_refused(run_cli("reconcile", config=config), f"of {tracked} synced", "max_delete")
+    assert_refused(run_syncd("reconcile", config=config), f"of {tracked} synced", "max_delete")
     with pytest.raises(GuardRefused, match="max_delete"):
         syncer.run(dry_run=True)
     assert_nothing_changed(emulator, set())
@@ -241,7 +238,7 @@ def test_root_on_a_new_disk_with_the_same_files_needs_accept_new_root(
         local = tmp_path / "local"
         local.mkdir()
         make_tree(local, dirs=2, files=2)
-        syncer = Syncer(write_config(tmp_path, emulator.api_url, local, remote=REMOTE))
+        syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, remote=REMOTE))
         try:
             assert syncer.run().exit_code == 0
             subprocess.run(["cp", "-a", f"{local}/.", str(disk)], check=True)
@@ -408,7 +405,9 @@ def test_trashed_remote_root_in_a_dry_run_reports_and_changes_nothing(
     assert emulator.admin.tree() == before
     assert root_folder_id(syncer) == old_root  # the journal is untouched too
     # The CLI's dry run says the same and exits 0.
-    dry = run_cli("reconcile", "--dry-run", config=syncer.config.state.path.parent / "config.toml")
+    dry = run_syncd(
+        "reconcile", "--dry-run", config=syncer.config.state.path.parent / "config.toml"
+    )
     assert dry.returncode == 0, dry.stderr
     assert "deleted remotely" in dry.stdout and "trash" not in dry.stdout, dry.stdout
     assert emulator.admin.tree() == before
@@ -480,7 +479,7 @@ def test_remote_root_moved_on_the_web_site_is_followed_by_id(
     assert_noop(syncer, emulator, local)
     # Pointing the config at the new path re-resolves the root to the same folder: no-op.
     config = state.parent / "config.toml"
-    write_config(state.parent, emulator.api_url, local, remote="moved-docs")
+    pair_config(state.parent, emulator.api_url, local, remote="moved-docs")
     repointed = Syncer(config)
     try:
         emulator.admin.reset_counts()

@@ -13,12 +13,10 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import selectors
 import signal
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,15 +30,10 @@ from syncd.logging import configure_logging
 from syncd.remote.client import RemoteClient
 from syncd.remote.credentials import Credentials
 from syncd.remote.errors import InsecureURL, RemoteError
-from tests.reliability.conftest import (
-    REPO,
-    ScriptedHost,
-    assert_no_secrets,
-    find_secrets,
-    run_syncd,
-    scripted_host,
-    write_config,
-)
+from tests.support.cli import run_syncd, start_syncd
+from tests.support.config import FAIL_FAST, write_config, write_config_text
+from tests.support.hosts import ScriptedHost, scripted_host
+from tests.support.leaks import assert_no_secrets, find_secrets
 
 TOKEN = "Z" * 100 + "ecretAccessToken" + "9" * 12  # 128 alphanumerics, like the host's
 DOWNLOAD_TOKEN = "d0" * 32
@@ -72,8 +65,13 @@ def debug_logging_config(tmp_path: Path, api_url: str) -> tuple[Path, Path]:
     (local / "mine.txt").write_bytes(b"local file")
     log_file = tmp_path / "debug.jsonl"
     pairs = {"docs": (local, "Mine")}
-    config = write_config(tmp_path / "config.toml", api_url=api_url, pairs=pairs)
-    config.write_text(config.read_text() + f'\n[log]\nfile = "{log_file}"\nlevel = "debug"\n')
+    config = write_config(
+        tmp_path / "config.toml",
+        api_url=api_url,
+        pairs=pairs,
+        remote=FAIL_FAST,
+        log={"file": log_file, "level": "debug"},
+    )
     return config, log_file
 
 
@@ -125,17 +123,8 @@ def test_no_secret_in_the_daemon_output_or_debug_log(tmp_path: Path, emulator: A
 
 def run_daemon_briefly(config: Path, home: Path, log_file: Path) -> list[str]:
     """`syncd run -v` until its first pass is logged, then SIGTERM; its stdout and stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    env.update(PYTHONPATH=str(REPO), HOME=str(home))
     (Path(config).parent / "docs" / "new.txt").write_bytes(b"seen by the daemon")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "--config", str(config), "-v", "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=home,
-    )
+    proc = start_syncd("-v", "run", config=config, capture=True, home=home)
     try:
         deadline = time.monotonic() + 30
         while not log_file.exists() or "pass:" not in log_file.read_text(encoding="utf-8"):
@@ -155,7 +144,7 @@ def run_daemon_briefly(config: Path, home: Path, log_file: Path) -> list[str]:
 
 def test_no_secret_with_password_auth(tmp_path: Path) -> None:
     with EmulatorProcess(auth_method="password") as emu:
-        config = write_config(
+        config = write_config_text(
             tmp_path / "config.toml",
             f'[remote]\napi_url = "{emu.api_url}"\nusername = "{DEMO_USERNAME}"\n'
             f'password = "{DEMO_PASSWORD}"\n[state]\npath = "{tmp_path / "s.db"}"\n',
@@ -170,14 +159,7 @@ def test_no_secret_with_password_auth(tmp_path: Path) -> None:
 
 
 def test_emulator_ready_line_and_stderr_hold_no_secret(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "emulator", "--port", "0", "--data", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = start_syncd("emulator", "--port", "0", "--data", str(tmp_path), capture=True)
     try:
         assert proc.stdout is not None
         selector = selectors.DefaultSelector()
@@ -267,7 +249,7 @@ def test_plain_http_client_is_refused_before_resolving() -> None:
 def test_config_with_keys_readable_by_others_is_warned_about(
     tmp_path: Path, mode: int, warned: bool
 ) -> None:
-    config = write_config(tmp_path / "config.toml", mode=mode)
+    config = write_config(tmp_path / "config.toml", file_mode=mode, remote=FAIL_FAST)
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("chmod 600" in result.stderr) is warned
@@ -275,10 +257,10 @@ def test_config_with_keys_readable_by_others_is_warned_about(
 
 
 def test_keys_from_the_environment_need_no_private_config(tmp_path: Path) -> None:
-    config = write_config(
+    config = write_config_text(
         tmp_path / "config.toml",
         '[remote]\napi_url = "http://127.0.0.1:9/api/v2/"\n',
-        mode=0o644,
+        file_mode=0o644,
     )
     env = {"SYNCD_KEY1": DEMO_KEY1, "SYNCD_KEY2": DEMO_KEY2}
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path, env=env)
@@ -293,7 +275,7 @@ def test_tls_verification_off_is_never_silent(tmp_path: Path, self_signed: ssl.S
         config = write_config(
             tmp_path / "config.toml",
             api_url=tls_host.url,
-            remote_extra="verify_tls = false",
+            remote={**FAIL_FAST, "verify_tls": False},
         )
         for args in (("config", "check"), ("login",)):
             result = run_syncd("--config", str(config), *args, home=tmp_path)
@@ -320,7 +302,7 @@ def test_restore_through_the_cli_keeps_hostile_names_inside_dest(
         admin.drift("add_file", folder_id=parent, name="../inner", content_b64=b64(name.encode()))
     outer = tmp_path / "outer"
     dest = outer / "dest"
-    config = write_config(tmp_path / "config.toml", api_url=emulator.api_url)
+    config = write_config(tmp_path / "config.toml", api_url=emulator.api_url, remote=FAIL_FAST)
     result = run_syncd(
         "--config", str(config), "restore", "--remote", "H", str(dest), home=tmp_path
     )
@@ -349,7 +331,7 @@ def test_restore_stops_at_a_folder_cycle_in_the_host_listings(
         {"file_id": "1001", "download_url": f"{base}/s?download_token={DOWNLOAD_TOKEN}"}
     )
     bad_host.answers[f"/s?download_token={DOWNLOAD_TOKEN}"] = (200, {}, b"hi")
-    config = write_config(tmp_path / "config.toml", api_url=bad_host.url)
+    config = write_config(tmp_path / "config.toml", api_url=bad_host.url, remote=FAIL_FAST)
     with contextlib.suppress(subprocess.TimeoutExpired):
         run_syncd(
             "--config",
@@ -388,15 +370,8 @@ def test_admin_api_refuses_a_client_that_is_not_loopback(emulator: Any) -> None:
 
 def test_emulator_warns_before_listening_beyond_loopback(tmp_path: Path) -> None:
     # 192.0.2.1 (TEST-NET-1) is not on this machine: the bind fails, after the warning.
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "syncd", "emulator", "--host", "192.0.2.1", "--port", "0"]
-    proc = subprocess.Popen(
-        [*command, "--data", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    command = ("emulator", "--host", "192.0.2.1", "--port", "0", "--data", str(tmp_path))
+    proc = start_syncd(*command, capture=True)
     try:
         out, err = proc.communicate(timeout=30)
     finally:
@@ -404,14 +379,8 @@ def test_emulator_warns_before_listening_beyond_loopback(tmp_path: Path) -> None
             proc.kill()
     assert "is not a loopback address" in err and "/admin answers loopback clients only" in err
     assert proc.returncode == 2 and "READY" not in out
-    loopback = subprocess.run(  # a bad port fails the bind at once, with one line
-        [sys.executable, "-m", "syncd", "emulator", "--host", "127.0.0.1", "--port", "70000"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
+    # A bad port fails the bind at once, with one line.
+    loopback = run_syncd("emulator", "--host", "127.0.0.1", "--port", "70000", timeout=30)
     assert loopback.returncode == 2 and "Traceback" not in loopback.stderr
     assert loopback.stderr.strip().splitlines() == [
         "syncd emulator: cannot listen on 127.0.0.1:70000: bind(): port must be 0-65535.; "

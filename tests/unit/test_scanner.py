@@ -5,16 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from syncd.local import scanner
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import (
     LocalEntry,
@@ -26,13 +21,7 @@ from syncd.local.scanner import (
     stat_entry,
     walk,
 )
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+from tests.support.trees import write_tree
 
 
 def collect(root: Path, **kw: object) -> tuple[list[ScannedDir], list[ScanIssue]]:
@@ -46,7 +35,7 @@ def names(d: ScannedDir) -> list[str]:
 
 
 def test_walk_is_depth_first_preorder_with_sorted_entries(tmp_path: Path) -> None:
-    make_tree(
+    write_tree(
         tmp_path,
         {
             "b/z.txt": b"z",
@@ -67,7 +56,7 @@ def test_walk_is_depth_first_preorder_with_sorted_entries(tmp_path: Path) -> Non
 
 
 def test_entry_fields_come_from_lstat(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"f.bin": b"12345", "d/g": b""})
+    write_tree(tmp_path, {"f.bin": b"12345", "d/g": b""})
     os.utime(tmp_path / "f.bin", ns=(1_000_000_123, 1_700_000_000_123_456_789))
     top = next(walk(tmp_path))
     d, f = top.entries
@@ -85,7 +74,7 @@ def test_entries_are_frozen_slotted_dataclasses(tmp_path: Path) -> None:
 
 
 def test_walk_is_lazy_and_consumer_can_prune(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"keep/a": b"", "skip/b": b"", "skip/deeper/c": b""})
+    write_tree(tmp_path, {"keep/a": b"", "skip/b": b"", "skip/deeper/c": b""})
     gen = walk(tmp_path)
     assert isinstance(gen, Iterator)
     top = next(gen)
@@ -94,7 +83,7 @@ def test_walk_is_lazy_and_consumer_can_prune(tmp_path: Path) -> None:
 
 
 def test_ignored_directory_is_pruned_and_files_skipped(tmp_path: Path) -> None:
-    make_tree(
+    write_tree(
         tmp_path,
         {
             "node_modules/x/y.js": b"",
@@ -113,7 +102,7 @@ def test_ignored_directory_is_pruned_and_files_skipped(tmp_path: Path) -> None:
 
 
 def test_state_db_inside_root_is_not_listed(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"state.db": b"x", "state.db-wal": b"x", "doc.txt": b"x"})
+    write_tree(tmp_path, {"state.db": b"x", "state.db-wal": b"x", "doc.txt": b"x"})
     rules = IgnoreRules.for_root(tmp_path, state_db=tmp_path / "state.db")
     assert names(next(walk(tmp_path, ignore=rules))) == ["doc.txt"]
 
@@ -138,7 +127,7 @@ def test_non_utf8_name_is_reported_and_skipped(tmp_path: Path) -> None:
 
 
 def test_symlinks_are_reported_not_followed_by_default(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"real/f": b"x"})
+    write_tree(tmp_path, {"real/f": b"x"})
     (tmp_path / "link_dir").symlink_to(tmp_path / "real")
     (tmp_path / "link_file").symlink_to(tmp_path / "real" / "f")
     dirs, issues = collect(tmp_path)
@@ -157,8 +146,8 @@ def test_symlinks_are_reported_not_followed_by_default(tmp_path: Path) -> None:
 def test_follow_symlinks_inside_root_only_and_no_loops(tmp_path: Path) -> None:
     root = tmp_path / "root"
     outside = tmp_path / "outside"
-    make_tree(root, {"real/f": b"abc"})
-    make_tree(outside, {"secret": b"s"})
+    write_tree(root, {"real/f": b"abc"})
+    write_tree(outside, {"secret": b"s"})
     (root / "in_dir").symlink_to(root / "real")
     (root / "in_file").symlink_to("real/f")
     (root / "out_dir").symlink_to(outside)
@@ -182,22 +171,6 @@ def test_follow_symlinks_inside_root_only_and_no_loops(tmp_path: Path) -> None:
     assert "outside" not in json.dumps([d.relpath for d in dirs])
 
 
-def test_special_files_are_skipped(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "pipe")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(str(tmp_path / "sock"))
-        (tmp_path / "f").write_bytes(b"")
-        dirs, issues = collect(tmp_path)
-    finally:
-        sock.close()
-    assert names(dirs[0]) == ["f"]
-    assert {(i.relpath, i.reason, i.detail) for i in issues} == {
-        ("pipe", "special_file", "fifo"),
-        ("sock", "special_file", "socket"),
-    }
-
-
 def test_unsyncable_names_are_reported_but_listed(tmp_path: Path) -> None:
     for d in (" lead", "trail ", "a<b>c", "fine (1)", "x < y"):
         (tmp_path / d).mkdir()
@@ -210,7 +183,7 @@ def test_unsyncable_names_are_reported_but_listed(tmp_path: Path) -> None:
 
 
 def test_vanished_directory_is_silently_skipped(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"a/f": b"", "b/g": b"", "c/h": b""})
+    write_tree(tmp_path, {"a/f": b"", "b/g": b"", "c/h": b""})
     issues: list[ScanIssue] = []
     gen = walk(tmp_path, on_issue=issues.append)
     assert next(gen).relpath == ""
@@ -220,7 +193,7 @@ def test_vanished_directory_is_silently_skipped(tmp_path: Path) -> None:
 
 
 def test_scan_dir_single_directory(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"a/b/f2": b"", "a/b/f1": b"x", "a/b/sub/g": b"", "a/b/x.swp": b""})
+    write_tree(tmp_path, {"a/b/f2": b"", "a/b/f1": b"x", "a/b/sub/g": b"", "a/b/x.swp": b""})
     listing = scan_dir(tmp_path, "a/b", ignore=IgnoreRules())
     assert listing is not None
     assert listing.relpath == "a/b"
@@ -230,7 +203,7 @@ def test_scan_dir_single_directory(tmp_path: Path) -> None:
 
 
 def test_scan_dir_returns_none_when_not_a_reachable_directory(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"real/sub/f": b"", "file": b""})
+    write_tree(tmp_path, {"real/sub/f": b"", "file": b""})
     (tmp_path / "link").symlink_to(tmp_path / "real")
     assert scan_dir(tmp_path, "missing") is None
     assert scan_dir(tmp_path, "file") is None
@@ -243,7 +216,7 @@ def test_scan_dir_returns_none_when_not_a_reachable_directory(tmp_path: Path) ->
 
 
 def test_stat_entry(tmp_path: Path) -> None:
-    make_tree(tmp_path, {"d/f.txt": b"hello"})
+    write_tree(tmp_path, {"d/f.txt": b"hello"})
     (tmp_path / "lnk").symlink_to(tmp_path / "d" / "f.txt")
     os.mkfifo(tmp_path / "fifo")
     entry = stat_entry(tmp_path, "d/f.txt")
@@ -275,62 +248,3 @@ def test_root_identity_and_is_empty(tmp_path: Path) -> None:
 def test_missing_root_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         next(walk(tmp_path / "missing"))
-
-
-# --- permissions: need a non-root user, so as root the scan runs in a real subprocess as nobody.
-
-_SCAN_SCRIPT = """
-import json, sys
-from syncd.local.scanner import walk
-issues = []
-dirs = [
-    {"relpath": d.relpath, "names": [e.name for e in d.entries],
-     "skipped": [[s.name, s.reason] for s in d.skipped], "error": d.error}
-    for d in walk(sys.argv[1], on_issue=issues.append)
-]
-print(json.dumps({"dirs": dirs, "issues": [[i.relpath, i.reason] for i in issues]}))
-"""
-
-
-def _scan_as_unprivileged(root: Path) -> dict[str, object]:
-    cmd = [sys.executable, "-c", _SCAN_SCRIPT, str(root)]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: cannot test permission denial")
-        cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    env = {**os.environ, "PYTHONPATH": str(Path(scanner.__file__).parents[2])}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, timeout=60)
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
-def test_unreadable_directory_and_file_are_reported_not_fatal() -> None:
-    base = Path(tempfile.mkdtemp(prefix="syncd-scan-perm-"))
-    try:
-        base.chmod(0o755)
-        make_tree(base, {"locked/secret": b"s", "private.txt": b"p", "open/ok.txt": b"o"})
-        (base / "locked").chmod(0o700)
-        (base / "private.txt").chmod(0o600)
-        for p in (base / "open", base / "open" / "ok.txt"):
-            p.chmod(0o755)
-        if os.geteuid() != 0:  # as a normal user, take the permissions away from ourselves
-            (base / "locked").chmod(0o000)
-            (base / "private.txt").chmod(0o000)
-        result = _scan_as_unprivileged(base)
-    finally:
-        for p in (base / "locked", base / "private.txt"):
-            p.chmod(0o700)
-        shutil.rmtree(base)
-    dirs = result["dirs"]
-    assert isinstance(dirs, list)
-    top = dirs[0]
-    assert top["names"] == ["open"]
-    assert sorted(map(tuple, top["skipped"])) == [
-        ("locked", "permission_denied"),
-        ("private.txt", "permission_denied"),
-    ]
-    assert [d["relpath"] for d in dirs] == ["", "open"]
-    assert sorted(map(tuple, result["issues"])) == [  # type: ignore[arg-type]
-        ("locked", "permission_denied"),
-        ("private.txt", "permission_denied"),
-    ]

@@ -19,10 +19,13 @@ DEADLINE = 15.0
 PROBE_PREFIX = ".probe-"
 
 
-def wait_for(
+def drain_until(
     w: Watcher, done: Callable[[list[Change]], bool], timeout: float = DEADLINE
 ) -> list[Change]:
-    """Drain until `done(changes so far)`, probe changes left out; fail at the deadline."""
+    """Drain until `done(changes so far)`, probe changes left out; fail at the deadline.
+
+    (Not :func:`tests.support.waiting.wait_for`: the watcher's own ``drain`` blocks up to a
+    timeout, so this loop needs no sleep, and it collects what it drained on the way.)"""
     got: list[Change] = []
     deadline = time.monotonic() + timeout
     while not done(got):
@@ -30,6 +33,11 @@ def wait_for(
         assert left > 0, f"timed out; got {got}"
         got.extend(c for c in w.drain(min(left, 0.5)) if not c.path.startswith(PROBE_PREFIX))
     return got
+
+
+def drain_until_seen(w: Watcher, want: Change, timeout: float = DEADLINE) -> list[Change]:
+    """Drain until ``want`` has arrived; everything drained on the way."""
+    return drain_until(w, lambda got: want in got, timeout)
 
 
 _probes = itertools.count()

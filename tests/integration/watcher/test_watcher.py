@@ -21,9 +21,9 @@ from tests.integration.watcher.support import (
     DEADLINE,
     QUIET,
     dirty,
+    drain_until,
     everything_so_far,
     exactly,
-    wait_for,
 )
 
 
@@ -96,7 +96,7 @@ def test_rm_r_directory(watcher: Watcher, root: Path) -> None:
         (root / "tree" / "sub" / f"f{i}").write_text("x")
     everything_so_far(watcher)
     shutil.rmtree(root / "tree")
-    got = wait_for(watcher, lambda g: dirty("tree", True) in g)
+    got = drain_until(watcher, lambda g: dirty("tree", True) in g)
     got += everything_so_far(watcher)
     # Children's deletions arrive before their directory's; the daemon reads "tree" as a subtree.
     assert dirty("tree", True) in got
@@ -112,7 +112,7 @@ def test_moves_in_from_outside_and_out_of_the_root(
     (tmp_path / "loose.txt").write_text("y")
     os.rename(outside, root / "incoming")
     os.rename(tmp_path / "loose.txt", root / "loose.txt")
-    got = wait_for(watcher, lambda g: len(g) >= 2) + everything_so_far(watcher)
+    got = drain_until(watcher, lambda g: len(g) >= 2) + everything_so_far(watcher)
     assert sorted(got, key=lambda c: c.path) == [dirty("incoming", True), dirty("loose.txt")]
     os.rename(root / "incoming", tmp_path / "gone")
     exactly(watcher, [dirty("incoming", True)])
