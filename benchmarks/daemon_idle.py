@@ -79,7 +79,7 @@ def measure_idle(
 ) -> dict[str, float]:
     """Start `syncd run` on ``live``; once up to date, sample it idle for ``seconds``.
     ``launch``: pin and profile the daemon as the measured child (``--cores``, ``--profile``)."""
-    from tests.integration.daemon_harness import DaemonProcess
+    from tests.support.daemon import DaemonProcess
 
     daemon = DaemonProcess(live.config, live.work)
     watch = None

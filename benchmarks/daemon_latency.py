@@ -115,7 +115,7 @@ def measure_latency(
 ) -> dict[str, float]:
     """Run the emulator and `syncd run` in ``work``; time ``writes`` spaced single-file writes.
     ``launch``: pin and profile the daemon as the measured child (``--cores``, ``--profile``)."""
-    from tests.integration.daemon_harness import DaemonProcess, wait_converged
+    from tests.support.daemon import DaemonProcess, wait_converged
 
     work.mkdir(parents=True, exist_ok=True)
     root = work / "root"

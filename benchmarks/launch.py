@@ -228,7 +228,7 @@ class Launch:
 
 
 def start_daemon(daemon: Any, launch: Launch, label: str, timeout: float = 30.0) -> Watch:
-    """Start a ``tests.integration.daemon_harness.DaemonProcess`` pinned, watch it, and wait for
+    """Start a ``tests.support.daemon.DaemonProcess`` pinned, watch it, and wait for
     its READY=1 (what ``start()`` itself would wait for) with a deadline."""
     with launch.pinned():
         daemon.start(wait_ready=False)

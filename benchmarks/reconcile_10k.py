@@ -40,7 +40,7 @@ from syncd.engine.reconcile import reconcile_pair
 from syncd.journal.store import Journal
 from syncd.logging import configure_logging
 from syncd.remote.client import RemoteClient
-from tests.integration.test_reconcile_support import write_config
+from tests.support.reconcile import pair_config
 
 
 def one_pass(client, journal, config, emu, label: str, trace: bool = False) -> dict:
@@ -95,7 +95,7 @@ def main() -> int:
         work = Path(tmp)
         local = work / "local"
         size = make_tree(local, args.files, args.dirs, min_size=200, max_size=2000)
-        config_path = write_config(work, emu.api_url, local)
+        config_path = pair_config(work, emu.api_url, local)
         text = config_path.read_text().replace("workers = 4", f"workers = {args.workers}")
         config_path.write_text(text)
         config = load_config(config_path)

@@ -22,13 +22,8 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess, RawApi
 from syncd.journal.reader import JournalReader
-from tests.integration.daemon_harness import (
-    DaemonProcess,
-    running_daemon,
-    wait_converged,
-    wait_for,
-    write_config,
-)
+from tests.support.daemon import DaemonProcess, daemon_config, running_daemon, wait_converged
+from tests.support.waiting import wait_for
 
 WRONG_KEY = "0" * 64
 
@@ -36,12 +31,12 @@ WRONG_KEY = "0" * 64
 def make_config(tmp_path: Path, api_url: str, **kw: Any) -> Path:
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
-    return write_config(
+    return daemon_config(
         tmp_path / "config.toml",
         api_url=api_url,
         state=tmp_path / "state.db",
         pairs={"docs": (root, "Docs")},
-        extra='[daemon]\nmetrics_addr = "127.0.0.1:0"\n',
+        daemon={"metrics_addr": "127.0.0.1:0"},
         **kw,
     )
 

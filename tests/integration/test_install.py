@@ -202,7 +202,13 @@ def test_readme_install_on_an_externally_managed_python(tmp_path: Path) -> None:
     extra = ["starlette", "uvicorn", "httptools", "python-multipart"]
     removed = _run([py, "-m", "pip", "uninstall", "--yes", "--quiet", *extra], env=env)
     assert removed.returncode == 0, removed.stderr
-    probe = _run([py, "-c", "import syncd.cli.main, syncd.daemon.backend, syncd.daemon.metrics; import starlette"])
+    probe = _run(
+        [
+            py,
+            "-c",
+            "import syncd.cli.main, syncd.daemon.backend, syncd.daemon.metrics; import starlette",
+        ]
+    )
     assert "No module named 'starlette'" in probe.stderr, probe.stderr
     assert _run([syncd_bin, "--version"], env=env).returncode == 0
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import wait_for
-from tests.integration.test_reconcile_support import write_config
+from tests.support.reconcile import pair_config
+from tests.support.waiting import wait_for
 
 FILES = 60
 
@@ -26,7 +26,7 @@ def test_ctrl_c_prints_the_summary_so_far_and_exits_130(
     local.mkdir()
     for i in range(FILES):
         (local / f"f{i:03}.txt").write_text(f"file {i}\n")
-    config = write_config(tmp_path, emulator.api_url, local)
+    config = pair_config(tmp_path, emulator.api_url, local)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "syncd", "reconcile", "--config", str(config)],

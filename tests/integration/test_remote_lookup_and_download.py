@@ -15,7 +15,7 @@ from syncd.errors import UserError
 from syncd.remote.downloads import download_to
 from syncd.remote.errors import NotFound
 from syncd.remote.paths import RemoteFolderMissing, SameName, resolve_remote_folder
-from tests.integration.test_restore_support import add_folder
+from tests.support.restore import add_folder
 
 
 def test_lookup_walks_the_path_and_names_the_missing_level(client: Any) -> None:

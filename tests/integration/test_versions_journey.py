@@ -16,14 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_restore_support import md5_tree, run_syncd, write_config
+from tests.support.cli import run_syncd
+from tests.support.restore import restore_config
+from tests.support.trees import md5_tree
 
 A1, A2, A3 = b"a: first\n", b"a: second, longer\n", b"a: third, the newest of all\n"
 B = b"b: only version\n"
 
 
 def _config(tmp_path: Path, api_url: str, root: Path, state: Path) -> Path:
-    config = write_config(
+    config = restore_config(
         tmp_path / "config.toml", api_url, state, pairs={"nas": (root, "Backup/NAS")}
     )
     with config.open("a") as fh:
@@ -32,7 +34,7 @@ def _config(tmp_path: Path, api_url: str, root: Path, state: Path) -> Path:
 
 
 def _reconcile(config: Path) -> None:
-    result = run_syncd(config, "reconcile", "--pair", "nas")
+    result = run_syncd("reconcile", "--pair", "nas", config=config)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -95,17 +97,17 @@ def test_backup_journey_keeps_one_live_tree_and_restores_any_moment(
 
     def check_restores(label: str) -> None:
         now_dest = tmp_path / f"now-{label}"
-        result = run_syncd(config, "restore", "--pair", "nas", str(now_dest))
+        result = run_syncd("restore", "--pair", "nas", str(now_dest), config=config)
         assert result.returncode == 0, result.stdout + result.stderr
         assert md5_tree(now_dest) == expected_now
         then_dest = tmp_path / f"then-{label}"
-        result = run_syncd(config, "restore", "--pair", "nas", "--at", at, str(then_dest))
+        result = run_syncd("restore", "--pair", "nas", "--at", at, str(then_dest), config=config)
         assert result.returncode == 0, result.stdout + result.stderr
         assert md5_tree(then_dest) == expected_then
 
     check_restores("with-journal")
 
-    verify = run_syncd(config, "verify", "--pair", "nas")
+    verify = run_syncd("verify", "--pair", "nas", config=config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # The journal lost: the host alone must give the same answers.

@@ -13,7 +13,7 @@ import pytest
 
 from syncd.engine import versioning
 from syncd.history.names import VERSIONS_DIR, parse_versioned_name
-from tests.integration.test_reconcile_support import Syncer, write_config
+from tests.support.reconcile import Syncer, pair_config
 
 
 def _active(admin: Any) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
@@ -28,7 +28,7 @@ def test_same_name_piles_become_versions_without_trashing(
 ) -> None:
     local = tmp_path / "nas"
     (local / "sub").mkdir(parents=True)
-    config = write_config(tmp_path, emulator.api_url, local, mode="backup")
+    config = pair_config(tmp_path, emulator.api_url, local, mode="backup")
     contents = [b"one\n", b"two, longer\n", b"three, the newest\n"]
 
     # Backup mode as it was: no versions area, replaced uploads left beside the new ones.
