@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "syncd"
 CONFIG_ENV = "SYNCD_CONFIG"
-EXAMPLE = "see config.example.toml"
+EXAMPLE = "`syncd config example` shows every key"
 
 # Config key -> environment variable that overrides it.
 SECRET_ENV = {
@@ -512,7 +512,10 @@ def _read_toml(file: Path, origin: str) -> dict[str, Any]:
     how = {
         "--config": "check the path given to --config",
         CONFIG_ENV: f"check the path in ${CONFIG_ENV}",
-        "default": (f"create it ({EXAMPLE}), or pass --config FILE, or set {CONFIG_ENV}"),
+        "default": (
+            f"create it with `syncd config init` ({EXAMPLE}), or pass --config FILE, "
+            f"or set {CONFIG_ENV}"
+        ),
     }[origin]
     try:
         data = file.read_bytes()

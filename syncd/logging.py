@@ -271,11 +271,7 @@ def configure_logging(
         root.addHandler(handler)
     root.setLevel(numeric_level)
 
-    debug = numeric_level <= logging.DEBUG
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
-    for name in ALWAYS_QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_noisy_loggers(numeric_level)
     logging.captureWarnings(True)
 
 
@@ -301,8 +297,19 @@ def configure_plain_logging(level: str = "info", *, stream: TextIO | None = None
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(getattr(logging, level_name.upper()))
+    numeric_level = getattr(logging, level_name.upper())
+    root.setLevel(numeric_level)
+    _quiet_noisy_loggers(numeric_level)
     logging.captureWarnings(True)
+
+
+def _quiet_noisy_loggers(numeric_level: int) -> None:
+    """Third-party INFO chatter (one line per HTTP request) only at debug level."""
+    debug = numeric_level <= logging.DEBUG
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
+    for name in ALWAYS_QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:

@@ -164,7 +164,7 @@ def test_dump_round_trips_and_hides_secrets(tmp_path: Path) -> None:
 
 
 def test_example_config_parses() -> None:
-    config = load_config(REPO / "config.example.toml", env={}, warn=False)
+    config = load_config(REPO / "syncd" / "config.example.toml", env={}, warn=False)
     assert config.pair("documents").ignore == ("*.tmp", "node_modules/")
     assert config.sync.max_delete == MaxDelete(percent=50.0)
 
