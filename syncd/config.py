@@ -1,8 +1,10 @@
 """The TOML configuration: where it is found, its schema, and one-line errors.
 
 Found at ``--config FILE``, else ``$SYNCD_CONFIG``, else ``<user config dir>/syncd/config.toml``
-(platformdirs). Secrets may come from the environment instead (``SYNCD_KEY1``, ``SYNCD_KEY2``,
-``SYNCD_USERNAME``, ``SYNCD_PASSWORD``; the environment wins). Relative paths in the file are
+(platformdirs). Secrets may come from where services keep them instead, and then win over the
+file: ``SYNCD_KEY1``, ``SYNCD_KEY2``, ``SYNCD_USERNAME``, ``SYNCD_PASSWORD``; their ``*_FILE``
+variants (Docker secrets); systemd credentials ``syncd-key1`` ... in ``$CREDENTIALS_DIRECTORY``
+(see :func:`secrets_from_environment`). Relative paths in the file are
 relative to the file's own directory, so a service started from ``/`` reads the same config.
 
 Every problem raises :class:`syncd.errors.ConfigError` whose message is one line:
@@ -18,7 +20,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
@@ -58,8 +60,86 @@ SECRET_ENV = {
     "password": "SYNCD_PASSWORD",
 }
 SECRET_FIELDS = frozenset({"key1", "key2", "password"})
+# systemd credentials (LoadCredential=NAME:PATH) read from $CREDENTIALS_DIRECTORY/NAME.
+CREDENTIALS_DIRECTORY_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIAL_NAMES = {
+    "key1": "syncd-key1",
+    "key2": "syncd-key2",
+    "username": "syncd-username",
+    "password": "syncd-password",
+}
 API_KEY_LENGTH = 64
 PAIR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvSecret:
+    """A credential found outside the config file, and where (for error messages)."""
+
+    value: str = field(repr=False)
+    origin: str  # "SYNCD_KEY1", "SYNCD_KEY1_FILE", "systemd credential syncd-key1"
+
+
+def secrets_from_environment(
+    env: Mapping[str, str], config_file: Path | None = None
+) -> dict[str, EnvSecret]:
+    """The credentials the environment provides, by config key, each from the first of:
+
+    1. ``SYNCD_KEY1`` (the value itself),
+    2. ``SYNCD_KEY1_FILE`` (a file holding it: Docker and Compose secrets),
+    3. ``$CREDENTIALS_DIRECTORY/syncd-key1`` (systemd's ``LoadCredential=``),
+
+    and likewise for key2, username and password; any of them wins over the config file.
+    A file's one trailing newline is dropped (``echo secret > file``). A named file that cannot
+    be read, or is empty, is a ConfigError naming the variable and the fix: falling back to
+    another source would hide a broken deployment."""
+    found: dict[str, EnvSecret] = {}
+    for key, var in SECRET_ENV.items():
+        value = env.get(var)
+        if value is not None and value.strip() != "":
+            secret = EnvSecret(value if key == "password" else value.strip(), var)
+        elif env.get(f"{var}_FILE", "").strip():
+            path = Path(env[f"{var}_FILE"].strip())
+            secret = EnvSecret(
+                _read_secret_file(path, key, f"{var}_FILE", config_file), f"{var}_FILE"
+            )
+        elif env.get(CREDENTIALS_DIRECTORY_ENV, "").strip():
+            path = Path(env[CREDENTIALS_DIRECTORY_ENV].strip()) / CREDENTIAL_NAMES[key]
+            if not path.exists():
+                continue
+            origin = f"systemd credential {CREDENTIAL_NAMES[key]}"
+            secret = EnvSecret(_read_secret_file(path, key, origin, config_file), origin)
+        else:
+            continue
+        if key in SECRET_FIELDS:
+            register_secret(secret.value)
+        found[key] = secret
+    return found
+
+
+def _read_secret_file(path: Path, key: str, origin: str, config_file: Path | None) -> str:
+    where = f"remote.{key} (from {origin})"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            config_file,
+            where,
+            f"cannot read {path} ({exc.strerror or exc})",
+            f"fix the path in {origin} or let user id {os.getuid()} read the file"
+            if origin.endswith("_FILE")
+            else "check LoadCredential= in the unit",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            config_file, where, f"{path} is not UTF-8 text", "write the secret as plain text"
+        ) from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if key != "password":
+        text = text.strip()
+    if text == "":
+        raise ConfigError(config_file, where, f"{path} is empty", "put the secret in the file")
+    return text
 
 
 def default_config_path() -> Path:
@@ -471,19 +551,14 @@ def load_config(
         for key in SECRET_FIELDS:
             register_secret(remote_raw.get(key))
         file_secret_keys = {key for key in SECRET_FIELDS if remote_raw.get(key)}
-    from_env: dict[str, str] = {}
-    for key, var in SECRET_ENV.items():
-        value = env.get(var)
-        if value is not None and value.strip() != "":
-            from_env[key] = var
-            if key in SECRET_FIELDS:
-                register_secret(value)
-    if from_env:
+    secrets = secrets_from_environment(env, file)
+    from_env = {key: secret.origin for key, secret in secrets.items()}
+    if secrets:
         if remote_raw is None:
             remote_raw = raw["remote"] = {}
         if isinstance(remote_raw, dict):
-            for key, var in from_env.items():
-                remote_raw[key] = env[var].strip() if key != "password" else env[var]
+            for key, secret in secrets.items():
+                remote_raw[key] = secret.value
 
     try:
         config = Config.model_validate(raw, context={"base_dir": file.parent.absolute()})

@@ -69,15 +69,12 @@ def config_example() -> int:
 
 @config_group.command("init")
 @click.option("--api-url", metavar="URL", help="The host's API base URL (ends in /api/v2/).")
-@click.option("--key1", metavar="KEY", envvar="SYNCD_KEY1", help="API key 1 [env: SYNCD_KEY1].")
-@click.option("--key2", metavar="KEY", envvar="SYNCD_KEY2", help="API key 2 [env: SYNCD_KEY2].")
-@click.option(
-    "--username", metavar="NAME", envvar="SYNCD_USERNAME", help="Username [env: SYNCD_USERNAME]."
-)
+@click.option("--key1", metavar="KEY", help="API key 1 [env: SYNCD_KEY1, SYNCD_KEY1_FILE].")
+@click.option("--key2", metavar="KEY", help="API key 2 [env: SYNCD_KEY2, SYNCD_KEY2_FILE].")
+@click.option("--username", metavar="NAME", help="Username [env: SYNCD_USERNAME].")
 @click.option(
     "--password",
     metavar="PASSWORD",
-    envvar="SYNCD_PASSWORD",
     help="Password [env: SYNCD_PASSWORD; prefer the variable or the prompt: options show in ps].",
 )
 @click.option("--local", metavar="DIR", help="The local directory of the pair.")

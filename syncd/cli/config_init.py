@@ -222,6 +222,23 @@ def _option_for(key: str) -> str:
     )
 
 
+def with_environment(
+    given: Mapping[str, str | None], env: Mapping[str, str]
+) -> dict[str, str | None]:
+    """The options, with the credentials they lack taken from where `syncd run` would read
+    them (SYNCD_KEY1, SYNCD_KEY1_FILE, systemd credentials: :func:`secrets_from_environment`).
+    Options for one method leave the other method's variables unused."""
+    from syncd.config import secrets_from_environment
+
+    out = dict(given)
+    methods = (("key1", "key2"), ("username", "password"))
+    chosen = [m for m in methods if any(given.get(k) for k in m)]
+    for key, secret in secrets_from_environment(env).items():
+        if not out.get(key) and (not chosen or any(key in m for m in chosen)):
+            out[key] = secret.value
+    return out
+
+
 def gather_answers(given: Mapping[str, str | None]) -> InitAnswers:
     """The values from options and the environment; the missing ones are asked for."""
     api_url = given.get("api_url") or _ask("API URL of the host (ends in /api/v2/)", "api_url")
@@ -335,7 +352,7 @@ def run_init(app: App, given: Mapping[str, str | None], *, force: bool) -> int:
             f"{target} already exists — pass --force to overwrite it, or --config FILE to "
             "write another file"
         )
-    answers = gather_answers(given)
+    answers = gather_answers(with_environment(given, os.environ))
     text = render_config(answers)
     with private_temp_file(target, text) as temp:
         config = _validated(temp, target)

@@ -89,8 +89,10 @@ def test_flags_and_environment_write_a_config_that_passes_check(
 
 
 @pytest.mark.emulator(auth_method="password")
-def test_username_and_password_options(emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_username_option_and_password_file(emulator: EmulatorProcess, tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
+    secret = tmp_path / "password.secret"
+    secret.write_text(DEMO_PASSWORD + "\n", encoding="utf-8")
     result = syncd(
         "config",
         "init",
@@ -109,7 +111,7 @@ def test_username_and_password_options(emulator: EmulatorProcess, tmp_path: Path
         "--name",
         "all",
         home=tmp_path,
-        env={"SYNCD_PASSWORD": DEMO_PASSWORD},
+        env={"SYNCD_PASSWORD_FILE": str(secret)},  # a Docker secret
     )
     assert result.returncode == 0, result.stderr
     assert "does not exist yet" in result.stdout

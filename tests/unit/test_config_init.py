@@ -18,6 +18,7 @@ from syncd.cli.config_init import (
     pair_name_for,
     render_config,
     toml_string,
+    with_environment,
 )
 from syncd.config import load_config
 
@@ -104,3 +105,13 @@ def test_field_problem_names_the_schema_rule() -> None:
         {"remote": {"api_url": "https://h/api/v2/", "key1": "x"}}, "remote.key1"
     )
     assert problem is not None and problem.startswith("must be 64 characters, got 1")
+
+
+def test_options_for_one_method_leave_the_other_methods_variables_unused(tmp_path: Path) -> None:
+    key_file = tmp_path / "k2"
+    key_file.write_text(KEY2 + "\n", encoding="utf-8")
+    env = {"SYNCD_KEY1": KEY1, "SYNCD_KEY2_FILE": str(key_file), "SYNCD_PASSWORD": "pw"}
+    assert with_environment({"username": "me"}, env) == {"username": "me", "password": "pw"}
+    assert with_environment({"key1": "x"}, env) == {"key1": "x", "key2": KEY2}
+    # No option: everything the environment has (init then refuses the mix in one line).
+    assert with_environment({}, env) == {"key1": KEY1, "key2": KEY2, "password": "pw"}
