@@ -26,7 +26,6 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
-import platformdirs
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,14 +41,14 @@ from pydantic import (
     field_validator,
 )
 
+# The path rules live there, for commands that must not import pydantic.
+from syncd.config_facts import CONFIG_ENV, default_state_path, resolve_config_path
 from syncd.errors import ConfigError
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
 from syncd.remote.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "syncd"
-CONFIG_ENV = "SYNCD_CONFIG"
 EXAMPLE = "`syncd config example` shows every key"
 
 # Config key -> environment variable that overrides it.
@@ -140,26 +139,6 @@ def _read_secret_file(path: Path, key: str, origin: str, config_file: Path | Non
     if text == "":
         raise ConfigError(config_file, where, f"{path} is empty", "put the secret in the file")
     return text
-
-
-def default_config_path() -> Path:
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
-
-
-def default_state_path() -> Path:
-    return platformdirs.user_state_path(APP_NAME) / "state.db"
-
-
-def resolve_config_path(
-    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> tuple[Path, str]:
-    """The config file to read and where that choice came from (for error messages)."""
-    env = os.environ if env is None else env
-    if explicit is not None and str(explicit) != "":
-        return Path(explicit).expanduser(), "--config"
-    if env.get(CONFIG_ENV):
-        return Path(env[CONFIG_ENV]).expanduser(), CONFIG_ENV
-    return default_config_path(), "default"
 
 
 # --------------------------------------------------------------------------------------------

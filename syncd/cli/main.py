@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("syncd.cli.run:run", "Run the daemon in the foreground: watch and sync every pair."),
     "status": ("syncd.cli.status:status", "Per pair: last run, counts, problems, daemon state."),
+    "health": ("syncd.cli.health:health", "Exit 0 while the daemon runs and keeps up, else 1."),
     "restore": ("syncd.cli.restore:restore", "Download a remote folder tree into DEST."),
     "verify": ("syncd.cli.verify:verify", "Compare journal, local tree and remote listings."),
     "demo": ("syncd.cli.demo:demo", "Try syncd against the built-in emulator (no account)."),
