@@ -312,6 +312,15 @@ def _quiet_noisy_loggers(numeric_level: int) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def quiet_console() -> None:
+    """Only errors on stderr from now on (`-q` for cron: retries that end well are no
+    problem); a log file keeps the configured level. Called after the config's own warnings
+    (permissions, TLS) were logged, so those still show."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _StreamHandler):
+            handler.setLevel(logging.ERROR)
+
+
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
     """A structlog logger; ``initial`` key/values are bound to every event."""
     import structlog
