@@ -30,6 +30,7 @@ only when its command runs, so `syncd --help` stays fast).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syncd.errors import ConfigError, UserError
-from syncd.logging import LOG_FORMATS, redact_text
+from syncd.logging import LOG_FORMATS, journal_prefix, redact_text
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -138,8 +139,10 @@ pair_option = click.option(
 
 
 def fail(error: UserError) -> None:
-    """Print ``syncd: error: <message>`` on stderr and exit with the error's code."""
-    click.echo(f"syncd: error: {redact_text(error.message)}", err=True)
+    """Print ``syncd: error: <message>`` on stderr and exit with the error's code (with the
+    error priority ``<3>`` in front when stderr goes to systemd's journal)."""
+    prefix = journal_prefix(logging.ERROR)
+    click.echo(f"{prefix}syncd: error: {redact_text(error.message)}", err=True)
     sys.exit(int(error.exit_code))
 
 
