@@ -44,6 +44,7 @@ from pydantic import (
 # The path rules live there, for commands that must not import pydantic.
 from syncd.config_facts import CONFIG_ENV, default_state_path, resolve_config_path
 from syncd.errors import ConfigError
+from syncd.local.scanner import LocalFilters
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
 from syncd.remote.credentials import Credentials
 
@@ -400,12 +401,43 @@ class DaemonConfig(_Section):
         return value
 
 
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+def parse_size(value: object) -> int | None:
+    """ "2G" -> 2147483648 (binary units, as rclone's --max-size: K, M, G, T, P, optionally
+    followed by B or iB); a whole number is bytes; "off" or "" is no limit (None)."""
+    fix = 'write a size like "2G", "500M" or a number of bytes'
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size, got {value!r} — {fix}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"must be positive, got {value} — {fix}")
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            size = int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
+            if size > 0:
+                return size
+    raise ValueError(f"{value!r} is not a size — {fix}")
+
+
 class PairConfig(_Section):
     name: str
     local: Path
     remote: str
     mode: Literal["mirror", "backup"] = "mirror"
     ignore: tuple[str, ...] = ()
+    # Files larger than this are skipped, with the reason shown (None: no limit but the host's).
+    max_size: Annotated[
+        int | None, PlainValidator(parse_size), PlainSerializer(lambda v: v, return_type=object)
+    ] = None
+    # A directory holding any of these names is not synced (kept as it was remotely).
+    exclude_if_present: tuple[str, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -441,6 +473,22 @@ class PairConfig(_Section):
                     f"pattern {pattern!r} is not valid gitignore syntax ({exc}) — fix the pattern"
                 ) from None
         return tuple(value)
+
+    @field_validator("exclude_if_present", mode="before")
+    @classmethod
+    def _check_markers(cls, value: object) -> object:
+        fix = 'write it like ["CACHEDIR.TAG", ".nobackup"]'
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of file names — {fix}")
+        for name in value:
+            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"{name!r} is not a file name — {fix}")
+        return tuple(value)
+
+    @property
+    def filters(self) -> LocalFilters:
+        """What the scanner skips besides ignore patterns (``max_size``, markers)."""
+        return LocalFilters(max_size=self.max_size, exclude_if_present=self.exclude_if_present)
 
     @property
     def remote_parts(self) -> tuple[str, ...]:
