@@ -133,8 +133,36 @@ class App:
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
+
+def complete_pair_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """TAB after `--pair`: the config's pair names, read with tomllib only (no schema)."""
+    from syncd.config_facts import read_light
+
+    app = ctx.find_object(App)  # `--config` after the command name lands here
+    explicit = app.config_path if app is not None else None
+    for context in (ctx, *_parents(ctx)):
+        explicit = explicit or context.params.get("config_path")
+    try:
+        names = read_light(explicit).pair_names
+    except UserError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def _parents(ctx: click.Context) -> Iterator[click.Context]:
+    parent = ctx.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
 pair_option = click.option(
-    "--pair", "pair", metavar="NAME", default=None, help="Only this pair (default: all pairs)."
+    "--pair",
+    "pair",
+    metavar="NAME",
+    default=None,
+    help="Only this pair (default: all pairs).",
+    shell_complete=complete_pair_names,
 )
 
 
