@@ -108,11 +108,10 @@ def render_config(answers: InitAnswers, *, now: datetime | None = None) -> str:
     """The example config with ``answers`` filled in (a complete, commented file)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = example_text().splitlines()
-    lines[0] = (
-        f"# syncd configuration, written by `syncd config init` on {stamp}. "
-        "Every option is shown with its default;"
+    lines[0] = f"# syncd configuration, written by `syncd config init` on {stamp}."
+    lines.insert(
+        1, "# Every option is shown with its default; `syncd config example` prints the reference."
     )
-    lines.insert(1, "# `syncd config example` prints the reference this file was made from.")
     lines = [line for line in lines if "public demo keys" not in line]
     _set_key(lines, "[remote]", "api_url", f"api_url = {toml_string(answers.api_url)}")
     if answers.auth == "keys":
@@ -204,6 +203,9 @@ CHECKS: dict[str, Callable[[str], str]] = {
 
 
 def _ask(text: str, key: str, *, default: str | None = None, hide: bool = False) -> str:
+    # Hidden input needs a terminal; from a pipe nothing is echoed anyway, and getpass would
+    # read the controlling terminal instead of the script's answers.
+    hide = hide and sys.stdin.isatty()
     try:
         value: str = click.prompt(
             text, default=default, hide_input=hide, value_proc=CHECKS.get(key, str)
@@ -345,7 +347,7 @@ def run_init(app: App, given: Mapping[str, str | None], *, force: bool) -> int:
     from syncd.config import resolve_config_path
     from syncd.errors import ExitCode
 
-    app.configure_logging(None, plain=True)
+    app.configure_logging(None)  # the client logs through structlog
     target, _origin = resolve_config_path(app.config_path)
     if target.exists() and not force:
         raise UserError(

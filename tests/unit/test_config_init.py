@@ -47,6 +47,7 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
 def test_keys_answers_render_a_valid_complete_file(tmp_path: Path) -> None:
     text = render_config(ANSWERS, now=datetime(2026, 12, 2, 11, 50, tzinfo=UTC))
     assert text.startswith("# syncd configuration, written by `syncd config init` on 2026-12-02")
+    assert max(len(line) for line in text.splitlines()) <= 100
     config = _load(tmp_path, text)
     assert config.remote.credentials().key1 == KEY1
     pair = config.pair("docs")
