@@ -1,8 +1,10 @@
 """The TOML configuration: where it is found, its schema, and one-line errors.
 
 Found at ``--config FILE``, else ``$SYNCD_CONFIG``, else ``<user config dir>/syncd/config.toml``
-(platformdirs). Secrets may come from the environment instead (``SYNCD_KEY1``, ``SYNCD_KEY2``,
-``SYNCD_USERNAME``, ``SYNCD_PASSWORD``; the environment wins). Relative paths in the file are
+(platformdirs). Secrets may come from where services keep them instead, and then win over the
+file: ``SYNCD_KEY1``, ``SYNCD_KEY2``, ``SYNCD_USERNAME``, ``SYNCD_PASSWORD``; their ``*_FILE``
+variants (Docker secrets); systemd credentials ``syncd-key1`` ... in ``$CREDENTIALS_DIRECTORY``
+(see :func:`secrets_from_environment`). Relative paths in the file are
 relative to the file's own directory, so a service started from ``/`` reads the same config.
 
 Every problem raises :class:`syncd.errors.ConfigError` whose message is one line:
@@ -19,13 +21,12 @@ import socket
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
-import platformdirs
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,17 +42,18 @@ from pydantic import (
     field_validator,
 )
 
+# The path rules live there, for commands that must not import pydantic.
+from syncd.config_facts import CONFIG_ENV, default_state_path, resolve_config_path
 from syncd.errors import ConfigError
 from syncd.history.retention import Retention
 from syncd.history.timespec import parse_duration
+from syncd.local.scanner import LocalFilters
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
 from syncd.remote.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "syncd"
-CONFIG_ENV = "SYNCD_CONFIG"
-EXAMPLE = "see config.example.toml"
+EXAMPLE = "`syncd config example` shows every key"
 
 # Config key -> environment variable that overrides it.
 SECRET_ENV = {
@@ -61,28 +63,86 @@ SECRET_ENV = {
     "password": "SYNCD_PASSWORD",
 }
 SECRET_FIELDS = frozenset({"key1", "key2", "password"})
+# systemd credentials (LoadCredential=NAME:PATH) read from $CREDENTIALS_DIRECTORY/NAME.
+CREDENTIALS_DIRECTORY_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIAL_NAMES = {
+    "key1": "syncd-key1",
+    "key2": "syncd-key2",
+    "username": "syncd-username",
+    "password": "syncd-password",
+}
 API_KEY_LENGTH = 64
 PAIR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def default_config_path() -> Path:
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+@dataclass(frozen=True, slots=True)
+class EnvSecret:
+    """A credential found outside the config file, and where (for error messages)."""
+
+    value: str = field(repr=False)
+    origin: str  # "SYNCD_KEY1", "SYNCD_KEY1_FILE", "systemd credential syncd-key1"
 
 
-def default_state_path() -> Path:
-    return platformdirs.user_state_path(APP_NAME) / "state.db"
+def secrets_from_environment(
+    env: Mapping[str, str], config_file: Path | None = None
+) -> dict[str, EnvSecret]:
+    """The credentials the environment provides, by config key, each from the first of:
+
+    1. ``SYNCD_KEY1`` (the value itself),
+    2. ``SYNCD_KEY1_FILE`` (a file holding it: Docker and Compose secrets),
+    3. ``$CREDENTIALS_DIRECTORY/syncd-key1`` (systemd's ``LoadCredential=``),
+
+    and likewise for key2, username and password; any of them wins over the config file.
+    A file's one trailing newline is dropped (``echo secret > file``). A named file that cannot
+    be read, or is empty, is a ConfigError naming the variable and the fix: falling back to
+    another source would hide a broken deployment."""
+    found: dict[str, EnvSecret] = {}
+    for key, var in SECRET_ENV.items():
+        value = env.get(var)
+        if value is not None and value.strip() != "":
+            secret = EnvSecret(value if key == "password" else value.strip(), var)
+        elif env.get(f"{var}_FILE", "").strip():
+            path = Path(env[f"{var}_FILE"].strip())
+            secret = EnvSecret(
+                _read_secret_file(path, key, f"{var}_FILE", config_file), f"{var}_FILE"
+            )
+        elif env.get(CREDENTIALS_DIRECTORY_ENV, "").strip():
+            path = Path(env[CREDENTIALS_DIRECTORY_ENV].strip()) / CREDENTIAL_NAMES[key]
+            if not path.exists():
+                continue
+            origin = f"systemd credential {CREDENTIAL_NAMES[key]}"
+            secret = EnvSecret(_read_secret_file(path, key, origin, config_file), origin)
+        else:
+            continue
+        if key in SECRET_FIELDS:
+            register_secret(secret.value)
+        found[key] = secret
+    return found
 
 
-def resolve_config_path(
-    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> tuple[Path, str]:
-    """The config file to read and where that choice came from (for error messages)."""
-    env = os.environ if env is None else env
-    if explicit is not None and str(explicit) != "":
-        return Path(explicit).expanduser(), "--config"
-    if env.get(CONFIG_ENV):
-        return Path(env[CONFIG_ENV]).expanduser(), CONFIG_ENV
-    return default_config_path(), "default"
+def _read_secret_file(path: Path, key: str, origin: str, config_file: Path | None) -> str:
+    where = f"remote.{key} (from {origin})"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            config_file,
+            where,
+            f"cannot read {path} ({exc.strerror or exc})",
+            f"fix the path in {origin} or let user id {os.getuid()} read the file"
+            if origin.endswith("_FILE")
+            else "check LoadCredential= in the unit",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            config_file, where, f"{path} is not UTF-8 text", "write the secret as plain text"
+        ) from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if key != "password":
+        text = text.strip()
+    if text == "":
+        raise ConfigError(config_file, where, f"{path} is empty", "put the secret in the file")
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,6 +455,31 @@ class HistoryPolicy:
     retention: Retention | None = None
 
 
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+def parse_size(value: object) -> int | None:
+    """ "2G" -> 2147483648 (binary units, as rclone's --max-size: K, M, G, T, P, optionally
+    followed by B or iB); a whole number is bytes; "off" or "" is no limit (None)."""
+    fix = 'write a size like "2G", "500M" or a number of bytes'
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size, got {value!r} — {fix}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"must be positive, got {value} — {fix}")
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            size = int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
+            if size > 0:
+                return size
+    raise ValueError(f"{value!r} is not a size — {fix}")
+
+
 class PairConfig(_Section):
     name: str
     local: Path
@@ -439,6 +524,14 @@ class PairConfig(_Section):
             return HistoryPolicy(keep=True)
         return HistoryPolicy(keep=True, retention=self.versions.policy())
 
+
+    # Files larger than this are skipped, with the reason shown (None: no limit but the host's).
+    max_size: Annotated[
+        int | None, PlainValidator(parse_size), PlainSerializer(lambda v: v, return_type=object)
+    ] = None
+    # A directory holding any of these names is not synced (kept as it was remotely).
+    exclude_if_present: tuple[str, ...] = ()
+
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
@@ -473,6 +566,22 @@ class PairConfig(_Section):
                     f"pattern {pattern!r} is not valid gitignore syntax ({exc}) — fix the pattern"
                 ) from None
         return tuple(value)
+
+    @field_validator("exclude_if_present", mode="before")
+    @classmethod
+    def _check_markers(cls, value: object) -> object:
+        fix = 'write it like ["CACHEDIR.TAG", ".nobackup"]'
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of file names — {fix}")
+        for name in value:
+            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"{name!r} is not a file name — {fix}")
+        return tuple(value)
+
+    @property
+    def filters(self) -> LocalFilters:
+        """What the scanner skips besides ignore patterns (``max_size``, markers)."""
+        return LocalFilters(max_size=self.max_size, exclude_if_present=self.exclude_if_present)
 
     @property
     def remote_parts(self) -> tuple[str, ...]:
@@ -562,19 +671,14 @@ def load_config(
         for key in SECRET_FIELDS:
             register_secret(remote_raw.get(key))
         file_secret_keys = {key for key in SECRET_FIELDS if remote_raw.get(key)}
-    from_env: dict[str, str] = {}
-    for key, var in SECRET_ENV.items():
-        value = env.get(var)
-        if value is not None and value.strip() != "":
-            from_env[key] = var
-            if key in SECRET_FIELDS:
-                register_secret(value)
-    if from_env:
+    secrets = secrets_from_environment(env, file)
+    from_env = {key: secret.origin for key, secret in secrets.items()}
+    if secrets:
         if remote_raw is None:
             remote_raw = raw["remote"] = {}
         if isinstance(remote_raw, dict):
-            for key, var in from_env.items():
-                remote_raw[key] = env[var].strip() if key != "password" else env[var]
+            for key, secret in secrets.items():
+                remote_raw[key] = secret.value
 
     try:
         config = Config.model_validate(raw, context={"base_dir": file.parent.absolute()})
@@ -603,7 +707,10 @@ def _read_toml(file: Path, origin: str) -> dict[str, Any]:
     how = {
         "--config": "check the path given to --config",
         CONFIG_ENV: f"check the path in ${CONFIG_ENV}",
-        "default": (f"create it ({EXAMPLE}), or pass --config FILE, or set {CONFIG_ENV}"),
+        "default": (
+            f"create it with `syncd config init` ({EXAMPLE}), or pass --config FILE, "
+            f"or set {CONFIG_ENV}"
+        ),
     }[origin]
     try:
         data = file.read_bytes()

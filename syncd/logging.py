@@ -12,7 +12,6 @@ Use ``structlog.get_logger(__name__)`` (or :func:`get_logger`) anywhere; call
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
 import sys
@@ -201,8 +200,92 @@ class _StreamHandler(_SyncdHandler, logging.StreamHandler):  # type: ignore[type
     pass
 
 
-class _FileHandler(_SyncdHandler, logging.handlers.WatchedFileHandler):
-    pass
+def _file_handler(path: Path) -> logging.Handler:
+    """A WatchedFileHandler (reopened after logrotate moves the file). logging.handlers is
+    imported here: it pulls in socket, which commands that log to stderr only never need."""
+    import logging.handlers
+
+    class _FileHandler(_SyncdHandler, logging.handlers.WatchedFileHandler):
+        pass
+
+    return _FileHandler(path, encoding="utf-8", errors="backslashreplace")
+
+
+# -- journald --------------------------------------------------------------------------------
+
+# syslog priorities (sd-daemon(3)): a line starting with "<N>" on a stream connected to the
+# journal is stored with priority N, so `journalctl -p warning` selects by it.
+SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+def syslog_priority(levelno: int) -> int:
+    """The syslog priority of a logging level (levels between two take the more severe)."""
+    for level in (logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO):
+        if levelno >= level:
+            return SYSLOG_PRIORITY[level]
+    return SYSLOG_PRIORITY[logging.DEBUG]
+
+
+def is_journal_stream(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``stream`` (default stderr) is connected to systemd's journal.
+
+    systemd.exec(5): systemd sets ``JOURNAL_STREAM=<device>:<inode>`` for the stream it
+    connected to the journal; a program should compare it with its own stderr's, because the
+    variable is inherited by children whose stderr was redirected elsewhere."""
+    env = os.environ if env is None else env
+    value = env.get("JOURNAL_STREAM", "")
+    device, sep, inode = value.partition(":")
+    if not sep or not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        info = os.fstat((stream if stream is not None else sys.stderr).fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (info.st_dev, info.st_ino) == (int(device), int(inode))
+
+
+def journal_prefix(levelno: int, stream: TextIO | None = None) -> str:
+    """``<N>`` when ``stream`` (default stderr) goes to the journal, else ``""``: for lines
+    written outside logging (the CLI's one-line errors)."""
+    return f"<{syslog_priority(levelno)}>" if is_journal_stream(stream) else ""
+
+
+class _JournalPrefix(logging.Formatter):
+    """Wraps a formatter: every line of a record (tracebacks too) gets the record's priority;
+    journald would store a continuation line without one at its default priority."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{syslog_priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in self._inner.format(record).splitlines())
+
+
+def _journal_renderer(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> str:
+    """One plain line for the journal: the message, then key=value pairs. No time stamp, level
+    or colours: journald records the time, and the level travels in the ``<N>`` prefix."""
+    event = str(event_dict.pop("event", ""))
+    exception = event_dict.pop("exception", None)
+    for key in ("timestamp", "level", "log_level"):
+        event_dict.pop(key, None)
+    logger = event_dict.pop("logger", None)
+    pairs = " ".join(f"{key}={_plain_value(value)}" for key, value in event_dict.items())
+    line = f"{logger}: {event}" if logger else event
+    line = f"{line} {pairs}" if pairs else line
+    return f"{line}\n{exception}" if exception else line
+
+
+def _plain_value(value: object) -> str:
+    text = str(value)
+    return text if text and not any(c.isspace() or c in '"=' for c in text) else repr(text)
 
 
 def _is_tty(stream: TextIO) -> bool:
@@ -235,7 +318,8 @@ def configure_logging(
     numeric_level = getattr(logging, level_name.upper())
     stream = stream if stream is not None else sys.stderr
     tty = _is_tty(stream)
-    use_console = fmt == "console" or (fmt == "auto" and tty)
+    journal = is_journal_stream(stream)
+    use_console = fmt == "console" or (fmt == "auto" and tty and not journal)
     colors = use_console and tty and "NO_COLOR" not in os.environ
 
     structlog.configure(
@@ -253,12 +337,22 @@ def configure_logging(
 
     handlers: list[logging.Handler] = []
     console = _StreamHandler(stream)
-    console.setFormatter(_formatter(_console_renderer(colors) if use_console else _json_renderer()))
+    if journal:
+        # Under systemd: "auto" means plain lines; any format gets the priority prefix.
+        renderer = _journal_renderer if fmt == "auto" else None
+        inner = _formatter(
+            renderer or (_console_renderer(False) if use_console else _json_renderer())
+        )
+        console.setFormatter(_JournalPrefix(inner))
+    else:
+        console.setFormatter(
+            _formatter(_console_renderer(colors) if use_console else _json_renderer())
+        )
     handlers.append(console)
     if file is not None:
         path = Path(file).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = _FileHandler(path, encoding="utf-8", errors="backslashreplace")
+        file_handler = _file_handler(path)
         file_handler.setFormatter(_formatter(_json_renderer()))
         handlers.append(file_handler)
 
@@ -270,11 +364,7 @@ def configure_logging(
         root.addHandler(handler)
     root.setLevel(numeric_level)
 
-    debug = numeric_level <= logging.DEBUG
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
-    for name in ALWAYS_QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_noisy_loggers(numeric_level)
     logging.captureWarnings(True)
 
 
@@ -316,14 +406,38 @@ def configure_plain_logging(
     stream = stream if stream is not None else sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and _is_tty(stream))
     handler = _StreamHandler(stream)
-    handler.setFormatter(_PlainFormatter() if use_console else _PlainJsonFormatter())
+    if is_journal_stream(stream):
+        # Under systemd: plain lines, each with its syslog priority (as configure_logging).
+        handler.setFormatter(_JournalPrefix(_PlainFormatter()))
+    else:
+        handler.setFormatter(_PlainFormatter() if use_console else _PlainJsonFormatter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _SyncdHandler)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(getattr(logging, level_name.upper()))
+    numeric_level = getattr(logging, level_name.upper())
+    root.setLevel(numeric_level)
+    _quiet_noisy_loggers(numeric_level)
     logging.captureWarnings(True)
+
+
+def _quiet_noisy_loggers(numeric_level: int) -> None:
+    """Third-party INFO chatter (one line per HTTP request) only at debug level."""
+    debug = numeric_level <= logging.DEBUG
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
+    for name in ALWAYS_QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def quiet_console() -> None:
+    """Only errors on stderr from now on (`-q` for cron: retries that end well are no
+    problem); a log file keeps the configured level. Called after the config's own warnings
+    (permissions, TLS) were logged, so those still show."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _StreamHandler):
+            handler.setLevel(logging.ERROR)
 
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:

@@ -30,6 +30,7 @@ only when its command runs, so `syncd --help` stays fast).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syncd.errors import ConfigError, UserError
-from syncd.logging import LOG_FORMATS, redact_text
+from syncd.logging import LOG_FORMATS, journal_prefix, redact_text
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -132,14 +133,44 @@ class App:
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
+
+def complete_pair_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """TAB after `--pair`: the config's pair names, read with tomllib only (no schema)."""
+    from syncd.config_facts import read_light
+
+    app = ctx.find_object(App)  # `--config` after the command name lands here
+    explicit = app.config_path if app is not None else None
+    for context in (ctx, *_parents(ctx)):
+        explicit = explicit or context.params.get("config_path")
+    try:
+        names = read_light(explicit).pair_names
+    except UserError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def _parents(ctx: click.Context) -> Iterator[click.Context]:
+    parent = ctx.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
 pair_option = click.option(
-    "--pair", "pair", metavar="NAME", default=None, help="Only this pair (default: all pairs)."
+    "--pair",
+    "pair",
+    metavar="NAME",
+    default=None,
+    help="Only this pair (default: all pairs).",
+    shell_complete=complete_pair_names,
 )
 
 
 def fail(error: UserError) -> None:
-    """Print ``syncd: error: <message>`` on stderr and exit with the error's code."""
-    click.echo(f"syncd: error: {redact_text(error.message)}", err=True)
+    """Print ``syncd: error: <message>`` on stderr and exit with the error's code (with the
+    error priority ``<3>`` in front when stderr goes to systemd's journal)."""
+    prefix = journal_prefix(logging.ERROR)
+    click.echo(f"{prefix}syncd: error: {redact_text(error.message)}", err=True)
     sys.exit(int(error.exit_code))
 
 

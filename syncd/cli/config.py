@@ -1,4 +1,4 @@
-"""`syncd config check|path`: inspect the configuration."""
+"""`syncd config check|path|example|init`: inspect the configuration, or write a first one."""
 
 from __future__ import annotations
 
@@ -56,3 +56,42 @@ def config_path(app: App) -> int:
     exists = "" if path.is_file() else " (does not exist)"
     click.echo(f"{path}{exists}  [from {origin}]")
     return ExitCode.OK
+
+
+@config_group.command("example")
+def config_example() -> int:
+    """Print the example config: every option, its default and what it does."""
+    from syncd.cli.config_init import example_text
+
+    click.echo(example_text(), nl=False)
+    return ExitCode.OK
+
+
+@config_group.command("init")
+@click.option("--api-url", metavar="URL", help="The host's API base URL (ends in /api/v2/).")
+@click.option("--key1", metavar="KEY", help="API key 1 [env: SYNCD_KEY1, SYNCD_KEY1_FILE].")
+@click.option("--key2", metavar="KEY", help="API key 2 [env: SYNCD_KEY2, SYNCD_KEY2_FILE].")
+@click.option("--username", metavar="NAME", help="Username [env: SYNCD_USERNAME].")
+@click.option(
+    "--password",
+    metavar="PASSWORD",
+    help="Password [env: SYNCD_PASSWORD; prefer the variable or the prompt: options show in ps].",
+)
+@click.option("--local", metavar="DIR", help="The local directory of the pair.")
+@click.option("--remote", metavar="PATH", help="The pair's remote folder (default: --name).")
+@click.option(
+    "--mode", type=click.Choice(["mirror", "backup"]), default=None, help="The pair's mode."
+)
+@click.option("--name", metavar="NAME", help="The pair's name (default: the local dir's name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_app
+def config_init(app: App, force: bool, **given: str | None) -> int:
+    """Write a first config: the host, the credentials and one pair.
+
+    Asks for what the options and SYNCD_* variables do not give (secrets without echo),
+    checks the credentials with a real login, then writes a complete, commented config
+    (mode 600) to the file `syncd config path` names, or to --config FILE. Refuses to
+    overwrite an existing file without --force."""
+    from syncd.cli.config_init import run_init
+
+    return run_init(app, given, force=force)

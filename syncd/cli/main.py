@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +23,9 @@ from syncd.cli.app import (
     SyncdGroup,
 )
 
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
 # name -> (module:attribute, the one-line help `syncd --help` shows without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("syncd.cli.config:config_group", "Inspect the configuration."),
@@ -32,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("syncd.cli.run:run", "Run the daemon in the foreground: watch and sync every pair."),
     "status": ("syncd.cli.status:status", "Per pair: last run, counts, problems, daemon state."),
+    "health": ("syncd.cli.health:health", "Exit 0 while the daemon runs and keeps up, else 1."),
     "restore": ("syncd.cli.restore:restore", "Download a remote folder tree into DEST."),
     "verify": ("syncd.cli.verify:verify", "Compare journal, local tree and remote listings."),
     "demo": ("syncd.cli.demo:demo", "Try syncd against the built-in emulator (no account)."),
@@ -52,6 +57,19 @@ class LazyGroup(SyncdGroup):
         module_name, attr = COMMANDS[cmd_name][0].split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """TAB after `syncd `: the names and help from :data:`COMMANDS`, importing no command
+        module (click's default imports every command to ask for its help line)."""
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=COMMANDS[name][1])
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        # The group's own options (`--config`, `-v`, ...), as click offers them.
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]

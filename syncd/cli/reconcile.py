@@ -53,6 +53,7 @@ class ReconcileRequest:
     force_deletes: bool = False
     accept_new_root: bool = False
     adopt_existing: bool = False
+    quiet: bool = False
 
 
 class RichProgress(Progress):
@@ -192,7 +193,7 @@ def _reconcile_each(
                 click.echo(f"syncd: error: {exc.message}", err=True)
                 worst = ExitCode.GUARD
                 continue
-            print_result(result)
+            print_result(result, quiet=request.quiet)
             if cancel.is_set():
                 left = [p.name for p in pairs[pairs.index(pair) + 1 :]]
                 click.echo(
@@ -207,7 +208,11 @@ def _reconcile_each(
     return worst
 
 
-def print_result(result: PassResult) -> None:
+def print_result(result: PassResult, *, quiet: bool = False) -> None:
+    """The pass's summary; ``quiet`` (cron): only a pass with failures is reported, with its
+    failed paths (skipped paths are explained in the journal: `syncd status` lists them)."""
+    if quiet and not result.dry_run and not result.outcome.failed:
+        return
     if result.dry_run:
         click.echo(f"pair {result.pair}: dry run, {len(result.plan.ops)} planned ops:")
         for op in result.plan.ops:
@@ -223,13 +228,13 @@ def print_result(result: PassResult) -> None:
     parts += [f"{k} {v}" for k, v in sorted(counts.items()) if k not in SUMMARY_ORDER]
     mb = result.outcome.bytes_uploaded / 1e6
     click.echo(f"pair {result.pair}: {', '.join(parts)} ({result.elapsed:.1f} s, {mb:.1f} MB sent)")
-    for item in result.outcome.retired:
+    for item in () if quiet else result.outcome.retired:
         slash = "/" if item.is_folder else ""
         kind = "folder id" if item.is_folder else "id"
         where = f" -> {item.versioned}" if item.versioned else ""
         word = {"version": "versioned", "trash": "trashed", "prune": "pruned"}[item.action]
         click.echo(f"  {word} {item.rel}{slash} ({kind} {item.remote_id}){where}")
-    for path, why in result.outcome.skipped:
+    for path, why in () if quiet else result.outcome.skipped:
         click.echo(f"  skipped {path}: {why}")
     for path, why in result.outcome.failed:
         click.echo(f"  failed  {path}: {why}")
@@ -273,6 +278,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
     help="Take remote files with the same name and size as the local ones as already uploaded "
     "(a first sync against a copy made by other means; check it with `syncd verify --deep`).",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only problems: failed items, and errors on stderr (for cron).",
+)
 @pass_app
 def reconcile(
     app: App,
@@ -282,12 +293,17 @@ def reconcile(
     force_deletes: bool,
     accept_new_root: bool,
     adopt_existing: bool,
+    quiet: bool,
 ) -> int:
     """Make each pair's remote folder equal to its local directory, once, and print a summary.
     Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
     config = app.load_config(require_pairs=True)
+    if quiet and not app.verbose:
+        from syncd.logging import quiet_console
+
+        quiet_console()
     request = ReconcileRequest(
-        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing
+        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing, quiet
     )
     with app.open_client(config) as client:
         return run_reconcile(config, client, request)

@@ -25,9 +25,53 @@ if TYPE_CHECKING:
 
 
 def _when(ts: float | None) -> str | None:
+    """ISO 8601 in UTC, to the second: ``2026-12-02T11:50:00Z`` (scripts parse it as is)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# A run that ended this way leaves the pair not in sync.
+PROBLEM_RESULTS = frozenset({"failed", "error", "refused"})
+
+
+def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
+    """The exit code of `syncd status` and one line per problem, from :func:`collect_status`.
+
+    - 3 (daemon down): a pair has a daemon record, but that daemon is not alive (stopped,
+      killed, or silent for three heartbeats);
+    - 1 (failures pending): a pair has failed items, its last run failed, errored or was
+      refused by a guard, a live daemon's last pass failed, or the pair was never synced;
+    - 0 (up to date): none of these; skipped items (each with its reason) are allowed.
+    The worst code wins."""
+    code = ExitCode.OK
+    lines: list[str] = []
+    for entry in status["pairs"]:
+        name = entry["name"]
+        daemon = entry.get("daemon")
+        if daemon is not None and not daemon["alive"]:
+            code = max(code, ExitCode.GUARD)
+            lines.append(f"pair {name}: daemon not running (last seen {daemon['updated']})")
+        if entry.get("never_synced"):
+            code = max(code, ExitCode.FAILED)
+            lines.append(f"pair {name}: never synced")
+            continue
+        failed = entry["counts"]["failed"]
+        if failed:
+            code = max(code, ExitCode.FAILED)
+            lines.append(f"pair {name}: {failed} failed")
+        run = entry.get("last_run") or {}
+        if run.get("result") in PROBLEM_RESULTS:
+            code = max(code, ExitCode.FAILED)
+            error = f": {run['error']}" if run.get("error") else ""
+            lines.append(f"pair {name}: last {run['kind']} {run['result']}{error}")
+        if daemon is not None and daemon["alive"] and daemon.get("consecutive_failures"):
+            code = max(code, ExitCode.FAILED)
+            lines.append(
+                f"pair {name}: daemon failing ({daemon['consecutive_failures']} passes in a "
+                f"row): {daemon.get('last_error')}"
+            )
+    return int(code), lines
 
 
 @contextlib.contextmanager
@@ -114,11 +158,22 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
     return f"  daemon pid {daemon.get('daemon_pid')}: {state}; last full reconcile {last_full}"
 
 
-def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
+def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool = False) -> int:
     status = collect_status(config, pair_name)
+    code, problems = verdict(status)
     if as_json:
+        status["exit_code"] = code
+        status["problem_summary"] = problems
         click.echo(json.dumps(status, indent=2, sort_keys=True))
-        return ExitCode.OK
+        return code
+    if quiet:
+        for line in problems:
+            click.echo(line)
+        for entry in status["pairs"]:
+            for problem in entry.get("problems", ()):
+                if problem["status"] == "failed":
+                    click.echo(f"  failed  {entry['name']}: {problem['path']}: {problem['reason']}")
+        return code
     for entry in status["pairs"]:
         click.echo(f"pair {entry['name']}: {entry.get('local')} -> /{entry.get('remote', '')}")
         if entry.get("never_synced"):
@@ -152,15 +207,21 @@ def run_status(config: Config, pair_name: str | None, as_json: bool) -> int:
                 )
         for problem in entry["problems"]:
             click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
-    return ExitCode.OK
+    return code
 
 
 @click.command(cls=SyncdCommand)
 @pair_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only problems (nothing when up to date): for cron."
+)
 @pass_app
-def status(app: App, pair: str | None, as_json: bool) -> int:
+def status(app: App, pair: str | None, as_json: bool, quiet: bool) -> int:
     """Per pair: the last run, counts, and every skipped or failed path with its reason.
-    Reads the state database only (works while the daemon runs)."""
+    Reads the state database only (works while the daemon runs).
+
+    Exit 0 up to date, 1 failures pending (failed items, a failed or refused last run, a
+    failing daemon, a pair never synced), 3 a pair's daemon is down. Times are ISO 8601 UTC."""
     config = app.load_config(require_credentials=False, require_pairs=True, plain_logging=True)
-    return run_status(config, pair, as_json)
+    return run_status(config, pair, as_json, quiet)

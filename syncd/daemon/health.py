@@ -1,10 +1,13 @@
-"""`python -m syncd.daemon.health [--config FILE]`: exit 0 while the daemon is alive and well.
+"""Whether the daemon is alive and well, for `syncd health` (container health checks,
+monitoring scripts); `python -m syncd.daemon.health [--config FILE]` is the same check.
 
-For container health checks and monitoring scripts. Reads the daemon's status rows from the
-journal (read-only SQLite, no migration, no network): healthy when every configured pair has a
-row written by a running daemon within ``--max-age`` seconds (the daemon writes at least once a
-minute), no pair is stalled (its passes cannot succeed until something outside changes, such as
-refused credentials) and no pair has failed five passes in a row. Prints one line saying why.
+Reads the daemon's status rows from the journal (read-only SQLite through
+:class:`~syncd.journal.reader.JournalReader`; no SQLAlchemy, no pydantic, no network): healthy
+when every configured pair has a row written by a running daemon within ``max_age`` seconds (the
+daemon writes at least once a minute), no pair is stalled (its passes cannot succeed until something
+outside changes, such as refused credentials) and no pair has failed five passes in a row. One line
+says why; the exit code is 0 (healthy) or 1 (unhealthy) only, as Docker's HEALTHCHECK wants
+(it reserves 2).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from syncd.config import load_config
 from syncd.errors import UserError
 from syncd.journal.errors import JournalError
 from syncd.journal.reader import JournalReader
@@ -39,12 +41,12 @@ def pid_alive(pid: int) -> bool:
 
 def check(state_db: Path, pairs: list[str], max_age: float) -> tuple[bool, str]:
     if not state_db.exists():
-        return False, f"no state database at {state_db}: the daemon has not started"
+        return False, f"unhealthy: no state database at {state_db}: the daemon has not started"
     try:
         with JournalReader(state_db) as journal:
             status = journal.daemon_status()
     except JournalError as exc:
-        return False, f"cannot read {state_db}: {exc}"
+        return False, f"unhealthy: cannot read {state_db}: {exc}"
     now = time.time()
     problems = []
     for pair in pairs:
@@ -54,6 +56,8 @@ def check(state_db: Path, pairs: list[str], max_age: float) -> tuple[bool, str]:
         record = status[pair]
         if not record.running:
             problems.append(f"{pair}: the daemon stopped")
+        elif not pid_alive(record.pid):
+            problems.append(f"{pair}: the daemon (pid {record.pid}) is gone")
         elif now - record.updated_at > max_age:
             problems.append(f"{pair}: no word from the daemon for {now - record.updated_at:.0f} s")
         elif record.stall_reason:
@@ -66,17 +70,24 @@ def check(state_db: Path, pairs: list[str], max_age: float) -> tuple[bool, str]:
     return True, f"healthy: {len(pairs)} pairs"
 
 
+def run_check(config_path: str | os.PathLike[str] | None, max_age: float) -> tuple[bool, str]:
+    """The whole health check from a ``--config`` value (None: as every command finds it)."""
+    from syncd.config_facts import read_light
+
+    try:
+        config = read_light(config_path)
+    except UserError as exc:
+        return False, f"unhealthy: {exc.message}"
+    return check(config.state_path, list(config.pair_names), max_age)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`python -m syncd.daemon.health`: the check of `syncd health`, kept for existing setups."""
     parser = argparse.ArgumentParser(prog="python -m syncd.daemon.health", description=__doc__)
     parser.add_argument("--config", default=None, help="config file (default: as syncd)")
     parser.add_argument("--max-age", type=float, default=DaemonStatus.STALE_AFTER)
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, require_credentials=False, warn=False)
-    except UserError as exc:
-        print(f"unhealthy: {exc.message}")
-        return 1
-    ok, message = check(Path(config.state.path), config.pair_names, args.max_age)
+    ok, message = run_check(args.config, args.max_age)
     print(message)
     return 0 if ok else 1
 

@@ -253,6 +253,7 @@ def _pass(
             follow_symlinks=sync.follow_symlinks,
             # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
             prefetch_workers=min(workers, 8) if dirty is None else 0,
+            filters=pair.filters,
         )
         root_ref = Ref("", row.root_dir_id, folder_id)
         try:

@@ -22,6 +22,7 @@ from syncd.local.scanner import (
     UNSYNCABLE_NAME,
     IgnorePredicate,
     LocalEntry,
+    LocalFilters,
     ScanIssue,
     scan_dir,
     stat_entry,
@@ -45,8 +46,10 @@ class LiveSources:
         ignore: IgnorePredicate | None = None,
         follow_symlinks: bool = False,
         prefetch_workers: int = 4,
+        filters: LocalFilters | None = None,
     ) -> None:
         self.root = root
+        self.filters = filters if filters else None
         self.journal = journal
         self.pair_id = pair_id
         self.client = client
@@ -65,12 +68,18 @@ class LiveSources:
 
     # local
     def local_dir(self, rel: str) -> LocalDir | None:
+        if self.filters is not None and rel and self.filters.excluded_ancestor(str(self.root), rel):
+            # Inside a directory that holds an exclude marker (a partial pass reached it through
+            # a watcher event): its contents are not synced, so they count as unknown, which
+            # changes nothing below (never a deletion).
+            return None
         scanned = scan_dir(
             self.root,
             rel,
             ignore=self.ignore,
             follow_symlinks=self.follow_symlinks,
             on_issue=self._issue,
+            filters=self.filters,
         )
         if scanned is None or scanned.error is not None:
             return None

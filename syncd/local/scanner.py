@@ -43,6 +43,42 @@ SYMLINK_BROKEN = "symlink_broken"
 SPECIAL_FILE = "special_file"  # FIFO, socket, device
 UNSYNCABLE_NAME = "unsyncable_name"  # listed anyway; see names.remote_name_issue
 IO_ERROR = "io_error"
+EXCLUDED_BY_MARKER = "excluded_by_marker"  # a directory holding an exclude_if_present name
+OVER_MAX_SIZE = "over_max_size"  # a file larger than the pair's max_size
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFilters:
+    """A pair's filters beyond ignore patterns (``max_size``, ``exclude_if_present``).
+
+    What they exclude is *skipped*, not ignored: it is listed in ``ScannedDir.skipped`` with
+    its reason, so the engine keeps what it synced before (a directory that gains a marker is
+    frozen remotely, never trashed) and the summary says why it is not synced."""
+
+    max_size: int | None = None  # bytes; None: no limit
+    exclude_if_present: tuple[str, ...] = ()  # marker names, e.g. ("CACHEDIR.TAG", ".nobackup")
+
+    def __bool__(self) -> bool:
+        return self.max_size is not None or bool(self.exclude_if_present)
+
+    def marker_in(self, abspath: str) -> str | None:
+        """The first marker name present in the directory ``abspath`` (None: not excluded)."""
+        for marker in self.exclude_if_present:
+            if os.path.lexists(os.path.join(abspath, marker)):
+                return marker
+        return None
+
+    def excluded_ancestor(self, root: str, relpath: str) -> str | None:
+        """The directory (relpath) at or above ``relpath``, below ``root``, that holds a
+        marker: the engine must not plan anything beneath it. None when there is none."""
+        if not self.exclude_if_present:
+            return None
+        parts = [p for p in relpath.strip("/").split("/") if p]
+        for depth in range(1, len(parts) + 1):
+            rel = "/".join(parts[:depth])
+            if self.marker_in(os.path.join(root, rel)) is not None:
+                return rel
+        return None
 
 
 class LocalEntry(NamedTuple):
@@ -112,15 +148,17 @@ def walk(
     ignore: IgnorePredicate | None = None,
     follow_symlinks: bool = False,
     on_issue: IssueCallback | None = None,
+    filters: LocalFilters | None = None,
 ) -> Iterator[ScannedDir]:
     """Yield the root's listing, then each subdirectory's, depth-first, subdirectories in name
     order (pre-order: a directory is yielded before anything beneath it).
 
     Raises OSError only if the root itself cannot be listed. Ignored directories are pruned.
     With `follow_symlinks=True`, symlinks whose target stays inside the root are listed as the
-    kind of their target (and followed if directories), unless that would loop.
+    kind of their target (and followed if directories), unless that would loop. ``filters``
+    skip (with a reason) directories holding a marker and files over the size limit.
     """
-    scanner = _Scanner(root, ignore, follow_symlinks, on_issue)
+    scanner = _Scanner(root, ignore, follow_symlinks, on_issue, filters)
     if follow_symlinks:
         scanner.ancestors.add(_dir_identity(scanner.root))
     top = scanner.scan("", scanner.root, raise_errors=True)
@@ -156,12 +194,14 @@ def scan_dir(
     ignore: IgnorePredicate | None = None,
     follow_symlinks: bool = False,
     on_issue: IssueCallback | None = None,
+    filters: LocalFilters | None = None,
 ) -> ScannedDir | None:
     """List one directory (the daemon re-scans only dirty ones). None if it no longer exists
     as a directory reachable inside the root (missing, a file now, or behind a symlink that is
     not followed). Ignore rules apply to its children; whether `relpath` itself is ignored is the
-    caller's question (`IgnoreRules.matches(relpath, True)`)."""
-    scanner = _Scanner(root, ignore, follow_symlinks, on_issue)
+    caller's question (`IgnoreRules.matches(relpath, True)`), and so is whether a directory
+    above it holds an exclude marker (`LocalFilters.excluded_ancestor`)."""
+    scanner = _Scanner(root, ignore, follow_symlinks, on_issue, filters)
     abspath = scanner.resolve(relpath)
     if abspath is None:
         return None
@@ -184,7 +224,7 @@ def stat_entry(
 ) -> LocalEntry | None:
     """The entry at `relpath` now, or None if it is absent or not something we sync (symlink not
     followed, special file, name not valid UTF-8, outside the root)."""
-    scanner = _Scanner(root, None, follow_symlinks, None)
+    scanner = _Scanner(root, None, follow_symlinks, None, None)
     abspath = scanner.resolve(relpath)
     if abspath is None:
         return None
@@ -309,7 +349,15 @@ def _maybe_unreadable(st: os.stat_result, is_dir: bool) -> bool:
 
 
 class _Scanner:
-    __slots__ = ("ancestors", "follow_symlinks", "ignore", "on_issue", "real_root", "root")
+    __slots__ = (
+        "ancestors",
+        "filters",
+        "follow_symlinks",
+        "ignore",
+        "on_issue",
+        "real_root",
+        "root",
+    )
 
     def __init__(
         self,
@@ -317,8 +365,10 @@ class _Scanner:
         ignore: IgnorePredicate | None,
         follow_symlinks: bool,
         on_issue: IssueCallback | None,
+        filters: LocalFilters | None = None,
     ) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        self.filters = filters if filters else None
         self.real_root = os.path.realpath(self.root)
         self.ignore = ignore
         self.follow_symlinks = follow_symlinks
@@ -452,10 +502,34 @@ class _Scanner:
             self.issue(prefix + name, PERMISSION_DENIED, what)
             skipped.append(SkippedEntry(name, PERMISSION_DENIED, what))
             return
+        if self.filters is not None and self._filtered(de.path, prefix + name, entry, skipped):
+            return
         problem = remote_name_issue(name, entry.kind)
         if problem is not None:
             self.issue(prefix + name, UNSYNCABLE_NAME, problem)
         entries.append(entry)
+
+    def _filtered(
+        self, abspath: str, relpath: str, entry: LocalEntry, skipped: list[SkippedEntry]
+    ) -> bool:
+        """Skip (report, list as skipped) what the pair's filters exclude."""
+        filters = self.filters
+        assert filters is not None
+        if entry.kind == "dir" and filters.exclude_if_present:
+            marker = filters.marker_in(abspath)
+            if marker is not None:
+                detail = f"holds {marker}"
+                self.issue(relpath, EXCLUDED_BY_MARKER, detail)
+                skipped.append(SkippedEntry(entry.name, EXCLUDED_BY_MARKER, detail))
+                return True
+        elif (
+            entry.kind == "file" and filters.max_size is not None and entry.size > filters.max_size
+        ):
+            detail = f"{entry.size} bytes, over max_size {filters.max_size}"
+            self.issue(relpath, OVER_MAX_SIZE, detail)
+            skipped.append(SkippedEntry(entry.name, OVER_MAX_SIZE, detail))
+            return True
+        return False
 
     def _follow(
         self, de: os.DirEntry[str], relpath: str, skipped: list[SkippedEntry]

@@ -91,8 +91,9 @@ def test_missing_default_config_is_exit_2_and_one_line(tmp_path: Path) -> None:
     line = error_line(result)
     default = tmp_path / ".config" / "syncd" / "config.toml"
     assert line == (
-        f"syncd: error: config error: {default}: config file not found — create it "
-        "(see config.example.toml), or pass --config FILE, or set SYNCD_CONFIG"
+        f"syncd: error: config error: {default}: config file not found — create it with "
+        "`syncd config init` (`syncd config example` shows every key), or pass --config FILE, "
+        "or set SYNCD_CONFIG"
     )
 
 
@@ -136,7 +137,7 @@ def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 0
     assert f"chmod 600 {config}" in result.stderr
-    assert '"level": "warning"' in result.stderr  # JSON lines: stderr is not a terminal
+    assert f"syncd: warning: config file {config} holds" in result.stderr  # plain lines
 
 
 def test_log_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:

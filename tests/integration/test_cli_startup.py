@@ -16,7 +16,7 @@ import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 
-# What `syncd --help`, `status` and `config check` must never pay for.
+# What `syncd --help`, `status`, `config check` and `health` must never pay for.
 HEAVY = ("httpx", "sqlalchemy", "alembic", "starlette", "uvicorn", "rich", "structlog")
 
 
@@ -59,7 +59,16 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["status", "--help"], ["config", "path"], ["status"], ["config", "check"]]
+    "argv",
+    [
+        ["--help"],
+        ["status", "--help"],
+        ["config", "path"],
+        ["status"],
+        ["config", "check"],
+        ["health"],
+        ["config", "example"],
+    ],
 )
 def test_cheap_commands_load_no_heavy_library(argv: list[str], config_file: Path) -> None:
     loaded = _loaded_modules(argv, {"SYNCD_CONFIG": str(config_file)})
@@ -75,3 +84,14 @@ def test_status_reads_a_journal_without_sqlalchemy(config_file: Path, tmp_path: 
     loaded = _loaded_modules(["status", "--json"], {"SYNCD_CONFIG": str(config_file)})
     assert "syncd.journal.reader" in loaded
     assert not {name for name in HEAVY if name in loaded}
+
+
+def test_health_reads_the_journal_without_pydantic(config_file: Path, tmp_path: Path) -> None:
+    """A container runs `syncd health` every minute: not even the config schema is loaded."""
+    from syncd.journal.store import Journal
+
+    with Journal(tmp_path / "state.db") as journal:
+        journal.ensure_pair("docs", str(tmp_path / "docs"), "docs")
+    loaded = _loaded_modules(["health"], {"SYNCD_CONFIG": str(config_file)})
+    assert "syncd.journal.reader" in loaded and "syncd.daemon.health" in loaded
+    assert not {name for name in (*HEAVY, "pydantic", "syncd.config") if name in loaded}

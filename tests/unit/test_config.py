@@ -185,7 +185,7 @@ def test_dump_round_trips_and_hides_secrets(tmp_path: Path) -> None:
 
 
 def test_example_config_parses() -> None:
-    config = load_config(REPO / "config.example.toml", env={}, warn=False)
+    config = load_config(REPO / "syncd" / "config.example.toml", env={}, warn=False)
     assert config.pair("documents").ignore == ("*.tmp", "node_modules/")
     assert config.sync.max_delete == MaxDelete(percent=50.0)
 
@@ -371,40 +371,46 @@ def test_loopback_http_is_allowed_and_insecure_http_can_be_opted_into(tmp_path: 
 # ---- warnings ---------------------------------------------------------------------------------
 
 
-def test_warns_when_file_with_keys_is_readable_by_others(tmp_path: Path) -> None:
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_warns_when_file_with_keys_is_readable_by_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = write(tmp_path, REMOTE, mode=0o644)
-    with capture_logs() as logs:
-        config = load_config(path, env={})
-    warnings = [e for e in logs if e["log_level"] == "warning"]
+    config = load_config(path, env={})
+    warnings = _warnings(caplog)
     assert len(warnings) == 1
-    assert f"chmod 600 {path}" in warnings[0]["event"]
-    assert "key1/key2" in warnings[0]["event"]
-    assert config.warnings == (warnings[0]["event"],)
+    assert f"chmod 600 {path}" in warnings[0]
+    assert "key1/key2" in warnings[0]
+    assert config.warnings == (warnings[0],)
 
 
-def test_no_permission_warning_for_private_file_or_secrets_from_env(tmp_path: Path) -> None:
-    with capture_logs() as logs:
-        load(tmp_path, REMOTE)  # mode 600
-        path = write(tmp_path, '[remote]\napi_url = "https://h/api/v2/"\n', mode=0o644)
-        load_config(path, env={"SYNCD_KEY1": KEY1, "SYNCD_KEY2": KEY2})
-    assert [e for e in logs if e["log_level"] == "warning"] == []
+def test_no_permission_warning_for_private_file_or_secrets_from_env(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    load(tmp_path, REMOTE)  # mode 600
+    path = write(tmp_path, '[remote]\napi_url = "https://h/api/v2/"\n', mode=0o644)
+    load_config(path, env={"SYNCD_KEY1": KEY1, "SYNCD_KEY2": KEY2})
+    assert _warnings(caplog) == []
 
 
-def test_tls_verification_off_warns_every_time(tmp_path: Path) -> None:
+def test_tls_verification_off_warns_every_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     text = REMOTE + "verify_tls = false\n"
     for _ in range(2):
-        with capture_logs() as logs:
-            load(tmp_path, text)
-        assert any("TLS certificate verification is DISABLED" in e["event"] for e in logs)
+        caplog.clear()
+        load(tmp_path, text)
+        assert any("TLS certificate verification is DISABLED" in m for m in _warnings(caplog))
 
 
-def test_warnings_can_be_deferred(tmp_path: Path) -> None:
-    with capture_logs() as logs:
-        config = load_config(write(tmp_path, REMOTE, mode=0o640), env={}, warn=False)
-    assert logs == []
-    with capture_logs() as logs:
-        config.log_warnings()
-    assert len(logs) == 1
+def test_warnings_can_be_deferred(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = load_config(write(tmp_path, REMOTE, mode=0o640), env={}, warn=False)
+    assert _warnings(caplog) == []
+    config.log_warnings()
+    assert len(_warnings(caplog)) == 1
 
 
 def test_structlog_is_left_usable() -> None:
