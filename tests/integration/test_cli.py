@@ -137,7 +137,7 @@ def test_config_check_warns_about_permissions_on_stderr(tmp_path: Path) -> None:
     result = run_syncd("--config", str(config), "config", "check", home=tmp_path)
     assert result.returncode == 0
     assert f"chmod 600 {config}" in result.stderr
-    assert f"syncd: warning: config file {config} holds" in result.stderr  # plain lines
+    assert '"level": "warning"' in result.stderr  # JSON lines: stderr is not a terminal
 
 
 def test_log_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:

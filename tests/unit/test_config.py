@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,26 +26,6 @@ KEY1 = "a1" * 32
 KEY2 = "b2" * 32
 REMOTE = f'[remote]\napi_url = "https://host.example/api/v2/"\nkey1 = "{KEY1}"\nkey2 = "{KEY2}"\n'
 PAIR = '[[pairs]]\nname = "docs"\nlocal = "docs"\nremote = "Backup/Docs"\n'
-
-
-@contextlib.contextmanager
-def capture_logs() -> Iterator[list[dict[str, str]]]:
-    """The records syncd.config logs (stdlib logging), as ``{"log_level", "event"}`` dicts."""
-    records: list[dict[str, str]] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append({"log_level": record.levelname.lower(), "event": record.getMessage()})
-
-    logger = logging.getLogger("syncd.config")
-    handler, old_level = Collect(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 @pytest.fixture(autouse=True)
