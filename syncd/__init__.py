@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from importlib import metadata
+import functools
 from pathlib import Path
 
 
-def _version() -> str:
+@functools.cache
+def version() -> str:
     """The version in pyproject.toml, the only place it is written.
 
     Installed (also editable): from the distribution's metadata. Run from a source tree that
     was never installed: read from that tree's pyproject.toml, so the answer is still right.
     """
+    # importlib.metadata costs tens of milliseconds to import: only when the version is asked.
+    from importlib import metadata
+
     try:
         return metadata.version("syncd")
     except metadata.PackageNotFoundError:
@@ -26,4 +30,7 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        return version()
+    raise AttributeError(f"module 'syncd' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from syncd import __version__
+from syncd import version
 from syncd.cli.app import (
     CONFIG_HELP,
     LOG_FORMAT_HELP,
@@ -42,6 +42,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("syncd.cli.demo:demo", "Try syncd against the built-in emulator (no account)."),
     "emulator": ("syncd.cli.demo:emulator", "Run the built-in emulator of the host."),
 }
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"syncd {version()}")
+        ctx.exit()
 
 
 class LazyGroup(SyncdGroup):
@@ -88,7 +94,14 @@ class LazyGroup(SyncdGroup):
 )
 @click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None, help=LOG_FORMAT_HELP)
-@click.version_option(__version__, "--version", prog_name="syncd", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: str | None) -> None:
     """Keep a folder on a YetiShare-style file host identical to a local directory."""

@@ -17,13 +17,9 @@ import pytest
 from syncd.emulator.testing import EmulatorProcess
 from syncd.journal.rows import DaemonStatus
 from syncd.journal.store import Journal
-from tests.integration.daemon_harness import (
-    REPO,
-    running_daemon,
-    wait_converged,
-    wait_for,
-    write_config,
-)
+from tests.support.cli import REPO
+from tests.support.daemon import daemon_config, running_daemon, wait_converged
+from tests.support.waiting import wait_for
 
 
 def health(config: Path, *extra: str, alias: bool = False) -> tuple[int, str]:
@@ -44,7 +40,7 @@ def health(config: Path, *extra: str, alias: bool = False) -> tuple[int, str]:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     (tmp_path / "docs").mkdir()
-    return write_config(
+    return daemon_config(
         tmp_path / "config.toml",
         api_url="http://127.0.0.1:9/api/v2/",
         state=tmp_path / "state.db",
@@ -68,7 +64,7 @@ def test_a_running_daemon_is_healthy_and_a_stopped_one_is_not(
     root = tmp_path / "root"
     root.mkdir()
     (root / "a.txt").write_text("a\n")
-    config = write_config(
+    config = daemon_config(
         tmp_path / "run.toml",
         api_url=emulator.api_url,
         state=tmp_path / "run.db",

@@ -15,7 +15,8 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.journal.store import Journal
-from tests.integration.daemon_harness import REPO, running_daemon, wait_converged, write_config
+from tests.support.cli import REPO
+from tests.support.daemon import daemon_config, running_daemon, wait_converged
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -44,7 +45,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def make_config(tmp_path: Path, api_url: str, root: Path) -> Path:
-    return write_config(
+    return daemon_config(
         tmp_path / "config.toml",
         api_url=api_url,
         state=tmp_path / "state.db",

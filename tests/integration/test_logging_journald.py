@@ -19,13 +19,9 @@ import pytest
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
 from syncd.logging import configure_logging, is_journal_stream
-from tests.integration.daemon_harness import (
-    REPO,
-    DaemonProcess,
-    wait_converged,
-    wait_for,
-    write_config,
-)
+from tests.support.cli import REPO
+from tests.support.daemon import DaemonProcess, daemon_config, wait_converged
+from tests.support.waiting import wait_for
 
 PRIORITY = re.compile(r"^<([0-7])>")
 
@@ -62,7 +58,7 @@ def run_with_journal(
 
 def config_file(tmp_path: Path, api_url: str, mode: int = 0o600) -> Path:
     (tmp_path / "docs").mkdir(exist_ok=True)
-    path = write_config(
+    path = daemon_config(
         tmp_path / "config.toml",
         api_url=api_url,
         state=tmp_path / "state.db",
@@ -105,7 +101,8 @@ def test_no_prefix_when_the_variable_names_another_stream(tmp_path: Path) -> Non
             tmp_path, "--config", str(config), "config", "check", journal=journal
         )
         assert code == 0 and len(lines) == 1
-        assert lines[0].startswith("syncd: warning: config file"), lines
+        # Not the journal: no priority prefix, and JSON lines as off any terminal.
+        assert not PRIORITY.match(lines[0]) and '"level": "warning"' in lines[0], lines
 
 
 def test_the_daemon_under_systemd_logs_plain_prioritised_lines(
@@ -114,7 +111,7 @@ def test_the_daemon_under_systemd_logs_plain_prioritised_lines(
     root = tmp_path / "root"
     root.mkdir()
     (root / "a.txt").write_text("a\n")
-    config = write_config(
+    config = daemon_config(
         tmp_path / "run.toml",
         api_url=emulator.api_url,
         state=tmp_path / "run.db",

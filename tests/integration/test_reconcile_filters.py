@@ -13,12 +13,9 @@ from pathlib import Path
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.daemon_harness import (
-    REPO,
-    running_daemon,
-    wait_converged,
-    wait_for,
-)
+from tests.support.cli import REPO
+from tests.support.daemon import running_daemon, wait_converged
+from tests.support.waiting import wait_for
 
 
 def write_config(tmp_path: Path, api_url: str, root: Path, filters: str) -> Path:
