@@ -245,6 +245,18 @@ class _Visit:
     listing: FolderListing | None = None  # fetched already (a moved folder, checked first)
 
 
+@dataclass(frozen=True, slots=True)
+class _LocalMove:
+    """A local file move the walk found (``source``: the claimed journal row it came from)."""
+
+    ref: Ref  # the directory it is in now
+    entry: LocalEntryLike
+    source: FileRow
+    rel: str
+    from_rel: str
+    set_folder: bool  # another directory (else only renamed)
+
+
 @dataclass(eq=False)
 class _WalkState:
     queue: list[_Visit] = field(default_factory=list)  # directories to visit (a stack)
@@ -294,6 +306,7 @@ class _ToFinalize:
     vanished_dirs: list[tuple[str, DirRow]] = field(default_factory=list)
     extra_files: list[tuple[str, RemoteFile]] = field(default_factory=list)
     extra_folders: list[tuple[str, RemoteFolder]] = field(default_factory=list)
+    moves: list[_LocalMove] = field(default_factory=list)  # local file moves, in walk order
 
 
 class Planner:
@@ -312,7 +325,9 @@ class Planner:
         """``on_batch``: for huge passes (an initial sync of millions of files), hand out the
         ops planned so far whenever there are ``batch_size`` of them, so they can run before
         the walk ends and memory stays bounded. Only ops that trash nothing are handed out
-        early: every trash is decided after the walk (:meth:`_finalize`), in the last batch."""
+        early: every trash, and every local file move (an edit only once the remote copy is
+        known to be the synced one), is decided after the walk (:meth:`_finalize`), in the
+        last batch."""
         self.src = sources
         self.s = settings
         self.plan = Plan()
@@ -654,34 +669,23 @@ class Planner:
         return None
 
     def _move_file(self, ref: Ref, entry: LocalEntryLike, source: FileRow) -> None:
+        """Claim ``source`` for ``entry``; the op is decided after the walk
+        (:meth:`_decide_moves`): whether its remote copy is still the synced one is known only
+        once every listing was seen."""
         assert source.file_id is not None
         self._claims.files.add((source.dir_id, source.name))
         self._claims.moved_files.add((source.dir_id, source.name))
         self._claims.file_ids.add(source.file_id)
-        rel = join(ref.rel, entry.name)
         base = self.src.dir_path(source.dir_id) or ""
-        from_rel = join(base, source.name)
-        rename = entry.name != source.stored_name
-        if rename and form_name_issue(entry.name) is not None:
-            # file/edit would store another name: upload under the exact name instead.
-            self._upload(ref, entry, replacing=source, reason="moved to a name only upload keeps")
-            self._emit(
-                ForgetFile(from_rel, dir_id=source.dir_id, name=source.name, file_id=source.file_id)
-            )
-            return
-        self._emit(
-            MoveFile(
-                rel,
-                old_dir_id=source.dir_id,
-                old_name=source.name,
-                row=source,
-                parent=ref,
-                name=entry.name,
-                ident=ident_of(entry),
-                new_remote_name=entry.name if rename else None,
+        self._to_finalize.moves.append(
+            _LocalMove(
+                ref,
+                entry,
+                source,
+                rel=join(ref.rel, entry.name),
+                from_rel=join(base, source.name),
+                # Now, not at finalize: a batch run meanwhile fills in the ids of new folders.
                 set_folder=ref.dir_id != source.dir_id,
-                from_rel=from_rel,
-                trash_stale=self.s.mode == "mirror",
             )
         )
 
@@ -995,7 +999,7 @@ class Planner:
         if self.plan.cancelled:  # an unfinished walk decides nothing
             self.plan.ops = []
             return
-        self._moves_of_lost_files()
+        self._decide_moves()
         self._heal_missing_files()
         self._settle_vanished_files()
         self._settle_vanished_dirs()
@@ -1064,50 +1068,75 @@ class Planner:
                 TrashFolder(rel, folder_id=folder.id, dir_id=None, files=folder.file_count or 0)
             )
 
-    def _moves_of_lost_files(self) -> None:
-        """A file moved locally whose remote copy is gone (trashed) or was changed remotely:
-        upload it instead of moving a copy that is not what was synced."""
-        lost = self._facts.absent_ids - self._facts.relocated_files.keys()
-        bad = lost | self._facts.changed_ids
-        if not bad and not self._facts.renamed_ids:
+    def _decide_moves(self) -> None:
+        """Each local file move becomes one ``file/edit`` by id, unless an edit cannot make
+        the remote copy what was synced: then the local file is uploaded and the old row
+        forgotten (the old copy, if still there, is replaced by the upload).
+
+        Holds here: every listing was seen, so an id absent from its home listing and
+        listed nowhere else is gone from the host, and ``changed_ids``/``renamed_ids`` hold
+        every drift the walk could see. (What it could not see, the executor's MoveFile
+        checks in the edit's answer.)"""
+        for move in self._to_finalize.moves:
+            self._decide_move(move)
+
+    def _decide_move(self, move: _LocalMove) -> None:
+        entry, source = move.entry, move.source
+        file_id = source.file_id
+        assert file_id is not None
+        renamed_here = entry.name != source.stored_name
+        if renamed_here and form_name_issue(entry.name) is not None:
+            # file/edit would store another name: upload under the exact name instead.
+            self._upload(
+                move.ref, entry, replacing=source, reason="moved to a name only upload keeps"
+            )
+            self._forget_move_source(move)
             return
-        ops: list[Op] = []
-        for op in self.plan.ops:
-            if (
-                isinstance(op, MoveFile)
-                and not op.repair
-                and op.new_remote_name is None
-                and op.row.file_id in self._facts.renamed_ids
-            ):
-                # Renamed remotely as well: the edit must send the name too.
-                if form_name_issue(op.name) is None:
-                    op.new_remote_name = op.name
-                else:
-                    bad.add(op.row.file_id)
-            if isinstance(op, MoveFile) and op.row.file_id in bad and not op.repair:
-                alive = op.row.file_id not in lost
-                ops.append(
-                    Upload(
-                        op.rel,
-                        parent=op.parent,
-                        name=op.name,
-                        ident=op.ident,
-                        replaces=op.row.file_id if alive else None,
-                        trash_replaced=self.s.mode == "mirror",
-                        reason="changed remotely" if alive else "deleted remotely",
-                    )
+        facts = self._facts
+        gone = file_id in facts.absent_ids and file_id not in facts.relocated_files
+        # Renamed on the host as well: the edit must send the name too.
+        renamed_there = not renamed_here and file_id in facts.renamed_ids
+        if (
+            gone
+            or file_id in facts.changed_ids
+            or (renamed_there and form_name_issue(entry.name) is not None)
+        ):
+            self._emit(
+                Upload(
+                    move.rel,
+                    parent=move.ref,
+                    name=entry.name,
+                    ident=ident_of(entry),
+                    replaces=None if gone else file_id,
+                    trash_replaced=self.s.mode == "mirror",
+                    reason="deleted remotely" if gone else "changed remotely",
                 )
-                ops.append(
-                    ForgetFile(
-                        op.from_rel or op.rel,
-                        dir_id=op.old_dir_id,
-                        name=op.old_name,
-                        file_id=op.row.file_id,
-                    )
-                )
-            else:
-                ops.append(op)
-        self.plan.ops = ops
+            )
+            self._forget_move_source(move)
+            return
+        self._emit(
+            MoveFile(
+                move.rel,
+                old_dir_id=source.dir_id,
+                old_name=source.name,
+                row=source,
+                parent=move.ref,
+                name=entry.name,
+                ident=ident_of(entry),
+                new_remote_name=entry.name if renamed_here or renamed_there else None,
+                set_folder=move.set_folder,
+                from_rel=move.from_rel,
+                trash_stale=self.s.mode == "mirror",
+            )
+        )
+
+    def _forget_move_source(self, move: _LocalMove) -> None:
+        source = move.source
+        self._emit(
+            ForgetFile(
+                move.from_rel, dir_id=source.dir_id, name=source.name, file_id=source.file_id
+            )
+        )
 
     def _emit(self, op: Op) -> None:
         self.plan.ops.append(op)
