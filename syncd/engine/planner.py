@@ -438,13 +438,7 @@ class Planner:
         remote = {f.id: f for f in listing.files}
         tracked_ids = {r.file_id for r in jfiles if r.file_id is not None}
         untracked = [f for f in listing.files if f.id not in tracked_ids]
-        self._facts.absent_ids.update(i for i in tracked_ids if i not in remote)
-        for r in jfiles:
-            if r.file_id in remote:
-                if r.remote_size is not None and remote[r.file_id].size != r.remote_size:
-                    self._facts.changed_ids.add(r.file_id)
-                if remote[r.file_id].name != r.stored_name:
-                    self._facts.renamed_ids.add(r.file_id)
+        self._note_home_drift(jfiles, tracked_ids, remote)
         self.plan.files_seen += len(lfiles)
         for name in sorted(lfiles.keys() | jrows.keys()):
             entry = lfiles.get(name)
@@ -476,6 +470,19 @@ class Planner:
                 self._file_gone(ref, row, row.file_id in remote if row.file_id else False)
         for extra in untracked:
             self._remote_extra_file(ref, extra)
+
+    def _note_home_drift(
+        self, jfiles: Sequence[FileRow], tracked_ids: set[int], remote: dict[int, RemoteFile]
+    ) -> None:
+        """What this listing says about the directory's tracked ids, for the decisions after
+        the walk (a moved file whose copy is gone or changed is uploaded, not edited)."""
+        self._facts.absent_ids.update(i for i in tracked_ids if i not in remote)
+        for r in jfiles:
+            if r.file_id in remote:
+                if r.remote_size is not None and remote[r.file_id].size != r.remote_size:
+                    self._facts.changed_ids.add(r.file_id)
+                if remote[r.file_id].name != r.stored_name:
+                    self._facts.renamed_ids.add(r.file_id)
 
     def _file_both(
         self,
@@ -582,36 +589,48 @@ class Planner:
                 SkipFile(rel, parent=ref, name=entry.name, ident=ident_of(entry), reason=reason)
             )
             return
-        if ref.folder_id is not None and (
-            self.s.adopt_existing
-            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
-        ):
-            for extra in untracked:
-                if (
-                    extra.name == entry.name
-                    and extra.size == entry.size
-                    and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
-                ):
-                    untracked.remove(extra)
-                    self._emit(
-                        AdoptFile(
-                            rel,
-                            parent=ref,
-                            name=entry.name,
-                            ident=ident_of(entry),
-                            file_id=extra.id,
-                            remote_name=extra.name,
-                            remote_size=extra.size,
-                        )
-                    )
-                    if replacing is not None and replacing.file_id is not None:
-                        self._file_gone(ref, replacing, True)
-                    return
+        extra = self._adoptable_file(ref, entry, untracked)
+        if extra is not None:
+            untracked.remove(extra)
+            self._emit(
+                AdoptFile(
+                    rel,
+                    parent=ref,
+                    name=entry.name,
+                    ident=ident_of(entry),
+                    file_id=extra.id,
+                    remote_name=extra.name,
+                    remote_size=extra.size,
+                )
+            )
+            if replacing is not None and replacing.file_id is not None:
+                self._file_gone(ref, replacing, True)
+            return
         if replacing is not None and replacing.file_id is not None:
             self._claims.file_ids.add(replacing.file_id)
             self._upload(ref, entry, replacing=replacing, reason="modified")
         else:
             self._upload(ref, entry, replacing=None, reason="retry" if replacing else "new")
+
+    def _adoptable_file(
+        self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFile]
+    ) -> RemoteFile | None:
+        """An untracked remote file to adopt instead of uploading ``entry``: same name and
+        size, and either an interrupted upload of ours left it (an intent) or the user asked
+        to adopt what is there. Listings carry no hash, so nothing else qualifies."""
+        if ref.folder_id is None or not (
+            self.s.adopt_existing
+            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
+        ):
+            return None
+        for extra in untracked:
+            if (
+                extra.name == entry.name
+                and extra.size == entry.size
+                and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
+            ):
+                return extra
+        return None
 
     def _unholdable(self, entry: LocalEntryLike) -> str | None:
         if entry.size == 0:
@@ -786,6 +805,8 @@ class Planner:
             self._walk_state.queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
 
     def _dir_new(self, visit: _Visit, entry: LocalEntryLike, untracked: list[RemoteFolder]) -> None:
+        """A local directory the journal does not hold here: a name the host cannot hold,
+        moved here (by inode), an untracked remote folder of its name, or new."""
         ref = visit.ref
         rel = join(ref.rel, entry.name)
         issue = form_name_issue(entry.name)
@@ -802,38 +823,51 @@ class Planner:
             return
         source = self._dir_move_source(entry)
         if source is not None:
-            assert source.folder_id is not None
-            self._claims.dirs.add(source.id)
-            self._claims.folder_ids.add(source.folder_id)
-            from_rel = self.src.dir_path(source.id) or ""
-            child = Ref(rel, source.id, source.folder_id)
-            moved = _Visit(child, True, True, ref, entry.name, entry.inode)
-            # List it before moving it: a folder trashed on the host is created anew instead
-            # (folder/edit would fail, and a huge pass hands ops out before its visit).
-            moved.listing = self.src.remote_listing(source.folder_id)
-            if moved.listing is None:
-                moved.listing_known = False
-                self._folder_lost(moved)
-                self._walk_state.queue.append(moved)
-                return
-            self._emit(
-                MoveFolder(
-                    rel,
-                    dir_id=source.id,
-                    folder_id=source.folder_id,
-                    parent=ref,
-                    name=entry.name,
-                    inode=entry.inode,
-                    # Always the name: the folder may have been renamed on the host too (its
-                    # old parent's listing may come later or never), and folder/edit sends
-                    # name and parent in one call anyway.
-                    new_remote_name=entry.name,
-                    set_parent=ref.dir_id != source.parent_id,
-                    from_rel=from_rel,
-                )
-            )
+            self._move_dir(ref, entry, source)
+        else:
+            self._adopt_or_create_dir(ref, entry, untracked)
+
+    def _move_dir(self, ref: Ref, entry: LocalEntryLike, source: DirRow) -> None:
+        """``source`` moved here: one folder/edit by id, its subtree walked at its new place."""
+        rel = join(ref.rel, entry.name)
+        assert source.folder_id is not None
+        self._claims.dirs.add(source.id)
+        self._claims.folder_ids.add(source.folder_id)
+        from_rel = self.src.dir_path(source.id) or ""
+        child = Ref(rel, source.id, source.folder_id)
+        moved = _Visit(child, True, True, ref, entry.name, entry.inode)
+        # List it before moving it: a folder trashed on the host is created anew instead
+        # (folder/edit would fail, and a huge pass hands ops out before its visit).
+        moved.listing = self.src.remote_listing(source.folder_id)
+        if moved.listing is None:
+            moved.listing_known = False
+            self._folder_lost(moved)
             self._walk_state.queue.append(moved)
             return
+        self._emit(
+            MoveFolder(
+                rel,
+                dir_id=source.id,
+                folder_id=source.folder_id,
+                parent=ref,
+                name=entry.name,
+                inode=entry.inode,
+                # Always the name: the folder may have been renamed on the host too (its
+                # old parent's listing may come later or never), and folder/edit sends
+                # name and parent in one call anyway.
+                new_remote_name=entry.name,
+                set_parent=ref.dir_id != source.parent_id,
+                from_rel=from_rel,
+            )
+        )
+        self._walk_state.queue.append(moved)
+
+    def _adopt_or_create_dir(
+        self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFolder]
+    ) -> None:
+        """Use an untracked remote folder of the name (consumed from ``untracked``), or create
+        one; its subtree is walked with nothing recorded below it."""
+        rel = join(ref.rel, entry.name)
         for extra in untracked:
             # Not a folder the journal tracks elsewhere (moved here on the host): its own row
             # decides about it (put back, or trashed as deleted locally).
