@@ -2,15 +2,57 @@
 
 One directory at a time (a merge of the sorted local entries, the journal rows under it and the
 one listing of its remote folder), so memory grows with the largest directory and with the
-number of *changes*, never with the tree. Decisions follow the table in DESIGN.md; in push mode
-local wins.
+number of *changes*, never with the tree. In push mode local wins: the remote is made to match.
+
+Phases (:meth:`Planner._plan`):
+
+1. walk (:meth:`Planner._walk`): visit the queued directories depth first. What one directory's
+   three views settle alone becomes an op at once; the rest is noted for later
+   (:class:`_ToResolve`, :class:`_ToFinalize`) with what the listings said about tracked ids
+   (:class:`_RemoteFacts`) and which rows and ids are taken (:class:`_Claims`).
+2. resolve (:meth:`Planner._resolve`): decisions that needed the queue empty (a new inode under
+   a known name: the same file or directory, or another one moved here?). They may queue more
+   directories, so walk and resolve alternate until neither has anything left.
+3. finalize (:meth:`Planner._finalize`): decisions that needed the whole walk: local moves
+   whose remote copy is not the synced one, tracked ids missing from home, every trash.
 
 Local moves are recognised without a watcher: a new local entry asks the journal for a row with
 the same inode (and, for files, size and mtime) whose recorded path no longer holds that inode;
-such a row is *claimed* and becomes one ``file/edit``/``folder/edit`` by id. Rows that vanished
-locally and remote extras wait until the walk is over (a later directory may claim them) before
-they turn into trashes. Remote drift is repaired by id the same way: an untracked id in one
-listing that the journal knows elsewhere was moved remotely and is put back.
+such a row is *claimed* and becomes one ``file/edit``/``folder/edit`` by id. Remote drift is
+repaired by id the same way: an untracked id in one listing that the journal knows elsewhere was
+moved remotely and is put back.
+
+The decision table. Local and remote are each compared with the journal (the synced tree: what
+both sides last agreed on); the remote is matched by the id the journal recorded, not by name.
+
+    local             journal        remote (by id)               op
+    ----------------  -------------  ---------------------------  ----------------------------
+    same              synced         at home, same name and size  nothing
+    same, new inode   synced         (as below)                   TouchFile / UpdateDir, then
+    same              synced         at home, other name          MoveFile / MoveFolder repair
+                                                                  (Upload: name file/edit mangles)
+    same              synced         at home, other size          Upload replacing it
+    same              synced         in another listed folder     MoveFile / MoveFolder repair
+                                                                  (Upload when its size changed)
+    same              synced         nowhere                      Upload / CreateFolder again
+    changed           synced         any                          Upload replacing it
+    new inode, name   synced         any                          resolve: moved here → as new;
+                                                                  else a new version (Upload)
+    new               row elsewhere  at home, as synced           MoveFile / MoveFolder by id
+                      with its inode                              (finalize: Upload + ForgetFile
+                      that lost it                                when the copy is gone/changed)
+    new               none           untracked, same name (size)  AdoptFolder; AdoptFile with an
+                                                                  upload intent / adopt_existing
+    new               none           none                         Upload / CreateFolder
+    new, not holdable none           any                          SkipFile / MarkDir (reason)
+    gone              synced         listed (home or elsewhere)   mirror: TrashFile/TrashFolder;
+                                                                  backup: ForgetFile/ForgetDir
+    gone              synced         nowhere                      ForgetFile / ForgetDir
+    unreadable        any            any                          nothing (never a deletion)
+    none              none           untracked extra              mirror: TrashFile/TrashFolder;
+                                                                  backup: nothing
+    none              other place    listed, home never handled   mirror: TrashFile/TrashFolder
+                                                                  (not when some dir was unread)
 """
 
 from __future__ import annotations
@@ -207,8 +249,73 @@ class _Visit:
     listing: FolderListing | None = None  # fetched already (a moved folder, checked first)
 
 
+@dataclass(frozen=True, slots=True)
+class _LocalMove:
+    """A local file move the walk found (``source``: the claimed journal row it came from)."""
+
+    ref: Ref  # the directory it is in now
+    entry: LocalEntryLike
+    source: FileRow
+    rel: str
+    from_rel: str
+    set_folder: bool  # another directory (else only renamed)
+
+
+@dataclass(eq=False)
+class _WalkState:
+    queue: list[_Visit] = field(default_factory=list)  # directories to visit (a stack)
+    saw_unknown: bool = False  # some directory could not be listed locally, or a partial pass
+
+
+@dataclass(eq=False)
+class _Claims:
+    """Journal rows and tracked remote ids this plan has decided about already. The sets grow
+    with changes only, never with the tree."""
+
+    files: set[tuple[int, str]] = field(default_factory=set)  # taken: moved away or replaced
+    moved_files: set[tuple[int, str]] = field(default_factory=set)  # moved away: never trashed
+    dirs: set[int] = field(default_factory=set)  # moved elsewhere by this plan
+    bound_dirs: set[int] = field(default_factory=set)  # decided as "the same dir" at their place
+    file_ids: set[int] = field(default_factory=set)  # tracked file ids some op or check took
+    folder_ids: set[int] = field(default_factory=set)  # tracked folder ids in use by this plan
+
+
+@dataclass(eq=False)
+class _RemoteFacts:
+    """What the listings said about tracked ids, for the decisions that need the whole walk."""
+
+    relocated_files: dict[int, RemoteFile] = field(default_factory=dict)  # seen in another folder
+    relocated_folders: dict[int, RemoteFolder] = field(default_factory=dict)
+    absent_ids: set[int] = field(default_factory=set)  # not in their home folder's listing
+    changed_ids: set[int] = field(default_factory=set)  # remote size is not the synced one
+    renamed_ids: set[int] = field(default_factory=set)  # remote name is not the synced one
+
+
+@dataclass(eq=False)
+class _ToResolve:
+    """Decisions that wait until the queue is empty (a later directory may claim the row):
+    resolving them may queue more directories."""
+
+    renewed_files: list[tuple[_Visit, LocalEntryLike, FileRow]] = field(default_factory=list)
+    renewed_dirs: list[tuple[_Visit, LocalEntryLike, DirRow]] = field(default_factory=list)
+    missing_dirs: list[tuple[str, Ref, DirRow, LocalEntryLike]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _ToFinalize:
+    """Decisions that wait until the walk is over: every trash is among them."""
+
+    missing_files: list[tuple[str, Ref, FileRow, LocalEntryLike]] = field(default_factory=list)
+    vanished_files: list[tuple[str, FileRow, bool]] = field(default_factory=list)  # bool: listed
+    vanished_dirs: list[tuple[str, DirRow]] = field(default_factory=list)
+    extra_files: list[tuple[str, RemoteFile]] = field(default_factory=list)
+    extra_folders: list[tuple[str, RemoteFolder]] = field(default_factory=list)
+    moves: list[_LocalMove] = field(default_factory=list)  # local file moves, in walk order
+
+
 class Planner:
-    """Plans one pass over one pair. Use :meth:`plan` (whole tree) or :meth:`plan_subtrees`."""
+    """Plans one pass over one pair: :meth:`plan_tree` (the whole tree) or :meth:`plan_dirs`
+    (a partial pass). One planner plans once."""
 
     def __init__(
         self,
@@ -222,86 +329,87 @@ class Planner:
         """``on_batch``: for huge passes (an initial sync of millions of files), hand out the
         ops planned so far whenever there are ``batch_size`` of them, so they can run before
         the walk ends and memory stays bounded. Only ops that trash nothing are handed out
-        early: every trash is decided after the walk (:meth:`_finish`), in the last batch."""
+        early: every trash, and every local file move (an edit only once the remote copy is
+        known to be the synced one), is decided after the walk (:meth:`_finalize`), in the
+        last batch."""
         self.src = sources
         self.s = settings
         self.plan = Plan()
         self._batch_size = batch_size
         self._on_batch = on_batch
         self._cancel = cancel
-        self._queue: list[_Visit] = []
-        # Journal rows taken by a move (their old place must not trash them).
-        self._claimed_files: set[tuple[int, str]] = set()  # taken: moved away or replaced
-        self._moved_files: set[tuple[int, str]] = set()  # moved away: not to be trashed
-        self._claimed_dirs: set[int] = set()
-        self._bound_dirs: set[int] = set()  # decided as "the same dir" at their own place
-        # Deferred until the walk is over.
-        self._vanished_files: list[tuple[str, FileRow, bool]] = []  # rel, row, listed at home
-        self._vanished_dirs: list[tuple[str, DirRow]] = []
-        self._missing_files: list[tuple[str, Ref, FileRow, LocalEntryLike]] = []
-        self._missing_dirs: list[tuple[str, Ref, DirRow, LocalEntryLike]] = []
-        self._renewed_files: list[tuple[_Visit, LocalEntryLike, FileRow]] = []
-        self._renewed_dirs: list[tuple[_Visit, LocalEntryLike, DirRow]] = []
-        self._extra_files: list[tuple[str, RemoteFile]] = []
-        self._extra_folders: list[tuple[str, RemoteFolder]] = []
-        self._relocated_files: dict[int, RemoteFile] = {}  # tracked ids seen in another folder
-        self._relocated_folders: dict[int, RemoteFolder] = {}
-        self._handled_folders: set[int] = set()  # tracked folder ids in use by this plan
-        self._saw_unknown = False  # some directory could not be listed locally
-        self._recurse = True
-        self._handled_ids: set[int] = set()  # tracked remote file ids some op or check took care of
-        self._absent_ids: set[int] = set()  # tracked ids not in their home folder's listing
-        self._changed_ids: set[int] = set()  # tracked ids whose remote size is not the synced one
-        self._renamed_ids: set[int] = set()  # tracked ids whose remote name is not the synced one
+        self._walk_state = _WalkState()
+        self._claims = _Claims()
+        self._facts = _RemoteFacts()
+        self._to_resolve = _ToResolve()
+        self._to_finalize = _ToFinalize()
 
     # -- entry points ---------------------------------------------------------------------------
-
-    def plan_dirs(self, dirs: Sequence[tuple[Ref, bool]]) -> Plan:
-        """A partial pass (the daemon's dirty paths): each directory, with its subtree when
-        the flag says so. Remote ids found in unvisited places are never trashed here."""
-        self._saw_unknown = True
-        for ref, recurse in dirs:
-            known = ref.folder_id is not None
-            self._queue.append(_Visit(ref, True, known, recurse=recurse))
-        self._drain()
-        self._finish()
-        return self.plan
 
     def plan_tree(self, root: Ref) -> Plan:
         """The whole tree under ``root`` (``root.folder_id`` None: the remote folder is new)."""
         known = root.folder_id is not None
-        self._queue.append(_Visit(root, has_journal=True, listing_known=known))
-        self._drain()
-        self._finish()
+        self._walk_state.queue.append(_Visit(root, has_journal=True, listing_known=known))
+        return self._plan()
+
+    def plan_dirs(self, dirs: Sequence[tuple[Ref, bool]]) -> Plan:
+        """A partial pass (the daemon's dirty paths): each directory, with its subtree when
+        the flag says so. Remote ids found in unvisited places are never trashed here."""
+        # Not every directory is visited: a tracked id listed in an unvisited place proves
+        # nothing about its home, so the walk counts as having seen unknown parts.
+        self._walk_state.saw_unknown = True
+        for ref, recurse in dirs:
+            known = ref.folder_id is not None
+            self._walk_state.queue.append(_Visit(ref, True, known, recurse=recurse))
+        return self._plan()
+
+    def _plan(self) -> Plan:
+        """walk → resolve → walk … until nothing is queued, then finalize."""
+        while self._walk():
+            if not self._resolve():
+                break
+        self._finalize()
         return self.plan
 
-    # -- the walk -------------------------------------------------------------------------------
+    # -- phase 1: the walk ----------------------------------------------------------------------
 
-    def _drain(self) -> None:
-        while True:
-            while self._queue:
-                if self._cancel is not None and self._cancel.is_set():
-                    self._queue.clear()
-                    self.plan.cancelled = True
-                    return
-                self._visit(self._queue.pop())
-                if self._on_batch is not None and len(self.plan.ops) >= self._batch_size:
-                    self._hand_out()
-            if not self._resolve_round():
-                return
+    def _walk(self) -> bool:
+        """Visit the queued directories, depth first, until none is left. False: cancelled.
+
+        The queue is a stack: it holds the unvisited siblings along one path, so its length
+        grows with depth times fan-out, never with the tree."""
+        queue = self._walk_state.queue
+        while queue:
+            if self._cancel is not None and self._cancel.is_set():
+                queue.clear()
+                self.plan.cancelled = True
+                return False
+            self._visit(queue.pop())
+            if self._on_batch is not None and len(self.plan.ops) >= self._batch_size:
+                self._hand_out()
+        return True
 
     def _hand_out(self) -> None:
+        """Give the ops planned so far to ``on_batch``.
+
+        Relies on: no op emitted during the walk or the resolve rounds trashes anything
+        remotely (TrashFile and TrashFolder come from :meth:`_finalize` only; an Upload's old
+        version is trashed only once the new one is verified), so running them early loses
+        nothing, whatever the rest of the walk finds."""
         assert self._on_batch is not None
         batch, self.plan.ops = self.plan.ops, []
         self.plan.ops_handed_out += len(batch)
         self._on_batch(batch)
 
     def _visit(self, visit: _Visit) -> None:
+        """One directory: its three views side by side, files first, then subdirectories."""
         ref = visit.ref
         local = self.src.local_dir(ref.rel)
         if local is None:
-            self._saw_unknown = True
-            return  # contents unknown: change nothing below
+            # Contents unknown (gone, unreadable): change nothing below. Its journal rows are
+            # not seen, so no tracked id listed elsewhere may be called orphaned afterwards.
+            self._walk_state.saw_unknown = True
+            return
         self.plan.dirs_visited += 1
         if visit.has_journal and ref.dir_id is not None:
             jfiles, jdirs = self.src.journal_children(ref.dir_id)
@@ -317,9 +425,7 @@ class Planner:
             else:
                 listing = got
         self._files(visit, local, jfiles, listing)
-        self._recurse = visit.recurse
         self._dirs(visit, local, jdirs, listing)
-        self._recurse = True
 
     # -- files of one directory -----------------------------------------------------------------
 
@@ -336,18 +442,12 @@ class Planner:
         remote = {f.id: f for f in listing.files}
         tracked_ids = {r.file_id for r in jfiles if r.file_id is not None}
         untracked = [f for f in listing.files if f.id not in tracked_ids]
-        self._absent_ids.update(i for i in tracked_ids if i not in remote)
-        for r in jfiles:
-            if r.file_id in remote:
-                if r.remote_size is not None and remote[r.file_id].size != r.remote_size:
-                    self._changed_ids.add(r.file_id)
-                if remote[r.file_id].name != r.stored_name:
-                    self._renamed_ids.add(r.file_id)
+        self._note_home_drift(jfiles, tracked_ids, remote)
         self.plan.files_seen += len(lfiles)
         for name in sorted(lfiles.keys() | jrows.keys()):
             entry = lfiles.get(name)
             row = jrows.get(name)
-            if row is not None and (row.dir_id, row.name) in self._claimed_files:
+            if row is not None and (row.dir_id, row.name) in self._claims.files:
                 row = None  # moved away by an op planned earlier in this pass
             if name in local.unknown and entry is None:
                 continue  # exists but unreadable/unsyncable now: not a deletion
@@ -375,6 +475,19 @@ class Planner:
         for extra in untracked:
             self._remote_extra_file(ref, extra)
 
+    def _note_home_drift(
+        self, jfiles: Sequence[FileRow], tracked_ids: set[int], remote: dict[int, RemoteFile]
+    ) -> None:
+        """What this listing says about the directory's tracked ids, for the decisions after
+        the walk (a moved file whose copy is gone or changed is uploaded, not edited)."""
+        self._facts.absent_ids.update(i for i in tracked_ids if i not in remote)
+        for r in jfiles:
+            if r.file_id in remote:
+                if r.remote_size is not None and remote[r.file_id].size != r.remote_size:
+                    self._facts.changed_ids.add(r.file_id)
+                if remote[r.file_id].name != r.stored_name:
+                    self._facts.renamed_ids.add(r.file_id)
+
     def _file_both(
         self,
         visit: _Visit,
@@ -395,7 +508,7 @@ class Planner:
                 # Bound to its place: a copy elsewhere with the old inode (cp -p, then the
                 # original moved) must not claim it as moved. (With the same inode nothing
                 # can: a move source must have left its place.) Sets grow with changes only.
-                self._claimed_files.add((row.dir_id, row.name))
+                self._claims.files.add((row.dir_id, row.name))
                 self._emit(TouchFile(rel, row=_with_ident(row, entry)))
             self._check_remote_file(ref, entry, row, remote)
             return
@@ -412,7 +525,7 @@ class Planner:
             self._file_new(visit, entry, untracked, replacing=row, look_for_move=False)
             return
         # Another file under this name (editor save, swap): decide once moves are known.
-        self._renewed_files.append((visit, entry, row))
+        self._to_resolve.renewed_files.append((visit, entry, row))
 
     def _check_remote_file(
         self, ref: Ref, entry: LocalEntryLike, row: FileRow, remote: dict[int, RemoteFile]
@@ -421,7 +534,7 @@ class Planner:
         rel = join(ref.rel, entry.name)
         found = remote.get(row.file_id)
         if found is None:
-            self._missing_files.append((rel, ref, row, entry))
+            self._to_finalize.missing_files.append((rel, ref, row, entry))
             return
         # Listed at home, so it cannot be a relocated id elsewhere: nothing to remember.
         if row.remote_size is not None and found.size != row.remote_size:
@@ -471,7 +584,7 @@ class Planner:
             return
         if replacing is not None:
             # Its remote copy is replaced or trashed here: no later move may claim it.
-            self._claimed_files.add((replacing.dir_id, replacing.name))
+            self._claims.files.add((replacing.dir_id, replacing.name))
         reason = self._unholdable(entry)
         if reason is not None:
             if replacing is not None and replacing.file_id is not None:
@@ -480,36 +593,48 @@ class Planner:
                 SkipFile(rel, parent=ref, name=entry.name, ident=ident_of(entry), reason=reason)
             )
             return
-        if ref.folder_id is not None and (
-            self.s.adopt_existing
-            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
-        ):
-            for extra in untracked:
-                if (
-                    extra.name == entry.name
-                    and extra.size == entry.size
-                    and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
-                ):
-                    untracked.remove(extra)
-                    self._emit(
-                        AdoptFile(
-                            rel,
-                            parent=ref,
-                            name=entry.name,
-                            ident=ident_of(entry),
-                            file_id=extra.id,
-                            remote_name=extra.name,
-                            remote_size=extra.size,
-                        )
-                    )
-                    if replacing is not None and replacing.file_id is not None:
-                        self._file_gone(ref, replacing, True)
-                    return
+        extra = self._adoptable_file(ref, entry, untracked)
+        if extra is not None:
+            untracked.remove(extra)
+            self._emit(
+                AdoptFile(
+                    rel,
+                    parent=ref,
+                    name=entry.name,
+                    ident=ident_of(entry),
+                    file_id=extra.id,
+                    remote_name=extra.name,
+                    remote_size=extra.size,
+                )
+            )
+            if replacing is not None and replacing.file_id is not None:
+                self._file_gone(ref, replacing, True)
+            return
         if replacing is not None and replacing.file_id is not None:
-            self._handled_ids.add(replacing.file_id)
+            self._claims.file_ids.add(replacing.file_id)
             self._upload(ref, entry, replacing=replacing, reason="modified")
         else:
             self._upload(ref, entry, replacing=None, reason="retry" if replacing else "new")
+
+    def _adoptable_file(
+        self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFile]
+    ) -> RemoteFile | None:
+        """An untracked remote file to adopt instead of uploading ``entry``: same name and
+        size, and either an interrupted upload of ours left it (an intent) or the user asked
+        to adopt what is there. Listings carry no hash, so nothing else qualifies."""
+        if ref.folder_id is None or not (
+            self.s.adopt_existing
+            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
+        ):
+            return None
+        for extra in untracked:
+            if (
+                extra.name == entry.name
+                and extra.size == entry.size
+                and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
+            ):
+                return extra
+        return None
 
     def _unholdable(self, entry: LocalEntryLike) -> str | None:
         if entry.size == 0:
@@ -551,7 +676,7 @@ class Planner:
                 or row.mtime_ns != entry.mtime_ns
                 or row.status != SYNCED
                 or row.file_id is None
-                or (row.dir_id, row.name) in self._claimed_files
+                or (row.dir_id, row.name) in self._claims.files
                 or (
                     exclude is not None and (row.dir_id, row.name) == (exclude.dir_id, exclude.name)
                 )
@@ -567,34 +692,23 @@ class Planner:
         return None
 
     def _move_file(self, ref: Ref, entry: LocalEntryLike, source: FileRow) -> None:
+        """Claim ``source`` for ``entry``; the op is decided after the walk
+        (:meth:`_decide_moves`): whether its remote copy is still the synced one is known only
+        once every listing was seen."""
         assert source.file_id is not None
-        self._claimed_files.add((source.dir_id, source.name))
-        self._moved_files.add((source.dir_id, source.name))
-        self._handled_ids.add(source.file_id)
-        rel = join(ref.rel, entry.name)
+        self._claims.files.add((source.dir_id, source.name))
+        self._claims.moved_files.add((source.dir_id, source.name))
+        self._claims.file_ids.add(source.file_id)
         base = self.src.dir_path(source.dir_id) or ""
-        from_rel = join(base, source.name)
-        rename = entry.name != source.stored_name
-        if rename and form_name_issue(entry.name) is not None:
-            # file/edit would store another name: upload under the exact name instead.
-            self._upload(ref, entry, replacing=source, reason="moved to a name only upload keeps")
-            self._emit(
-                ForgetFile(from_rel, dir_id=source.dir_id, name=source.name, file_id=source.file_id)
-            )
-            return
-        self._emit(
-            MoveFile(
-                rel,
-                old_dir_id=source.dir_id,
-                old_name=source.name,
-                row=source,
-                parent=ref,
-                name=entry.name,
-                ident=ident_of(entry),
-                new_remote_name=entry.name if rename else None,
+        self._to_finalize.moves.append(
+            _LocalMove(
+                ref,
+                entry,
+                source,
+                rel=join(ref.rel, entry.name),
+                from_rel=join(base, source.name),
+                # Now, not at finalize: a batch run meanwhile fills in the ids of new folders.
                 set_folder=ref.dir_id != source.dir_id,
-                from_rel=from_rel,
-                trash_stale=self.s.mode == "mirror",
             )
         )
 
@@ -603,20 +717,20 @@ class Planner:
         if row.file_id is None:
             self._emit(ForgetFile(rel, dir_id=row.dir_id, name=row.name, file_id=None))
             return
-        self._handled_ids.add(row.file_id)
-        self._vanished_files.append((rel, row, listed))
+        self._claims.file_ids.add(row.file_id)
+        self._to_finalize.vanished_files.append((rel, row, listed))
 
     def _remote_extra_file(self, ref: Ref, extra: RemoteFile) -> None:
         if self.s.detect_moves:
             owner = self.src.file_by_remote_id(extra.id)
             if owner is not None:
-                self._relocated_files[extra.id] = extra
+                self._facts.relocated_files[extra.id] = extra
                 if owner.remote_size is not None and owner.remote_size != extra.size:
-                    self._changed_ids.add(extra.id)
+                    self._facts.changed_ids.add(extra.id)
                 if owner.stored_name != extra.name:
-                    self._renamed_ids.add(extra.id)
+                    self._facts.renamed_ids.add(extra.id)
                 return
-        self._extra_files.append((join(ref.rel, extra.name), extra))
+        self._to_finalize.extra_files.append((join(ref.rel, extra.name), extra))
 
     # -- subdirectories of one directory --------------------------------------------------------
 
@@ -636,7 +750,7 @@ class Planner:
         for name in sorted(ldirs.keys() | jrows.keys()):
             entry = ldirs.get(name)
             row = jrows.get(name)
-            if row is not None and row.id in self._claimed_dirs:
+            if row is not None and row.id in self._claims.dirs:
                 row = None
             if name in local.unknown and entry is None:
                 continue
@@ -646,21 +760,27 @@ class Planner:
                         self._dir_new(visit, entry, untracked)
                     continue
                 if entry.inode != row.inode and self.s.detect_moves:
-                    self._renewed_dirs.append((visit, entry, row))
+                    self._to_resolve.renewed_dirs.append((visit, entry, row))
                     continue
-                self._dir_same(ref, entry, row, remote)
+                self._dir_same(ref, entry, row, remote, recurse=visit.recurse)
             elif entry is not None:
                 self._dir_new(visit, entry, untracked)
             elif row is not None:
                 self._dir_gone(ref, row)
         for extra in untracked:
             if self.s.detect_moves and self.src.dir_by_folder_id(extra.id) is not None:
-                self._relocated_folders[extra.id] = extra
+                self._facts.relocated_folders[extra.id] = extra
             else:
-                self._extra_folders.append((join(ref.rel, extra.name), extra))
+                self._to_finalize.extra_folders.append((join(ref.rel, extra.name), extra))
 
     def _dir_same(
-        self, ref: Ref, entry: LocalEntryLike, row: DirRow, remote: dict[int, RemoteFolder]
+        self,
+        ref: Ref,
+        entry: LocalEntryLike,
+        row: DirRow,
+        remote: dict[int, RemoteFolder],
+        *,
+        recurse: bool = True,
     ) -> None:
         rel = join(ref.rel, entry.name)
         assert row.folder_id is not None
@@ -668,7 +788,7 @@ class Planner:
             self._emit(UpdateDir(rel, dir_id=row.id, inode=entry.inode))
         found = remote.get(row.folder_id)
         if found is None:
-            self._missing_dirs.append((rel, ref, row, entry))
+            self._to_resolve.missing_dirs.append((rel, ref, row, entry))
             return
         child = Ref(rel, row.id, row.folder_id)
         if found.name != row.stored_name:
@@ -685,10 +805,12 @@ class Planner:
                     repair=True,
                 )
             )
-        if self._recurse:
-            self._queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+        if recurse:
+            self._walk_state.queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
 
     def _dir_new(self, visit: _Visit, entry: LocalEntryLike, untracked: list[RemoteFolder]) -> None:
+        """A local directory the journal does not hold here: a name the host cannot hold,
+        moved here (by inode), an untracked remote folder of its name, or new."""
         ref = visit.ref
         rel = join(ref.rel, entry.name)
         issue = form_name_issue(entry.name)
@@ -705,38 +827,51 @@ class Planner:
             return
         source = self._dir_move_source(entry)
         if source is not None:
-            assert source.folder_id is not None
-            self._claimed_dirs.add(source.id)
-            self._handled_folders.add(source.folder_id)
-            from_rel = self.src.dir_path(source.id) or ""
-            child = Ref(rel, source.id, source.folder_id)
-            moved = _Visit(child, True, True, ref, entry.name, entry.inode)
-            # List it before moving it: a folder trashed on the host is created anew instead
-            # (folder/edit would fail, and a huge pass hands ops out before its visit).
-            moved.listing = self.src.remote_listing(source.folder_id)
-            if moved.listing is None:
-                moved.listing_known = False
-                self._folder_lost(moved)
-                self._queue.append(moved)
-                return
-            self._emit(
-                MoveFolder(
-                    rel,
-                    dir_id=source.id,
-                    folder_id=source.folder_id,
-                    parent=ref,
-                    name=entry.name,
-                    inode=entry.inode,
-                    # Always the name: the folder may have been renamed on the host too (its
-                    # old parent's listing may come later or never), and folder/edit sends
-                    # name and parent in one call anyway.
-                    new_remote_name=entry.name,
-                    set_parent=ref.dir_id != source.parent_id,
-                    from_rel=from_rel,
-                )
-            )
-            self._queue.append(moved)
+            self._move_dir(ref, entry, source)
+        else:
+            self._adopt_or_create_dir(ref, entry, untracked)
+
+    def _move_dir(self, ref: Ref, entry: LocalEntryLike, source: DirRow) -> None:
+        """``source`` moved here: one folder/edit by id, its subtree walked at its new place."""
+        rel = join(ref.rel, entry.name)
+        assert source.folder_id is not None
+        self._claims.dirs.add(source.id)
+        self._claims.folder_ids.add(source.folder_id)
+        from_rel = self.src.dir_path(source.id) or ""
+        child = Ref(rel, source.id, source.folder_id)
+        moved = _Visit(child, True, True, ref, entry.name, entry.inode)
+        # List it before moving it: a folder trashed on the host is created anew instead
+        # (folder/edit would fail, and a huge pass hands ops out before its visit).
+        moved.listing = self.src.remote_listing(source.folder_id)
+        if moved.listing is None:
+            moved.listing_known = False
+            self._folder_lost(moved)
+            self._walk_state.queue.append(moved)
             return
+        self._emit(
+            MoveFolder(
+                rel,
+                dir_id=source.id,
+                folder_id=source.folder_id,
+                parent=ref,
+                name=entry.name,
+                inode=entry.inode,
+                # Always the name: the folder may have been renamed on the host too (its
+                # old parent's listing may come later or never), and folder/edit sends
+                # name and parent in one call anyway.
+                new_remote_name=entry.name,
+                set_parent=ref.dir_id != source.parent_id,
+                from_rel=from_rel,
+            )
+        )
+        self._walk_state.queue.append(moved)
+
+    def _adopt_or_create_dir(
+        self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFolder]
+    ) -> None:
+        """Use an untracked remote folder of the name (consumed from ``untracked``), or create
+        one; its subtree is walked with nothing recorded below it."""
+        rel = join(ref.rel, entry.name)
         for extra in untracked:
             # Not a folder the journal tracks elsewhere (moved here on the host): its own row
             # decides about it (put back, or trashed as deleted locally).
@@ -754,13 +889,13 @@ class Planner:
                 )
                 target.op = op
                 self._emit(op)
-                self._queue.append(_Visit(target, has_journal=False, listing_known=True))
+                self._walk_state.queue.append(_Visit(target, has_journal=False, listing_known=True))
                 return
         target = Ref(rel, None, None)
         op = CreateFolder(rel, parent=ref, name=entry.name, inode=entry.inode, target=target)
         target.op = op
         self._emit(op)
-        self._queue.append(_Visit(target, has_journal=False, listing_known=False))
+        self._walk_state.queue.append(_Visit(target, has_journal=False, listing_known=False))
 
     def _dir_move_source(self, entry: LocalEntryLike) -> DirRow | None:
         if not self.s.detect_moves:
@@ -770,8 +905,8 @@ class Planner:
                 row.parent_id is None
                 or row.status != SYNCED
                 or row.folder_id is None
-                or row.id in self._claimed_dirs
-                or row.id in self._bound_dirs
+                or row.id in self._claims.dirs
+                or row.id in self._claims.bound_dirs
             ):
                 continue
             path = self.src.dir_path(row.id)
@@ -784,60 +919,7 @@ class Planner:
         return None
 
     def _dir_gone(self, ref: Ref, row: DirRow) -> None:
-        self._vanished_dirs.append((join(ref.rel, row.name), row))
-
-    # -- after the walk -------------------------------------------------------------------------
-
-    def _resolve_round(self) -> bool:
-        """Decisions that needed the whole walk; True when they queued more directories."""
-        renewed_dirs, self._renewed_dirs = self._renewed_dirs, []
-        for visit, entry, row in renewed_dirs:
-            if row.id in self._claimed_dirs:  # the old directory moved elsewhere
-                self._dir_gone(visit.ref, row)
-                self._dir_new(visit, entry, [])
-            else:  # the same directory with a new inode
-                self._bound_dirs.add(row.id)
-                self._dir_same_unlisted(visit.ref, entry, row)
-        renewed_files, self._renewed_files = self._renewed_files, []
-        for visit, entry, row in renewed_files:
-            if (row.dir_id, row.name) in self._moved_files:
-                self._file_new(visit, entry, [], replacing=None)
-            else:
-                self._file_new(visit, entry, [], replacing=row)
-        missing_dirs, self._missing_dirs = self._missing_dirs, []
-        for rel, parent, row, entry in missing_dirs:
-            assert row.folder_id is not None
-            if row.folder_id in self._relocated_folders:
-                self._handled_folders.add(row.folder_id)
-                self._emit(
-                    MoveFolder(
-                        rel,
-                        dir_id=row.id,
-                        folder_id=row.folder_id,
-                        parent=parent,
-                        name=row.name,
-                        inode=entry.inode,
-                        new_remote_name=row.stored_name,
-                        set_parent=True,
-                        repair=True,
-                    )
-                )
-                child = Ref(rel, row.id, row.folder_id)
-                self._queue.append(_Visit(child, True, True, parent, row.name, entry.inode))
-            else:  # trashed remotely: create it again, upload what it held
-                target = Ref(rel, row.id, None)
-                op = CreateFolder(
-                    rel,
-                    parent=parent,
-                    name=row.name,
-                    inode=entry.inode,
-                    target=target,
-                    existing_dir_id=row.id,
-                )
-                target.op = op
-                self._emit(op)
-                self._queue.append(_Visit(target, True, False, parent, row.name, entry.inode))
-        return bool(self._queue)
+        self._to_finalize.vanished_dirs.append((join(ref.rel, row.name), row))
 
     def _folder_lost(self, visit: _Visit) -> None:
         """A folder we were going to use (moved here, or never checked) is gone remotely:
@@ -862,6 +944,80 @@ class Planner:
         ref.op = op
         self._emit(op)
 
+    # -- phase 2: resolve -----------------------------------------------------------------------
+
+    def _resolve(self) -> bool:
+        """Decisions that needed every queued directory seen; True when they queued more.
+
+        Holds here: the queue is empty, so every move source the walk so far could find is
+        claimed (:class:`_Claims`). Later rounds only walk directories these decisions queued."""
+        self._resolve_renewed_dirs()
+        self._resolve_renewed_files()
+        self._resolve_missing_dirs()  # after the renewed dirs: they may add to it
+        return bool(self._walk_state.queue)
+
+    def _resolve_renewed_dirs(self) -> None:
+        """A directory with a new inode under a known name: moved here, or the same one?"""
+        renewed_dirs, self._to_resolve.renewed_dirs = self._to_resolve.renewed_dirs, []
+        for visit, entry, row in renewed_dirs:
+            if row.id in self._claims.dirs:  # the old directory moved elsewhere
+                self._dir_gone(visit.ref, row)
+                self._dir_new(visit, entry, [])
+            else:  # the same directory with a new inode
+                self._claims.bound_dirs.add(row.id)
+                self._dir_same_unlisted(visit.ref, entry, row)
+
+    def _resolve_renewed_files(self) -> None:
+        """A file with a new inode under a known name (editor save, swap): a new version, or
+        a file moved here (its old row moved away: nothing to replace)."""
+        renewed_files, self._to_resolve.renewed_files = self._to_resolve.renewed_files, []
+        for visit, entry, row in renewed_files:
+            if (row.dir_id, row.name) in self._claims.moved_files:
+                self._file_new(visit, entry, [], replacing=None)
+            else:
+                self._file_new(visit, entry, [], replacing=row)
+
+    def _resolve_missing_dirs(self) -> None:
+        """A tracked folder not in its parent's listing: moved on the host (an untracked id
+        in a listing the walk saw) is put back; otherwise it was trashed: created again."""
+        missing_dirs, self._to_resolve.missing_dirs = self._to_resolve.missing_dirs, []
+        for rel, parent, row, entry in missing_dirs:
+            assert row.folder_id is not None
+            if row.folder_id in self._facts.relocated_folders:
+                self._claims.folder_ids.add(row.folder_id)
+                self._emit(
+                    MoveFolder(
+                        rel,
+                        dir_id=row.id,
+                        folder_id=row.folder_id,
+                        parent=parent,
+                        name=row.name,
+                        inode=entry.inode,
+                        new_remote_name=row.stored_name,
+                        set_parent=True,
+                        repair=True,
+                    )
+                )
+                child = Ref(rel, row.id, row.folder_id)
+                self._walk_state.queue.append(
+                    _Visit(child, True, True, parent, row.name, entry.inode)
+                )
+            else:  # trashed remotely: create it again, upload what it held
+                target = Ref(rel, row.id, None)
+                op = CreateFolder(
+                    rel,
+                    parent=parent,
+                    name=row.name,
+                    inode=entry.inode,
+                    target=target,
+                    existing_dir_id=row.id,
+                )
+                target.op = op
+                self._emit(op)
+                self._walk_state.queue.append(
+                    _Visit(target, True, False, parent, row.name, entry.inode)
+                )
+
     def _dir_same_unlisted(self, ref: Ref, entry: LocalEntryLike, row: DirRow) -> None:
         """:meth:`_dir_same` for a directory whose parent listing is no longer at hand."""
         assert row.folder_id is not None
@@ -869,17 +1025,33 @@ class Planner:
         remote = {f.id: f for f in listing.folders} if listing is not None else {}
         self._dir_same(ref, entry, row, remote)
 
-    def _finish(self) -> None:
+    # -- phase 3: finalize ----------------------------------------------------------------------
+
+    def _finalize(self) -> None:
+        """Decisions that needed the whole walk, every trash among them.
+
+        Holds here: the queue is empty and no resolve round is pending, so every visited
+        directory's listing was seen: a tracked id in neither its home listing nor another
+        (:class:`_RemoteFacts`) is gone from the host, and a journal row nobody claimed
+        (:class:`_Claims`) vanished locally. Unvisited parts (``saw_unknown``) prove nothing."""
         if self.plan.cancelled:  # an unfinished walk decides nothing
             self.plan.ops = []
             return
-        mirror = self.s.mode == "mirror"
-        self._moves_of_lost_files()
-        for rel, parent, row, entry in self._missing_files:
+        self._decide_moves()
+        self._heal_missing_files()
+        self._settle_vanished_files()
+        self._settle_vanished_dirs()
+        if self.s.mode == "mirror":
+            self._trash_remote_extras()
+
+    def _heal_missing_files(self) -> None:
+        """Unchanged here, not in its home listing: moved on the host (put back, or uploaded
+        again when changed there), or trashed there (uploaded again)."""
+        for rel, parent, row, entry in self._to_finalize.missing_files:
             assert row.file_id is not None
-            moved = self._relocated_files.get(row.file_id)
+            moved = self._facts.relocated_files.get(row.file_id)
             if moved is not None:
-                self._handled_ids.add(row.file_id)
+                self._claims.file_ids.add(row.file_id)
                 if row.remote_size is not None and moved.size != row.remote_size:
                     self._upload(parent, entry, replacing=row, reason="changed remotely")
                 else:
@@ -887,90 +1059,126 @@ class Planner:
             else:  # trashed remotely: heal it
                 self._upload(parent, entry, replacing=None, reason="deleted remotely")
                 # the journal row keeps the old id until the upload records the new one
-        for rel, row, listed in self._vanished_files:
-            if (row.dir_id, row.name) in self._moved_files:
+
+    def _settle_vanished_files(self) -> None:
+        """Gone here and not moved: trashed remotely when still there (mirror), else only
+        forgotten."""
+        mirror = self.s.mode == "mirror"
+        for rel, row, listed in self._to_finalize.vanished_files:
+            if (row.dir_id, row.name) in self._claims.moved_files:
                 continue
-            alive = listed or row.file_id in self._relocated_files
+            alive = listed or row.file_id in self._facts.relocated_files
             if (mirror or self.s.retire_deleted) and alive and row.file_id is not None:
                 self._emit(TrashFile(rel, file_id=row.file_id, dir_id=row.dir_id, name=row.name))
             else:
                 self._emit(ForgetFile(rel, dir_id=row.dir_id, name=row.name, file_id=row.file_id))
-        for rel, row in self._vanished_dirs:
-            if row.id in self._claimed_dirs or row.id in self._bound_dirs:
+
+    def _settle_vanished_dirs(self) -> None:
+        """Gone here, neither moved nor the same directory under a new inode: its folder is
+        trashed with everything in it (mirror), else the subtree is only forgotten."""
+        mirror = self.s.mode == "mirror"
+        for rel, row in self._to_finalize.vanished_dirs:
+            if row.id in self._claims.dirs or row.id in self._claims.bound_dirs:
                 continue
             if (
                 (mirror or self.s.retire_deleted)
                 and row.folder_id is not None
                 and row.status == SYNCED
             ):
-                self._handled_folders.add(row.folder_id)
+                self._claims.folder_ids.add(row.folder_id)
                 files = self.src.subtree_files(row.id)
                 self._emit(TrashFolder(rel, folder_id=row.folder_id, dir_id=row.id, files=files))
             else:
                 self._emit(ForgetDir(rel, dir_id=row.id))
-        if not mirror:
-            return
+
+    def _trash_remote_extras(self) -> None:
+        """Mirror mode: what the host holds and the local tree does not is trashed."""
         # Tracked ids seen elsewhere whose journal home no op took care of: their home is gone
         # (or replaced), so they are extras now, unless part of the local tree was unreadable.
-        relocated = {} if self._saw_unknown else self._relocated_files
-        relocated_folders = {} if self._saw_unknown else self._relocated_folders
+        relocated = {} if self._walk_state.saw_unknown else self._facts.relocated_files
+        relocated_folders = {} if self._walk_state.saw_unknown else self._facts.relocated_folders
         for file_id, extra in relocated.items():
-            if file_id not in self._handled_ids:  # its journal home was never visited
+            if file_id not in self._claims.file_ids:  # its journal home was never visited
                 self._emit(TrashFile(extra.name, file_id=file_id, dir_id=None, name=None))
-        for rel, extra in self._extra_files:
+        for rel, extra in self._to_finalize.extra_files:
             self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None))
         for folder_id, folder in relocated_folders.items():
-            if folder_id not in self._handled_folders:  # replaced by a new folder of ours
+            if folder_id not in self._claims.folder_ids:  # replaced by a new folder of ours
                 self._emit(TrashFolder(folder.name, folder_id=folder_id, dir_id=None))
-        for rel, folder in self._extra_folders:
+        for rel, folder in self._to_finalize.extra_folders:
             self._emit(
                 TrashFolder(rel, folder_id=folder.id, dir_id=None, files=folder.file_count or 0)
             )
 
-    def _moves_of_lost_files(self) -> None:
-        """A file moved locally whose remote copy is gone (trashed) or was changed remotely:
-        upload it instead of moving a copy that is not what was synced."""
-        lost = self._absent_ids - self._relocated_files.keys()
-        bad = lost | self._changed_ids
-        if not bad and not self._renamed_ids:
+    def _decide_moves(self) -> None:
+        """Each local file move becomes one ``file/edit`` by id, unless an edit cannot make
+        the remote copy what was synced: then the local file is uploaded and the old row
+        forgotten (the old copy, if still there, is replaced by the upload).
+
+        Holds here: every listing was seen, so an id absent from its home listing and
+        listed nowhere else is gone from the host, and ``changed_ids``/``renamed_ids`` hold
+        every drift the walk could see. (What it could not see, the executor's MoveFile
+        checks in the edit's answer.)"""
+        for move in self._to_finalize.moves:
+            self._decide_move(move)
+
+    def _decide_move(self, move: _LocalMove) -> None:
+        entry, source = move.entry, move.source
+        file_id = source.file_id
+        assert file_id is not None
+        renamed_here = entry.name != source.stored_name
+        if renamed_here and form_name_issue(entry.name) is not None:
+            # file/edit would store another name: upload under the exact name instead.
+            self._upload(
+                move.ref, entry, replacing=source, reason="moved to a name only upload keeps"
+            )
+            self._forget_move_source(move)
             return
-        ops: list[Op] = []
-        for op in self.plan.ops:
-            if (
-                isinstance(op, MoveFile)
-                and not op.repair
-                and op.new_remote_name is None
-                and op.row.file_id in self._renamed_ids
-            ):
-                # Renamed remotely as well: the edit must send the name too.
-                if form_name_issue(op.name) is None:
-                    op.new_remote_name = op.name
-                else:
-                    bad.add(op.row.file_id)
-            if isinstance(op, MoveFile) and op.row.file_id in bad and not op.repair:
-                alive = op.row.file_id not in lost
-                ops.append(
-                    Upload(
-                        op.rel,
-                        parent=op.parent,
-                        name=op.name,
-                        ident=op.ident,
-                        replaces=op.row.file_id if alive else None,
-                        trash_replaced=self.s.mode == "mirror",
-                        reason="changed remotely" if alive else "deleted remotely",
-                    )
+        facts = self._facts
+        gone = file_id in facts.absent_ids and file_id not in facts.relocated_files
+        # Renamed on the host as well: the edit must send the name too.
+        renamed_there = not renamed_here and file_id in facts.renamed_ids
+        if (
+            gone
+            or file_id in facts.changed_ids
+            or (renamed_there and form_name_issue(entry.name) is not None)
+        ):
+            self._emit(
+                Upload(
+                    move.rel,
+                    parent=move.ref,
+                    name=entry.name,
+                    ident=ident_of(entry),
+                    replaces=None if gone else file_id,
+                    trash_replaced=self.s.mode == "mirror",
+                    reason="deleted remotely" if gone else "changed remotely",
                 )
-                ops.append(
-                    ForgetFile(
-                        op.from_rel or op.rel,
-                        dir_id=op.old_dir_id,
-                        name=op.old_name,
-                        file_id=op.row.file_id,
-                    )
-                )
-            else:
-                ops.append(op)
-        self.plan.ops = ops
+            )
+            self._forget_move_source(move)
+            return
+        self._emit(
+            MoveFile(
+                move.rel,
+                old_dir_id=source.dir_id,
+                old_name=source.name,
+                row=source,
+                parent=move.ref,
+                name=entry.name,
+                ident=ident_of(entry),
+                new_remote_name=entry.name if renamed_here or renamed_there else None,
+                set_folder=move.set_folder,
+                from_rel=move.from_rel,
+                trash_stale=self.s.mode == "mirror",
+            )
+        )
+
+    def _forget_move_source(self, move: _LocalMove) -> None:
+        source = move.source
+        self._emit(
+            ForgetFile(
+                move.from_rel, dir_id=source.dir_id, name=source.name, file_id=source.file_id
+            )
+        )
 
     def _emit(self, op: Op) -> None:
         self.plan.ops.append(op)

@@ -2,8 +2,11 @@
 
     result = reconcile_pair(client, journal, pair, sync=config.sync, state_path=config.state.path)
 
-A pass walks the whole tree (the periodic reconcile). ``roots`` narrows the walk to some
-directories for the daemon's dirty paths: each is planned as a subtree of the journal.
+A pass walks the whole tree (the periodic reconcile), or with ``dirty`` only the directories
+that hold the daemon's dirty paths (see :func:`dirty_dirs`). Read :func:`_run_pass` top to
+bottom for the life of a pass: count what the guards need, check the root, find the remote
+root, settle the plan's settings, walk (executing in batches on huge passes), check the
+deletions, execute, record.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from syncd.engine.ops import Ref
 from syncd.engine.planner import Plan, Planner, PlanSettings
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, PairRow, api_folder_id
+from syncd.journal.rows import ACCOUNT_ROOT, Intent, PairRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
@@ -144,23 +147,22 @@ def reconcile_pair(
     (credentials); per-item failures are in the result."""
     options = options or PassOptions()
     started = time.monotonic()
-    root = Path(pair.local)
-    row = journal.ensure_pair(pair.name, str(root), pair.remote)
+    row = journal.ensure_pair(pair.name, str(Path(pair.local)), pair.remote)
     run_id = None if options.dry_run else journal.start_run(row.id, options.kind)
     try:
-        result = _pass(
+        ctx = _PassContext.build(
             client,
             journal,
             pair,
             row,
-            sync,
-            state_path,
-            package,
-            options,
-            progress,
-            cancel,
-            dirty,
+            sync=sync,
+            state_path=state_path,
+            package=package,
+            options=options,
+            progress=progress,
+            cancel=cancel,
         )
+        result = _run_pass(ctx, dirty)
     except GuardRefused as exc:
         if run_id is not None:
             journal.finish_run(run_id, "refused", {}, error=exc.message)
@@ -178,154 +180,281 @@ def reconcile_pair(
     return result
 
 
-def _pass(
-    client: RemoteClient,
-    journal: Journal,
-    pair: PairConfig,
-    row: PairRow,
-    sync: SyncConfig,
-    state_path: Path | None,
-    package: AccountPackage | None,
-    options: PassOptions,
-    progress: Progress | None,
-    cancel: threading.Event | None,
-    dirty: Sequence[str] | None,
-) -> PassResult:
-    root = Path(pair.local)
-    ignore = IgnoreRules.for_root(root, pair.ignore, state_db=state_path)
-    # Counting the tracked files is O(files) (~10 ms of CPU at 100,000): a partial pass (the
-    # daemon's, per event) counts only when a guard needs the number (an empty root, deletions).
-    tracked: int | None = None
-    if dirty is None or _root_empty_or_unreadable(root, ignore):
-        tracked = journal.tracked_files(row.id)
-    device = guards.check_root(
-        pair.name,
-        root,
-        row,
-        tracked or 0,  # not counted only when the root is not empty: the guard then ignores it
-        ignore,
-        accept_new_root=options.accept_new_root,
-        allow_empty=options.force_deletes,
-    )
+@dataclass(frozen=True)
+class _PassContext:
+    """What one pass needs and never changes while it runs: the steps below read it, none
+    writes it."""
+
+    client: RemoteClient
+    journal: Journal
+    pair: PairConfig
+    row: PairRow  # the journal's row of the pair, as it was when the pass started
+    sync: SyncConfig
+    options: PassOptions
+    package: AccountPackage | None
+    progress: Progress | None
+    cancel: threading.Event | None
+    root: Path
+    ignore: IgnoreRules
+    workers: int  # upload slots: the config's, capped by the account's package
+
+    @classmethod
+    def build(
+        cls,
+        client: RemoteClient,
+        journal: Journal,
+        pair: PairConfig,
+        row: PairRow,
+        *,
+        sync: SyncConfig,
+        state_path: Path | None,
+        package: AccountPackage | None,
+        options: PassOptions,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> _PassContext:
+        root = Path(pair.local)
+        return cls(
+            client=client,
+            journal=journal,
+            pair=pair,
+            row=row,
+            sync=sync,
+            options=options,
+            package=package,
+            progress=progress,
+            cancel=cancel,
+            root=root,
+            ignore=IgnoreRules.for_root(root, pair.ignore, state_db=state_path),
+            workers=upload_workers(sync.workers, package),
+        )
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+
+@dataclass(frozen=True)
+class _Walked:
+    """What the walk produced: the plan (its ops not yet run, but for batches handed out to
+    the executor on a huge pass) and what the scanner saw but cannot sync."""
+
+    plan: Plan
+    listings: int
+    not_synced: list[tuple[str, str]]  # (relative path, why)
+    issues_dropped: int  # issues past the scanner's cap: counted, not listed
+
+
+def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
+    tracked = _count_tracked_if_needed(ctx, dirty)
+    device = _check_root(ctx, tracked)
     folder_id = resolve_root_folder(
-        client, journal, row, pair.remote_parts, create=not options.dry_run
+        ctx.client, ctx.journal, ctx.row, ctx.pair.remote_parts, create=not ctx.dry_run
     )
-    intents = journal.intents(row.id)
-    settings = PlanSettings(
-        mode=pair.mode,
-        max_upload_size=package.max_upload_size if package is not None else 0,
+    intents = ctx.journal.intents(ctx.row.id)
+    settings = _plan_settings(ctx, intents, tracked)
+    executor = _executor(ctx)
+    if not ctx.dry_run:
+        ctx.client.set_upload_concurrency(ctx.workers)
+    versioner = versioning.for_pass(
+        ctx.client, ctx.journal, ctx.row.id, folder_id, ctx.pair, ctx.dry_run
+    )
+    executor.versioner = versioner
+    if versioner is not None:
+        # Versioning moves a crash left in flight are finished first (docs/architecture.md).
+        intents = versioning.before_pass(versioner, ctx.journal, ctx.row.root_dir_id, intents)
+    walked = _walk(ctx, settings, executor, folder_id, dirty)
+    _check_deletions(ctx, walked.plan, tracked)
+    if ctx.dry_run:
+        outcome = Outcome()
+    else:
+        outcome = _execute(executor, walked)
+        if versioner is not None:
+            versioning.after_pass(versioner, outcome, full=dirty is None)
+        _record_pass_state(ctx, intents, device)
+    outcome.skipped.extend(walked.not_synced)
+    return PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
+
+
+def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> int | None:
+    """The number of tracked files, or None when no guard needs it yet.
+
+    Counting is O(files) (~10 ms of CPU at 100,000): a partial pass (the daemon's, per event)
+    counts only when a guard needs the number (an empty root, deletions)."""
+    if dirty is None or _root_empty_or_unreadable(ctx.root, ctx.ignore):
+        return ctx.journal.tracked_files(ctx.row.id)
+    return None
+
+
+def _check_root(ctx: _PassContext, tracked: int | None) -> int:
+    """Refuse a missing, emptied or remounted root (GuardRefused); returns its device."""
+    return guards.check_root(
+        ctx.pair.name,
+        ctx.root,
+        ctx.row,
+        tracked or 0,  # not counted only when the root is not empty: the guard then ignores it
+        ctx.ignore,
+        accept_new_root=ctx.options.accept_new_root,
+        allow_empty=ctx.options.force_deletes,
+    )
+
+
+def _plan_settings(
+    ctx: _PassContext, intents: Sequence[Intent], tracked: int | None
+) -> PlanSettings:
+    journal, row = ctx.journal, ctx.row
+    return PlanSettings(
+        mode=ctx.pair.mode,
+        max_upload_size=ctx.package.max_upload_size if ctx.package is not None else 0,
         upload_intents=frozenset(
             (i.folder_id, i.name, i.size)
             for i in intents
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
         ),
+        # Nothing to move from while the journal is empty (asked only when the count is 0).
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
-        adopt_existing=options.adopt_existing,
-        retire_deleted=pair.history.keep,
+        adopt_existing=ctx.options.adopt_existing,
+        retire_deleted=ctx.pair.history.keep,
     )
-    workers = upload_workers(sync.workers, package)
-    executor = Executor(
-        client,
-        journal,
-        row.id,
-        root,
+
+
+def _executor(ctx: _PassContext) -> Executor:
+    return Executor(
+        ctx.client,
+        ctx.journal,
+        ctx.row.id,
+        ctx.root,
         # Half as many threads again as upload slots: they stat, read and journal the next
         # files while the slots' uploads are in flight, so the slots never sit idle.
-        workers=workers + workers // 2,
-        progress=progress,
-        cancel=cancel,
-        quiet_period=sync.quiet_period,
+        workers=ctx.workers + ctx.workers // 2,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        quiet_period=ctx.sync.quiet_period,
     )
-    if not options.dry_run:
-        client.set_upload_concurrency(workers)
-    versioner = versioning.for_pass(client, journal, row.id, folder_id, pair, options.dry_run)
-    executor.versioner = versioner
-    if versioner is not None:
-        intents = versioning.before_pass(versioner, journal, row.root_dir_id, intents)
+
+
+def _walk(
+    ctx: _PassContext,
+    settings: PlanSettings,
+    executor: Executor,
+    folder_id: int | None,
+    dirty: Sequence[str] | None,
+) -> _Walked:
+    """Plan the pass, starting over when a folder the walk starts from is gone remotely.
+
+    The planner recreates lost folders only below a listed parent, so a lost anchor means a
+    whole-tree walk, from a root looked up (or created) by its path when the root itself is
+    the one lost. Each happens at most once per pass: the second whole-tree walk does not
+    watch the root any more (a root lost again is then planned as an empty remote folder)."""
     retries = 2  # a lost anchor of a partial pass, then a lost root
     while True:
-        sources = _AnchoredSources(
-            root,
-            journal,
-            row.id,
-            client,
-            ignore=ignore,
-            follow_symlinks=sync.follow_symlinks,
-            # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
-            prefetch_workers=min(workers, 8) if dirty is None else 0,
-            filters=pair.filters,
-        )
-        root_ref = Ref("", row.root_dir_id, folder_id)
         try:
-            planner = Planner(
-                sources,
-                settings,
-                batch_size=BATCH_OPS,
-                on_batch=None if options.dry_run else executor.run,
-                cancel=cancel,
-            )
-            if dirty is None:
-                if retries > 0 and folder_id is not None:
-                    sources.anchors = frozenset({folder_id})
-                plan = planner.plan_tree(root_ref)
-            else:
-                dirs = dirty_dirs(journal, root, root_ref, dirty)
-                sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
-                plan = planner.plan_dirs(dirs)
-            break
+            return _walk_once(ctx, settings, executor, folder_id, dirty, watch_root=retries > 0)
         except _AnchorLost as lost:
-            # The folder a walk starts from is gone remotely (trashed on the web site). The
-            # planner recreates lost folders only below a listed parent, so start over from
-            # the top: a whole-tree walk, from a root looked up (or created) by its path
-            # when the root itself is the one lost. Each happens at most once per pass.
             if lost.folder_id == folder_id:
-                log.warning(
-                    "pair %s: its remote folder is gone (trashed?); looking it up by its path "
-                    "%r and uploading what it held again%s",
-                    pair.name,
-                    pair.remote,
-                    " (dry run: nothing is changed)" if options.dry_run else "",
-                )
-                folder_id = resolve_root_folder(
-                    client,
-                    journal,
-                    row,
-                    pair.remote_parts,
-                    create=not options.dry_run,
-                    lost=True,
-                )
+                folder_id = _find_lost_root(ctx)
             dirty = None
             retries -= 1
-        finally:
-            sources.close()
-    result = PassResult(pair.name, options.dry_run, plan, listings=sources.listings)
-    # Entries the scanner saw but cannot sync (symlinks, unreadable, not UTF-8): reported.
-    not_synced = [
+
+
+def _walk_once(
+    ctx: _PassContext,
+    settings: PlanSettings,
+    executor: Executor,
+    folder_id: int | None,
+    dirty: Sequence[str] | None,
+    *,
+    watch_root: bool,
+) -> _Walked:
+    """One walk: the whole tree, or the directories of ``dirty``. Raises _AnchorLost."""
+    sources = _AnchoredSources(
+        ctx.root,
+        ctx.journal,
+        ctx.row.id,
+        ctx.client,
+        ignore=ctx.ignore,
+        follow_symlinks=ctx.sync.follow_symlinks,
+        # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
+        prefetch_workers=min(ctx.workers, 8) if dirty is None else 0,
+        filters=ctx.pair.filters,
+    )
+    root_ref = Ref("", ctx.row.root_dir_id, folder_id)
+    try:
+        planner = Planner(
+            sources,
+            settings,
+            batch_size=BATCH_OPS,
+            on_batch=None if ctx.dry_run else executor.run,
+            cancel=ctx.cancel,
+        )
+        if dirty is None:
+            if watch_root and folder_id is not None:
+                sources.anchors = frozenset({folder_id})
+            plan = planner.plan_tree(root_ref)
+        else:
+            dirs = dirty_dirs(ctx.journal, ctx.root, root_ref, dirty)
+            sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
+            plan = planner.plan_dirs(dirs)
+    finally:
+        sources.close()
+    return _Walked(plan, sources.listings, _not_synced(sources), sources.issues_dropped)
+
+
+def _find_lost_root(ctx: _PassContext) -> int | None:
+    """The pair's remote folder is gone (trashed on the web site): look it up by its path
+    (created there unless in a dry run); what it held is uploaded again."""
+    log.warning(
+        "pair %s: its remote folder is gone (trashed?); looking it up by its path "
+        "%r and uploading what it held again%s",
+        ctx.pair.name,
+        ctx.pair.remote,
+        " (dry run: nothing is changed)" if ctx.dry_run else "",
+    )
+    return resolve_root_folder(
+        ctx.client,
+        ctx.journal,
+        ctx.row,
+        ctx.pair.remote_parts,
+        create=not ctx.dry_run,
+        lost=True,
+    )
+
+
+def _not_synced(sources: LiveSources) -> list[tuple[str, str]]:
+    """Entries the scanner saw but cannot sync (symlinks, unreadable, not UTF-8): reported."""
+    return [
         (
             i.relpath,
             f"not synced: {i.reason.replace('_', ' ')}" + (f" ({i.detail})" if i.detail else ""),
         )
         for i in sources.issues
     ]
-    if not options.force_deletes:
-        limit = options.max_delete or sync.max_delete
-        deletions = plan.deletions()
-        if deletions and tracked is None:
-            tracked = journal.tracked_files(row.id)
-        guards.check_deletions(pair.name, deletions, tracked or 0, limit)
-    if options.dry_run:
-        result.outcome.skipped.extend(not_synced)
-        return result
-    result.outcome = executor.run(plan.ops)
-    if versioner is not None:
-        versioning.after_pass(versioner, result.outcome, full=dirty is None)
-    result.outcome.skipped.extend(not_synced)
-    if not_synced:
-        result.outcome.add("not synced", len(not_synced) + sources.issues_dropped)
-    journal.clear_intents([i.id for i in intents])
-    if row.device != device:
-        journal.set_device(row.id, device)
-    return result
+
+
+def _check_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> None:
+    """Refuse a plan that trashes more than max_delete allows (GuardRefused)."""
+    if ctx.options.force_deletes:
+        return
+    limit = ctx.options.max_delete or ctx.sync.max_delete
+    deletions = plan.deletions()
+    if deletions and tracked is None:
+        tracked = ctx.journal.tracked_files(ctx.row.id)
+    guards.check_deletions(ctx.pair.name, deletions, tracked or 0, limit)
+
+
+def _execute(executor: Executor, walked: _Walked) -> Outcome:
+    """Run what the walk did not hand out already; the outcome covers the whole pass."""
+    outcome = executor.run(walked.plan.ops)
+    if walked.not_synced:
+        outcome.add("not synced", len(walked.not_synced) + walked.issues_dropped)
+    return outcome
+
+
+def _record_pass_state(ctx: _PassContext, intents: Sequence[Intent], device: int) -> None:
+    """The intents this pass started from are settled; remember the root's device."""
+    ctx.journal.clear_intents([i.id for i in intents])
+    if ctx.row.device != device:
+        ctx.journal.set_device(ctx.row.id, device)
 
 
 def _root_empty_or_unreadable(root: Path, ignore: IgnoreRules) -> bool:
