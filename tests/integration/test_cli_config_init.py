@@ -14,7 +14,9 @@ import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 from syncd.emulator.testing import EmulatorProcess
-from tests.integration.test_cli import DEADLINE, REPO, assert_no_secrets, one_error_line
+from tests.integration.test_cli import assert_no_secrets
+from tests.support.cli import DEADLINE, REPO
+from tests.support.cli import error_line as one_error_line
 
 
 def syncd(
