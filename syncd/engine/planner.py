@@ -791,7 +791,8 @@ class Planner:
             self._to_resolve.missing_dirs.append((rel, ref, row, entry))
             return
         child = Ref(rel, row.id, row.folder_id)
-        if found.name != row.stored_name:
+        visit = _Visit(child, True, True, ref, entry.name, entry.inode) if recurse else None
+        if found.name != row.stored_name and (visit is None or self._listed_before_moving(visit)):
             self._emit(
                 MoveFolder(
                     rel,
@@ -805,8 +806,8 @@ class Planner:
                     repair=True,
                 )
             )
-        if recurse:
-            self._walk_state.queue.append(_Visit(child, True, True, ref, entry.name, entry.inode))
+        if visit is not None:
+            self._walk_state.queue.append(visit)
 
     def _dir_new(self, visit: _Visit, entry: LocalEntryLike, untracked: list[RemoteFolder]) -> None:
         """A local directory the journal does not hold here: a name the host cannot hold,
@@ -840,12 +841,7 @@ class Planner:
         from_rel = self.src.dir_path(source.id) or ""
         child = Ref(rel, source.id, source.folder_id)
         moved = _Visit(child, True, True, ref, entry.name, entry.inode)
-        # List it before moving it: a folder trashed on the host is created anew instead
-        # (folder/edit would fail, and a huge pass hands ops out before its visit).
-        moved.listing = self.src.remote_listing(source.folder_id)
-        if moved.listing is None:
-            moved.listing_known = False
-            self._folder_lost(moved)
+        if not self._listed_before_moving(moved):
             self._walk_state.queue.append(moved)
             return
         self._emit(
@@ -921,17 +917,27 @@ class Planner:
     def _dir_gone(self, ref: Ref, row: DirRow) -> None:
         self._to_finalize.vanished_dirs.append((join(ref.rel, row.name), row))
 
+    def _listed_before_moving(self, visit: _Visit) -> bool:
+        """List a folder before an op moves it; False when it is gone from the host, and then
+        it is created again in its place instead (folder/edit would fail, and a huge pass may
+        hand the edit out before the folder's visit). The listing waits in ``visit``."""
+        assert visit.ref.folder_id is not None
+        visit.listing = self.src.remote_listing(visit.ref.folder_id)
+        if visit.listing is None:
+            visit.listing_known = False
+            self._folder_lost(visit)
+            return False
+        return True
+
     def _folder_lost(self, visit: _Visit) -> None:
         """A folder we were going to use (moved here, or never checked) is gone remotely:
         create it again in its place; what it held is uploaded again."""
         ref = visit.ref
         if visit.parent is None or ref.dir_id is None:
             return  # the pair's root: the reconciler resolves it before planning
-        self.plan.ops = [
-            op
-            for op in self.plan.ops
-            if not (isinstance(op, MoveFolder) and op.dir_id == ref.dir_id)
-        ]
+        # No MoveFolder of it was emitted: every op that moves a folder lists it first
+        # (:meth:`_listed_before_moving`), so the choice between moving and creating it
+        # again is made once.
         op = CreateFolder(
             ref.rel,
             parent=visit.parent,
@@ -985,23 +991,23 @@ class Planner:
             assert row.folder_id is not None
             if row.folder_id in self._facts.relocated_folders:
                 self._claims.folder_ids.add(row.folder_id)
-                self._emit(
-                    MoveFolder(
-                        rel,
-                        dir_id=row.id,
-                        folder_id=row.folder_id,
-                        parent=parent,
-                        name=row.name,
-                        inode=entry.inode,
-                        new_remote_name=row.stored_name,
-                        set_parent=True,
-                        repair=True,
-                    )
-                )
                 child = Ref(rel, row.id, row.folder_id)
-                self._walk_state.queue.append(
-                    _Visit(child, True, True, parent, row.name, entry.inode)
-                )
+                visit = _Visit(child, True, True, parent, row.name, entry.inode)
+                if self._listed_before_moving(visit):
+                    self._emit(
+                        MoveFolder(
+                            rel,
+                            dir_id=row.id,
+                            folder_id=row.folder_id,
+                            parent=parent,
+                            name=row.name,
+                            inode=entry.inode,
+                            new_remote_name=row.stored_name,
+                            set_parent=True,
+                            repair=True,
+                        )
+                    )
+                self._walk_state.queue.append(visit)
             else:  # trashed remotely: create it again, upload what it held
                 target = Ref(rel, row.id, None)
                 op = CreateFolder(
