@@ -101,13 +101,14 @@ def test_status_written_to_journal_while_running(emulator, workdir: Path) -> Non
         assert journal.daemon_status()["docs"].running is False
     code, line = health(config)
     assert code == 1 and "the daemon stopped" in line
-    assert "daemon: not running (last seen 20" in status_text(config)
+    assert "daemon: not running (last seen 20" in status_text(config, code=3)
 
 
-def status_text(config: Path) -> str:
-    """`syncd status` as a user runs it beside (or after) the daemon."""
+def status_text(config: Path, code: int = 0) -> str:
+    """`syncd status` as a user runs it beside (or after) the daemon; ``code`` is the exit code
+    it must give (0 up to date, 1 failures pending, 3 daemon down)."""
     done = run_syncd("status", config=config)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     return done.stdout
 
 

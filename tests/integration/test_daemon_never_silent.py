@@ -65,8 +65,10 @@ def status_json(config: Path) -> dict[str, Any]:
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    status = json.loads(done.stdout)
+    # 0 up to date, 1 failures pending (a stalled pair among them), 3 the daemon is down.
+    assert done.returncode == status["exit_code"], done.stderr
+    return status
 
 
 def daemon_record(state_db: Path, pair: str) -> Any:
