@@ -5,33 +5,22 @@ Real subprocesses, a real emulator, a real daemon."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.journal.store import Journal
-from tests.support.cli import REPO
+from tests.support.cli import run_syncd
 from tests.support.daemon import daemon_config, running_daemon, wait_converged
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 def syncd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "syncd", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=config.parent,
-    )
+    return run_syncd(*args, config=config)
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ marker goes. Real `syncd reconcile` / `syncd status` subprocesses, real director
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
 from syncd.emulator.testing import EmulatorProcess
-from tests.support.cli import REPO
+from tests.support.cli import run_syncd
 from tests.support.daemon import running_daemon, wait_converged
 from tests.support.waiting import wait_for
 
@@ -32,15 +30,7 @@ def write_config(tmp_path: Path, api_url: str, root: Path, filters: str) -> Path
 
 
 def syncd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "syncd", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_syncd(*args, config=config)
 
 
 def remote_files(emulator: EmulatorProcess) -> dict[str, str]:
