@@ -28,6 +28,9 @@ def test_httpx_request_log_is_scrubbed(caplog: pytest.LogCaptureFixture) -> None
     install_http_log_filter()
     install_http_log_filter()  # idempotent
     caplog.set_level(logging.DEBUG)
+    # Another test may have set up syncd's logging, which quiets these two loggers for good.
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    caplog.set_level(logging.DEBUG, logger="httpcore")
     logging.getLogger("httpx").info(
         'HTTP Request: %s %s "%s"', "GET", "http://h/x?download_token=deadbeef", "200 OK"
     )
