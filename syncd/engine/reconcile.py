@@ -25,12 +25,13 @@ from syncd.engine.ops import Ref
 from syncd.engine.planner import Plan, Planner, PlanSettings
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, Intent, PairRow, api_folder_id
+from syncd.journal.rows import ACCOUNT_ROOT, Intent, PairRow
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
 from syncd.remote.models import AccountPackage, FolderListing
+from syncd.remote.paths import RemoteFolderMissing, SameName, resolve_remote_folder
 from syncd.wiring import upload_workers
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,6 @@ class PassResult:
         if self.refused is not None:
             return ExitCode.GUARD
         return ExitCode.FAILED if self.outcome.failed else ExitCode.OK
-
-    def summary_counts(self) -> dict[str, int]:
-        if self.dry_run:
-            return self.plan.counts()
-        return dict(self.outcome.counts)
 
 
 @dataclass(frozen=True)
@@ -91,16 +87,12 @@ def resolve_root_folder(
     """
     if pair.root_folder_id is not None and not lost:
         return pair.root_folder_id
-    folder_id: int = ACCOUNT_ROOT
-    for name in parts:
-        listing = client.folder_listing(api_folder_id(folder_id))
-        found = [f for f in listing.folders if f.name == name]
-        if found:
-            folder_id = min(f.id for f in found)  # twins (someone else's): take the oldest
-            continue
-        if not create:
-            return None
-        folder_id = client.folder_create(name, api_folder_id(folder_id)).id
+    try:
+        # Twins (someone else's) are settled by taking the oldest: the pass must go on.
+        found = resolve_remote_folder(client, parts, same_name=SameName.OLDEST, create=create)
+    except RemoteFolderMissing:
+        return None  # a dry run: nothing is created
+    folder_id = ACCOUNT_ROOT if found is None else found
     if create:
         with journal.transaction() as tx:
             tx.set_root_folder(pair.root_dir_id, folder_id)

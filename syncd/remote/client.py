@@ -15,7 +15,6 @@ knows nothing of syncing.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import httpx
 import structlog
@@ -329,33 +328,6 @@ class RemoteClient:
                 raise transport_error(exc, "download", self._redact) from None
         finally:
             response.close()
-
-    def download_to(self, file_id: int, dest: BinaryIO) -> str:
-        """Writes the file's bytes to ``dest`` and returns their MD5 (hex). A transfer broken
-        midway is restarted with a fresh link if ``dest`` can be rewound."""
-        start = dest.tell() if dest.seekable() else None
-        deadline = time.monotonic() + self._max_retry_time
-        attempt = 0
-        while True:
-            # Each restart (a transfer broken midway) gets its own max_retry_time for the link
-            # and the opening: the bytes already moved were progress.
-            attempt += 1
-            md5 = hashlib.md5()
-            written = 0
-            try:
-                for chunk in self.iter_download(self.file_download(file_id)):
-                    md5.update(chunk)
-                    dest.write(chunk)
-                    written += len(chunk)
-                return md5.hexdigest()
-            except TransientError as exc:
-                if written == 0 or start is None or time.monotonic() > deadline:
-                    raise
-                log.warning(
-                    "remote.download.restart", file_id=file_id, attempt=attempt, error=str(exc)
-                )
-                dest.seek(start)
-                dest.truncate()
 
     def file_info(self, file_id: int) -> RemoteFile:
         return self._file("file/info", {"file_id": str(file_id)})

@@ -15,6 +15,7 @@ from syncd.emulator import DEMO_KEY1, DEMO_KEY2, DEMO_PASSWORD, DEMO_USERNAME
 from syncd.emulator.testing import EmulatorProcess
 from syncd.remote.client import RemoteClient
 from syncd.remote.credentials import Credentials
+from syncd.remote.downloads import download_to
 from syncd.remote.errors import (
     AuthError,
     InsecureURL,
@@ -112,7 +113,7 @@ def test_file_round_trip(remote: RemoteClient, tmp_path: Path) -> None:
     assert link.file_id == up.file_id and link.filename == "renamed.txt"
     assert b"".join(remote.iter_download(link, chunk_size=4096)) == data
     sink = io.BytesIO()
-    assert remote.download_to(copy.new.id, sink) == hashlib.md5(data).hexdigest()
+    assert download_to(remote, copy.new.id, sink).md5 == hashlib.md5(data).hexdigest()
     assert sink.getvalue() == data
 
     trashed = remote.file_delete(up.file_id)
@@ -256,7 +257,7 @@ def test_download_is_never_sniffed_and_dead_links_are_not_found(
     data = b'["a json file", {"status": "error", "response": "not an answer"}]'
     up = remote.upload_file(write(tmp_path / "data.json", data), None)
     sink = io.BytesIO()
-    assert remote.download_to(up.file_id, sink) == hashlib.md5(data).hexdigest()
+    assert download_to(remote, up.file_id, sink).md5 == hashlib.md5(data).hexdigest()
     assert sink.getvalue() == data
     link = remote.file_download(up.file_id)
     remote.file_delete(up.file_id)
