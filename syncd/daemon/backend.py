@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from syncd.daemon.core import Daemon
@@ -64,25 +64,15 @@ def start_watcher(pair: PairSpec, settings: DaemonSettings, on_changes: ChangesC
 
 
 def status_record(state: PairState, *, running: bool) -> DaemonStatus:
-    """What `syncd status` and `syncd health` read of this pair, via the journal."""
+    """What `syncd status` and `syncd health` read of this pair, via the journal: every field
+    the worker's state shares with the record, plus who and whether it runs."""
+    shared = {f.name for f in fields(DaemonStatus)} & {f.name for f in fields(PairState)}
     return DaemonStatus(
         pid=os.getpid(),
         running=running,
         up_to_date=state.up_to_date,
-        queue_length=state.queue_length,
-        full_pending=state.full_pending,
-        busy=state.busy,
-        in_flight=state.in_flight,
-        last_full_reconcile=state.last_full_reconcile,
-        last_pass=state.last_pass,
-        last_error=state.last_error,
-        last_error_at=state.last_error_at,
-        consecutive_failures=state.consecutive_failures,
-        next_retry_in=state.next_retry_in,
+        **{name: getattr(state, name) for name in shared if name != "passes"},
         passes=dict(state.passes),
-        stalled_since=state.stalled_since,
-        stall_reason=state.stall_reason,
-        advice=state.advice,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 # status of a file or directory row
@@ -146,57 +146,45 @@ class DaemonStatus:
 
     def to_json(self) -> dict[str, object]:
         """The stored form (``updated_at`` lives in its own column)."""
-        return {
-            "daemon_pid": self.pid,
-            "daemon_running": self.running,
-            "up_to_date": self.up_to_date,
-            "queue_length": self.queue_length,
-            "full_pending": self.full_pending,
-            "busy": self.busy,
-            "in_flight": self.in_flight,
-            "last_full_reconcile": self.last_full_reconcile,
-            "last_pass": self.last_pass,
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
-            "consecutive_failures": self.consecutive_failures,
-            "next_retry_in": self.next_retry_in,
-            "passes": dict(self.passes or {}),
-            "stalled_since": self.stalled_since,
-            "stall_reason": self.stall_reason,
-            "advice": self.advice,
+        out = {
+            _STORED_AS.get(f.name, f.name): getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "updated_at"
         }
+        out["passes"] = dict(self.passes or {})
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, object], updated_at: float) -> DaemonStatus:
-        def num(key: str) -> float | None:
-            value = data.get(key)
-            return float(value) if isinstance(value, int | float) else None
-
-        pid = data.get("daemon_pid")
-        passes = data.get("passes")
-        busy, error = data.get("busy"), data.get("last_error")
-        reason, advice = data.get("stall_reason"), data.get("advice")
-        return cls(
-            pid=pid if isinstance(pid, int) else 0,
-            running=bool(data.get("daemon_running")),
-            up_to_date=bool(data.get("up_to_date")),
-            queue_length=int(num("queue_length") or 0),
-            full_pending=bool(data.get("full_pending")),
-            busy=busy if isinstance(busy, str) else None,
-            in_flight=int(num("in_flight") or 0),
-            last_full_reconcile=num("last_full_reconcile"),
-            last_pass=num("last_pass"),
-            last_error=error if isinstance(error, str) else None,
-            last_error_at=num("last_error_at"),
-            consecutive_failures=int(num("consecutive_failures") or 0),
-            next_retry_in=num("next_retry_in"),
-            passes=dict(passes) if isinstance(passes, dict) else {},
-            stalled_since=num("stalled_since"),
-            stall_reason=reason if isinstance(reason, str) else None,
-            advice=advice if isinstance(advice, str) else None,
-            updated_at=updated_at,
-        )
+        """The stored form read back; a value of the wrong type (a record written by another
+        version of syncd) reads as the field's empty value, never as an error."""
+        values = {
+            f.name: _coerce(str(f.type), data.get(_STORED_AS.get(f.name, f.name)))
+            for f in fields(cls)
+            if f.name != "updated_at"
+        }
+        return cls(**values, updated_at=updated_at)  # type: ignore[arg-type]
 
     def alive(self, now: float, pid_alive: bool) -> bool:
         """Running by its own word, its process exists, and its heartbeat is recent."""
         return self.running and pid_alive and now - self.updated_at < self.STALE_AFTER
+
+
+# Stored keys that differ from the field names (the format `syncd status` has always read).
+_STORED_AS = {"pid": "daemon_pid", "running": "daemon_running"}
+
+
+def _coerce(annotation: str, value: object) -> object:
+    """``value`` as the field annotated ``annotation`` holds it (see DaemonStatus.from_json)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation == "bool":
+        return bool(value)
+    if annotation == "int":
+        return int(value) if number else 0  # type: ignore[arg-type]
+    if annotation.startswith("float"):
+        return float(value) if number else None  # type: ignore[arg-type]
+    if annotation.startswith("str"):
+        return value if isinstance(value, str) else None
+    if annotation.startswith("dict"):
+        return dict(value) if isinstance(value, dict) else {}
+    raise TypeError(f"DaemonStatus has a field of a type _coerce does not know: {annotation}")

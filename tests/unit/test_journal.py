@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from pathlib import Path
@@ -156,3 +157,21 @@ def test_a_database_at_an_older_revision_is_upgraded_with_its_data(tmp_path: Pat
     assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "files_problems" in indexes
+
+
+def test_daemon_status_round_trips_and_reads_foreign_records_safely() -> None:
+    record = DaemonStatus(
+        pid=5,
+        running=True,
+        busy="full",
+        queue_length=2,
+        passes={"full": 1},
+        stalled_since=3.0,
+        stall_reason="credentials refused",
+        advice="check key1/key2",
+    )
+    stored = record.to_json()
+    assert stored["daemon_pid"] == 5 and stored["daemon_running"] is True  # the stored format
+    assert DaemonStatus.from_json(stored, 10.0) == dataclasses.replace(record, updated_at=10.0)
+    odd = DaemonStatus.from_json({"daemon_pid": True, "queue_length": "3", "busy": 4}, 1.0)
+    assert (odd.pid, odd.queue_length, odd.busy, odd.passes) == (0, 0, None, {})
