@@ -8,13 +8,13 @@ is a poll with a deadline."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from syncd.daemon.backend import PassIncomplete, RetryChange
 from syncd.daemon.pair_worker import PairWorker
+from tests.support.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,7 @@ class ScriptedSyncer:
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-    return value
+    return wait_for(condition, timeout, what)
 
 
 def test_failed_items_alone_are_retried_and_the_pair_is_not_failing() -> None:
