@@ -144,9 +144,7 @@ def test_rename_and_move_are_one_edit_each(emulator: Any, tmp_path: Path) -> Non
     assert "notes renamed.txt" in {cipher.decrypt_name(f["name"]) for f in files}
 
 
-def test_versions_area_is_encrypted_and_restores_at_a_moment(
-    emulator: Any, tmp_path: Path
-) -> None:
+def test_versions_area_is_encrypted_and_restores_at_a_moment(emulator: Any, tmp_path: Path) -> None:
     local = write_tree(tmp_path / "local", {"a.txt": b"first version\n"})
     config = encrypted_config(tmp_path, emulator.api_url, local, encryption=keys(), mode="backup")
     assert reconcile(config).returncode == 0
