@@ -261,3 +261,41 @@ def test_password_from_rclone_conf_obscured_and_from_a_file(emulator: Any, tmp_p
     missing = run_syncd("config", "check", config=by_file)
     assert missing.returncode == 2
     assert "pairs[0].encryption: no encryption password" in error_line(missing)
+
+
+def test_the_daemon_syncs_an_encrypted_pair_as_changes_happen(
+    emulator: Any, tmp_path: Path
+) -> None:
+    from tests.support.daemon import daemon_config, running_daemon
+    from tests.support.waiting import wait_for
+
+    local = write_tree(tmp_path / "local", {"first.txt": b"before the daemon\n"})
+    config = daemon_config(
+        tmp_path / "config.toml",
+        api_url=emulator.api_url,
+        state=tmp_path / "state.db",
+        pairs={"vault": (local, "Vault")},
+    )
+    with config.open("a") as fh:
+        fh.write(f'\n[pairs.encryption]\npassword = "{PASSWORD}"\npassword2 = "{PASSWORD2}"\n')
+    cipher = Cipher.from_options(keys())
+
+    def plain_names() -> set[str]:
+        try:
+            files = vault_rows(emulator.admin)[1]
+        except ValueError:  # the remote folder is not there yet
+            return set()
+        return {cipher.decrypt_name(f["name"]) for f in files}
+
+    workdir = tmp_path / "daemon"
+    workdir.mkdir()
+    with running_daemon(config, workdir) as daemon:
+        wait_for(lambda: plain_names() == {"first.txt"}, timeout=30, what="the start-up pass")
+        (local / "second.txt").write_bytes(b"written while it runs\n")
+        (local / "first.txt").rename(local / "renamed.txt")
+        wait_for(
+            lambda: plain_names() == {"renamed.txt", "second.txt"},
+            timeout=30,
+            what="the watcher's changes, encrypted",
+        )
+        assert PASSWORD not in daemon.log_text()
