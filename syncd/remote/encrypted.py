@@ -26,6 +26,7 @@ the root stays plain (as a crypt remote's own path does in rclone): :func:`plain
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import queue
@@ -33,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from syncd.crypt import (
     Cipher,
@@ -56,7 +57,13 @@ from syncd.remote.models import (
     RemoteFolder,
     UploadResult,
 )
-from syncd.remote.uploads import SMALL_UPLOAD_MAX, STREAM_CHUNK, HashingReader, UploadBody
+from syncd.remote.uploads import (
+    SMALL_UPLOAD_MAX,
+    STREAM_CHUNK,
+    FileChangedError,
+    HashingReader,
+    UploadBody,
+)
 
 if TYPE_CHECKING:
     from syncd.remote.client import RemoteClient
@@ -367,14 +374,14 @@ def _encrypted_body(
     try:
         size = os.fstat(handle.fileno()).st_size
         if size > SMALL_UPLOAD_MAX:
-            plain = HashingReader(handle, size, progress)
+            plain = _HashingAside(handle, size, progress)
             reader = _AheadReader(cipher.encrypt_stream(plain, plain_size=size))  # type: ignore[arg-type]
-            # The reader's thread stops before the file closes.
+            # Their threads stop before the file closes.
             body = UploadBody(
                 stored_name,
                 UPLOAD_CONTENT_TYPE,
                 reader=reader,  # type: ignore[arg-type]
-                to_close=[reader, handle],  # type: ignore[list-item]
+                to_close=[reader, plain, handle],  # type: ignore[list-item]
             )
             return body, plain.hexdigest
         reader_all = HashingReader(handle, size, progress)
@@ -389,6 +396,52 @@ def _encrypted_body(
     assert len(content) == encrypted_size(size)
     body = UploadBody(stored_name, UPLOAD_CONTENT_TYPE, content=content, _md5=md5)
     return body, lambda: plain_md5
+
+
+class _HashingAside(HashingReader):
+    """A :class:`HashingReader` whose MD5 runs on a thread of its own: the plaintext's MD5
+    (for the journal) then overlaps the encryption, which hashes the ciphertext too."""
+
+    def __init__(
+        self, raw: BinaryIO, size: int, progress: Callable[[int], None] | None = None
+    ) -> None:
+        super().__init__(raw, size, progress)
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(16)
+        self._hasher = threading.Thread(target=self._hash, name="syncd-md5", daemon=True)
+        self._hasher.start()
+
+    def _hash(self) -> None:
+        md5 = self._md5
+        while (piece := self._pieces.get()) is not None:
+            md5.update(piece)
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._size - self._pos
+        if remaining <= 0:
+            return b""
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        chunk = self._raw.read(want)
+        if not chunk:
+            raise FileChangedError("file shrank while uploading")
+        self._pos += len(chunk)
+        self._pieces.put(chunk)
+        if self._progress is not None:
+            self._progress(self._pos)
+        return chunk
+
+    def hexdigest(self) -> str:
+        """The MD5 of everything read (waits for the hashing thread to catch up)."""
+        self.close()
+        return self._md5.hexdigest()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        raise io.UnsupportedOperation("a retry opens a new body")
+
+    def close(self) -> None:
+        if self._hasher.is_alive():
+            self._pieces.put(None)
+            self._hasher.join()
+        super().close()
 
 
 class _AheadReader:

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from syncd.crypt import Cipher, encrypted_size, obscure
 from syncd.emulator.testing import MUTATING_ACTIONS
 from tests.support.cli import error_line, run_syncd
@@ -162,14 +164,16 @@ def test_versions_area_is_encrypted_and_restores_at_a_moment(emulator: Any, tmp_
     assert not (restored / ".syncd-versions").exists()
 
 
+@pytest.mark.parametrize("switched", ["password", "password2"])
 def test_wrong_password_is_refused_before_anything_is_written(
-    emulator: Any, tmp_path: Path
+    emulator: Any, tmp_path: Path, switched: str
 ) -> None:
     local = write_tree(tmp_path / "local", TREE)
     config = encrypted_config(tmp_path, emulator.api_url, local, encryption=keys())
     assert reconcile(config).returncode == 0
     (local / "new.txt").write_bytes(b"would be uploaded\n")
-    wrong = encrypted_config(tmp_path, emulator.api_url, local, encryption=keys("not it"))
+    other_key = {**keys(), switched: "not it"}
+    wrong = encrypted_config(tmp_path, emulator.api_url, local, encryption=other_key)
     emulator.admin.reset_counts()
     result = reconcile(wrong)
     assert result.returncode == 2, result.stdout + result.stderr
