@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from syncd.crypt import (
     Cipher,
@@ -48,6 +48,7 @@ from syncd.crypt import (
     encrypted_size,
 )
 from syncd.errors import ExitCode, UserError
+from syncd.remote.client import UPLOAD_CONTENT_TYPE, RemoteClient
 from syncd.remote.errors import Refused, RemoteError
 from syncd.remote.models import (
     CopyResult,
@@ -65,12 +66,8 @@ from syncd.remote.uploads import (
     UploadBody,
 )
 
-if TYPE_CHECKING:
-    from syncd.remote.client import RemoteClient
-
 log = logging.getLogger(__name__)
 
-UPLOAD_CONTENT_TYPE = "application/octet-stream"
 EXAMPLES = 3  # names quoted in a mismatch message
 
 
