@@ -32,12 +32,14 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from syncd.crypt import (
     Cipher,
+    ContentAuthError,
     ContentError,
     CryptError,
     EncryptingReader,
@@ -103,6 +105,7 @@ class EncryptedClient:
         self._lock = threading.Lock()
         self._reported: set[tuple[int | None, str]] = set()
         self.undecryptable: list[tuple[int | None, str]] = []  # (folder id, stored name)
+        self._key_checked = False  # obfuscate/off names: one file's content checked the key
 
     def __getattr__(self, name: str) -> Any:
         # Everything that carries no name or content (limits, stats, auth, deletes, moves).
@@ -196,7 +199,37 @@ class EncryptedClient:
             raise self._mismatch(parent_folder_id, wrong, foreign)
         for name in wrong + foreign:
             self._report(parent_folder_id, name)
+        if files and not self._key_checked and cipher.options.filename_encryption != "standard":
+            self._check_key_by_content(min(files, key=lambda f: f.size))
         return FolderListing(folders, files)
+
+    def _check_key_by_content(self, sample: RemoteFile) -> None:
+        """Names made with ``obfuscate`` or ``off`` carry no authentication: the first block
+        of one file (the smallest of the first listing that has files) tells a wrong password
+        instead, before the caller decides anything. Once per client (per pass)."""
+        decryptor = self.cipher.decryptor()
+        try:
+            link = self.plain.file_download(sample.id)
+            with closing(self.plain.iter_download(link)) as chunks:
+                for chunk in chunks:
+                    if decryptor.update(chunk):
+                        break  # one whole block authenticated: enough
+                else:
+                    decryptor.finalize()
+        except ContentAuthError:
+            raise CryptMismatch(
+                f"{'pair ' + repr(self.pair) + ': ' if self.pair else ''}remote file "
+                f"#{sample.id} does not decrypt with the configured encryption password: wrong "
+                "password or password2, or another key's data — set the password this folder "
+                "was encrypted with, or use another remote folder"
+            ) from None
+        except ContentError:
+            raise CryptMismatch(
+                f"{'pair ' + repr(self.pair) + ': ' if self.pair else ''}remote file "
+                f"#{sample.id} is not rclone-crypt data: the folder was synced without "
+                "encryption — give the encrypted pair an empty remote folder"
+            ) from None
+        self._key_checked = True
 
     def _mismatch(
         self, folder_id: int | None, wrong: list[str], foreign: list[str]

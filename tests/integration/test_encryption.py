@@ -303,3 +303,27 @@ def test_the_daemon_syncs_an_encrypted_pair_as_changes_happen(
             what="the watcher's changes, encrypted",
         )
         assert PASSWORD not in daemon.log_text()
+
+
+def test_a_wrong_password_with_unencrypted_names_is_told_by_the_content(
+    emulator: Any, tmp_path: Path
+) -> None:
+    local = write_tree(tmp_path / "local", TREE)
+    off = {**keys(), "filename_encryption": "off"}
+    config = encrypted_config(tmp_path, emulator.api_url, local, encryption=off)
+    assert reconcile(config).returncode == 0
+    _, files = vault_rows(emulator.admin)
+    assert "notes.txt.bin" in {f["name"] for f in files}  # names readable, contents not
+    (local / "new.txt").write_bytes(b"would be uploaded\n")
+    wrong = encrypted_config(
+        tmp_path, emulator.api_url, local, encryption={**off, "password": "not it"}
+    )
+    emulator.admin.reset_counts()
+    result = reconcile(wrong)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not decrypt with the configured encryption password" in error_line(result)
+    assert mutations(emulator.admin) == {}
+    right = encrypted_config(tmp_path, emulator.api_url, local, encryption=off)  # rewritten
+    emulator.admin.reset_counts()
+    assert reconcile(right).returncode == 0  # the right one still works: one upload
+    assert mutations(emulator.admin) == {"file/upload": 1}
