@@ -16,6 +16,7 @@ import pytest
 
 from syncd.crypt import Cipher, encrypted_size, obscure
 from syncd.emulator.testing import MUTATING_ACTIONS
+from tests.integration.test_versions_journey import _moment
 from tests.support.cli import error_line, run_syncd
 from tests.support.restore import restore_config
 from tests.support.trees import md5_tree, write_tree
@@ -150,6 +151,7 @@ def test_versions_area_is_encrypted_and_restores_at_a_moment(emulator: Any, tmp_
     local = write_tree(tmp_path / "local", {"a.txt": b"first version\n"})
     config = encrypted_config(tmp_path, emulator.api_url, local, encryption=keys(), mode="backup")
     assert reconcile(config).returncode == 0
+    between = _moment()
     (local / "a.txt").write_bytes(b"second version, longer\n")
     assert reconcile(config).returncode == 0
     folders, files = vault_rows(emulator.admin)
@@ -162,6 +164,13 @@ def test_versions_area_is_encrypted_and_restores_at_a_moment(emulator: Any, tmp_
     assert done.returncode == 0, done.stdout + done.stderr
     assert (restored / "a.txt").read_bytes() == b"second version, longer\n"
     assert not (restored / ".syncd-versions").exists()
+    past = tmp_path / "past"
+    at = between.isoformat()
+    done = run_syncd("restore", "--pair", "vault", "--at", at, str(past), config=config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (past / "a.txt").read_bytes() == b"first version\n"  # times read from decrypted names
+    status = run_syncd("status", config=config)
+    assert status.returncode == 0, status.stdout + status.stderr
 
 
 @pytest.mark.parametrize("switched", ["password", "password2"])
