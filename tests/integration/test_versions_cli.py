@@ -1,0 +1,176 @@
+"""`syncd versions`, `syncd restore --path/--version-id` and the history line of `syncd status`,
+on one backup history built by real passes against the emulator.
+
+The history (pair "docs", backup mode): a.txt uploaded three times (two versions and the live
+copy), sub/c.txt live, gone/x.txt and gone/deep/y.txt removed with their directory (one
+versioned folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import error_line, run_syncd
+from tests.support.reconcile import Syncer, pair_config
+from tests.support.trees import md5_bytes, md5_tree
+
+A = [b"a: one\n", b"a: two, longer\n", b"a: three, the newest\n"]
+C, X, Y = b"c: live\n", b"x: removed with gone/\n", b"y: deep in gone/\n"
+
+
+@pytest.fixture
+def history(emulator: Any, tmp_path: Path) -> dict[str, Any]:
+    local = tmp_path / "docs"
+    (local / "sub").mkdir(parents=True)
+    (local / "gone" / "deep").mkdir(parents=True)
+    config = pair_config(tmp_path, emulator.api_url, local, mode="backup")
+    syncer = Syncer(config)
+    (local / "sub" / "c.txt").write_bytes(C)
+    (local / "gone" / "x.txt").write_bytes(X)
+    (local / "gone" / "deep" / "y.txt").write_bytes(Y)
+    mtimes = {}
+    for data in A:
+        (local / "a.txt").write_bytes(data)
+        if data == A[-1]:
+            shutil.rmtree(local / "gone")
+            os.utime(local / "a.txt", ns=(1_600_000_000_000_000_000,) * 2)
+            mtimes["a.txt"] = 1_600_000_000_000_000_000
+        assert syncer.run().exit_code == 0
+    syncer.close()
+    return {"config": config, "local": local, "mtimes": mtimes, "tmp": tmp_path}
+
+
+def _versions(config: Path, *args: str) -> Any:
+    result = run_syncd("versions", "--json", *args, config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def _drop_journal(config: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{config.parent / 'state.db'}{suffix}").unlink(missing_ok=True)
+
+
+def test_versions_of_a_file_and_of_a_directory_with_and_without_the_journal(
+    history: dict[str, Any], emulator: Any
+) -> None:
+    config: Path = history["config"]
+    doc = _versions(config, "--pair", "docs", "a.txt")
+    assert doc["kind"] == "file" and doc["path"] == "a.txt"
+    rows = doc["versions"]
+    assert [r["state"] for r in rows] == ["version", "version", "current"]
+    assert [r["size"] for r in rows] == [len(a) for a in A]
+    files = {f["id"]: f for f in emulator.admin.tree()["files"]}
+    assert [files[r["id"]]["md5"] for r in rows] == [md5_bytes(a) for a in A]
+    # Validity intervals chain: each version is retired once its successor is live (it ends
+    # just after the next one begins); all UTC ISO 8601.
+    for older, newer in zip(rows, rows[1:], strict=False):
+        assert older["from"] <= newer["from"] <= older["to"]
+    assert all(r["from"].endswith("Z") for r in rows) and rows[2]["to"] is None
+
+    # A local path finds its pair by itself.
+    by_local = _versions(config, str(history["local"] / "a.txt"))
+    assert by_local["versions"] == rows
+
+    # The directory: what was removed under the pair's root, and under gone/.
+    root = _versions(config, "--pair", "docs", "/")
+    assert root["kind"] == "dir"
+    kinds = sorted((r["path"], r["kind"]) for r in root["versions"])
+    assert kinds == [("a.txt", "file"), ("a.txt", "file"), ("gone", "folder")]
+    gone = _versions(config, "--pair", "docs", "gone")
+    assert gone["kind"] == "dir"
+    assert sorted(r["path"] for r in gone["versions"]) == ["gone", "gone/deep/y.txt", "gone/x.txt"]
+    y = _versions(config, "--pair", "docs", "gone/deep/y.txt")["versions"]
+    assert len(y) == 1 and y[0]["state"] == "version" and files[y[0]["id"]]["md5"] == md5_bytes(Y)
+
+    # The text form: one line per version, the live copy marked.
+    text = run_syncd("versions", "--pair", "docs", "a.txt", config=config)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.count("\n") == 4 and "(current)" in text.stdout
+
+    _drop_journal(config)
+    without = _versions(config, "--pair", "docs", "a.txt")["versions"]
+    assert [(r["id"], r["state"], r["to"]) for r in without] == [
+        (r["id"], r["state"], r["to"]) for r in rows
+    ]
+    assert without[2]["from"] == rows[1]["to"]  # the newest version's end, from its name
+    assert sorted(r["path"] for r in _versions(config, "--pair", "docs", "gone")["versions"]) == [
+        "gone",
+        "gone/deep/y.txt",
+        "gone/x.txt",
+    ]
+
+
+def test_versions_refuses_unknown_pair_and_path_in_one_line(history: dict[str, Any]) -> None:
+    config: Path = history["config"]
+    unknown_pair = run_syncd("versions", "--pair", "nope", "a.txt", config=config)
+    assert unknown_pair.returncode == 2
+    assert "nope" in error_line(unknown_pair)
+    nowhere = run_syncd("versions", "--pair", "docs", "never/was.txt", config=config)
+    assert nowhere.returncode == 2
+    line = error_line(nowhere)
+    assert "never/was.txt" in line and "check the path" in line, nowhere.stderr
+
+
+def test_restore_a_part_and_one_version(history: dict[str, Any]) -> None:
+    config: Path = history["config"]
+    tmp: Path = history["tmp"]
+    # --path: a directory of the live tree, at its own place under DEST.
+    dest = tmp / "part"
+    result = run_syncd("restore", "--pair", "docs", "--path", "sub", str(dest), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(dest) == {"sub/c.txt": md5_bytes(C)}
+    # --path with --at: a removed directory as it was before the last pass.
+    rows = _versions(config, "--pair", "docs", "a.txt")["versions"]
+    at = rows[1]["from"]  # when the second upload of a.txt became live: gone/ still existed
+    dest = tmp / "part-then"
+    result = run_syncd(
+        "restore", "--pair", "docs", "--path", "gone", "--at", at, str(dest), config=config
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(dest) == {"gone/x.txt": md5_bytes(X), "gone/deep/y.txt": md5_bytes(Y)}
+    # --path to a single file, at the moment its first version was live.
+    dest = tmp / "file-then"
+    result = run_syncd(
+        "restore",
+        "--pair",
+        "docs",
+        "--path",
+        "a.txt",
+        "--at",
+        rows[0]["from"],
+        str(dest),
+        config=config,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(dest) == {"a.txt": md5_bytes(A[0])}
+    # A path that is nowhere: one line, nothing written.
+    dest = tmp / "nothing"
+    result = run_syncd("restore", "--pair", "docs", "--path", "no/such", str(dest), config=config)
+    assert result.returncode == 2 and "no/such" in error_line(result)
+    assert not dest.exists() or not any(dest.iterdir())
+
+    # --version-id: that version's bytes under the original name.
+    dest = tmp / "one"
+    result = run_syncd(
+        "restore", "--pair", "docs", "--version-id", str(rows[1]["id"]), str(dest), config=config
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(dest) == {"a.txt": md5_bytes(A[1])}
+
+
+def test_restore_sets_the_modification_time_the_journal_knows(history: dict[str, Any]) -> None:
+    config: Path = history["config"]
+    dest = history["tmp"] / "timed"
+    result = run_syncd("restore", "--pair", "docs", str(dest), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (dest / "a.txt").stat().st_mtime_ns == history["mtimes"]["a.txt"]
+    assert (dest / "sub" / "c.txt").stat().st_mtime_ns == (
+        history["local"] / "sub" / "c.txt"
+    ).stat().st_mtime_ns
