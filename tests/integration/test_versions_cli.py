@@ -8,6 +8,7 @@ versioned folder).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -70,7 +71,7 @@ def test_versions_of_a_file_and_of_a_directory_with_and_without_the_journal(
     assert [files[r["id"]]["md5"] for r in rows] == [md5_bytes(a) for a in A]
     # Validity intervals chain: each version is retired once its successor is live (it ends
     # just after the next one begins); all UTC ISO 8601.
-    for older, newer in zip(rows, rows[1:], strict=False):
+    for older, newer in itertools.pairwise(rows):
         assert older["from"] <= newer["from"] <= older["to"]
     assert all(r["from"].endswith("Z") for r in rows) and rows[2]["to"] is None
 
