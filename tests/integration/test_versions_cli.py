@@ -175,3 +175,19 @@ def test_restore_sets_the_modification_time_the_journal_knows(history: dict[str,
     assert (dest / "sub" / "c.txt").stat().st_mtime_ns == (
         history["local"] / "sub" / "c.txt"
     ).stat().st_mtime_ns
+
+
+def test_status_shows_what_the_history_holds_without_asking_the_host(
+    history: dict[str, Any], emulator: Any
+) -> None:
+    config: Path = history["config"]
+    emulator.admin.reset_counts()
+    result = run_syncd("status", "--json", config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert emulator.admin.counts() == {} or not any(emulator.admin.counts().values())
+    entry = json.loads(result.stdout)["pairs"][0]
+    # Two old uploads of a.txt, and gone/ kept whole with its two files.
+    assert entry["history"]["versions"] == 4
+    assert entry["history"]["bytes"] == len(A[0]) + len(A[1]) + len(X) + len(Y)
+    text = run_syncd("status", config=config)
+    assert "history: 4 versions" in text.stdout, text.stdout
