@@ -191,3 +191,24 @@ def test_status_shows_what_the_history_holds_without_asking_the_host(
     assert entry["history"]["bytes"] == len(A[0]) + len(A[1]) + len(X) + len(Y)
     text = run_syncd("status", config=config)
     assert "history: 4 versions" in text.stdout, text.stdout
+
+
+def test_a_local_entry_named_like_the_versions_area_is_refused_not_synced(
+    emulator: Any, tmp_path: Path
+) -> None:
+    local = tmp_path / "docs"
+    (local / ".syncd-versions").mkdir(parents=True)
+    (local / ".syncd-versions" / "mine.txt").write_bytes(b"not syncd's\n")
+    (local / "sub").mkdir()
+    (local / "sub" / ".syncd-versions").write_bytes(b"a file of that name\n")
+    (local / "kept.txt").write_bytes(b"synced\n")
+    config = pair_config(tmp_path, emulator.api_url, local, mode="backup")
+    result = run_syncd("reconcile", "--pair", "docs", config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in (".syncd-versions", "sub/.syncd-versions"):
+        line = next(x for x in result.stdout.splitlines() if f"skipped {path}:" in x)
+        assert "reserved" in line and "rename it" in line, line
+    names = {f["name"] for f in emulator.admin.tree()["files"] if f["status"] == "active"}
+    assert names == {"kept.txt"}
+    status = json.loads(run_syncd("status", "--json", config=config).stdout)
+    assert status["pairs"][0]["last_run"]["counts"]["not synced"] == 2
