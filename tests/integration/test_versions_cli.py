@@ -212,3 +212,24 @@ def test_a_local_entry_named_like_the_versions_area_is_refused_not_synced(
     assert names == {"kept.txt"}
     status = json.loads(run_syncd("status", "--json", config=config).stdout)
     assert status["pairs"][0]["last_run"]["counts"]["not synced"] == 2
+
+
+def test_unattributed_same_name_uploads_the_newest_keeps_the_name_and_the_report_says_so(
+    emulator: Any, tmp_path: Path
+) -> None:
+    from tests.support.restore import add_file, add_folder
+
+    backup = add_folder(emulator.admin, None, "Backup")
+    folder = add_folder(emulator.admin, backup, "docs")
+    ids = [add_file(emulator.admin, folder, "a.txt", f"upload {i}\n".encode()) for i in range(3)]
+    config = pair_config(tmp_path, emulator.api_url, tmp_path / "docs", mode="backup")
+    dest = tmp_path / "dest"
+    result = run_syncd("restore", "--pair", "docs", "--json", str(dest), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (dest / "a.txt").read_bytes() == b"upload 2\n"  # the newest upload (highest id)
+    renamed = json.loads(result.stdout)["renamed"]
+    assert sorted(r["local"] for r in renamed) == ["a (2).txt", "a (3).txt"]
+    for item in renamed:
+        assert f"id {ids[2]}, the newest upload, keeps the name" in item["reason"]
+        written = int(item["reason"].split(": id ")[1].split()[0])
+        assert (dest / item["local"]).read_bytes() == f"upload {ids.index(written)}\n".encode()
