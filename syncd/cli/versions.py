@@ -56,6 +56,8 @@ def _print(listing: object, pair: PairConfig, as_json: bool, out: TextIO) -> Non
     else:
         title = f"pair {pair.name}: {shown} ({len(listing.entries)} versions)"
     print(title, file=out)
+    if listing.entries:
+        print(f"  {'FROM (UTC)':<24}  {'TO (UTC)':<24}  {'SIZE':>12}  ID", file=out)
     for e in listing.entries:
         j = e.to_json()
         to = j["to"] or "now"

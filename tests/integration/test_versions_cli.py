@@ -93,7 +93,7 @@ def test_versions_of_a_file_and_of_a_directory_with_and_without_the_journal(
     # The text form: one line per version, the live copy marked.
     text = run_syncd("versions", "--pair", "docs", "a.txt", config=config)
     assert text.returncode == 0, text.stderr
-    assert text.stdout.count("\n") == 4 and "(current)" in text.stdout
+    assert text.stdout.count("\n") == 5 and "(current)" in text.stdout  # title, header, 3
 
     _drop_journal(config)
     without = _versions(config, "--pair", "docs", "a.txt")["versions"]
@@ -233,3 +233,60 @@ def test_unattributed_same_name_uploads_the_newest_keeps_the_name_and_the_report
         assert f"id {ids[2]}, the newest upload, keeps the name" in item["reason"]
         written = int(item["reason"].split(": id ")[1].split()[0])
         assert (dest / item["local"]).read_bytes() == f"upload {ids.index(written)}\n".encode()
+
+
+def test_restore_after_losing_the_disk_and_the_journal_costs_what_the_readme_says(
+    history: dict[str, Any], emulator: Any
+) -> None:
+    """The README's figures ("Backups and history"): per restore, 1 authorize and 1
+    account/package; 1 folder/listing per level of the pair's remote path and per folder
+    walked; 2 calls per file downloaded (file/download and the download itself); with --at and
+    no journal, 1 file/info per live file that has no version."""
+    config: Path = history["config"]
+    local: Path = history["local"]
+    expected_now = md5_tree(local)
+    at = _versions(config, "--pair", "docs", "a.txt")["versions"][1]["from"]
+    _drop_journal(config)
+    shutil.rmtree(local)
+
+    emulator.admin.reset_counts()
+    result = run_syncd("restore", "--pair", "docs", str(local), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(local) == expected_now
+    counts = {k: v for k, v in emulator.admin.counts().items() if v}
+    # Backup/docs: 2 levels; docs and sub walked; a.txt and sub/c.txt downloaded.
+    assert counts == {
+        "authorize": 1,
+        "account/package": 1,
+        "folder/listing": 2 + 2,
+        "file/download": 2,
+        "download": 2,
+    }
+    # The journal was rebuilt: the next pass uploads nothing.
+    emulator.admin.reset_counts()
+    again = run_syncd("reconcile", "--pair", "docs", config=config)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not emulator.admin.counts().get("file/upload")
+
+    _drop_journal(config)
+    emulator.admin.reset_counts()
+    dest = history["tmp"] / "then"
+    result = run_syncd("restore", "--pair", "docs", "--at", at, str(dest), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert md5_tree(dest) == {
+        "a.txt": md5_bytes(A[1]),
+        "sub/c.txt": md5_bytes(C),
+        "gone/x.txt": md5_bytes(X),
+        "gone/deep/y.txt": md5_bytes(Y),
+    }
+    counts = {k: v for k, v in emulator.admin.counts().items() if v}
+    # 2 levels; docs, its versions area, sub, the kept gone/ and gone/deep walked; 4 files;
+    # sub/c.txt has no version, so its upload date is asked once.
+    assert counts == {
+        "authorize": 1,
+        "account/package": 1,
+        "folder/listing": 2 + 5,
+        "file/download": 4,
+        "download": 4,
+        "file/info": 1,
+    }
