@@ -123,7 +123,8 @@ def run_restore(
         root_id, label = _root_folder(client, request, pair, known)
         source: Any = client
         if request.version_id is not None:
-            source, root_id = _one_version(client, request.version_id), OneFile.ROOT
+            source = _one_version(client, request.version_id, root_id, label)
+            root_id = OneFile.ROOT
         elif at_ns is not None:
             from syncd.restore.history import HistoryView
 
@@ -201,8 +202,10 @@ def _only_path(
     return PathFilter(source, root_id, parts)
 
 
-def _one_version(client: RemoteClient, file_id: int) -> Any:
-    """A one-file source: version ``file_id`` under its original name."""
+def _one_version(client: RemoteClient, file_id: int, root_id: int | None, label: str) -> Any:
+    """A one-file source: version ``file_id`` under its original name. The file must lie in
+    the pair's remote folder (the live tree or its versions area): one ``folder/info`` per
+    level between them."""
     from syncd.remote.errors import NotFound
     from syncd.restore.versions import OneFile, original_name
 
@@ -218,7 +221,23 @@ def _one_version(client: RemoteClient, file_id: int) -> Any:
             f"--version-id {file_id}: that file is in the host's trash ({info.status}) — "
             "restore it from the trash on the web site first"
         )
+    if not _inside(client, info.folder_id, root_id):
+        raise UserError(
+            f"--version-id {file_id}: that file is not in {label or 'the account root'} — "
+            "list the pair's versions and their ids with `syncd versions PATH`"
+        )
     return OneFile(client, info._replace(name=original_name(info.name), folder_id=None))
+
+
+def _inside(client: RemoteClient, folder_id: int | None, root_id: int | None) -> bool:
+    """True when remote folder ``folder_id`` is ``root_id`` or below it."""
+    for _ in range(256):  # deeper than any real tree; a cycle on the host must not hang us
+        if root_id is None or folder_id == root_id:
+            return True
+        if folder_id is None:
+            return False
+        folder_id = client.folder_info(folder_id).parent_id
+    return False
 
 
 def _moment(text: str | None) -> int | None:

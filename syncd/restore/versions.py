@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd.history.names import VERSIONS_DIR, parse_versioned_name
+from syncd.history.names import VERSIONS_DIR, VersionName, parse_versioned_name
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
-from syncd.remote.models import FolderListing, RemoteFile
+from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
 
 CURRENT = "current"
 VERSION = "version"
@@ -50,7 +50,7 @@ class VersionEntry:
 
     path: str  # relative to the pair's root
     remote_id: int
-    size: int | None  # a versioned folder's: the bytes directly in it (what the host says)
+    size: int | None  # a versioned folder's: every byte it holds
     live_from_ns: int | None  # None: unknown
     live_to_ns: int | None  # None: still live
     state: str  # CURRENT | VERSION | DUPLICATE
@@ -217,7 +217,7 @@ class VersionFinder:
             for sub in listing.folders:
                 parsed = parse_versioned_name(sub.name)
                 if parsed is not None and parsed.matches(name):
-                    out.append(_folder_entry(path, sub.id, sub.name, sub.total_size, parsed))
+                    out.append(_folder_entry(path, sub, self._tree_size(sub), parsed))
         return out
 
     def _directory(
@@ -251,16 +251,28 @@ class VersionFinder:
             for sub in listing.folders:
                 parsed = parse_versioned_name(sub.name) if place.kind == "area" else None
                 if parsed is not None:
-                    entries.append(
-                        _folder_entry(
-                            _join(rel, parsed.original), sub.id, sub.name, sub.total_size, parsed
-                        )
-                    )
+                    size = self._tree_size(sub)
+                    entries.append(_folder_entry(_join(rel, parsed.original), sub, size, parsed))
                 else:
                     stack.append((_Place(sub.id, place.kind, place.interval), _join(rel, sub.name)))
         return VersionListing(path, "dir", sorted(entries, key=_order), self.info_calls)
 
     # -- plumbing --------------------------------------------------------------------------------
+
+    def _tree_size(self, folder: RemoteFolder) -> int | None:
+        """The bytes a folder holds at any depth: listings report only the files directly in
+        a folder, so each subfolder that has subfolders of its own is listed once."""
+        if folder.total_size is None:
+            return None
+        total = folder.total_size
+        if folder.child_folder_count == 0:
+            return total
+        for sub in self._list(folder.id).folders:
+            size = self._tree_size(sub)
+            if size is None:
+                return None
+            total += size
+        return total
 
     def _uploaded(self, file_id: int) -> int | None:
         self.info_calls += 1
@@ -280,10 +292,10 @@ class VersionFinder:
 
 
 def _folder_entry(
-    path: str, folder_id: int, name: str, size: int | None, parsed: Any
+    path: str, folder: RemoteFolder, size: int | None, parsed: VersionName
 ) -> VersionEntry:
     return VersionEntry(
-        path, folder_id, size, parsed.live_from_ns, parsed.live_to_ns, VERSION, name, True
+        path, folder.id, size, parsed.live_from_ns, parsed.live_to_ns, VERSION, folder.name, True
     )
 
 

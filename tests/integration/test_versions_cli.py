@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.cli import error_line, run_syncd
 from tests.support.reconcile import Syncer, pair_config
+from tests.support.restore import add_file, add_folder
 from tests.support.trees import md5_bytes, md5_tree
 
 A = [b"a: one\n", b"a: two, longer\n", b"a: three, the newest\n"]
@@ -84,6 +85,8 @@ def test_versions_of_a_file_and_of_a_directory_with_and_without_the_journal(
     assert root["kind"] == "dir"
     kinds = sorted((r["path"], r["kind"]) for r in root["versions"])
     assert kinds == [("a.txt", "file"), ("a.txt", "file"), ("gone", "folder")]
+    gone_row = next(r for r in root["versions"] if r["kind"] == "folder")
+    assert gone_row["size"] == len(X) + len(Y)  # every byte it holds, gone/deep/ too
     gone = _versions(config, "--pair", "docs", "gone")
     assert gone["kind"] == "dir"
     assert sorted(r["path"] for r in gone["versions"]) == ["gone", "gone/deep/y.txt", "gone/x.txt"]
@@ -119,7 +122,7 @@ def test_versions_refuses_unknown_pair_and_path_in_one_line(history: dict[str, A
     assert "never/was.txt" in line and "check the path" in line, nowhere.stderr
 
 
-def test_restore_a_part_and_one_version(history: dict[str, Any]) -> None:
+def test_restore_a_part_and_one_version(history: dict[str, Any], emulator: Any) -> None:
     config: Path = history["config"]
     tmp: Path = history["tmp"]
     # --path: a directory of the live tree, at its own place under DEST.
@@ -164,6 +167,14 @@ def test_restore_a_part_and_one_version(history: dict[str, Any]) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert md5_tree(dest) == {"a.txt": md5_bytes(A[1])}
+    # A file of another folder is not this pair's version: refused, nothing written.
+    other = add_file(emulator.admin, None, "other.txt", b"not in the pair\n")
+    dest = tmp / "other"
+    result = run_syncd(
+        "restore", "--pair", "docs", "--version-id", str(other), str(dest), config=config
+    )
+    assert result.returncode == 2 and "not in Backup/docs" in error_line(result), result.stderr
+    assert not dest.exists() or not any(dest.iterdir())
 
 
 def test_restore_sets_the_modification_time_the_journal_knows(history: dict[str, Any]) -> None:
@@ -217,8 +228,6 @@ def test_a_local_entry_named_like_the_versions_area_is_refused_not_synced(
 def test_unattributed_same_name_uploads_the_newest_keeps_the_name_and_the_report_says_so(
     emulator: Any, tmp_path: Path
 ) -> None:
-    from tests.support.restore import add_file, add_folder
-
     backup = add_folder(emulator.admin, None, "Backup")
     folder = add_folder(emulator.admin, backup, "docs")
     ids = [add_file(emulator.admin, folder, "a.txt", f"upload {i}\n".encode()) for i in range(3)]
