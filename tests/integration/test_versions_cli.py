@@ -299,3 +299,25 @@ def test_restore_after_losing_the_disk_and_the_journal_costs_what_the_readme_say
         "download": 4,
         "file/info": 1,
     }
+
+
+def test_status_counts_follow_a_prune(emulator: Any, tmp_path: Path) -> None:
+    local = tmp_path / "docs"
+    (local / "old").mkdir(parents=True)
+    (local / "old" / "x.txt").write_bytes(X)
+    (local / "old" / "y.txt").write_bytes(Y)
+    config = pair_config(tmp_path, emulator.api_url, local, mode="backup")
+    with config.open("a") as fh:
+        fh.write("versions = { keep_last = 1 }\n")
+    syncer = Syncer(config)
+    for data in A:
+        (local / "a.txt").write_bytes(data)
+        if data == A[-1]:
+            shutil.rmtree(local / "old")
+        assert syncer.run(force_deletes=True).exit_code == 0  # old/ is 2 of 3 files
+    syncer.close()
+    history = json.loads(run_syncd("status", "--json", config=config).stdout)["pairs"][0]
+    # Of a.txt's two old uploads the newest is kept; old/ is kept whole with its two files.
+    assert history["history"]["versions"] == 1 + 2
+    assert history["history"]["bytes"] == len(A[1]) + len(X) + len(Y)
+    assert history["history"]["counted"] is not None
