@@ -9,7 +9,7 @@ from typing import TextIO
 
 import click
 
-from syncd.cli.app import App, SyncdCommand, pass_app
+from syncd.cli.app import App, SyncdCommand, complete_pair_names, pass_app
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
 
@@ -72,7 +72,13 @@ def _print(listing: object, pair: PairConfig, as_json: bool, out: TextIO) -> Non
 
 
 @click.command(cls=SyncdCommand)
-@click.option("--pair", metavar="NAME", default=None, help="The pair (default: found from PATH).")
+@click.option(
+    "--pair",
+    metavar="NAME",
+    default=None,
+    help="The pair (default: found from PATH).",
+    shell_complete=complete_pair_names,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 @click.argument("path")
 @pass_app
