@@ -199,7 +199,7 @@ def _only_path(
             "check the path (relative to the restored folder; names are case-sensitive), "
             "or list it with `syncd versions`"
         )
-    return PathFilter(source, root_id, parts)
+    return probe
 
 
 def _one_version(client: RemoteClient, file_id: int, root_id: int | None, label: str) -> Any:

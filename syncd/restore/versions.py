@@ -321,13 +321,22 @@ class PathFilter:
         self.source = source
         self.parts = tuple(parts)
         self._depth: dict[int | None, int] = {root: 0}
+        self._chain: dict[int | None, FolderListing] = {}
         self.found = False
 
     def folder_listing(self, folder_id: int | None) -> FolderListing:
-        listing: FolderListing = self.source.folder_listing(folder_id)
         depth = self._depth.get(folder_id)
         if depth is None or depth >= len(self.parts):
+            listing: FolderListing = self.source.folder_listing(folder_id)
             return listing
+        cached = self._chain.get(folder_id)
+        if cached is not None:  # the chain is listed once to check the path, then restored
+            return cached
+        listing = self._narrow(self.source.folder_listing(folder_id), depth)
+        self._chain[folder_id] = listing
+        return listing
+
+    def _narrow(self, listing: FolderListing, depth: int) -> FolderListing:
         name = self.parts[depth]
         folders = [f for f in listing.folders if f.name == name]
         last = depth == len(self.parts) - 1
