@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from syncd.cli.app import App, SyncdCommand, complete_pair_names, pass_app
 from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
+
+if TYPE_CHECKING:  # the listing pulls in the client (httpx): imported when the command runs
+    from syncd.restore.versions import VersionListing
 
 
 def pair_and_path(config: Config, pair_name: str | None, path: str) -> tuple[PairConfig, str]:
@@ -36,10 +39,7 @@ def pair_and_path(config: Config, pair_name: str | None, path: str) -> tuple[Pai
     return candidates[0], path.strip("/") + trailing
 
 
-def _print(listing: object, pair: PairConfig, as_json: bool, out: TextIO) -> None:
-    from syncd.restore.versions import VersionListing
-
-    assert isinstance(listing, VersionListing)
+def _print(listing: VersionListing, pair: PairConfig, as_json: bool, out: TextIO) -> None:
     if as_json:
         doc = {
             "pair": pair.name,
