@@ -207,7 +207,7 @@ def _one_version(client: RemoteClient, file_id: int, root_id: int | None, label:
     the pair's remote folder (the live tree or its versions area): one ``folder/info`` per
     level between them."""
     from syncd.remote.errors import NotFound
-    from syncd.restore.versions import OneFile, original_name
+    from syncd.restore.versions import original_name
 
     try:
         info = client.file_info(file_id)
