@@ -103,6 +103,7 @@ class VersionFinder:
         self.upload_time = upload_time or (lambda _id: None)
         self.current_id = current_id or (lambda _rel: None)
         self.info_calls = 0
+        self._listings: dict[int | None, FolderListing] = {}
 
     def find(self, rel: str) -> VersionListing:
         parts = [p for p in rel.strip("/").split("/") if p]
@@ -285,10 +286,16 @@ class VersionFinder:
         return int(info.uploaded_at.timestamp()) * 1_000_000_000
 
     def _list(self, folder_id: int | None) -> FolderListing:
+        """One listing per folder per lookup (the root is met twice on the way)."""
+        cached = self._listings.get(folder_id)
+        if cached is not None:
+            return cached
         try:
-            return self.client.folder_listing(folder_id)
+            listing = self.client.folder_listing(folder_id)
         except NotFound:
-            return FolderListing([], [])
+            listing = FolderListing([], [])
+        self._listings[folder_id] = listing
+        return listing
 
 
 def _folder_entry(

@@ -63,7 +63,11 @@ def test_versions_of_a_file_and_of_a_directory_with_and_without_the_journal(
     history: dict[str, Any], emulator: Any
 ) -> None:
     config: Path = history["config"]
+    emulator.admin.reset_counts()
     doc = _versions(config, "--pair", "docs", "a.txt")
+    # Backup/docs (2 levels), then docs and its versions area: the README's figure.
+    calls = {k: v for k, v in emulator.admin.counts().items() if v}
+    assert calls == {"authorize": 1, "folder/listing": 2 + 2}
     assert doc["kind"] == "file" and doc["path"] == "a.txt"
     rows = doc["versions"]
     assert [r["state"] for r in rows] == ["version", "version", "current"]
