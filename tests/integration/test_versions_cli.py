@@ -329,3 +329,27 @@ def test_status_counts_follow_a_prune(emulator: Any, tmp_path: Path) -> None:
     assert history["history"]["versions"] == 1 + 2
     assert history["history"]["bytes"] == len(A[1]) + len(X) + len(Y)
     assert history["history"]["counted"] is not None
+
+
+def test_versions_of_a_name_too_long_for_its_versioned_form(emulator: Any, tmp_path: Path) -> None:
+    """A versioned name that had to be shortened still finds its file (by the name's digest)."""
+    from syncd.remote.paths import resolve_remote_folder
+    from syncd.restore.versions import VersionFinder
+
+    local = tmp_path / "docs"
+    local.mkdir()
+    name = "n" * 240 + ".txt"
+    config = pair_config(tmp_path, emulator.api_url, local, mode="backup")
+    syncer = Syncer(config)
+    for data in A[:2]:
+        (local / name).write_bytes(data)
+        assert syncer.run().exit_code == 0
+    root = resolve_remote_folder(syncer.client, ("Backup", "docs"))
+    listing = VersionFinder(syncer.client, root).find(name)
+    syncer.close()
+    assert listing.kind == "file"
+    assert [(e.state, e.size) for e in listing.entries] == [
+        ("version", len(A[0])),
+        ("current", len(A[1])),
+    ]
+    assert len(listing.entries[0].remote_name) <= 255
