@@ -20,7 +20,7 @@ import re
 import socket
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -394,6 +394,11 @@ def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    """``parse``, letting None through (a dumped config with the key unset validates again)."""
+    return lambda value: None if value is None else parse(value)
+
+
 class SyncConfig(_Section):
     # Up to this many uploads at once; the account's concurrent_uploads lowers it per pass.
     workers: Annotated[StrictInt, Field(ge=1, le=256)] = 16
@@ -408,11 +413,11 @@ class SyncConfig(_Section):
     # rclone's --bwlimit for every upload (and download) of the process, one shared bucket:
     # "4M", "512k:off" (upload:download), or a time table "08:00,512k 19:00,4M 23:00,off".
     bwlimit: Annotated[
-        BwLimit | None, PlainValidator(parse_bwlimit), PlainSerializer(_text_or_none)
+        BwLimit | None, PlainValidator(_optional(parse_bwlimit)), PlainSerializer(_text_or_none)
     ] = None
     # Periodic full passes only inside this daily window of local time ("01:00-06:00").
     full_pass_window: Annotated[
-        TimeWindow | None, PlainValidator(parse_window), PlainSerializer(_text_or_none)
+        TimeWindow | None, PlainValidator(_optional(parse_window)), PlainSerializer(_text_or_none)
     ] = None
 
 

@@ -215,6 +215,7 @@ def test_config_keeps_the_text_it_was_given(tmp_path: Path) -> None:
     dumped = config.sync.model_dump()
     assert dumped["bwlimit"] == "08:00,512k 23:00,off"
     assert dumped["full_pass_window"] == "01:00-06:00"
+    assert type(config).model_validate(config.model_dump()).sync == config.sync
     assert load_config(write_config(tmp_path, ""), env={}).sync.bwlimit is None
 
 
