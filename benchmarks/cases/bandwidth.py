@@ -151,8 +151,9 @@ def schedule_switch(ctx: RunContext, api_url: str, admin: object) -> tuple[float
         for path in source.iterdir():
             os.link(path, root / path.name)
         wait_converged(admin, root, "switch", daemon, timeout=120)  # type: ignore[arg-type]
-        log = daemon.log_text()
+        # Stopped before reading: an exchange is logged just after the host stored the file.
         daemon.stop()
+        log = daemon.log_text()
     finally:
         daemon.close()
         if watch is not None:
