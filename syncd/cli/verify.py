@@ -82,6 +82,7 @@ def verify_pair(
             remote_path=pair.remote,
             journal=journal,
             ignored=IgnoreRules.for_root(pair.local, pair.ignore, state_db=state).matches,
+            filters=pair.filters,
             deep=request.deep,
             sample=request.sample,
             workers=workers,

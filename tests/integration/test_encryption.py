@@ -171,6 +171,9 @@ def test_versions_area_is_encrypted_and_restores_at_a_moment(emulator: Any, tmp_
     assert (past / "a.txt").read_bytes() == b"first version\n"  # times read from decrypted names
     status = run_syncd("status", config=config)
     assert status.returncode == 0, status.stdout + status.stderr
+    listed = run_syncd("versions", "--pair", "vault", "a.txt", "--json", config=config)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert '"a.txt' in listed.stdout  # the version's plain name
 
 
 @pytest.mark.parametrize("switched", ["password", "password2"])
