@@ -436,7 +436,9 @@ class _HashingAside(HashingReader):
         self, raw: BinaryIO, size: int, progress: Callable[[int], None] | None = None
     ) -> None:
         super().__init__(raw, size, progress)
-        self._pieces: queue.Queue[bytes | None] = queue.Queue(16)
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(4)
+        self._spare = b""  # the piece the encryption is taking blocks from
+        self._spare_at = 0
         self._hasher = threading.Thread(target=self._hash, name="syncd-md5", daemon=True)
         self._hasher.start()
 
@@ -446,18 +448,24 @@ class _HashingAside(HashingReader):
             md5.update(piece)
 
     def read(self, size: int = -1) -> bytes:
-        remaining = self._size - self._pos
-        if remaining <= 0:
-            return b""
-        want = remaining if size is None or size < 0 else min(size, remaining)
-        chunk = self._raw.read(want)
-        if not chunk:
-            raise FileChangedError("file shrank while uploading")
-        self._pos += len(chunk)
-        self._pieces.put(chunk)
-        if self._progress is not None:
-            self._progress(self._pos)
-        return chunk
+        # The file is read and handed to the hasher in STREAM_CHUNK pieces (one queue hand-off
+        # per MiB, not per 64 KiB block); the encryption takes its blocks from the piece.
+        if self._spare_at >= len(self._spare):
+            remaining = self._size - self._pos
+            if remaining <= 0:
+                return b""
+            piece = self._raw.read(min(STREAM_CHUNK, remaining))
+            if not piece:
+                raise FileChangedError("file shrank while uploading")
+            self._pos += len(piece)
+            self._pieces.put(piece)
+            if self._progress is not None:
+                self._progress(self._pos)
+            self._spare, self._spare_at = piece, 0
+        want = len(self._spare) if size is None or size < 0 else size
+        start = self._spare_at
+        self._spare_at = min(len(self._spare), start + want)
+        return self._spare[start : self._spare_at]
 
     def hexdigest(self) -> str:
         """The MD5 of everything read (waits for the hashing thread to catch up)."""
