@@ -113,6 +113,13 @@ def test_encrypted_pair_syncs_restores_and_verifies(emulator: Any, tmp_path: Pat
     assert again.returncode == 0, again.stderr
     assert mutations(emulator.admin) == {}
 
+    part = tmp_path / "part"
+    done = run_syncd(
+        "restore", "--pair", "vault", "--path", "photos/2024", str(part), config=config
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(md5_tree(part)) == {"photos/2024/beach.jpg", "photos/2024/big.raw"}
+
     deep = run_syncd("verify", "--pair", "vault", "--deep", config=config)
     assert deep.returncode == 0, deep.stdout + deep.stderr
 
