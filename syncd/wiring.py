@@ -7,14 +7,16 @@ neither (`syncd --help`, `syncd config check`) never loads them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from syncd.config import Config
+from syncd.config import Config, PairConfig
 from syncd.remote.bandwidth import UNLIMITED, Bandwidth
 
 if TYPE_CHECKING:
+    from syncd.crypt import Cipher, CryptOptions
     from syncd.journal.store import Journal
     from syncd.remote.client import RemoteClient
     from syncd.remote.models import AccountPackage
@@ -97,3 +99,23 @@ def cached_package(client: RemoteClient, journal: Journal, api_url: str) -> Acco
     package = client.account_package()
     journal.store_host_answer(api_url, "account/package", package.raw)
     return package
+
+
+def pair_client(client: RemoteClient, pair: PairConfig) -> RemoteClient:
+    """The client a pair's pass, restore or verify uses: ``client`` itself, or for a pair with
+    ``[pairs.encryption]`` an :class:`~syncd.remote.encrypted.EncryptedClient` over it (the same
+    methods, plain names and sizes in and out). Keys are derived once per process and options."""
+    if pair.encryption is None:
+        return client
+    from syncd.remote.encrypted import EncryptedClient
+
+    cipher = _cipher(pair.encryption.options())
+    return EncryptedClient(client, cipher, pair=pair.name)  # type: ignore[return-value]
+
+
+@functools.cache
+def _cipher(options: CryptOptions) -> Cipher:
+    # scrypt costs ~0.1 s: a daemon running a pass every few seconds derives the keys once.
+    from syncd.crypt import Cipher
+
+    return Cipher(options)

@@ -36,7 +36,7 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.paths import resolve_remote_folder, split_remote_path
 from syncd.restore.restorer import Restorer, RestoreReport
 from syncd.restore.versions import OneFile
-from syncd.wiring import download_workers
+from syncd.wiring import download_workers, pair_client
 
 if TYPE_CHECKING:
     from syncd.restore.journal import JournalHashes, JournalRebuilder
@@ -98,6 +98,8 @@ def run_restore(
             "say what to restore: exactly one of --pair NAME, --remote PATH, --remote-id ID"
         )
     pair = config.pair(request.pair) if request.pair is not None else None
+    if pair is not None:
+        client = pair_client(client, pair)  # decrypts an encrypted pair's names and files
     dest = os.path.abspath(request.dest)
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UserError(f"destination {dest} exists and is not a directory — choose another DEST")

@@ -21,7 +21,7 @@ from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
 from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
 from syncd.verify.compare import Verifier, VerifyReport
-from syncd.wiring import download_workers
+from syncd.wiring import download_workers, pair_client
 
 if TYPE_CHECKING:
     from syncd.verify.journal_view import JournalTree
@@ -73,6 +73,7 @@ def verify_pair(
     workers: int,
 ) -> VerifyReport:
     state = Path(config.state.path)
+    client = pair_client(client, pair)  # decrypts an encrypted pair's names and files
     with _journal_view(config, pair) as journal:
         verifier = Verifier(
             client,

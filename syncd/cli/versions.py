@@ -92,7 +92,10 @@ def versions(app: App, pair: str | None, as_json: bool, path: str) -> int:
 
     config = app.load_config()
     chosen, rel = pair_and_path(config, pair, path)
-    with app.open_client(config) as client, known_hashes(config.state.path, chosen.name) as known:
+    with app.open_client(config) as plain, known_hashes(config.state.path, chosen.name) as known:
+        from syncd.wiring import pair_client
+
+        client = pair_client(plain, chosen)  # an encrypted pair's names, decrypted
         prefer = known.pair.root_folder_id if known is not None else None
         root = resolve_remote_folder(client, chosen.remote_parts, prefer=prefer)
         finder = VersionFinder(

@@ -311,10 +311,17 @@ class RemoteClient:
         """
         path = Path(path)
         name = filename if filename is not None else path.name
+        return self.upload_body(
+            lambda: UploadBody.open(path, name, UPLOAD_CONTENT_TYPE, progress), folder_id
+        )
+
+    def upload_body(self, open_body: BodyFactory, folder_id: int | None) -> UploadResult:
+        """:meth:`upload_file` for any body: ``open_body()`` opens what one attempt sends
+        (called again for a replay). The host's MD5 is checked against the bytes sent."""
         bodies: list[UploadBody] = []
 
         def body() -> UploadBody:
-            bodies.append(UploadBody.open(path, name, UPLOAD_CONTENT_TYPE, progress))
+            bodies.append(open_body())
             return bodies[-1]
 
         fields: dict[str, str] = {}
