@@ -17,7 +17,7 @@ from syncd.cli.app import App, SyncdCommand, pair_option, pass_app
 from syncd.config import Config, MaxDelete, PairConfig
 from syncd.engine.executor import Progress
 from syncd.engine.ops import Op, Upload
-from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.engine.reconcile import DeletionsHeld, PassOptions, PassResult, reconcile_pair
 from syncd.errors import ExitCode, GuardRefused, UserError
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.journal.store import Journal
@@ -115,6 +115,11 @@ def run_reconcile(config: Config, client: RemoteClient, request: ReconcileReques
             try:
                 lock.acquire()
             except AlreadyRunning as exc:
+                if request.force_deletes:
+                    # The daemon reconciles by itself: what it needs is the approval.
+                    from syncd.cli.approve import hand_to_daemon
+
+                    return hand_to_daemon(config, pairs, exc.holder_pid)
                 raise UserError(f"{exc} (it reconciles by itself; see `syncd status`)") from None
             stack.callback(lock.release)
         return _reconcile_pairs(config, client, request, pairs)
@@ -188,12 +193,16 @@ def _reconcile_each(
                     cancel=cancel,
                 )
             except GuardRefused as exc:
+                if isinstance(exc, DeletionsHeld):
+                    print_result(exc.result, quiet=request.quiet)
                 if len(pairs) == 1:
                     raise
                 click.echo(f"syncd: error: {exc.message}", err=True)
                 worst = ExitCode.GUARD
                 continue
             print_result(result, quiet=request.quiet)
+            if result.refused is not None:  # a dry run a guard would hold
+                worst = ExitCode.GUARD
             if cancel.is_set():
                 left = [p.name for p in pairs[pairs.index(pair) + 1 :]]
                 click.echo(
@@ -222,6 +231,11 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"pair {result.pair}: would do: {line}")
         for path, why in result.outcome.skipped:
             click.echo(f"  {path}: {why}")
+        if result.refused is not None:
+            click.echo(f"pair {result.pair}: a guard would hold {len(result.held)} deletions:")
+            for held in result.held:
+                click.echo(f"  held {held.describe()}")
+            click.echo(f"pair {result.pair}: {result.refused}")
         return
     counts = result.outcome.counts
     parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]
@@ -238,6 +252,8 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"  skipped {path}: {why}")
     for path, why in result.outcome.failed:
         click.echo(f"  failed  {path}: {why}")
+    for held in () if quiet else result.held:
+        click.echo(f"  held    {held.describe()}")
     log.debug(
         "reconcile done",
         extra={"pair": result.pair, "counts": dict(counts), "seconds": result.elapsed},
@@ -260,7 +276,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
 
 @click.command(cls=SyncdCommand)
 @pair_option
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and what a guard would hold; change nothing (exit 3 if a guard would "
+    "hold deletions).",
+)
 @click.option(
     "--max-delete",
     metavar="N|N%",
@@ -268,7 +289,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
     callback=_max_delete_option,
     help="Allow this many trashes in this run (count or percent of synced files).",
 )
-@click.option("--force-deletes", is_flag=True, help="No deletion limit for this run.")
+@click.option(
+    "--force-deletes",
+    is_flag=True,
+    help="No deletion limit for this run; beside a running daemon: approve the deletions it "
+    "holds (as `syncd approve`).",
+)
 @click.option(
     "--accept-new-root", is_flag=True, help="The local root moved to another disk on purpose."
 )

@@ -32,7 +32,8 @@ def _when(ts: float | None) -> str | None:
 
 
 # A run that ended this way leaves the pair not in sync.
-PROBLEM_RESULTS = frozenset({"failed", "error", "refused"})
+PROBLEM_RESULTS = frozenset({"failed", "error", "refused", "held"})
+HELD_SHOWN = 20  # held deletions listed in the text output (--json lists all)
 
 
 def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
@@ -56,6 +57,15 @@ def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
             code = max(code, ExitCode.FAILED)
             lines.append(f"pair {name}: never synced")
             continue
+        held = entry.get("held") or []
+        if held:
+            code = max(code, ExitCode.FAILED)
+            approved = sum(1 for h in held if h["approved"])
+            lines.append(
+                f"pair {name}: {len(held)} deletions held by a guard"
+                + (f" ({approved} approved, not yet carried out)" if approved else "")
+                + f" — review them, then `syncd approve --pair {name}`"
+            )
         failed = entry["counts"]["failed"]
         if failed:
             code = max(code, ExitCode.FAILED)
@@ -126,6 +136,19 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
             entry["problems"] = [
                 {"path": p.path, "kind": p.kind, "status": p.status, "reason": p.reason}
                 for p in journal.problems(row.id)
+            ]
+            entry["held"] = [
+                {
+                    "kind": h.kind,
+                    "path": h.rel,
+                    "id": h.target_id,
+                    "files": h.files,
+                    "held_since": _when(h.held_at),
+                    "reason": h.reason,
+                    "approved": h.approved_at is not None,
+                    "what": h.describe(),
+                }
+                for h in journal.held(row.id)
             ]
             if pair.name in daemon:
                 entry["daemon"] = _daemon_view(daemon[pair.name])
@@ -207,7 +230,25 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
                 )
         for problem in entry["problems"]:
             click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
+        _held_lines(entry)
     return code
+
+
+def _held_lines(entry: dict[str, Any]) -> None:
+    held = entry.get("held") or []
+    if not held:
+        return
+    files = sum(h["files"] for h in held)
+    click.echo(
+        f"  HELD {len(held)} deletions ({files} files) since {min(h['held_since'] for h in held)}: "
+        f"{held[0]['reason']}"
+    )
+    for item in held[:HELD_SHOWN]:
+        mark = " (approved)" if item["approved"] else ""
+        click.echo(f"  held    {item['what']}{mark}")
+    if len(held) > HELD_SHOWN:
+        click.echo(f"  ... and {len(held) - HELD_SHOWN} more (`syncd status --json` lists all)")
+    click.echo(f"  to carry them out: `syncd approve --pair {entry['name']}`")
 
 
 @click.command(cls=SyncdCommand)

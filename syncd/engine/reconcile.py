@@ -21,11 +21,11 @@ from pathlib import Path
 from syncd.config import MaxDelete, PairConfig, SyncConfig
 from syncd.engine import guards, versioning
 from syncd.engine.executor import Executor, Outcome, Progress
-from syncd.engine.ops import Ref
+from syncd.engine.ops import ForgetDir, ForgetFile, Op, Ref, TrashFile, TrashFolder
 from syncd.engine.planner import Plan, Planner, PlanSettings
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, Intent, PairRow
+from syncd.journal.rows import ACCOUNT_ROOT, HeldDeletion, Intent, PairRow
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
@@ -49,13 +49,27 @@ class PassResult:
     outcome: Outcome = field(default_factory=Outcome)
     elapsed: float = 0.0
     listings: int = 0
-    refused: str | None = None  # a guard's message
+    refused: str | None = None  # a guard's message: it held ``held`` (or, dry run, would)
+    held: list[HeldDeletion] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         if self.refused is not None:
             return ExitCode.GUARD
         return ExitCode.FAILED if self.outcome.failed else ExitCode.OK
+
+
+class DeletionsHeld(GuardRefused):
+    """A guard held the pass's deletions back; everything else in it was carried out
+    (``result``). Exit code 3, like any guard; the held set waits for `syncd approve`."""
+
+    def __init__(self, result: PassResult) -> None:
+        files = sum(h.files for h in result.held)
+        super().__init__(
+            f"{result.refused}; {len(result.held)} deletions ({files} files) held, listed by "
+            "`syncd status`; everything else was synced"
+        )
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -135,8 +149,10 @@ def reconcile_pair(
     """Run one pass over ``pair``: the whole tree, or with ``dirty`` (relative paths that
     changed; a directory stands for its subtree) only the directories that hold them.
 
-    Raises GuardRefused (nothing changed) and client errors that stop the whole pass
-    (credentials); per-item failures are in the result."""
+    Raises GuardRefused (nothing changed), DeletionsHeld (a GuardRefused: the deletions were
+    held, the rest done) and client errors that stop the whole pass (credentials); per-item
+    failures are in the result. A dry run is never refused for its deletions: the result says
+    what a guard would hold (``refused``, ``held``)."""
     options = options or PassOptions()
     started = time.monotonic()
     row = journal.ensure_pair(pair.name, str(Path(pair.local)), pair.remote)
@@ -168,7 +184,11 @@ def reconcile_pair(
         outcome = result.outcome
         verdict = "cancelled" if outcome.cancelled else ("failed" if outcome.failed else "ok")
         details = "; ".join(f"{path}: {why}" for path, why in outcome.failed[:20]) or None
+        if result.refused is not None:
+            verdict, details = "held", result.refused
         journal.finish_run(run_id, verdict, dict(outcome.counts), error=details)
+    if result.refused is not None and not options.dry_run:
+        raise DeletionsHeld(result)
     return result
 
 
@@ -256,7 +276,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         # Versioning moves a crash left in flight are finished first (docs/architecture.md).
         intents = versioning.before_pass(versioner, ctx.journal, ctx.row.root_dir_id, intents)
     walked = _walk(ctx, settings, executor, folder_id, dirty)
-    _check_deletions(ctx, walked.plan, tracked)
+    held = _hold_deletions(ctx, walked.plan, tracked)
     if ctx.dry_run:
         outcome = Outcome()
     else:
@@ -264,8 +284,12 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         if versioner is not None:
             versioning.after_pass(versioner, outcome, full=dirty is None)
         _record_pass_state(ctx, intents, device)
+        if held.previous or held.ops:
+            ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)
     outcome.skipped.extend(walked.not_synced)
-    return PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
+    result = PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
+    result.refused, result.held = held.why, held.ops
+    return result
 
 
 def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> int | None:
@@ -279,7 +303,8 @@ def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> 
 
 
 def _check_root(ctx: _PassContext, tracked: int | None) -> int:
-    """Refuse a missing, emptied or remounted root (GuardRefused); returns its device."""
+    """Refuse a missing or remounted root (GuardRefused); returns its device. An emptied root
+    is left to :func:`_hold_deletions`."""
     return guards.check_root(
         ctx.pair.name,
         ctx.root,
@@ -288,6 +313,7 @@ def _check_root(ctx: _PassContext, tracked: int | None) -> int:
         ctx.ignore,
         accept_new_root=ctx.options.accept_new_root,
         allow_empty=ctx.options.force_deletes,
+        hold_if_empty=True,
     )
 
 
@@ -423,15 +449,84 @@ def _not_synced(sources: LiveSources) -> list[tuple[str, str]]:
     ]
 
 
-def _check_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> None:
-    """Refuse a plan that trashes more than max_delete allows (GuardRefused)."""
-    if ctx.options.force_deletes:
-        return
-    limit = ctx.options.max_delete or ctx.sync.max_delete
-    deletions = plan.deletions()
-    if deletions and tracked is None:
+@dataclass(frozen=True)
+class _Held:
+    """What the deletion guards held back of a plan (taken out of its ops), and why."""
+
+    why: str | None
+    ops: list[HeldDeletion]
+    done: list[tuple[str, str, int]]  # the deletions left in the plan (to be carried out)
+    previous: list[HeldDeletion]  # the held set as the pass found it
+
+
+def held_key(op: Op) -> tuple[str, str, int]:
+    """How a held deletion is named, and approved: the op's kind, path and target id."""
+    if isinstance(op, TrashFile):
+        target: int | None = op.file_id
+    elif isinstance(op, TrashFolder):
+        target = op.folder_id
+    elif isinstance(op, ForgetFile):
+        target = op.file_id
+    elif isinstance(op, ForgetDir):
+        target = op.dir_id
+    else:
+        raise TypeError(f"not a deletion: {op.kind}")
+    return (op.kind, op.rel, -1 if target is None else target)
+
+
+def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held:
+    """Take out of ``plan`` the deletions a guard holds (too many for max_delete, or any on an
+    emptied root) unless approved (`syncd approve`: exactly the held set shown) or forced.
+
+    Holding the deletions holds nothing else: uploads, moves and folder creates go on (no op
+    of a plan depends on a trash: trashes run last). An emptied root holds the journal-only
+    forgets too (backup mode), so a remounted disk finds its journal intact. A journal that
+    knows nothing of a populated remote folder refuses the whole pass (GuardRefused) unless a
+    dry run: its uploads would duplicate what is there."""
+    previous = ctx.journal.held(ctx.row.id)
+    removing = (TrashFile, TrashFolder, ForgetFile, ForgetDir)
+    deletions = [op for op in plan.ops if isinstance(op, removing)]
+    none = _Held(None, [], [held_key(op) for op in deletions], previous)
+    if ctx.options.force_deletes or not deletions:
+        return none
+    if tracked is None:
         tracked = ctx.journal.tracked_files(ctx.row.id)
-    guards.check_deletions(ctx.pair.name, deletions, tracked or 0, limit)
+    emptied = tracked > 0 and _root_empty_or_unreadable(ctx.root, ctx.ignore)
+    approved = {h.key for h in previous if h.approved_at is not None}
+    guarded = removing if emptied else (TrashFile, TrashFolder)
+    pending = [op for op in deletions if isinstance(op, guarded) and held_key(op) not in approved]
+    if not pending:
+        return none
+    if emptied:
+        why: str | None = guards.emptied_root(ctx.pair.name, ctx.root, tracked)
+    else:
+        count = sum(_files(op) for op in pending)
+        untracked = sum(
+            _files(op)
+            for op in pending
+            if isinstance(op, TrashFile | TrashFolder) and not op.dir_id
+        )
+        unknown = guards.unknown_remote_refusal(ctx.pair.name, ctx.pair.remote, untracked, tracked)
+        limit = ctx.options.max_delete or ctx.sync.max_delete
+        why = guards.deletions_refusal(ctx.pair.name, count, untracked, tracked, limit)
+        if why is not None and unknown is not None:
+            if not ctx.dry_run:
+                raise GuardRefused(unknown + "; nothing was changed")
+            why = unknown
+    if why is None:
+        return none
+    taken = {id(op) for op in pending}
+    plan.ops = [op for op in plan.ops if id(op) not in taken]
+    now = time.time()
+    held = [HeldDeletion(*held_key(op), _files(op), now, why) for op in pending]
+    done = [held_key(op) for op in deletions if id(op) not in taken]
+    log.warning("%s: %d deletions held", why, len(held))
+    return _Held(why, held, done, previous)
+
+
+def _files(op: Op) -> int:
+    """Files a deletion removes, for the guard (a folder counts what it holds)."""
+    return max(op.files, 1) if isinstance(op, TrashFolder) else 1
 
 
 def _execute(executor: Executor, walked: _Walked) -> Outcome:

@@ -22,6 +22,7 @@ from syncd.journal.rows import (
     SKIPPED,
     STATUS_NAMES,
     DaemonStatus,
+    HeldDeletion,
     PairRow,
     Problem,
     RunRow,
@@ -146,6 +147,16 @@ def problems(read: Read, pair_id: int, limit: int | None = None) -> list[Problem
     return out
 
 
+def held(read: Read, pair_id: int) -> list[HeldDeletion]:
+    """The deletions a guard holds back for the pair, by path."""
+    rows = read(
+        "SELECT kind, rel, target_id, files, held_at, reason, approved_at FROM held_deletions "
+        "WHERE pair_id = :p ORDER BY rel, kind",
+        p=pair_id,
+    )
+    return [HeldDeletion(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]
+
+
 def daemon_status(read: Read) -> dict[str, DaemonStatus]:
     rows = read("SELECT pair_name, updated_at, state FROM daemon_status")
     return {r[0]: DaemonStatus.from_json(json.loads(r[2]), float(r[1])) for r in rows}
@@ -205,6 +216,9 @@ class JournalReader:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return daemon_status(self._read)
+
+    def held(self, pair_id: int) -> list[HeldDeletion]:
+        return held(self._read, pair_id)
 
 
 class SchemaNotCurrent(JournalError):

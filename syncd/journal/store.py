@@ -26,6 +26,7 @@ from syncd.journal.rows import (
     DaemonStatus,
     DirRow,
     FileRow,
+    HeldDeletion,
     Intent,
     PairRow,
     Problem,
@@ -536,6 +537,54 @@ class Journal:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return reader.daemon_status(self._read)
+
+    # -- deletions held by a guard (migration 0005) -------------------------------------------
+
+    def held(self, pair_id: int) -> list[HeldDeletion]:
+        return reader.held(self._read, pair_id)
+
+    def record_held(
+        self,
+        pair_id: int,
+        held: Sequence[HeldDeletion],
+        done: Sequence[tuple[str, str, int]],
+        *,
+        whole_tree: bool,
+    ) -> None:
+        """After a pass: ``held`` is what it held back, ``done`` the deletions it carried out.
+        A whole-tree pass saw every deletion, so the held set becomes exactly ``held``; a
+        partial pass only adds its own. A deletion held again keeps its first ``held_at`` (how
+        long the pair has been held is what the daemon's health reads)."""
+        keys = {h.key for h in held}
+        with self.transaction() as tx:
+            if whole_tree:
+                for old in self.held(pair_id):
+                    if old.key not in keys:
+                        done = [*done, old.key]
+            for kind, rel, target in done:
+                if (kind, rel, target) in keys:
+                    continue
+                tx._x(
+                    "DELETE FROM held_deletions WHERE pair_id = :p AND kind = :k AND rel = :r "
+                    "AND target_id = :t",
+                    p=pair_id,
+                    k=kind,
+                    r=rel,
+                    t=target,
+                )
+            for h in held:
+                tx._x(
+                    "INSERT INTO held_deletions (pair_id, kind, rel, target_id, files, held_at, "
+                    "reason) VALUES (:p, :k, :r, :t, :f, :at, :why) ON CONFLICT DO UPDATE SET "
+                    "files = excluded.files, reason = excluded.reason",
+                    p=pair_id,
+                    k=h.kind,
+                    r=h.rel,
+                    t=h.target_id,
+                    f=h.files,
+                    at=h.held_at,
+                    why=h.reason,
+                )
 
     # -- history (versioned pairs; migration 0004) -------------------------------------------
 
