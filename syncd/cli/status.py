@@ -160,7 +160,14 @@ def _daemon_view(record: DaemonStatus) -> dict[str, Any]:
     """The daemon's own record, with times readable and ``alive`` judged from outside: a daemon
     that was SIGKILLed or lost power still says it is running."""
     view: dict[str, Any] = record.to_json()
-    for key in ("last_full_reconcile", "last_pass", "last_error_at", "stalled_since"):
+    for key in (
+        "last_full_reconcile",
+        "last_pass",
+        "last_error_at",
+        "stalled_since",
+        "failing_since",
+        "held_since",
+    ):
         view[key] = _when(view[key])
     view["updated"] = _when(record.updated_at)
     view["alive"] = record.alive(time.time(), pid_alive(record.pid))

@@ -43,6 +43,7 @@ class DaemonSettings:
     pairs: tuple[PairSpec, ...]
     remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
     config: Any = field(compare=False, repr=False)
+    stall_after: float = DaemonConfig.model_fields["stall_after"].default
 
 
 class Watch(Protocol):
@@ -89,6 +90,7 @@ def settings_from_config(config: Any) -> DaemonSettings:
             _reveal(config.remote.model_dump()) + f"/workers={config.sync.workers}"
         ),
         config=config,
+        stall_after=float(config.daemon.stall_after),
     )
 
 

@@ -164,11 +164,14 @@ class DaemonStatus:
     consecutive_failures: int = 0
     next_retry_in: float | None = None
     passes: dict[str, int] | None = None
-    # Set while passes cannot succeed until something outside changes (refused credentials):
-    # unix time since when, why, and what to do.
+    # Set while passes cannot succeed until something outside changes (refused credentials), or
+    # the pair made no progress for [daemon] stall_after: unix time since when, why, what to do.
     stalled_since: float | None = None
     stall_reason: str | None = None
     advice: str | None = None
+    failing_since: float | None = None  # the first of the failed passes in a row
+    held: int = 0  # deletions a guard holds (listed from the journal by `syncd status`)
+    held_since: float | None = None
     updated_at: float = 0.0  # when the record was written (the table's column)
 
     def to_json(self) -> dict[str, object]:

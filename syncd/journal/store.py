@@ -543,6 +543,14 @@ class Journal:
     def held(self, pair_id: int) -> list[HeldDeletion]:
         return reader.held(self._read, pair_id)
 
+    def approvals(self) -> dict[str, float]:
+        """Per pair name, the latest approval of deletions still held (not yet carried out)."""
+        rows = self._read(
+            "SELECT pairs.name, MAX(held_deletions.approved_at) FROM held_deletions JOIN pairs "
+            "ON pairs.id = held_deletions.pair_id WHERE approved_at IS NOT NULL GROUP BY pairs.name"
+        )
+        return {str(r[0]): float(r[1]) for r in rows}
+
     def record_held(
         self,
         pair_id: int,
