@@ -50,6 +50,8 @@ def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
     for entry in status["pairs"]:
         name = entry["name"]
         daemon = entry.get("daemon")
+        if entry.get("root_moved"):
+            lines.append(f"warning: {entry['root_moved']}")
         if daemon is not None and not daemon["alive"]:
             code = max(code, ExitCode.GUARD)
             lines.append(f"pair {name}: daemon not running (last seen {daemon['updated']})")
@@ -132,6 +134,7 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                     "counts": run.counts,
                     "error": run.error,
                 }
+            _root_location(config, pair, row.root_folder_id, journal, entry)
             entry["counts"] = journal.status_counts(row.id)
             entry["problems"] = [
                 {"path": p.path, "kind": p.kind, "status": p.status, "reason": p.reason}
@@ -154,6 +157,25 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                 entry["daemon"] = _daemon_view(daemon[pair.name])
             out["pairs"].append(entry)
     return out
+
+
+def _root_location(
+    config: Config, pair: Any, folder_id: int | None, journal: Any, entry: dict[str, Any]
+) -> None:
+    """The remote folder the journal tracks (by id), and where the last pass that looked found
+    it: a root moved or renamed on the web site is followed there, with a warning."""
+    from syncd.wiring import moved_root, root_location_key
+
+    entry["remote_folder_id"] = folder_id
+    found = journal.host_answer(config.remote.api_url, root_location_key(pair.name))
+    if found is None or folder_id is None or found[1].get("folder_id") != folder_id:
+        return
+    checked_at, location = found
+    now = tuple(str(p) for p in location.get("path") or ())
+    warning = moved_root(pair.name, tuple(pair.remote_parts), now, folder_id)
+    if warning is not None:
+        entry["remote_now"] = "/".join(now)
+        entry["root_moved"] = f"{warning} (seen {_when(checked_at)})"
 
 
 def _daemon_view(record: DaemonStatus) -> dict[str, Any]:
@@ -206,6 +228,8 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
         return code
     for entry in status["pairs"]:
         click.echo(f"pair {entry['name']}: {entry.get('local')} -> /{entry.get('remote', '')}")
+        if entry.get("root_moved"):
+            click.echo(f"  WARNING: {entry['root_moved']}")
         if entry.get("never_synced"):
             click.echo("  never synced")
             continue

@@ -19,9 +19,9 @@ from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
-from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
+from syncd.remote.paths import RemoteFolderMissing
 from syncd.verify.compare import Verifier, VerifyReport
-from syncd.wiring import download_workers
+from syncd.wiring import download_workers, find_pair_root
 
 if TYPE_CHECKING:
     from syncd.verify.journal_view import JournalTree
@@ -88,12 +88,15 @@ def verify_pair(
         )
         if verifier.local_root_is_missing():
             return verifier.run_local_missing()
-        prefer = journal.pair.root_folder_id if journal is not None else None
+        tracked = journal.pair.root_folder_id if journal is not None else None
         try:
-            root_id = resolve_remote_folder(client, pair.remote_parts, prefer=prefer)
+            root_id, moved = find_pair_root(client, pair.name, pair.remote_parts, tracked)
         except RemoteFolderMissing:
             return verifier.run_remote_missing()
-        return verifier.run(root_id)
+        report = verifier.run(root_id)
+        if moved is not None:
+            report.warnings.append(moved)
+        return report
 
 
 @contextmanager

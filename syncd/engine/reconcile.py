@@ -31,8 +31,13 @@ from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
 from syncd.remote.models import AccountPackage, FolderListing
-from syncd.remote.paths import RemoteFolderMissing, SameName, resolve_remote_folder
-from syncd.wiring import upload_workers
+from syncd.remote.paths import (
+    RemoteFolderMissing,
+    SameName,
+    folder_path_of,
+    resolve_remote_folder,
+)
+from syncd.wiring import ROOT_LOCATION_MAX_AGE, moved_root, root_location_key, upload_workers
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +268,8 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     folder_id = resolve_root_folder(
         ctx.client, ctx.journal, ctx.row, ctx.pair.remote_parts, create=not ctx.dry_run
     )
+    if not ctx.dry_run and folder_id is not None and folder_id != ACCOUNT_ROOT:
+        _note_root_location(ctx, folder_id, by_path=ctx.row.root_folder_id != folder_id)
     intents = ctx.journal.intents(ctx.row.id)
     settings = _plan_settings(ctx, intents, tracked)
     executor = _executor(ctx)
@@ -290,6 +297,28 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     result = PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
     result.refused, result.held = held.why, held.ops
     return result
+
+
+def _note_root_location(ctx: _PassContext, folder_id: int, *, by_path: bool) -> None:
+    """Keep where the pair's remote root lives in the journal's host cache, for `syncd status`
+    (which never calls the host): known for free when the pass found the root by its path,
+    else looked up by id at most once per ROOT_LOCATION_MAX_AGE (one folder/info per level).
+    A root moved or renamed on the web site is followed by id; this says where it went."""
+    api, key = ctx.client.api_url, root_location_key(ctx.pair.name)
+    parts = tuple(ctx.pair.remote_parts)
+    if by_path:
+        ctx.journal.store_host_answer(api, key, {"folder_id": folder_id, "path": list(parts)})
+        return
+    cached = ctx.journal.cached_host_answer(api, key, ROOT_LOCATION_MAX_AGE)
+    if cached is not None and cached.get("folder_id") == folder_id:
+        return
+    now = folder_path_of(ctx.client, folder_id)
+    if now is None:
+        return  # gone: the walk finds the root lost and looks it up by its path
+    ctx.journal.store_host_answer(api, key, {"folder_id": folder_id, "path": list(now)})
+    warning = moved_root(ctx.pair.name, parts, now, folder_id)
+    if warning is not None:
+        log.warning(warning)
 
 
 def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> int | None:
@@ -428,7 +457,7 @@ def _find_lost_root(ctx: _PassContext) -> int | None:
         ctx.pair.remote,
         " (dry run: nothing is changed)" if ctx.dry_run else "",
     )
-    return resolve_root_folder(
+    folder_id = resolve_root_folder(
         ctx.client,
         ctx.journal,
         ctx.row,
@@ -436,6 +465,9 @@ def _find_lost_root(ctx: _PassContext) -> int | None:
         create=not ctx.dry_run,
         lost=True,
     )
+    if not ctx.dry_run and folder_id is not None and folder_id != ACCOUNT_ROOT:
+        _note_root_location(ctx, folder_id, by_path=True)
+    return folder_id
 
 
 def _not_synced(sources: LiveSources) -> list[tuple[str, str]]:
@@ -506,7 +538,11 @@ def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held
             for op in pending
             if isinstance(op, TrashFile | TrashFolder) and not op.dir_id
         )
-        unknown = guards.unknown_remote_refusal(ctx.pair.name, ctx.pair.remote, untracked, tracked)
+        unknown = None
+        if not ctx.options.adopt_existing:  # else the user already took that advice
+            unknown = guards.unknown_remote_refusal(
+                ctx.pair.name, ctx.pair.remote, untracked, tracked
+            )
         limit = ctx.options.max_delete or ctx.sync.max_delete
         why = guards.deletions_refusal(ctx.pair.name, count, untracked, tracked, limit)
         if why is not None and unknown is not None:

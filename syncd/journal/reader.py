@@ -157,6 +157,16 @@ def held(read: Read, pair_id: int) -> list[HeldDeletion]:
     return [HeldDeletion(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]
 
 
+def host_answer(read: Read, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+    """A host answer the journal keeps (``host_cache``), with when it was fetched."""
+    rows = read(
+        "SELECT fetched_at, value FROM host_cache WHERE api_url = :u AND key = :k",
+        u=api_url,
+        k=key,
+    )
+    return (float(rows[0][0]), json.loads(rows[0][1])) if rows else None
+
+
 def daemon_status(read: Read) -> dict[str, DaemonStatus]:
     rows = read("SELECT pair_name, updated_at, state FROM daemon_status")
     return {r[0]: DaemonStatus.from_json(json.loads(r[2]), float(r[1])) for r in rows}
@@ -219,6 +229,9 @@ class JournalReader:
 
     def held(self, pair_id: int) -> list[HeldDeletion]:
         return held(self._read, pair_id)
+
+    def host_answer(self, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+        return host_answer(self._read, api_url, key)
 
 
 class SchemaNotCurrent(JournalError):

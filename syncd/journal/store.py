@@ -498,19 +498,17 @@ class Journal:
 
     def cached_host_answer(self, api_url: str, key: str, max_age: float) -> dict[str, Any] | None:
         """A host answer stored by ``store_host_answer`` less than ``max_age`` seconds ago."""
-        rows = self._read(
-            "SELECT fetched_at, value FROM host_cache WHERE api_url = :u AND key = :k",
-            u=api_url,
-            k=key,
-        )
-        if not rows:
+        found = self.host_answer(api_url, key)
+        if found is None:
             return None
-        fetched_at, value = rows[0]
-        age = time.time() - float(fetched_at)
+        fetched_at, answer = found
+        age = time.time() - fetched_at
         if not 0 <= age < max_age:  # a clock set back counts as stale too
             return None
-        answer: dict[str, Any] = json.loads(value)
         return answer
+
+    def host_answer(self, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+        return reader.host_answer(self._read, api_url, key)
 
     def store_host_answer(self, api_url: str, key: str, value: dict[str, Any]) -> None:
         with self.transaction() as tx:

@@ -93,6 +93,7 @@ class VerifyReport:
     deep_bytes: int = 0
     differences: list[Difference] = field(default_factory=list)
     notes: list[Difference] = field(default_factory=list)  # explained, not counted as failing
+    warnings: list[str] = field(default_factory=list)  # e.g. the remote root moved on the web
 
     @property
     def ok(self) -> bool:
@@ -117,6 +118,7 @@ class VerifyReport:
             "counts": counts,
             "differences": [d.to_json() for d in self.differences],
             "notes": [d.to_json() for d in self.notes],
+            "warnings": list(self.warnings),
         }
 
     def lines(self) -> list[str]:
@@ -131,6 +133,7 @@ class VerifyReport:
             head += f", {self.deep_checked} MD5-checked ({self.deep_bytes / 1e6:.1f} MB)"
         head += f", {len(self.differences)} differences"
         lines = [head]
+        lines += [f"  warning: {printable(w)}" for w in self.warnings]
         lines += [
             f"  {d.kind.replace('_', ' ')}: {printable(d.path)} ({printable(d.detail)})"
             for d in self.differences
