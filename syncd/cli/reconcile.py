@@ -42,6 +42,8 @@ SUMMARY_ORDER = (
     "folders created",
     "skipped",
     "failed",
+    "ignored",  # by the ignore rules (built-in, the config's, .syncdignore)
+    "not synced",  # unreadable, symlinks, special files, names the host cannot hold
 )
 
 
@@ -54,6 +56,7 @@ class ReconcileRequest:
     accept_new_root: bool = False
     adopt_existing: bool = False
     quiet: bool = False
+    list_ignored: bool = False
 
 
 class RichProgress(Progress):
@@ -194,13 +197,13 @@ def _reconcile_each(
                 )
             except GuardRefused as exc:
                 if isinstance(exc, DeletionsHeld):
-                    print_result(exc.result, quiet=request.quiet)
+                    print_result(exc.result, quiet=request.quiet, list_ignored=request.list_ignored)
                 if len(pairs) == 1:
                     raise
                 click.echo(f"syncd: error: {exc.message}", err=True)
                 worst = ExitCode.GUARD
                 continue
-            print_result(result, quiet=request.quiet)
+            print_result(result, quiet=request.quiet, list_ignored=request.list_ignored)
             if result.refused is not None:  # a dry run a guard would hold
                 worst = ExitCode.GUARD
             if cancel.is_set():
@@ -217,7 +220,17 @@ def _reconcile_each(
     return worst
 
 
-def print_result(result: PassResult, *, quiet: bool = False) -> None:
+def _ignored_summary(result: PassResult) -> str:
+    by_why: dict[str, int] = {}
+    for _path, why in result.ignored:
+        by_why[why] = by_why.get(why, 0) + 1
+    parts = [f"{n} by {why}" for why, n in sorted(by_why.items())]
+    if result.ignored_dropped:
+        parts.append(f"{result.ignored_dropped} more")
+    return ", ".join(parts) + " (`--list-ignored` lists them; README: What is not synced)"
+
+
+def print_result(result: PassResult, *, quiet: bool = False, list_ignored: bool = False) -> None:
     """The pass's summary; ``quiet`` (cron): only a pass with failures is reported, with its
     failed paths (skipped paths are explained in the journal: `syncd status` lists them)."""
     if quiet and not result.dry_run and not result.outcome.failed:
@@ -231,6 +244,10 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"pair {result.pair}: would do: {line}")
         for path, why in result.outcome.skipped:
             click.echo(f"  {path}: {why}")
+        if result.ignored:
+            click.echo(f"  ignored: {_ignored_summary(result)}")
+            for path, why in result.ignored if list_ignored else ():
+                click.echo(f"  ignored {path} ({why})")
         if result.refused is not None:
             click.echo(f"pair {result.pair}: a guard would hold {len(result.held)} deletions:")
             for held in result.held:
@@ -250,6 +267,10 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"  {word} {item.rel}{slash} ({kind} {item.remote_id}){where}")
     for path, why in () if quiet else result.outcome.skipped:
         click.echo(f"  skipped {path}: {why}")
+    if result.ignored and not quiet:
+        click.echo(f"  ignored: {_ignored_summary(result)}")
+        for path, why in result.ignored if list_ignored else ():
+            click.echo(f"  ignored {path} ({why})")
     for path, why in result.outcome.failed:
         click.echo(f"  failed  {path}: {why}")
     for held in () if quiet else result.held:
@@ -310,6 +331,9 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
     is_flag=True,
     help="Print only problems: failed items, and errors on stderr (for cron).",
 )
+@click.option(
+    "--list-ignored", is_flag=True, help="List every path the ignore rules left out, and why."
+)
 @pass_app
 def reconcile(
     app: App,
@@ -320,6 +344,7 @@ def reconcile(
     accept_new_root: bool,
     adopt_existing: bool,
     quiet: bool,
+    list_ignored: bool,
 ) -> int:
     """Make each pair's remote folder equal to its local directory, once, and print a summary.
     Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
@@ -329,7 +354,14 @@ def reconcile(
 
         quiet_console()
     request = ReconcileRequest(
-        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing, quiet
+        pair,
+        dry_run,
+        max_delete,
+        force_deletes,
+        accept_new_root,
+        adopt_existing,
+        quiet,
+        list_ignored,
     )
     with app.open_client(config) as client:
         return run_reconcile(config, client, request)

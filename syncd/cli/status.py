@@ -140,6 +140,15 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                 {"path": p.path, "kind": p.kind, "status": p.status, "reason": p.reason}
                 for p in journal.problems(row.id)
             ]
+            # The counts are those of the lists shown (a skipped folder counts too).
+            for what in ("skipped", "failed"):
+                entry["counts"][what] = sum(1 for p in entry["problems"] if p["status"] == what)
+            entry["left_out"] = [
+                {"path": path, "kind": kind, "reason": reason}
+                for path, kind, reason in journal.left_out(row.id)
+            ]
+            entry["counts"]["ignored"] = sum(1 for x in entry["left_out"] if x["kind"] == "ignored")
+            entry["counts"]["not_synced"] = len(entry["left_out"]) - entry["counts"]["ignored"]
             entry["held"] = [
                 {
                     "kind": h.kind,
@@ -210,7 +219,33 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
     return f"  daemon pid {daemon.get('daemon_pid')}: {state}; last full reconcile {last_full}"
 
 
-def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool = False) -> int:
+def _left_out_lines(entry: dict[str, Any], list_all: bool) -> None:
+    """How many paths the last passes left out, and why; each one with ``list_all``."""
+    left = entry.get("left_out") or []
+    if not left:
+        return
+    parts = []
+    for kind in ("ignored", "not synced"):
+        reasons: dict[str, int] = {}
+        for item in left:
+            if item["kind"] == kind:
+                reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        if reasons:
+            why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+            parts.append(f"{sum(reasons.values())} {kind} ({why})")
+    hint = "" if list_all else " — `syncd status --list-skipped` lists them"
+    click.echo(f"  left out: {'; '.join(parts)}{hint}")
+    for item in left if list_all else ():
+        click.echo(f"  {item['kind']:<10} {item['path']}: {item['reason']}")
+
+
+def run_status(
+    config: Config,
+    pair_name: str | None,
+    as_json: bool,
+    quiet: bool = False,
+    list_skipped: bool = False,
+) -> int:
     status = collect_status(config, pair_name)
     code, problems = verdict(status)
     if as_json:
@@ -245,7 +280,8 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
         c = entry["counts"]
         click.echo(
             f"  {c['synced']} files synced ({c['synced_bytes'] / 1e6:.1f} MB) in {c['dirs']} "
-            f"folders, {c['skipped']} skipped, {c['failed']} failed"
+            f"folders, {c['skipped']} skipped, {c['failed']} failed, {c['ignored']} ignored, "
+            f"{c['not_synced']} not synced"
         )
         daemon = entry.get("daemon")
         if daemon:
@@ -261,6 +297,7 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
                 )
         for problem in entry["problems"]:
             click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
+        _left_out_lines(entry, list_skipped)
         _held_lines(entry)
     return code
 
@@ -288,12 +325,17 @@ def _held_lines(entry: dict[str, Any]) -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems (nothing when up to date): for cron."
 )
+@click.option(
+    "--list-skipped",
+    is_flag=True,
+    help="Also list every path left out (ignored, unreadable, symlinks...; --json always does).",
+)
 @pass_app
-def status(app: App, pair: str | None, as_json: bool, quiet: bool) -> int:
+def status(app: App, pair: str | None, as_json: bool, quiet: bool, list_skipped: bool) -> int:
     """Per pair: the last run, counts, and every skipped or failed path with its reason.
     Reads the state database only (works while the daemon runs).
 
     Exit 0 up to date, 1 failures pending (failed items, a failed or refused last run, a
     failing daemon, a pair never synced), 3 a pair's daemon is down. Times are ISO 8601 UTC."""
     config = app.load_config(require_credentials=False, require_pairs=True, plain_logging=True)
-    return run_status(config, pair, as_json, quiet)
+    return run_status(config, pair, as_json, quiet, list_skipped)

@@ -73,6 +73,7 @@ def verify_pair(
     workers: int,
 ) -> VerifyReport:
     state = Path(config.state.path)
+    rules = IgnoreRules.for_root(pair.local, pair.ignore, state_db=state)
     with _journal_view(config, pair) as journal:
         verifier = Verifier(
             client,
@@ -80,7 +81,8 @@ def verify_pair(
             local_root=str(pair.local),
             remote_path=pair.remote,
             journal=journal,
-            ignored=IgnoreRules.for_root(pair.local, pair.ignore, state_db=state).matches,
+            ignored=rules.matches,
+            ignored_why=rules.why,
             deep=request.deep,
             sample=request.sample,
             workers=workers,

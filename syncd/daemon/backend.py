@@ -337,7 +337,8 @@ class EngineSyncer:
             log.info("pair %s: %s pass: %s", self.pair.name, kind, done)
         if outcome.failed and not cancel.is_set():
             path, why = outcome.failed[0]
-            done = sum(n for key, n in outcome.counts.items() if key not in ("failed", "skipped"))
+            left_out = ("failed", "skipped", "ignored", "not synced")  # no progress
+            done = sum(n for key, n in outcome.counts.items() if key not in left_out)
             raise PassIncomplete(
                 f"{len(outcome.failed)} items failed, e.g. {path}: {why}",
                 retry_changes=[RetryChange(p) for p in dict.fromkeys(p for p, _ in outcome.failed)],

@@ -56,6 +56,12 @@ class PassResult:
     listings: int = 0
     refused: str | None = None  # a guard's message: it held ``held`` (or, dry run, would)
     held: list[HeldDeletion] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, why); dirs end in /
+    ignored_dropped: int = 0  # ignored past the scanner's cap: counted, not listed
+
+    @property
+    def ignored_count(self) -> int:
+        return len(self.ignored) + self.ignored_dropped
 
     @property
     def exit_code(self) -> int:
@@ -260,6 +266,8 @@ class _Walked:
     listings: int
     not_synced: list[tuple[str, str]]  # (relative path, why)
     issues_dropped: int  # issues past the scanner's cap: counted, not listed
+    ignored: list[tuple[str, str]]  # (relative path, which rules); a directory's ends in "/"
+    ignored_dropped: int
 
 
 def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
@@ -293,10 +301,23 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         _record_pass_state(ctx, intents, device)
         if held.previous or held.ops:
             ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)
+        _record_left_out(ctx, walked, whole_tree=dirty is None)
     outcome.skipped.extend(walked.not_synced)
+    if walked.ignored:
+        outcome.add("ignored", len(walked.ignored) + walked.ignored_dropped)
     result = PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
     result.refused, result.held = held.why, held.ops
+    result.ignored, result.ignored_dropped = walked.ignored, walked.ignored_dropped
     return result
+
+
+def _record_left_out(ctx: _PassContext, walked: _Walked, *, whole_tree: bool) -> None:
+    """Keep what the pass left out (ignored, not synced) for `syncd status`; a pass that left
+    nothing out and found nothing recorded writes nothing."""
+    rows = [(path, "ignored", why) for path, why in walked.ignored]
+    rows += [(path, "not synced", why) for path, why in walked.not_synced]
+    if rows or (whole_tree and ctx.journal.left_out(ctx.row.id)):
+        ctx.journal.record_left_out(ctx.row.id, rows, whole_tree=whole_tree)
 
 
 def _note_root_location(ctx: _PassContext, folder_id: int, *, by_path: bool) -> None:
@@ -444,7 +465,18 @@ def _walk_once(
             plan = planner.plan_dirs(dirs)
     finally:
         sources.close()
-    return _Walked(plan, sources.listings, _not_synced(sources), sources.issues_dropped)
+    ignored = [
+        (rel + "/" if is_dir else rel, ctx.ignore.why(rel, is_dir))
+        for rel, is_dir in sources.ignored
+    ]
+    return _Walked(
+        plan,
+        sources.listings,
+        _not_synced(sources),
+        sources.issues_dropped,
+        ignored,
+        sources.ignored_dropped,
+    )
 
 
 def _find_lost_root(ctx: _PassContext) -> int | None:

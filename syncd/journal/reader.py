@@ -157,6 +157,15 @@ def held(read: Read, pair_id: int) -> list[HeldDeletion]:
     return [HeldDeletion(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]
 
 
+def left_out(read: Read, pair_id: int) -> list[tuple[str, str, str]]:
+    """What the last passes left out of the pair's sync: (path, kind, reason), by path; kind
+    "ignored" (ignore rules) or "not synced" (unreadable, symlinks, special files...)."""
+    rows = read(
+        "SELECT path, kind, reason FROM left_out WHERE pair_id = :p ORDER BY path", p=pair_id
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
 def host_answer(read: Read, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
     """A host answer the journal keeps (``host_cache``), with when it was fetched."""
     rows = read(
@@ -232,6 +241,9 @@ class JournalReader:
 
     def host_answer(self, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
         return host_answer(self._read, api_url, key)
+
+    def left_out(self, pair_id: int) -> list[tuple[str, str, str]]:
+        return left_out(self._read, pair_id)
 
 
 class SchemaNotCurrent(JournalError):

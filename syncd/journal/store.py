@@ -541,6 +541,27 @@ class Journal:
     def held(self, pair_id: int) -> list[HeldDeletion]:
         return reader.held(self._read, pair_id)
 
+    def left_out(self, pair_id: int) -> list[tuple[str, str, str]]:
+        return reader.left_out(self._read, pair_id)
+
+    def record_left_out(
+        self, pair_id: int, rows: Sequence[tuple[str, str, str]], *, whole_tree: bool
+    ) -> None:
+        """What a pass left out, (path, kind, reason): after a whole-tree pass exactly ``rows``;
+        a partial pass adds its own (the next whole-tree pass drops what is gone)."""
+        with self.transaction() as tx:
+            if whole_tree:
+                tx._x("DELETE FROM left_out WHERE pair_id = :p", p=pair_id)
+            for path, kind, reason in rows:
+                tx._x(
+                    "INSERT OR REPLACE INTO left_out (pair_id, path, kind, reason) "
+                    "VALUES (:p, :path, :k, :r)",
+                    p=pair_id,
+                    path=path,
+                    k=kind,
+                    r=reason,
+                )
+
     def approvals(self) -> dict[str, float]:
         """Per pair name, the latest approval of deletions still held (not yet carried out)."""
         rows = self._read(

@@ -1,5 +1,6 @@
 """Deletions a guard held back (max_delete, an emptied root) while the rest of the pass ran,
-for `syncd status` and `syncd approve`: the user approves exactly the held set shown.
+for `syncd status` and `syncd approve`: the user approves exactly the held set shown. And what
+the last passes left out of the sync (ignored, unreadable, symlinks...), for `syncd status`.
 
 Revision ID: 0005
 Revises: 0004
@@ -31,7 +32,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pair_id", "kind", "rel", "target_id"),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "left_out",
+        sa.Column("pair_id", sa.Integer, nullable=False),
+        sa.Column("path", sa.Text, nullable=False),  # a directory's ends in "/"
+        sa.Column("kind", sa.Text, nullable=False),  # "ignored" | "not synced"
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("pair_id", "path"),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("left_out")
     op.drop_table("held_deletions")
