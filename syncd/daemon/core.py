@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
 STATUS_EVERY = 1.0  # at most this often is status written to the journal
 WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
+APPROVALS_EVERY = 2.0  # seconds between looks for `syncd approve` in the journal
 
 
 # -- one pair at run time --------------------------------------------------------------------
@@ -94,6 +95,7 @@ class Daemon:
         self._status_written = 0.0
         self._last_watchdog = 0.0
         self._approved_seen: dict[str, float] = {}  # pair -> latest approval acted on
+        self._approvals_read = 0.0  # monotonic
         self._stalled: frozenset[str] = frozenset()  # pairs shown stalled at the last round
 
     # -- entry point ---------------------------------------------------------------------------
@@ -336,8 +338,9 @@ class Daemon:
         """`syncd approve` (another process) marked held deletions approved in the journal:
         the pair's next pass, started now, carries them out."""
         approvals = getattr(self.backend, "approvals", None)
-        if approvals is None:
+        if approvals is None or time.monotonic() - self._approvals_read < APPROVALS_EVERY:
             return
+        self._approvals_read = time.monotonic()
         try:
             latest = approvals()
         except Exception as exc:

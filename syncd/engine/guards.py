@@ -81,9 +81,10 @@ def deletions_refusal(
     if deletions == 0 or limit.allows(deletions, tracked_files):
         return None
     synced = deletions - untracked
-    what = f"{synced} of the {tracked_files} synced files"
+    what = f"{synced} of the {tracked_files} synced files" if synced else ""
     if untracked:
-        what += f" and {untracked} remote files syncd did not upload"
+        extra = f"{untracked} remote files syncd did not upload"
+        what = f"{what} and {extra}" if what else f"{extra} (it tracks {tracked_files} files)"
     return (
         f"pair {pair_name!r}: this pass would trash {what}, more than max_delete ({limit}) — "
         f"check the local root; if intended: `syncd approve --pair {pair_name}`, or reconcile "

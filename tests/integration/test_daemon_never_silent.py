@@ -215,10 +215,7 @@ def test_sighup_applies_sync_settings_to_restarted_pairs(
         for i in range(6):  # 6 of 8: over the default max_delete of 50%
             (root / f"f{i}.txt").unlink()
         wait_for(
-            lambda: (
-                (r := daemon_record(tmp_path / "state.db", "docs"))
-                and r.held
-            ),
+            lambda: (r := daemon_record(tmp_path / "state.db", "docs")) and r.held,
             30,
             "the deletions held by max_delete in the daemon status",
             daemon.log_tail,

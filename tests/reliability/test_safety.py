@@ -219,9 +219,7 @@ def test_root_replaced_by_another_tree_is_refused_until_forced(
     config = Path(syncer.config.state.path).parent / "config.toml"
     # (ext4 may hand the new directory an old one's inode: then it plans a move, and counts a
     # folder's files moved out with it; the count can exceed what is tracked.)
-    assert_refused(
-        run_syncd("reconcile", config=config), f"of the {tracked} synced", "max_delete"
-    )
+    assert_refused(run_syncd("reconcile", config=config), f"of the {tracked} synced", "max_delete")
     dry = syncer.run(dry_run=True)
     assert dry.refused is not None and "max_delete" in dry.refused and dry.exit_code == 3
     # Only the deletions are held: the new tree is uploaded meanwhile.
