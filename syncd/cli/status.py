@@ -162,6 +162,14 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                 }
                 for h in journal.held(row.id)
             ]
+            history = journal.history_counts(row.id)
+            if history is not None:
+                versions, nbytes, counted_at, _ = history
+                entry["history"] = {
+                    "versions": versions,
+                    "bytes": nbytes,
+                    "counted": _when(counted_at),
+                }
             if pair.name in daemon:
                 entry["daemon"] = _daemon_view(daemon[pair.name])
             out["pairs"].append(entry)
@@ -283,6 +291,12 @@ def run_status(
             f"folders, {c['skipped']} skipped, {c['failed']} failed, {c['ignored']} ignored, "
             f"{c['not_synced']} not synced"
         )
+        history = entry.get("history")
+        if history is not None:
+            click.echo(
+                f"  history: {history['versions']} versions ({history['bytes'] / 1e6:.1f} MB) "
+                "in the versions area"
+            )
         daemon = entry.get("daemon")
         if daemon:
             click.echo(_daemon_line(daemon))
