@@ -380,6 +380,8 @@ class Daemon:
         failing = sum(1 for s in states if s.consecutive_failures and not s.stall_reason)
         text = f"{len(states)} pairs, {queued} changes queued, {busy} syncing"
         text += f", {failing} failing (retrying)" if failing else ""
+        held = sum(s.held for s in states)
+        text += f", {held} deletions held (see `syncd status`)" if held else ""
         stalled = [s for s in states if s.stall_reason]
         if stalled:
             first = stalled[0]
