@@ -204,7 +204,7 @@ def _reconcile_each(
                 worst = ExitCode.GUARD
                 continue
             print_result(result, quiet=request.quiet, list_ignored=request.list_ignored)
-            if result.refused is not None:  # a dry run a guard would hold
+            if result.refused is not None:  # a dry run a guard would refuse or hold
                 worst = ExitCode.GUARD
             if cancel.is_set():
                 left = [p.name for p in pairs[pairs.index(pair) + 1 :]]
@@ -248,11 +248,12 @@ def print_result(result: PassResult, *, quiet: bool = False, list_ignored: bool 
             click.echo(f"  ignored: {_ignored_summary(result)}")
             for path, why in result.ignored if list_ignored else ():
                 click.echo(f"  ignored {path} ({why})")
-        if result.refused is not None:
+        if result.held:
             click.echo(f"pair {result.pair}: a guard would hold {len(result.held)} deletions:")
             for held in result.held:
                 click.echo(f"  held {held.describe()}")
-            click.echo(f"pair {result.pair}: {result.refused}")
+        if result.refused is not None:
+            click.echo(f"pair {result.pair}: a guard would refuse: {result.refused}")
         return
     counts = result.outcome.counts
     parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]
@@ -300,8 +301,8 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Print the plan and what a guard would hold; change nothing (exit 3 if a guard would "
-    "hold deletions).",
+    help="Print the plan and what a guard would refuse or hold; change nothing (exit 3 if a "
+    "guard would).",
 )
 @click.option(
     "--max-delete",

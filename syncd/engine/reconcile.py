@@ -272,7 +272,16 @@ class _Walked:
 
 def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     tracked = _count_tracked_if_needed(ctx, dirty)
-    device = _check_root(ctx, tracked)
+    try:
+        device = _check_root(ctx, tracked)
+        root_refusal: str | None = None
+    except GuardRefused as exc:
+        if not ctx.dry_run:
+            raise
+        # A dry run is never refused: it shows the plan, and what a guard would refuse.
+        root_refusal, device = exc.message, 0
+        if not ctx.root.is_dir():
+            return PassResult(ctx.pair.name, True, Plan(), refused=root_refusal)
     folder_id = resolve_root_folder(
         ctx.client, ctx.journal, ctx.row, ctx.pair.remote_parts, create=not ctx.dry_run
     )
@@ -306,7 +315,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     if walked.ignored:
         outcome.add("ignored", len(walked.ignored) + walked.ignored_dropped)
     result = PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
-    result.refused, result.held = held.why, held.ops
+    result.refused, result.held = root_refusal or held.why, held.ops
     result.ignored, result.ignored_dropped = walked.ignored, walked.ignored_dropped
     return result
 

@@ -104,3 +104,23 @@ def test_reconcile_refuses_beside_a_running_daemon(synced) -> None:
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
     assert mutating_calls(emulator.admin.counts()) == {}
+
+
+@pytest.mark.parametrize("case", ["missing", "another filesystem", "restore"])
+def test_a_dry_run_is_never_refused_but_says_what_a_guard_would_refuse(synced, case) -> None:
+    local, config, emulator = synced
+    if case == "missing":
+        shutil.move(local, local.with_name("elsewhere"))
+    elif case == "restore":
+        (local / INCOMPLETE_MARKER).write_text("")
+    else:
+        db = sqlite3.connect(config.parent / "state.db")
+        db.execute("UPDATE pairs SET device = device + 1")
+        db.commit()
+        db.close()
+    dry = run_syncd("reconcile", "--dry-run", config=config)
+    assert dry.returncode == 3, dry.stderr
+    assert "Traceback" not in dry.stderr and "syncd: error" not in dry.stderr
+    assert "dry run" in dry.stdout and "a guard would refuse: pair 'docs': " in dry.stdout
+    assert case in dry.stdout
+    assert mutating_calls(emulator.admin.counts()) == {}
