@@ -218,6 +218,8 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
         return f"  daemon: not running (last seen {daemon['updated']})"
     if daemon.get("up_to_date"):
         state = "up to date"
+    elif daemon.get("held") and not daemon.get("queue_length") and not daemon.get("busy"):
+        state = f"up to date but for {daemon['held']} held deletions"
     else:
         state = (
             f"syncing: {daemon.get('queue_length', 0)} queued, "

@@ -114,6 +114,7 @@ class PairState:
             and self.busy is None
             and self.consecutive_failures == 0
             and self.last_full_reconcile is not None
+            and self.held == 0  # deletions a guard holds are changes not yet synced
         )
 
 
