@@ -54,14 +54,11 @@ class PassResult:
     outcome: Outcome = field(default_factory=Outcome)
     elapsed: float = 0.0
     listings: int = 0
-    refused: str | None = None  # a guard's message: it held ``held`` (or, dry run, would)
+    # A guard's message: it held ``held`` (a dry run: it would hold them, or refuse the pass).
+    refused: str | None = None
     held: list[HeldDeletion] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, why); dirs end in /
     ignored_dropped: int = 0  # ignored past the scanner's cap: counted, not listed
-
-    @property
-    def ignored_count(self) -> int:
-        return len(self.ignored) + self.ignored_dropped
 
     @property
     def exit_code(self) -> int:
