@@ -20,7 +20,7 @@ import re
 import socket
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -49,6 +49,7 @@ from syncd.history.retention import Retention
 from syncd.history.timespec import parse_duration
 from syncd.local.scanner import LocalFilters
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
+from syncd.remote.bandwidth import BwLimit, parse_bwlimit
 from syncd.remote.credentials import Credentials
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,44 @@ def parse_max_delete(value: object) -> MaxDelete:
     raise ValueError(f"expected a count or a percent, got {value!r} — {fix}")
 
 
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A daily span of local time, ``start`` to ``end`` in minutes of the day; it may wrap
+    midnight (``"22:00-06:00"``)."""
+
+    start: int
+    end: int
+
+    def contains(self, minute: int) -> bool:
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+    def __str__(self) -> str:
+        (h1, m1), (h2, m2) = divmod(self.start, 60), divmod(self.end, 60)
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+
+_WINDOW_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+
+def parse_window(value: object) -> TimeWindow:
+    """ "01:00-06:00" -> TimeWindow(60, 360)."""
+    if isinstance(value, TimeWindow):
+        return value
+    fix = 'write local times like "01:00-06:00" (it may wrap midnight: "22:00-06:00")'
+    match = _WINDOW_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{_short(value)} is not a time window — {fix}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"{value!r} holds a time that is not a time of day — {fix}")
+    window = TimeWindow(h1 * 60 + m1, h2 * 60 + m2)
+    if window.start == window.end:
+        raise ValueError(f"{value!r} is empty — {fix}, or remove the key for no window")
+    return window
+
+
 def _as_path(value: object, info: ValidationInfo) -> Path:
     """Expand ``~`` and make the path absolute relative to the config file's directory."""
     if isinstance(value, Path):
@@ -351,6 +390,15 @@ class StateConfig(_Section):
         return _as_path(value, info)
 
 
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    """``parse``, letting None through (a dumped config with the key unset validates again)."""
+    return lambda value: None if value is None else parse(value)
+
+
 class SyncConfig(_Section):
     # Up to this many uploads at once; the account's concurrent_uploads lowers it per pass.
     workers: Annotated[StrictInt, Field(ge=1, le=256)] = 16
@@ -362,6 +410,15 @@ class SyncConfig(_Section):
     quiet_period: Annotated[float, Field(strict=True, ge=0)] = 0.5
     reconcile_interval: Annotated[float, Field(strict=True, ge=1)] = 900.0
     follow_symlinks: StrictBool = False
+    # rclone's --bwlimit for every upload (and download) of the process, one shared bucket:
+    # "4M", "512k:off" (upload:download), or a time table "08:00,512k 19:00,4M 23:00,off".
+    bwlimit: Annotated[
+        BwLimit | None, PlainValidator(_optional(parse_bwlimit)), PlainSerializer(_text_or_none)
+    ] = None
+    # Periodic full passes only inside this daily window of local time ("01:00-06:00").
+    full_pass_window: Annotated[
+        TimeWindow | None, PlainValidator(_optional(parse_window)), PlainSerializer(_text_or_none)
+    ] = None
 
 
 class LogConfig(_Section):

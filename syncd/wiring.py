@@ -7,14 +7,19 @@ neither (`syncd --help`, `syncd config check`) never loads them.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from syncd.config import Config
+from syncd.remote.bandwidth import UNLIMITED, Bandwidth
 
 if TYPE_CHECKING:
     from syncd.journal.store import Journal
     from syncd.remote.client import RemoteClient
     from syncd.remote.models import AccountPackage
+
+log = logging.getLogger(__name__)
 
 # Seconds a pair root's known location is reused before the next pass looks it up again (a root
 # moved on the web site is followed by id anyway; this only keeps `syncd status`'s word fresh).
@@ -39,7 +44,7 @@ def make_client(
     from syncd.remote.client import RemoteClient
 
     remote = config.remote
-    return RemoteClient(
+    client = RemoteClient(
         remote.api_url,
         remote.credentials(),
         allow_insecure_http=remote.allow_insecure_http,
@@ -49,6 +54,20 @@ def make_client(
         max_connections=max_connections or max(32, config.sync.workers * 2),
         revoke_on_close=not one_shot,
     )
+    # A one-shot run keeps the rate of its start; the daemon follows the time table (cron jobs).
+    bandwidth = bandwidth_now(config)
+    if bandwidth.limited and one_shot:  # the daemon logs its own
+        log.info("bandwidth limit: %s", bandwidth)
+    client.set_bandwidth(bandwidth)
+    return client
+
+
+def bandwidth_now(config: Config, when: datetime | None = None) -> Bandwidth:
+    """The ``[sync] bwlimit`` in force at local time ``when`` (default: now)."""
+    limit = config.sync.bwlimit
+    if limit is None:
+        return UNLIMITED
+    return limit.at(when or datetime.now())
 
 
 def upload_workers(configured: int, package: AccountPackage | None) -> int:

@@ -83,6 +83,7 @@ def verify_pair(
             journal=journal,
             ignored=rules.matches,
             ignored_why=rules.why,
+            filters=pair.filters,
             deep=request.deep,
             sample=request.sample,
             workers=workers,
