@@ -89,7 +89,7 @@ def wait_healthy(daemon: DaemonProcess, config: Path) -> None:
     )
 
 
-def test_held_deletions_let_other_changes_through_and_are_approved_while_running(
+def test_held_deletions_let_other_changes_through_then_stall_until_approved(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     root = tmp_path / "root"
@@ -129,23 +129,36 @@ def test_held_deletions_let_other_changes_through_and_are_approved_while_running
         wait_converged(emulator.admin, root, "Docs", daemon, timeout=30)
         wait_healthy(daemon, config)
         assert docs_entry(config)["held"] == []
+        held_lines = [line for line in daemon.log_text().splitlines() if "held by a guard" in line]
+        assert held_lines and all('"level": "error"' in line for line in held_lines)
+        assert daemon.stop() == 0
 
-        # Again, approved with `syncd approve`.
-        shutil.move(root / "keep", outside / "keep")
+
+def test_syncd_approve_beside_the_daemon_carries_out_the_held_set(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    make_tree(root)
+    config = make_config(tmp_path, emulator.api_url, root)
+    with running_daemon(config, tmp_path) as daemon:
+        wait_converged(emulator.admin, root, "Docs", daemon)
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        shutil.move(root / "big", outside / "big")
         (root / "other.txt").write_text("x\n")
         wait_for(
             lambda: docs_entry(config)["held"],
             30,
-            "the second held set in `syncd status`",
+            "the held set in `syncd status`",
             daemon.log_tail,
         )
+        assert "/Docs/other.txt" in remote_paths(emulator)
         approved = run_syncd("approve", "--pair", "docs", config=config)
         assert approved.returncode == 0, approved.stderr
+        assert "approved 1 held deletions (6 files)" in approved.stdout
         assert "the running daemon" in approved.stdout
         wait_converged(emulator.admin, root, "Docs", daemon, timeout=30)
         wait_for(lambda: not docs_entry(config)["held"], 15, "the held set emptied")
-        held_lines = [line for line in daemon.log_text().splitlines() if "held by a guard" in line]
-        assert held_lines and all('"level": "error"' in line for line in held_lines)
         assert daemon.stop() == 0
 
 
