@@ -594,7 +594,8 @@ def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held
     now = time.time()
     held = [HeldDeletion(*held_key(op), _files(op), now, why) for op in pending]
     done = [held_key(op) for op in deletions if id(op) not in taken]
-    log.warning("%s: %d deletions held", why, len(held))
+    # Info only: the CLI's error line and the daemon's worker (once per held set) tell the user.
+    log.info("%s: %d deletions held", why, len(held))
     return _Held(why, held, done, previous)
 
 
