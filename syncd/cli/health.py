@@ -27,8 +27,9 @@ def health(app: App, max_age: float) -> int:
 
     Healthy when every configured pair has a fresh record from a running daemon, none has
     failed five passes in a row and none is stalled (credentials refused, or no progress for
-    [daemon] stall_after: deletions held by a guard, passes failing). Only exit codes 0 and 1 (Docker reserves 2), also for a
-    config error. Cheap: no network, the state database read-only."""
+    [daemon] stall_after: deletions held by a guard, passes failing). Only exit codes 0 and 1
+    (Docker reserves 2), also for a config error. Cheap: no network, the state database
+    read-only."""
     from syncd.daemon.health import run_check
 
     ok, message = run_check(app.config_path, max_age)
