@@ -450,10 +450,14 @@ class LogConfig(_Section):
 
 
 class DaemonConfig(_Section):
-    """`syncd run` only: the optional metrics endpoint and the shutdown grace period."""
+    """`syncd run` only: the optional metrics endpoint, the shutdown grace period and how long
+    a pair may make no progress before the daemon reports itself unhealthy."""
 
     metrics_addr: str | None = None  # "127.0.0.1:9108": /healthz and /metrics; off when unset
     shutdown_grace: PositiveSeconds = 30.0  # seconds in-flight requests get after SIGTERM
+    # A pair that makes no progress this long (deletions held by a guard, every pass failing)
+    # makes the daemon unhealthy: `syncd status`, `syncd health`, /healthz, systemd's STATUS=.
+    stall_after: PositiveSeconds = 3600.0
 
     @field_validator("metrics_addr")
     @classmethod

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Seconds a pair root's known location is reused before the next pass looks it up again (a root
+# moved on the web site is followed by id anyway; this only keeps `syncd status`'s word fresh).
+ROOT_LOCATION_MAX_AGE = 3600.0
+
 # Seconds an account/package answer is reused (it changes when the account is upgraded, which is
 # rare; a stale limit only makes the host refuse an upload, which is recorded and retried).
 PACKAGE_MAX_AGE = 3600.0
@@ -119,3 +123,37 @@ def _cipher(options: CryptOptions) -> Cipher:
     from syncd.crypt import Cipher
 
     return Cipher(options)
+
+
+def root_location_key(pair_name: str) -> str:
+    """The host cache's key for where a pair's remote root lives (see :func:`moved_root`)."""
+    return f"root-location:{pair_name}"
+
+
+def moved_root(
+    pair_name: str, configured: tuple[str, ...], now: tuple[str, ...] | None, folder_id: int
+) -> str | None:
+    """The warning for a pair whose remote root (``folder_id``, tracked by the journal) was
+    moved or renamed on the web site; None when it is where the config says."""
+    if now is None or tuple(now) == tuple(configured):
+        return None
+    return (
+        f"pair {pair_name}: its remote folder (id {folder_id}) was moved or renamed on the web "
+        f"site: it now lives at /{'/'.join(now)}, not /{'/'.join(configured)}; syncd follows "
+        f'it by id (set remote = "{"/".join(now)}" in its [[pairs]] to match, or move it back)'
+    )
+
+
+def find_pair_root(
+    client: RemoteClient, pair_name: str, parts: tuple[str, ...], tracked_id: int | None
+) -> tuple[int | None, str | None]:
+    """A pair's remote root for `verify` and `restore --pair`: the folder the journal tracks,
+    wherever it lives now (with :func:`moved_root`'s warning when it moved), else the folder at
+    its path (raises RemoteFolderMissing). Returns (folder id, warning or None)."""
+    from syncd.remote.paths import folder_path_of, resolve_remote_folder
+
+    if tracked_id is not None and tracked_id != 0:  # 0: the account root, never moved
+        now = folder_path_of(client, tracked_id)
+        if now is not None:
+            return tracked_id, moved_root(pair_name, tuple(parts), now, tracked_id)
+    return resolve_remote_folder(client, parts, prefer=tracked_id), None

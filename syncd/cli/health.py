@@ -25,9 +25,11 @@ from syncd.journal.rows import DaemonStatus
 def health(app: App, max_age: float) -> int:
     """Exit 0 while the daemon runs and keeps up, else 1; one line says why.
 
-    Healthy when every configured pair has a fresh record from a running daemon and none has
-    failed five passes in a row. Only exit codes 0 and 1 (Docker reserves 2), also for a
-    config error. Cheap: no network, the state database read-only."""
+    Healthy when every configured pair has a fresh record from a running daemon, none has
+    failed five passes in a row and none is stalled (credentials refused, or no progress for
+    [daemon] stall_after: deletions held by a guard, passes failing). Only exit codes 0 and 1
+    (Docker reserves 2), also for a config error. Cheap: no network, the state database
+    read-only."""
     from syncd.daemon.health import run_check
 
     ok, message = run_check(app.config_path, max_age)

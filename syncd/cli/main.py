@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Make each pair's remote folder equal to its local directory, once.",
     ),
     "run": ("syncd.cli.run:run", "Run the daemon in the foreground: watch and sync every pair."),
+    "approve": (
+        "syncd.cli.approve:approve",
+        "Approve the deletions a guard holds for a pair (also beside the daemon).",
+    ),
     "status": ("syncd.cli.status:status", "Per pair: last run, counts, problems, daemon state."),
     "health": ("syncd.cli.health:health", "Exit 0 while the daemon runs and keeps up, else 1."),
     "restore": ("syncd.cli.restore:restore", "Download a remote folder tree into DEST."),

@@ -17,7 +17,7 @@ from syncd.cli.app import App, SyncdCommand, pair_option, pass_app
 from syncd.config import Config, MaxDelete, PairConfig
 from syncd.engine.executor import Progress
 from syncd.engine.ops import Op, Upload
-from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.engine.reconcile import DeletionsHeld, PassOptions, PassResult, reconcile_pair
 from syncd.errors import ExitCode, GuardRefused, UserError
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.journal.store import Journal
@@ -42,6 +42,8 @@ SUMMARY_ORDER = (
     "folders created",
     "skipped",
     "failed",
+    "ignored",  # by the ignore rules (built-in, the config's, .syncdignore)
+    "not synced",  # unreadable, symlinks, special files, names the host cannot hold
 )
 
 
@@ -54,6 +56,7 @@ class ReconcileRequest:
     accept_new_root: bool = False
     adopt_existing: bool = False
     quiet: bool = False
+    list_ignored: bool = False
 
 
 class RichProgress(Progress):
@@ -115,6 +118,11 @@ def run_reconcile(config: Config, client: RemoteClient, request: ReconcileReques
             try:
                 lock.acquire()
             except AlreadyRunning as exc:
+                if request.force_deletes:
+                    # The daemon reconciles by itself: what it needs is the approval.
+                    from syncd.cli.approve import hand_to_daemon
+
+                    return hand_to_daemon(config, pairs, exc.holder_pid)
                 raise UserError(f"{exc} (it reconciles by itself; see `syncd status`)") from None
             stack.callback(lock.release)
         return _reconcile_pairs(config, client, request, pairs)
@@ -188,12 +196,16 @@ def _reconcile_each(
                     cancel=cancel,
                 )
             except GuardRefused as exc:
+                if isinstance(exc, DeletionsHeld):
+                    print_result(exc.result, quiet=request.quiet, list_ignored=request.list_ignored)
                 if len(pairs) == 1:
                     raise
                 click.echo(f"syncd: error: {exc.message}", err=True)
                 worst = ExitCode.GUARD
                 continue
-            print_result(result, quiet=request.quiet)
+            print_result(result, quiet=request.quiet, list_ignored=request.list_ignored)
+            if result.refused is not None:  # a dry run a guard would refuse or hold
+                worst = ExitCode.GUARD
             if cancel.is_set():
                 left = [p.name for p in pairs[pairs.index(pair) + 1 :]]
                 click.echo(
@@ -208,7 +220,17 @@ def _reconcile_each(
     return worst
 
 
-def print_result(result: PassResult, *, quiet: bool = False) -> None:
+def _ignored_summary(result: PassResult) -> str:
+    by_why: dict[str, int] = {}
+    for _path, why in result.ignored:
+        by_why[why] = by_why.get(why, 0) + 1
+    parts = [f"{n} by {why}" for why, n in sorted(by_why.items())]
+    if result.ignored_dropped:
+        parts.append(f"{result.ignored_dropped} more")
+    return ", ".join(parts) + " (`--list-ignored` lists them; README: What is not synced)"
+
+
+def print_result(result: PassResult, *, quiet: bool = False, list_ignored: bool = False) -> None:
     """The pass's summary; ``quiet`` (cron): only a pass with failures is reported, with its
     failed paths (skipped paths are explained in the journal: `syncd status` lists them)."""
     if quiet and not result.dry_run and not result.outcome.failed:
@@ -222,6 +244,16 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"pair {result.pair}: would do: {line}")
         for path, why in result.outcome.skipped:
             click.echo(f"  {path}: {why}")
+        if result.ignored:
+            click.echo(f"  ignored: {_ignored_summary(result)}")
+            for path, why in result.ignored if list_ignored else ():
+                click.echo(f"  ignored {path} ({why})")
+        if result.held:
+            click.echo(f"pair {result.pair}: a guard would hold {len(result.held)} deletions:")
+            for held in result.held:
+                click.echo(f"  held {held.describe()}")
+        if result.refused is not None:
+            click.echo(f"pair {result.pair}: a guard would refuse: {result.refused}")
         return
     counts = result.outcome.counts
     parts = [f"{key} {counts.get(key, 0)}" for key in SUMMARY_ORDER]
@@ -236,8 +268,14 @@ def print_result(result: PassResult, *, quiet: bool = False) -> None:
         click.echo(f"  {word} {item.rel}{slash} ({kind} {item.remote_id}){where}")
     for path, why in () if quiet else result.outcome.skipped:
         click.echo(f"  skipped {path}: {why}")
+    if result.ignored and not quiet:
+        click.echo(f"  ignored: {_ignored_summary(result)}")
+        for path, why in result.ignored if list_ignored else ():
+            click.echo(f"  ignored {path} ({why})")
     for path, why in result.outcome.failed:
         click.echo(f"  failed  {path}: {why}")
+    for held in () if quiet else result.held:
+        click.echo(f"  held    {held.describe()}")
     log.debug(
         "reconcile done",
         extra={"pair": result.pair, "counts": dict(counts), "seconds": result.elapsed},
@@ -260,7 +298,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
 
 @click.command(cls=SyncdCommand)
 @pair_option
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and what a guard would refuse or hold; change nothing (exit 3 if a "
+    "guard would).",
+)
 @click.option(
     "--max-delete",
     metavar="N|N%",
@@ -268,7 +311,12 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
     callback=_max_delete_option,
     help="Allow this many trashes in this run (count or percent of synced files).",
 )
-@click.option("--force-deletes", is_flag=True, help="No deletion limit for this run.")
+@click.option(
+    "--force-deletes",
+    is_flag=True,
+    help="No deletion limit for this run; beside a running daemon: approve the deletions it "
+    "holds (as `syncd approve`).",
+)
 @click.option(
     "--accept-new-root", is_flag=True, help="The local root moved to another disk on purpose."
 )
@@ -284,6 +332,9 @@ def _max_delete_option(ctx: click.Context, param: click.Parameter, value: str | 
     is_flag=True,
     help="Print only problems: failed items, and errors on stderr (for cron).",
 )
+@click.option(
+    "--list-ignored", is_flag=True, help="List every path the ignore rules left out, and why."
+)
 @pass_app
 def reconcile(
     app: App,
@@ -294,6 +345,7 @@ def reconcile(
     accept_new_root: bool,
     adopt_existing: bool,
     quiet: bool,
+    list_ignored: bool,
 ) -> int:
     """Make each pair's remote folder equal to its local directory, once, and print a summary.
     Exit 0 converged, 1 some items failed, 2 usage/config/credentials, 3 a guard refused."""
@@ -303,7 +355,14 @@ def reconcile(
 
         quiet_console()
     request = ReconcileRequest(
-        pair, dry_run, max_delete, force_deletes, accept_new_root, adopt_existing, quiet
+        pair,
+        dry_run,
+        max_delete,
+        force_deletes,
+        accept_new_root,
+        adopt_existing,
+        quiet,
+        list_ignored,
     )
     with app.open_client(config) as client:
         return run_reconcile(config, client, request)

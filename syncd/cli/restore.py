@@ -259,14 +259,20 @@ def _root_folder(
     pair: PairConfig | None,
     known: JournalHashes | None,
 ) -> tuple[int | None, str]:
-    """The remote folder to restore. The path is the truth; for a pair, the journal's folder id
-    decides between twin folders of one name."""
+    """The remote folder to restore. For a pair, the folder its journal tracks (by id), else
+    the one at its path (the journal's id decides between twin folders of one name)."""
     if request.remote_id is not None:
         return request.remote_id, f"#{request.remote_id}"
     if pair is not None:
+        # The folder the journal tracks, wherever it lives now (moved on the web site).
+        from syncd.wiring import find_pair_root
+
         parts = pair.remote_parts
-        prefer = known.pair.root_folder_id if known is not None else None
-        return resolve_remote_folder(client, parts, prefer=prefer), "/".join(parts)
+        tracked = known.pair.root_folder_id if known is not None else None
+        folder_id, moved = find_pair_root(client, pair.name, parts, tracked)
+        if moved is not None:
+            click.echo(f"syncd: warning: {moved}", err=True)
+        return folder_id, "/".join(parts)
     parts = split_remote_path(request.remote or "")
     return resolve_remote_folder(client, parts), "/".join(parts)
 

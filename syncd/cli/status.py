@@ -32,7 +32,8 @@ def _when(ts: float | None) -> str | None:
 
 
 # A run that ended this way leaves the pair not in sync.
-PROBLEM_RESULTS = frozenset({"failed", "error", "refused"})
+PROBLEM_RESULTS = frozenset({"failed", "error", "refused", "held"})
+HELD_SHOWN = 20  # held deletions listed in the text output (--json lists all)
 
 
 def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
@@ -49,6 +50,8 @@ def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
     for entry in status["pairs"]:
         name = entry["name"]
         daemon = entry.get("daemon")
+        if entry.get("root_moved"):
+            lines.append(f"warning: {entry['root_moved']}")
         if daemon is not None and not daemon["alive"]:
             code = max(code, ExitCode.GUARD)
             lines.append(f"pair {name}: daemon not running (last seen {daemon['updated']})")
@@ -56,6 +59,15 @@ def verdict(status: dict[str, Any]) -> tuple[int, list[str]]:
             code = max(code, ExitCode.FAILED)
             lines.append(f"pair {name}: never synced")
             continue
+        held = entry.get("held") or []
+        if held:
+            code = max(code, ExitCode.FAILED)
+            approved = sum(1 for h in held if h["approved"])
+            lines.append(
+                f"pair {name}: {len(held)} deletions held by a guard"
+                + (f" ({approved} approved, not yet carried out)" if approved else "")
+                + f" — review them, then `syncd approve --pair {name}`"
+            )
         failed = entry["counts"]["failed"]
         if failed:
             code = max(code, ExitCode.FAILED)
@@ -122,10 +134,33 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                     "counts": run.counts,
                     "error": run.error,
                 }
+            _root_location(config, pair, row.root_folder_id, journal, entry)
             entry["counts"] = journal.status_counts(row.id)
             entry["problems"] = [
                 {"path": p.path, "kind": p.kind, "status": p.status, "reason": p.reason}
                 for p in journal.problems(row.id)
+            ]
+            # The counts are those of the lists shown (a skipped folder counts too).
+            for what in ("skipped", "failed"):
+                entry["counts"][what] = sum(1 for p in entry["problems"] if p["status"] == what)
+            entry["left_out"] = [
+                {"path": path, "kind": kind, "reason": reason}
+                for path, kind, reason in journal.left_out(row.id)
+            ]
+            entry["counts"]["ignored"] = sum(1 for x in entry["left_out"] if x["kind"] == "ignored")
+            entry["counts"]["not_synced"] = len(entry["left_out"]) - entry["counts"]["ignored"]
+            entry["held"] = [
+                {
+                    "kind": h.kind,
+                    "path": h.rel,
+                    "id": h.target_id,
+                    "files": h.files,
+                    "held_since": _when(h.held_at),
+                    "reason": h.reason,
+                    "approved": h.approved_at is not None,
+                    "what": h.describe(),
+                }
+                for h in journal.held(row.id)
             ]
             history = journal.history_counts(row.id)
             if history is not None:
@@ -141,11 +176,37 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
     return out
 
 
+def _root_location(
+    config: Config, pair: Any, folder_id: int | None, journal: Any, entry: dict[str, Any]
+) -> None:
+    """The remote folder the journal tracks (by id), and where the last pass that looked found
+    it: a root moved or renamed on the web site is followed there, with a warning."""
+    from syncd.wiring import moved_root, root_location_key
+
+    entry["remote_folder_id"] = folder_id
+    found = journal.host_answer(config.remote.api_url, root_location_key(pair.name))
+    if found is None or folder_id is None or found[1].get("folder_id") != folder_id:
+        return
+    checked_at, location = found
+    now = tuple(str(p) for p in location.get("path") or ())
+    warning = moved_root(pair.name, tuple(pair.remote_parts), now, folder_id)
+    if warning is not None:
+        entry["remote_now"] = "/".join(now)
+        entry["root_moved"] = f"{warning} (seen {_when(checked_at)})"
+
+
 def _daemon_view(record: DaemonStatus) -> dict[str, Any]:
     """The daemon's own record, with times readable and ``alive`` judged from outside: a daemon
     that was SIGKILLed or lost power still says it is running."""
     view: dict[str, Any] = record.to_json()
-    for key in ("last_full_reconcile", "last_pass", "last_error_at", "stalled_since"):
+    for key in (
+        "last_full_reconcile",
+        "last_pass",
+        "last_error_at",
+        "stalled_since",
+        "failing_since",
+        "held_since",
+    ):
         view[key] = _when(view[key])
     view["updated"] = _when(record.updated_at)
     view["alive"] = record.alive(time.time(), pid_alive(record.pid))
@@ -157,6 +218,8 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
         return f"  daemon: not running (last seen {daemon['updated']})"
     if daemon.get("up_to_date"):
         state = "up to date"
+    elif daemon.get("held") and not daemon.get("queue_length") and not daemon.get("busy"):
+        state = f"up to date but for {daemon['held']} held deletions"
     else:
         state = (
             f"syncing: {daemon.get('queue_length', 0)} queued, "
@@ -166,7 +229,33 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
     return f"  daemon pid {daemon.get('daemon_pid')}: {state}; last full reconcile {last_full}"
 
 
-def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool = False) -> int:
+def _left_out_lines(entry: dict[str, Any], list_all: bool) -> None:
+    """How many paths the last passes left out, and why; each one with ``list_all``."""
+    left = entry.get("left_out") or []
+    if not left:
+        return
+    parts = []
+    for kind in ("ignored", "not synced"):
+        reasons: dict[str, int] = {}
+        for item in left:
+            if item["kind"] == kind:
+                reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        if reasons:
+            why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+            parts.append(f"{sum(reasons.values())} {kind} ({why})")
+    hint = "" if list_all else " — `syncd status --list-skipped` lists them"
+    click.echo(f"  left out: {'; '.join(parts)}{hint}")
+    for item in left if list_all else ():
+        click.echo(f"  {item['kind']:<10} {item['path']}: {item['reason']}")
+
+
+def run_status(
+    config: Config,
+    pair_name: str | None,
+    as_json: bool,
+    quiet: bool = False,
+    list_skipped: bool = False,
+) -> int:
     status = collect_status(config, pair_name)
     code, problems = verdict(status)
     if as_json:
@@ -184,6 +273,8 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
         return code
     for entry in status["pairs"]:
         click.echo(f"pair {entry['name']}: {entry.get('local')} -> /{entry.get('remote', '')}")
+        if entry.get("root_moved"):
+            click.echo(f"  WARNING: {entry['root_moved']}")
         if entry.get("never_synced"):
             click.echo("  never synced")
             continue
@@ -199,7 +290,8 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
         c = entry["counts"]
         click.echo(
             f"  {c['synced']} files synced ({c['synced_bytes'] / 1e6:.1f} MB) in {c['dirs']} "
-            f"folders, {c['skipped']} skipped, {c['failed']} failed"
+            f"folders, {c['skipped']} skipped, {c['failed']} failed, {c['ignored']} ignored, "
+            f"{c['not_synced']} not synced"
         )
         history = entry.get("history")
         if history is not None:
@@ -221,7 +313,26 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
                 )
         for problem in entry["problems"]:
             click.echo(f"  {problem['status']:<7} {problem['path']}: {problem['reason']}")
+        _left_out_lines(entry, list_skipped)
+        _held_lines(entry)
     return code
+
+
+def _held_lines(entry: dict[str, Any]) -> None:
+    held = entry.get("held") or []
+    if not held:
+        return
+    files = sum(h["files"] for h in held)
+    click.echo(
+        f"  HELD {len(held)} deletions ({files} files) since {min(h['held_since'] for h in held)}: "
+        f"{held[0]['reason']}"
+    )
+    for item in held[:HELD_SHOWN]:
+        mark = " (approved)" if item["approved"] else ""
+        click.echo(f"  held    {item['what']}{mark}")
+    if len(held) > HELD_SHOWN:
+        click.echo(f"  ... and {len(held) - HELD_SHOWN} more (`syncd status --json` lists all)")
+    click.echo(f"  to carry them out: `syncd approve --pair {entry['name']}`")
 
 
 @click.command(cls=SyncdCommand)
@@ -230,12 +341,17 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems (nothing when up to date): for cron."
 )
+@click.option(
+    "--list-skipped",
+    is_flag=True,
+    help="Also list every path left out (ignored, unreadable, symlinks...; --json always does).",
+)
 @pass_app
-def status(app: App, pair: str | None, as_json: bool, quiet: bool) -> int:
+def status(app: App, pair: str | None, as_json: bool, quiet: bool, list_skipped: bool) -> int:
     """Per pair: the last run, counts, and every skipped or failed path with its reason.
     Reads the state database only (works while the daemon runs).
 
     Exit 0 up to date, 1 failures pending (failed items, a failed or refused last run, a
     failing daemon, a pair never synced), 3 a pair's daemon is down. Times are ISO 8601 UTC."""
     config = app.load_config(require_credentials=False, require_pairs=True, plain_logging=True)
-    return run_status(config, pair, as_json, quiet)
+    return run_status(config, pair, as_json, quiet, list_skipped)

@@ -19,9 +19,9 @@ from syncd.config import Config, PairConfig
 from syncd.errors import ExitCode, UserError
 from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
-from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
+from syncd.remote.paths import RemoteFolderMissing
 from syncd.verify.compare import Verifier, VerifyReport
-from syncd.wiring import download_workers, pair_client
+from syncd.wiring import download_workers, find_pair_root, pair_client
 
 if TYPE_CHECKING:
     from syncd.verify.journal_view import JournalTree
@@ -74,6 +74,7 @@ def verify_pair(
 ) -> VerifyReport:
     state = Path(config.state.path)
     client = pair_client(client, pair)  # decrypts an encrypted pair's names and files
+    rules = IgnoreRules.for_root(pair.local, pair.ignore, state_db=state)
     with _journal_view(config, pair) as journal:
         verifier = Verifier(
             client,
@@ -81,7 +82,8 @@ def verify_pair(
             local_root=str(pair.local),
             remote_path=pair.remote,
             journal=journal,
-            ignored=IgnoreRules.for_root(pair.local, pair.ignore, state_db=state).matches,
+            ignored=rules.matches,
+            ignored_why=rules.why,
             filters=pair.filters,
             deep=request.deep,
             sample=request.sample,
@@ -90,12 +92,15 @@ def verify_pair(
         )
         if verifier.local_root_is_missing():
             return verifier.run_local_missing()
-        prefer = journal.pair.root_folder_id if journal is not None else None
+        tracked = journal.pair.root_folder_id if journal is not None else None
         try:
-            root_id = resolve_remote_folder(client, pair.remote_parts, prefer=prefer)
+            root_id, moved = find_pair_root(client, pair.name, pair.remote_parts, tracked)
         except RemoteFolderMissing:
             return verifier.run_remote_missing()
-        return verifier.run(root_id)
+        report = verifier.run(root_id)
+        if moved is not None:
+            report.warnings.append(moved)
+        return report
 
 
 @contextmanager

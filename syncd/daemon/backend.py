@@ -15,10 +15,10 @@ from typing import Any
 
 from syncd.daemon.core import Daemon
 from syncd.daemon.metrics import DaemonMetrics
-from syncd.daemon.pair_worker import ItemsFailed, PairState, Stalled
+from syncd.daemon.pair_worker import Holding, ItemsFailed, PairState, Stalled
 from syncd.daemon.seams import ChangesCallback, DaemonSettings, PairSpec, settings_from_config
 from syncd.engine.executor import Progress
-from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
+from syncd.engine.reconcile import DeletionsHeld, PassOptions, PassResult, reconcile_pair
 from syncd.journal.rows import DaemonStatus
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
@@ -161,6 +161,10 @@ class EngineBackend:
             since=refusal.since,
         )
 
+    def approvals(self) -> dict[str, float]:
+        """Per pair, the latest approval (`syncd approve`) of deletions not yet carried out."""
+        return self.journal.approvals()
+
     def make_syncer(self, pair: PairSpec) -> EngineSyncer:
         return EngineSyncer(self, pair)
 
@@ -289,6 +293,15 @@ class EngineSyncer:
     def in_flight(self) -> int:
         return self.progress.in_flight
 
+    def holding(self) -> Holding:
+        """The deletions a guard holds for this pair (the journal's held set)."""
+        journal = self.backend.journal
+        row = journal.pair(self.pair.name)
+        held = journal.held(row.id) if row is not None else []
+        if not held:
+            return Holding()
+        return Holding(len(held), min(h.held_at for h in held), held[0].reason)
+
     def full_pass(self, cancel: threading.Event) -> PassResult:
         self._walked = True
         return self._run(cancel, None, "reconcile")
@@ -319,13 +332,18 @@ class EngineSyncer:
             )
         except AuthError as exc:
             raise backend.credentials_stall(exc) from exc
+        except DeletionsHeld as held:
+            # Everything but the held deletions was done: a pass that made progress (the
+            # worker reads what is held through holding()).
+            result = held.result
         outcome = result.outcome
         if outcome.counts:
             done = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
             log.info("pair %s: %s pass: %s", self.pair.name, kind, done)
         if outcome.failed and not cancel.is_set():
             path, why = outcome.failed[0]
-            done = sum(n for key, n in outcome.counts.items() if key not in ("failed", "skipped"))
+            left_out = ("failed", "skipped", "ignored", "not synced")  # no progress
+            done = sum(n for key, n in outcome.counts.items() if key not in left_out)
             raise PassIncomplete(
                 f"{len(outcome.failed)} items failed, e.g. {path}: {why}",
                 retry_changes=[RetryChange(p) for p in dict.fromkeys(p for p, _ in outcome.failed)],

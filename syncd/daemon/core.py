@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
 STATUS_EVERY = 1.0  # at most this often is status written to the journal
 WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
+APPROVALS_EVERY = 2.0  # seconds between looks for `syncd approve` in the journal
 BANDWIDTH_JOB = "bwlimit:"  # id prefix of the time table's cron jobs
 
 
@@ -102,6 +103,9 @@ class Daemon:
         self._status_dirty = threading.Event()
         self._status_written = 0.0
         self._last_watchdog = 0.0
+        self._approved_seen: dict[str, float] = {}  # pair -> latest approval acted on
+        self._approvals_read = 0.0  # monotonic
+        self._stalled: frozenset[str] = frozenset()  # pairs shown stalled at the last round
         self._bandwidth_lock = threading.Lock()
         self._bandwidth: Bandwidth | None = None  # the limit last applied
 
@@ -151,7 +155,11 @@ class Daemon:
         assert self.backend is not None and self.settings is not None
         syncer = self.backend.make_syncer(spec)
         worker = PairWorker(
-            spec.name, syncer, on_status=self._on_pair_status, on_pass=self._on_pass
+            spec.name,
+            syncer,
+            on_status=self._on_pair_status,
+            on_pass=self._on_pass,
+            stall_after=self.settings.stall_after,
         )
         runtime = _PairRuntime(spec, worker)
         self.pairs[spec.name] = runtime
@@ -375,8 +383,15 @@ class Daemon:
                 if signum == signal.SIGHUP:
                     self._reload()
             healthy = self._supervise()
+            self._carry_out_approvals()
             if any(r.worker.state.busy for r in self.pairs.values()):
                 self._status_dirty.set()  # in-flight counts move while a pass runs
+            pairs = self.pairs.items()
+            stalled = frozenset(n for n, r in pairs if r.worker.snapshot().stall_reason)
+            if stalled != self._stalled:
+                # A pair that stopped making progress for stall_after shows it at once.
+                self._stalled = stalled
+                self._status_dirty.set()
             self._publish_status()
             if ping is not None and healthy and time.monotonic() - self._last_watchdog >= ping:
                 self.notifier.watchdog()
@@ -391,7 +406,11 @@ class Daemon:
                 log.error("pair %s: worker thread died; restarting it", runtime.spec.name)
                 old = runtime.worker
                 runtime.worker = PairWorker(
-                    old.name, old.syncer, on_status=self._on_pair_status, on_pass=self._on_pass
+                    old.name,
+                    old.syncer,
+                    on_status=self._on_pair_status,
+                    on_pass=self._on_pass,
+                    stall_after=old.stall_after,
                 )
                 runtime.worker.start()
                 runtime.worker.request_full("worker restarted")
@@ -412,6 +431,26 @@ class Daemon:
                         # Events were lost while it was down.
                         runtime.worker.request_full("watcher restarted")
         return healthy
+
+    def _carry_out_approvals(self) -> None:
+        """`syncd approve` (another process) marked held deletions approved in the journal:
+        the pair's next pass, started now, carries them out."""
+        approvals = getattr(self.backend, "approvals", None)
+        if approvals is None or time.monotonic() - self._approvals_read < APPROVALS_EVERY:
+            return
+        self._approvals_read = time.monotonic()
+        try:
+            latest = approvals()
+        except Exception as exc:
+            log.warning("could not read approvals: %s", exc)
+            return
+        for name, at in latest.items():
+            runtime = self.pairs.get(name)
+            if runtime is None or self._approved_seen.get(name, 0.0) >= at:
+                continue
+            self._approved_seen[name] = at
+            log.info("pair %s: held deletions approved; carrying them out", name)
+            runtime.worker.request_full("deletions approved", now=True)
 
     def _publish_status(self, force: bool = False, *, running: bool = True) -> None:
         if time.monotonic() - self._status_written >= DaemonStatus.HEARTBEAT:
@@ -439,6 +478,8 @@ class Daemon:
         failing = sum(1 for s in states if s.consecutive_failures and not s.stall_reason)
         text = f"{len(states)} pairs, {queued} changes queued, {busy} syncing"
         text += f", {failing} failing (retrying)" if failing else ""
+        held = sum(s.held for s in states)
+        text += f", {held} deletions held (see `syncd status`)" if held else ""
         stalled = [s for s in states if s.stall_reason]
         if stalled:
             first = stalled[0]
@@ -508,6 +549,8 @@ class Daemon:
         if new.state_path != old.state_path:
             new = with_state_path(new, old.state_path)
         self.settings = new
+        for runtime in self.pairs.values():
+            runtime.worker.stall_after = new.stall_after
         if new.remote_fingerprint != old.remote_fingerprint:
             what = ", ".join(c for c in changes if c.startswith(("remote.", "sync.workers")))
             log.info("SIGHUP: %s changed; reconnecting all pairs", what or "[remote]")
@@ -557,14 +600,19 @@ class Daemon:
         self.notifier.ready(self._status_line())
 
     def _retry_refused_credentials(self) -> None:
-        """SIGHUP is how a user says "fixed it": a pair stalled on refused credentials tries
-        again now, not at the end of its (long) backoff."""
+        """SIGHUP is how a user says "fixed it": a pair stalled on refused credentials, or
+        whose passes fail, tries again now, not at the end of its (long) backoff."""
         retry = getattr(self.backend, "retry_credentials_now", None)
-        if retry is None or not retry():
+        if retry is not None and retry():
+            log.info("SIGHUP: trying the refused credentials again now")
+            for runtime in self.pairs.values():
+                runtime.worker.retry_now()
             return
-        log.info("SIGHUP: trying the refused credentials again now")
-        for runtime in self.pairs.values():
-            runtime.worker.retry_now()
+        # Any other failure (a guard, an unreadable root) the user may have fixed too.
+        for name, runtime in self.pairs.items():
+            if runtime.worker.state.consecutive_failures:
+                log.info("SIGHUP: pair %s: trying its failed pass again now", name)
+                runtime.worker.retry_now()
 
     def _restart_backend(self, settings: DaemonSettings) -> None:
         for name in list(self.pairs):

@@ -5,7 +5,8 @@ Reads the daemon's status rows from the journal (read-only SQLite through
 :class:`~syncd.journal.reader.JournalReader`; no SQLAlchemy, no pydantic, no network): healthy
 when every configured pair has a row written by a running daemon within ``max_age`` seconds (the
 daemon writes at least once a minute), no pair is stalled (its passes cannot succeed until something
-outside changes, such as refused credentials) and no pair has failed five passes in a row. One line
+outside changes, such as refused credentials, or it made no progress for ``[daemon] stall_after``:
+deletions held by a guard, passes failing) and no pair has failed five passes in a row. One line
 says why; the exit code is 0 (healthy) or 1 (unhealthy) only, as Docker's HEALTHCHECK wants
 (it reserves 2).
 """

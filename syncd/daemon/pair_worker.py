@@ -61,6 +61,16 @@ class PairSyncer(Protocol):
     def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> Any: ...
 
 
+@dataclass(frozen=True)
+class Holding:
+    """What a syncer holds back after a pass until the user acts (deletions a guard held):
+    how many, since when, and why. Optional: ``holding()`` on the syncer."""
+
+    count: int = 0
+    since: float | None = None
+    reason: str | None = None
+
+
 def release_memory(syncer: Any) -> None:
     """Let the syncer hand back what a pass left cached (optional ``release_memory()``)."""
     release = getattr(syncer, "release_memory", None)
@@ -91,6 +101,10 @@ class PairState:
     stall_reason: str | None = None
     advice: str | None = None
     passes: dict[str, int] = field(default_factory=lambda: {"full": 0, "incremental": 0})
+    failing_since: float | None = None  # unix time of the first of the failed passes in a row
+    held: int = 0  # deletions a guard holds until the user approves them
+    held_since: float | None = None
+    held_reason: str | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -100,6 +114,7 @@ class PairState:
             and self.busy is None
             and self.consecutive_failures == 0
             and self.last_full_reconcile is not None
+            and self.held == 0  # deletions a guard holds are changes not yet synced
         )
 
 
@@ -138,8 +153,10 @@ class PairWorker:
         retry_base: float = 1.0,
         retry_max: float = 30.0,
         max_batch: int = 10_000,
+        stall_after: float = 3600.0,
     ) -> None:
         self.name = name
+        self.stall_after = stall_after  # see snapshot()
         self.syncer = syncer
         self.cancel = threading.Event()
         self._on_status = on_status
@@ -214,10 +231,14 @@ class PairWorker:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def snapshot(self) -> PairState:
+    def snapshot(self, now: float | None = None) -> PairState:
+        """A copy of the state. A pair that has made no progress for ``stall_after`` seconds
+        (deletions held, every pass failing) shows as stalled, like refused credentials."""
         with self._cond:
             copy = PairState(**{k: getattr(self.state, k) for k in self.state.__dataclass_fields__})
             copy.passes = dict(copy.passes)
+        if copy.stall_reason is None:
+            _stall_if_stuck(copy, self.stall_after, time.time() if now is None else now)
         if copy.busy:
             # Operations running right now, if the syncer counts them (the engine's executor).
             copy.in_flight = int(getattr(self.syncer, "in_flight", 0) or 0)
@@ -274,11 +295,37 @@ class PairWorker:
                 self._failed(kind, full_reason, changes, times, exc, time.monotonic() - started)
             else:
                 self._succeeded(kind, changes, times, outcome, time.monotonic() - started)
+            self._read_holding()
             del outcome, changes, times, work  # nothing of the pass outlives it while idle
             if self._idle():
                 # Going idle: the memory a pass touched (a full walk of a big tree) goes back
                 # to the system now, not whenever the allocator gets round to it.
                 release_memory(self.syncer)
+
+    def _read_holding(self) -> None:
+        holding = getattr(self.syncer, "holding", None)
+        if holding is None:
+            return
+        try:
+            held: Holding = holding()
+        except Exception:
+            log.exception("pair %s: reading what is held failed", self.name)
+            return
+        with self._cond:
+            if held.count and held.count != self.state.held:
+                log.error(
+                    "pair %s: %d deletions held by a guard (%s); everything else syncs — "
+                    "`syncd status --pair %s` lists them, `syncd approve --pair %s` carries "
+                    "them out",
+                    self.name,
+                    held.count,
+                    held.reason,
+                    self.name,
+                    self.name,
+                )
+            self.state.held, self.state.held_since = held.count, held.since
+            self.state.held_reason = held.reason
+            self._publish_locked()
 
     def _idle(self) -> bool:
         with self._cond:
@@ -321,6 +368,7 @@ class PairWorker:
                     time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.state.stalled_since)),
                 )
             self.state.consecutive_failures = 0
+            self.state.failing_since = None
             self.state.next_retry_in = None
             self.state.stalled_since = self.state.stall_reason = self.state.advice = None
             self._retry_at = None
@@ -375,6 +423,7 @@ class PairWorker:
                 self._publish_locked()
                 return
             self.state.consecutive_failures += 1
+            self.state.failing_since = self.state.failing_since or time.time()
             n = self.state.consecutive_failures
             if isinstance(exc, Stalled):
                 # The syncer knows when trying again makes sense (its own backoff, jittered).
@@ -408,7 +457,8 @@ class PairWorker:
             )
             self._report(PassReport(self.name, kind, False, duration, error=exc, changes=changes))
             return
-        level = logging.WARNING if n < 5 else logging.ERROR
+        # A failure only a human can fix (a guard, refused keys) is an error from the first time.
+        level = logging.WARNING if n < 5 and not _slow_retry(exc) else logging.ERROR
         log.log(
             level,
             "pair %s: %s pass failed (%s); retry %d in %.1fs",
@@ -436,6 +486,24 @@ class PairWorker:
                 self._on_pass(report)
             except Exception:
                 log.exception("pair %s: pass listener failed", self.name)
+
+
+def _stall_if_stuck(state: PairState, stall_after: float, now: float) -> None:
+    """Mark ``state`` stalled when it has made no progress for ``stall_after`` seconds."""
+    if state.held and state.held_since is not None and now - state.held_since >= stall_after:
+        state.stalled_since = state.held_since
+        state.stall_reason = f"{state.held} deletions held by a guard ({state.held_reason})"
+        state.advice = (
+            f"review them with `syncd status --pair {state.name}`, then `syncd approve --pair "
+            f"{state.name}` (or restore the files, or mount the disk)"
+        )
+    elif state.failing_since is not None and now - state.failing_since >= stall_after:
+        state.stalled_since = state.failing_since
+        state.stall_reason = (
+            f"no pass has succeeded ({state.consecutive_failures} failed in a row; last: "
+            f"{state.last_error})"
+        )
+        state.advice = "fix the cause named in the last error (see the log), then reload (SIGHUP)"
 
 
 # Failures that retrying soon cannot fix, and that must not be hammered: refused credentials

@@ -43,6 +43,7 @@ class DaemonSettings:
     pairs: tuple[PairSpec, ...]
     remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
     config: Any = field(compare=False, repr=False)
+    stall_after: float = DaemonConfig.model_fields["stall_after"].default
     # [sync] bwlimit (a syncd.remote.bandwidth.BwLimit) and full_pass_window (a
     # syncd.config.TimeWindow); None when unset. Applied by the scheduler, no pair restarts.
     bwlimit: Any = None
@@ -94,6 +95,7 @@ def settings_from_config(config: Any) -> DaemonSettings:
             _reveal(config.remote.model_dump()) + f"/workers={config.sync.workers}"
         ),
         config=config,
+        stall_after=float(config.daemon.stall_after),
         bwlimit=config.sync.bwlimit,
         full_pass_window=config.sync.full_pass_window,
     )

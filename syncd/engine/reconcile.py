@@ -21,19 +21,30 @@ from pathlib import Path
 from syncd.config import MaxDelete, PairConfig, SyncConfig
 from syncd.engine import guards, versioning
 from syncd.engine.executor import Executor, Outcome, Progress
-from syncd.engine.ops import Ref
+from syncd.engine.ops import ForgetDir, ForgetFile, Op, Ref, TrashFile, TrashFolder
 from syncd.engine.planner import Plan, Planner, PlanSettings
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, Intent, PairRow
+from syncd.journal.rows import ACCOUNT_ROOT, HeldDeletion, Intent, PairRow
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
 from syncd.remote.encrypted import EncryptedClient, refuse_encrypted_listing
 from syncd.remote.models import AccountPackage, FolderListing
-from syncd.remote.paths import RemoteFolderMissing, SameName, resolve_remote_folder
-from syncd.wiring import pair_client, upload_workers
+from syncd.remote.paths import (
+    RemoteFolderMissing,
+    SameName,
+    folder_path_of,
+    resolve_remote_folder,
+)
+from syncd.wiring import (
+    ROOT_LOCATION_MAX_AGE,
+    moved_root,
+    pair_client,
+    root_location_key,
+    upload_workers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +61,30 @@ class PassResult:
     outcome: Outcome = field(default_factory=Outcome)
     elapsed: float = 0.0
     listings: int = 0
-    refused: str | None = None  # a guard's message
+    # A guard's message: it held ``held`` (a dry run: it would hold them, or refuse the pass).
+    refused: str | None = None
+    held: list[HeldDeletion] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, why); dirs end in /
+    ignored_dropped: int = 0  # ignored past the scanner's cap: counted, not listed
 
     @property
     def exit_code(self) -> int:
         if self.refused is not None:
             return ExitCode.GUARD
         return ExitCode.FAILED if self.outcome.failed else ExitCode.OK
+
+
+class DeletionsHeld(GuardRefused):
+    """A guard held the pass's deletions back; everything else in it was carried out
+    (``result``). Exit code 3, like any guard; the held set waits for `syncd approve`."""
+
+    def __init__(self, result: PassResult) -> None:
+        files = sum(h.files for h in result.held)
+        super().__init__(
+            f"{result.refused}; {len(result.held)} deletions ({files} files) held, listed by "
+            "`syncd status`; everything else was synced"
+        )
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -141,8 +169,10 @@ def reconcile_pair(
     """Run one pass over ``pair``: the whole tree, or with ``dirty`` (relative paths that
     changed; a directory stands for its subtree) only the directories that hold them.
 
-    Raises GuardRefused (nothing changed) and client errors that stop the whole pass
-    (credentials); per-item failures are in the result."""
+    Raises GuardRefused (nothing changed), DeletionsHeld (a GuardRefused: the deletions were
+    held, the rest done) and client errors that stop the whole pass (credentials); per-item
+    failures are in the result. A dry run is never refused for its deletions: the result says
+    what a guard would hold (``refused``, ``held``)."""
     options = options or PassOptions()
     started = time.monotonic()
     client = pair_client(client, pair)
@@ -175,7 +205,11 @@ def reconcile_pair(
         outcome = result.outcome
         verdict = "cancelled" if outcome.cancelled else ("failed" if outcome.failed else "ok")
         details = "; ".join(f"{path}: {why}" for path, why in outcome.failed[:20]) or None
+        if result.refused is not None:
+            verdict, details = "held", result.refused
         journal.finish_run(run_id, verdict, dict(outcome.counts), error=details)
+    if result.refused is not None and not options.dry_run:
+        raise DeletionsHeld(result)
     return result
 
 
@@ -242,14 +276,27 @@ class _Walked:
     listings: int
     not_synced: list[tuple[str, str]]  # (relative path, why)
     issues_dropped: int  # issues past the scanner's cap: counted, not listed
+    ignored: list[tuple[str, str]]  # (relative path, which rules); a directory's ends in "/"
+    ignored_dropped: int
 
 
 def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     tracked = _count_tracked_if_needed(ctx, dirty)
-    device = _check_root(ctx, tracked)
+    try:
+        device = _check_root(ctx, tracked)
+        root_refusal: str | None = None
+    except GuardRefused as exc:
+        if not ctx.dry_run:
+            raise
+        # A dry run is never refused: it shows the plan, and what a guard would refuse.
+        root_refusal, device = exc.message, 0
+        if not ctx.root.is_dir():
+            return PassResult(ctx.pair.name, True, Plan(), refused=root_refusal)
     folder_id = resolve_root_folder(
         ctx.client, ctx.journal, ctx.row, ctx.pair.remote_parts, create=not ctx.dry_run
     )
+    if not ctx.dry_run and folder_id is not None and folder_id != ACCOUNT_ROOT:
+        _note_root_location(ctx, folder_id, by_path=ctx.row.root_folder_id != folder_id)
     intents = ctx.journal.intents(ctx.row.id)
     settings = _plan_settings(ctx, intents, tracked)
     executor = _executor(ctx)
@@ -263,7 +310,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         # Versioning moves a crash left in flight are finished first (docs/architecture.md).
         intents = versioning.before_pass(versioner, ctx.journal, ctx.row.root_dir_id, intents)
     walked = _walk(ctx, settings, executor, folder_id, dirty)
-    _check_deletions(ctx, walked.plan, tracked)
+    held = _hold_deletions(ctx, walked.plan, tracked)
     if ctx.dry_run:
         outcome = Outcome()
     else:
@@ -271,8 +318,47 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         if versioner is not None:
             versioning.after_pass(versioner, outcome, full=dirty is None)
         _record_pass_state(ctx, intents, device)
+        if held.previous or held.ops:
+            ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)
+        _record_left_out(ctx, walked, whole_tree=dirty is None)
     outcome.skipped.extend(walked.not_synced)
-    return PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
+    if walked.ignored:
+        outcome.add("ignored", len(walked.ignored) + walked.ignored_dropped)
+    result = PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)
+    result.refused, result.held = root_refusal or held.why, held.ops
+    result.ignored, result.ignored_dropped = walked.ignored, walked.ignored_dropped
+    return result
+
+
+def _record_left_out(ctx: _PassContext, walked: _Walked, *, whole_tree: bool) -> None:
+    """Keep what the pass left out (ignored, not synced) for `syncd status`; a pass that left
+    nothing out and found nothing recorded writes nothing."""
+    rows = [(path, "ignored", why) for path, why in walked.ignored]
+    rows += [(path, "not synced", why) for path, why in walked.not_synced]
+    if rows or (whole_tree and ctx.journal.left_out(ctx.row.id)):
+        ctx.journal.record_left_out(ctx.row.id, rows, whole_tree=whole_tree)
+
+
+def _note_root_location(ctx: _PassContext, folder_id: int, *, by_path: bool) -> None:
+    """Keep where the pair's remote root lives in the journal's host cache, for `syncd status`
+    (which never calls the host): known for free when the pass found the root by its path,
+    else looked up by id at most once per ROOT_LOCATION_MAX_AGE (one folder/info per level).
+    A root moved or renamed on the web site is followed by id; this says where it went."""
+    api, key = ctx.client.api_url, root_location_key(ctx.pair.name)
+    parts = tuple(ctx.pair.remote_parts)
+    if by_path:
+        ctx.journal.store_host_answer(api, key, {"folder_id": folder_id, "path": list(parts)})
+        return
+    cached = ctx.journal.cached_host_answer(api, key, ROOT_LOCATION_MAX_AGE)
+    if cached is not None and cached.get("folder_id") == folder_id:
+        return
+    now = folder_path_of(ctx.client, folder_id)
+    if now is None:
+        return  # gone: the walk finds the root lost and looks it up by its path
+    ctx.journal.store_host_answer(api, key, {"folder_id": folder_id, "path": list(now)})
+    warning = moved_root(ctx.pair.name, parts, now, folder_id)
+    if warning is not None:
+        log.warning(warning)
 
 
 def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> int | None:
@@ -286,7 +372,8 @@ def _count_tracked_if_needed(ctx: _PassContext, dirty: Sequence[str] | None) -> 
 
 
 def _check_root(ctx: _PassContext, tracked: int | None) -> int:
-    """Refuse a missing, emptied or remounted root (GuardRefused); returns its device."""
+    """Refuse a missing or remounted root (GuardRefused); returns its device. An emptied root
+    is left to :func:`_hold_deletions`."""
     return guards.check_root(
         ctx.pair.name,
         ctx.root,
@@ -295,6 +382,7 @@ def _check_root(ctx: _PassContext, tracked: int | None) -> int:
         ctx.ignore,
         accept_new_root=ctx.options.accept_new_root,
         allow_empty=ctx.options.force_deletes,
+        hold_if_empty=True,
     )
 
 
@@ -399,7 +487,18 @@ def _walk_once(
             plan = planner.plan_dirs(dirs)
     finally:
         sources.close()
-    return _Walked(plan, sources.listings, _not_synced(sources), sources.issues_dropped)
+    ignored = [
+        (rel + "/" if is_dir else rel, ctx.ignore.why(rel, is_dir))
+        for rel, is_dir in sources.ignored
+    ]
+    return _Walked(
+        plan,
+        sources.listings,
+        _not_synced(sources),
+        sources.issues_dropped,
+        ignored,
+        sources.ignored_dropped,
+    )
 
 
 def _find_lost_root(ctx: _PassContext) -> int | None:
@@ -412,7 +511,7 @@ def _find_lost_root(ctx: _PassContext) -> int | None:
         ctx.pair.remote,
         " (dry run: nothing is changed)" if ctx.dry_run else "",
     )
-    return resolve_root_folder(
+    folder_id = resolve_root_folder(
         ctx.client,
         ctx.journal,
         ctx.row,
@@ -420,6 +519,9 @@ def _find_lost_root(ctx: _PassContext) -> int | None:
         create=not ctx.dry_run,
         lost=True,
     )
+    if not ctx.dry_run and folder_id is not None and folder_id != ACCOUNT_ROOT:
+        _note_root_location(ctx, folder_id, by_path=True)
+    return folder_id
 
 
 def _not_synced(sources: LiveSources) -> list[tuple[str, str]]:
@@ -433,15 +535,89 @@ def _not_synced(sources: LiveSources) -> list[tuple[str, str]]:
     ]
 
 
-def _check_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> None:
-    """Refuse a plan that trashes more than max_delete allows (GuardRefused)."""
-    if ctx.options.force_deletes:
-        return
-    limit = ctx.options.max_delete or ctx.sync.max_delete
-    deletions = plan.deletions()
-    if deletions and tracked is None:
+@dataclass(frozen=True)
+class _Held:
+    """What the deletion guards held back of a plan (taken out of its ops), and why."""
+
+    why: str | None
+    ops: list[HeldDeletion]
+    done: list[tuple[str, str, int]]  # the deletions left in the plan (to be carried out)
+    previous: list[HeldDeletion]  # the held set as the pass found it
+
+
+def held_key(op: Op) -> tuple[str, str, int]:
+    """How a held deletion is named, and approved: the op's kind, path and target id."""
+    if isinstance(op, TrashFile):
+        target: int | None = op.file_id
+    elif isinstance(op, TrashFolder):
+        target = op.folder_id
+    elif isinstance(op, ForgetFile):
+        target = op.file_id
+    elif isinstance(op, ForgetDir):
+        target = op.dir_id
+    else:
+        raise TypeError(f"not a deletion: {op.kind}")
+    return (op.kind, op.rel, -1 if target is None else target)
+
+
+def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held:
+    """Take out of ``plan`` the deletions a guard holds (too many for max_delete, or any on an
+    emptied root) unless approved (`syncd approve`: exactly the held set shown) or forced.
+
+    Holding the deletions holds nothing else: uploads, moves and folder creates go on (no op
+    of a plan depends on a trash: trashes run last). An emptied root holds the journal-only
+    forgets too (backup mode), so a remounted disk finds its journal intact. A journal that
+    knows nothing of a populated remote folder refuses the whole pass (GuardRefused) unless a
+    dry run: its uploads would duplicate what is there."""
+    previous = ctx.journal.held(ctx.row.id)
+    removing = (TrashFile, TrashFolder, ForgetFile, ForgetDir)
+    deletions = [op for op in plan.ops if isinstance(op, removing)]
+    none = _Held(None, [], [held_key(op) for op in deletions], previous)
+    if ctx.options.force_deletes or not deletions:
+        return none
+    if tracked is None:
         tracked = ctx.journal.tracked_files(ctx.row.id)
-    guards.check_deletions(ctx.pair.name, deletions, tracked or 0, limit)
+    emptied = tracked > 0 and _root_empty_or_unreadable(ctx.root, ctx.ignore)
+    approved = {h.key for h in previous if h.approved_at is not None}
+    guarded = removing if emptied else (TrashFile, TrashFolder)
+    pending = [op for op in deletions if isinstance(op, guarded) and held_key(op) not in approved]
+    if not pending:
+        return none
+    if emptied:
+        why: str | None = guards.emptied_root(ctx.pair.name, ctx.root, tracked)
+    else:
+        count = sum(_files(op) for op in pending)
+        untracked = sum(
+            _files(op)
+            for op in pending
+            if isinstance(op, TrashFile | TrashFolder) and not op.dir_id
+        )
+        unknown = None
+        if not ctx.options.adopt_existing:  # else the user already took that advice
+            unknown = guards.unknown_remote_refusal(
+                ctx.pair.name, ctx.pair.remote, untracked, tracked
+            )
+        limit = ctx.options.max_delete or ctx.sync.max_delete
+        why = guards.deletions_refusal(ctx.pair.name, count, untracked, tracked, limit)
+        if why is not None and unknown is not None:
+            if not ctx.dry_run:
+                raise GuardRefused(unknown + "; nothing was changed")
+            why = unknown
+    if why is None:
+        return none
+    taken = {id(op) for op in pending}
+    plan.ops = [op for op in plan.ops if id(op) not in taken]
+    now = time.time()
+    held = [HeldDeletion(*held_key(op), _files(op), now, why) for op in pending]
+    done = [held_key(op) for op in deletions if id(op) not in taken]
+    # Info only: the CLI's error line and the daemon's worker (once per held set) tell the user.
+    log.info("%s: %d deletions held", why, len(held))
+    return _Held(why, held, done, previous)
+
+
+def _files(op: Op) -> int:
+    """Files a deletion removes, for the guard (a folder counts what it holds)."""
+    return max(op.files, 1) if isinstance(op, TrashFolder) else 1
 
 
 def _execute(executor: Executor, walked: _Walked) -> Outcome:

@@ -18,6 +18,7 @@ from syncd.engine.planner import LocalDir
 from syncd.history.names import VERSIONS_DIR
 from syncd.journal.rows import DirRow, FileRow, api_folder_id
 from syncd.journal.store import Journal
+from syncd.local.ignore import OWN_TEMP_PREFIX
 from syncd.local.scanner import (
     UNSYNCABLE_NAME,
     IgnorePredicate,
@@ -58,6 +59,8 @@ class LiveSources:
         self.listings = 0
         self.issues: list[ScanIssue] = []
         self.issues_dropped = 0
+        self.ignored: list[tuple[str, bool]] = []  # (relative path, is a directory)
+        self.ignored_dropped = 0
         self._pool = _StackFetcher(prefetch_workers, self._list) if prefetch_workers > 0 else None
         self._ahead: dict[int, Future[FolderListing | None]] = {}
         self._lock = threading.Lock()
@@ -80,6 +83,7 @@ class LiveSources:
             follow_symlinks=self.follow_symlinks,
             on_issue=self._issue,
             filters=self.filters,
+            on_ignored=self._ignored,
         )
         if scanned is None or scanned.error is not None:
             return None
@@ -92,6 +96,14 @@ class LiveSources:
             self.issues.append(issue)
         else:
             self.issues_dropped += 1
+
+    def _ignored(self, rel: str, is_dir: bool) -> None:
+        if rel.rpartition("/")[2].startswith(OWN_TEMP_PREFIX):
+            return  # syncd's own temporary files and markers: not the user's to know of
+        if len(self.ignored) < ISSUE_LIMIT:
+            self.ignored.append((rel, is_dir))
+        else:
+            self.ignored_dropped += 1
 
     def local_entry(self, rel: str) -> LocalEntry | None:
         return stat_entry(self.root, rel, follow_symlinks=self.follow_symlinks)

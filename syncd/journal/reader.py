@@ -22,6 +22,7 @@ from syncd.journal.rows import (
     SKIPPED,
     STATUS_NAMES,
     DaemonStatus,
+    HeldDeletion,
     PairRow,
     Problem,
     RunRow,
@@ -160,6 +161,35 @@ def problems(read: Read, pair_id: int, limit: int | None = None) -> list[Problem
     return out
 
 
+def held(read: Read, pair_id: int) -> list[HeldDeletion]:
+    """The deletions a guard holds back for the pair, by path."""
+    rows = read(
+        "SELECT kind, rel, target_id, files, held_at, reason, approved_at FROM held_deletions "
+        "WHERE pair_id = :p ORDER BY rel, kind",
+        p=pair_id,
+    )
+    return [HeldDeletion(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]
+
+
+def left_out(read: Read, pair_id: int) -> list[tuple[str, str, str]]:
+    """What the last passes left out of the pair's sync: (path, kind, reason), by path; kind
+    "ignored" (ignore rules) or "not synced" (unreadable, symlinks, special files...)."""
+    rows = read(
+        "SELECT path, kind, reason FROM left_out WHERE pair_id = :p ORDER BY path", p=pair_id
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def host_answer(read: Read, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+    """A host answer the journal keeps (``host_cache``), with when it was fetched."""
+    rows = read(
+        "SELECT fetched_at, value FROM host_cache WHERE api_url = :u AND key = :k",
+        u=api_url,
+        k=key,
+    )
+    return (float(rows[0][0]), json.loads(rows[0][1])) if rows else None
+
+
 def daemon_status(read: Read) -> dict[str, DaemonStatus]:
     rows = read("SELECT pair_name, updated_at, state FROM daemon_status")
     return {r[0]: DaemonStatus.from_json(json.loads(r[2]), float(r[1])) for r in rows}
@@ -219,6 +249,15 @@ class JournalReader:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return daemon_status(self._read)
+
+    def held(self, pair_id: int) -> list[HeldDeletion]:
+        return held(self._read, pair_id)
+
+    def host_answer(self, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+        return host_answer(self._read, api_url, key)
+
+    def left_out(self, pair_id: int) -> list[tuple[str, str, str]]:
+        return left_out(self._read, pair_id)
 
     def history_counts(self, pair_id: int) -> tuple[int, int, float | None, bool] | None:
         return history_counts(self._read, pair_id)

@@ -113,6 +113,33 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldDeletion:
+    """A deletion a guard held back (``held_deletions`` table): carried out only once the user
+    approves it (`syncd approve`), and only as held: the same op, path and remote id."""
+
+    kind: str  # the op's kind: "trash_file", "trash_folder", "forget_file", "forget_dir"
+    rel: str
+    target_id: int  # the remote file or folder id (the journal's dir id for forget_dir); -1
+    files: int  # files it removes (a folder counts its files)
+    held_at: float
+    reason: str  # the guard's message
+    approved_at: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.kind, self.rel, self.target_id)
+
+    def describe(self) -> str:
+        what = {
+            "trash_file": f"trash {self.rel} (id {self.target_id})",
+            "trash_folder": f"trash {self.rel}/ (folder id {self.target_id}, {self.files} files)",
+            "forget_file": f"forget {self.rel} (the remote copy stays)",
+            "forget_dir": f"forget {self.rel}/ (the remote copy stays)",
+        }
+        return what.get(self.kind, f"{self.kind} {self.rel}")
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonStatus:
     """What a running daemon publishes per pair (``daemon_status`` table, JSON in ``state``),
     rewritten at least every ``HEARTBEAT`` seconds; read by `syncd status` and `syncd health`.
@@ -137,11 +164,14 @@ class DaemonStatus:
     consecutive_failures: int = 0
     next_retry_in: float | None = None
     passes: dict[str, int] | None = None
-    # Set while passes cannot succeed until something outside changes (refused credentials):
-    # unix time since when, why, and what to do.
+    # Set while passes cannot succeed until something outside changes (refused credentials), or
+    # the pair made no progress for [daemon] stall_after: unix time since when, why, what to do.
     stalled_since: float | None = None
     stall_reason: str | None = None
     advice: str | None = None
+    failing_since: float | None = None  # the first of the failed passes in a row
+    held: int = 0  # deletions a guard holds (listed from the journal by `syncd status`)
+    held_since: float | None = None
     updated_at: float = 0.0  # when the record was written (the table's column)
 
     def to_json(self) -> dict[str, object]:

@@ -26,6 +26,7 @@ from syncd.journal.rows import (
     DaemonStatus,
     DirRow,
     FileRow,
+    HeldDeletion,
     Intent,
     PairRow,
     Problem,
@@ -497,19 +498,17 @@ class Journal:
 
     def cached_host_answer(self, api_url: str, key: str, max_age: float) -> dict[str, Any] | None:
         """A host answer stored by ``store_host_answer`` less than ``max_age`` seconds ago."""
-        rows = self._read(
-            "SELECT fetched_at, value FROM host_cache WHERE api_url = :u AND key = :k",
-            u=api_url,
-            k=key,
-        )
-        if not rows:
+        found = self.host_answer(api_url, key)
+        if found is None:
             return None
-        fetched_at, value = rows[0]
-        age = time.time() - float(fetched_at)
+        fetched_at, answer = found
+        age = time.time() - fetched_at
         if not 0 <= age < max_age:  # a clock set back counts as stale too
             return None
-        answer: dict[str, Any] = json.loads(value)
         return answer
+
+    def host_answer(self, api_url: str, key: str) -> tuple[float, dict[str, Any]] | None:
+        return reader.host_answer(self._read, api_url, key)
 
     def store_host_answer(self, api_url: str, key: str, value: dict[str, Any]) -> None:
         with self.transaction() as tx:
@@ -536,6 +535,83 @@ class Journal:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return reader.daemon_status(self._read)
+
+    # -- deletions held by a guard (migration 0005) -------------------------------------------
+
+    def held(self, pair_id: int) -> list[HeldDeletion]:
+        return reader.held(self._read, pair_id)
+
+    def left_out(self, pair_id: int) -> list[tuple[str, str, str]]:
+        return reader.left_out(self._read, pair_id)
+
+    def record_left_out(
+        self, pair_id: int, rows: Sequence[tuple[str, str, str]], *, whole_tree: bool
+    ) -> None:
+        """What a pass left out, (path, kind, reason): after a whole-tree pass exactly ``rows``;
+        a partial pass adds its own (the next whole-tree pass drops what is gone)."""
+        with self.transaction() as tx:
+            if whole_tree:
+                tx._x("DELETE FROM left_out WHERE pair_id = :p", p=pair_id)
+            for path, kind, reason in rows:
+                tx._x(
+                    "INSERT OR REPLACE INTO left_out (pair_id, path, kind, reason) "
+                    "VALUES (:p, :path, :k, :r)",
+                    p=pair_id,
+                    path=path,
+                    k=kind,
+                    r=reason,
+                )
+
+    def approvals(self) -> dict[str, float]:
+        """Per pair name, the latest approval of deletions still held (not yet carried out)."""
+        rows = self._read(
+            "SELECT pairs.name, MAX(held_deletions.approved_at) FROM held_deletions JOIN pairs "
+            "ON pairs.id = held_deletions.pair_id WHERE approved_at IS NOT NULL GROUP BY pairs.name"
+        )
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    def record_held(
+        self,
+        pair_id: int,
+        held: Sequence[HeldDeletion],
+        done: Sequence[tuple[str, str, int]],
+        *,
+        whole_tree: bool,
+    ) -> None:
+        """After a pass: ``held`` is what it held back, ``done`` the deletions it carried out.
+        A whole-tree pass saw every deletion, so the held set becomes exactly ``held``; a
+        partial pass only adds its own. A deletion held again keeps its first ``held_at`` (how
+        long the pair has been held is what the daemon's health reads)."""
+        keys = {h.key for h in held}
+        with self.transaction() as tx:
+            if whole_tree:
+                for old in self.held(pair_id):
+                    if old.key not in keys:
+                        done = [*done, old.key]
+            for kind, rel, target in done:
+                if (kind, rel, target) in keys:
+                    continue
+                tx._x(
+                    "DELETE FROM held_deletions WHERE pair_id = :p AND kind = :k AND rel = :r "
+                    "AND target_id = :t",
+                    p=pair_id,
+                    k=kind,
+                    r=rel,
+                    t=target,
+                )
+            for h in held:
+                tx._x(
+                    "INSERT INTO held_deletions (pair_id, kind, rel, target_id, files, held_at, "
+                    "reason) VALUES (:p, :k, :r, :t, :f, :at, :why) ON CONFLICT DO UPDATE SET "
+                    "files = excluded.files, reason = excluded.reason",
+                    p=pair_id,
+                    k=h.kind,
+                    r=h.rel,
+                    t=h.target_id,
+                    f=h.files,
+                    at=h.held_at,
+                    why=h.reason,
+                )
 
     # -- history (versioned pairs; migration 0004) -------------------------------------------
 

@@ -43,6 +43,11 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     f"{OWN_TEMP_PREFIX}*",
 )
 
+# Why a path is ignored, as reports name it (`IgnoreRules.why`).
+BUILT_IN = "built-in ignore"
+USER_PATTERN = "ignore pattern"
+STATE_DATABASE = "syncd's state database"
+
 # SQLite writes these beside the database file.
 _SQLITE_SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
@@ -70,6 +75,7 @@ class IgnoreRules:
     ) -> None:
         lines = [*(DEFAULT_PATTERNS if use_defaults else ()), *patterns]
         self.patterns: tuple[str, ...] = tuple(lines)
+        self._use_defaults = use_defaults
         self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
         self._prefilter = _Prefilter.build(self._spec)
         self._exact = frozenset(exact_paths)
@@ -118,6 +124,17 @@ class IgnoreRules:
         it never descends into an ignored directory). Skips the ancestor check."""
         relpath = f"{parent_relpath}/{name}" if parent_relpath else name
         return self._self_ignored(relpath, is_dir)
+
+    def why(self, relpath: str, is_dir: bool) -> str:
+        """Why an ignored path is ignored: :data:`BUILT_IN` (a default pattern alone ignores
+        it), :data:`USER_PATTERN` (the config's ``ignore`` or ``.syncdignore``) or
+        :data:`STATE_DATABASE`. For reports only: not on the scanning fast path."""
+        if relpath in self._exact:
+            return STATE_DATABASE
+        path = relpath + "/" if is_dir else relpath
+        if self._use_defaults and _default_spec().match_file(path):
+            return BUILT_IN
+        return USER_PATTERN
 
     def _dir_ignored(self, relpath: str) -> bool:
         parent, _, _ = relpath.rpartition("/")
@@ -187,6 +204,11 @@ def _union(regexes: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{r})" for r in regexes)) if regexes else None
 
 
+@lru_cache(maxsize=1)
+def _default_spec() -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines(DEFAULT_PATTERNS)
+
+
 def read_ignore_file(path: str | os.PathLike[str]) -> list[str]:
     """Lines of a gitignore-syntax file; missing or unreadable means no lines."""
     try:
@@ -212,6 +234,7 @@ def _relative_inside(root: str | os.PathLike[str], path: str | os.PathLike[str])
 
 
 __all__: Sequence[str] = (
+    "BUILT_IN",
     "DEFAULT_PATTERNS",
     "IGNORE_FILE_NAME",
     "OWN_TEMP_PREFIX",

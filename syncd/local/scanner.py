@@ -132,6 +132,9 @@ class ScannedDir:
     error: str | None = None
 
 
+IgnoredCallback = Callable[[str, bool], None]
+
+
 class IgnorePredicate(Protocol):
     def matches_child(self, parent_relpath: str, name: str, is_dir: bool) -> bool: ...
 
@@ -197,13 +200,18 @@ def scan_dir(
     follow_symlinks: bool = False,
     on_issue: IssueCallback | None = None,
     filters: LocalFilters | None = None,
+    on_ignored: IgnoredCallback | None = None,
 ) -> ScannedDir | None:
-    """List one directory (the daemon re-scans only dirty ones). None if it no longer exists
-    as a directory reachable inside the root (missing, a file now, or behind a symlink that is
-    not followed). Ignore rules apply to its children; whether `relpath` itself is ignored is the
-    caller's question (`IgnoreRules.matches(relpath, True)`), and so is whether a directory
-    above it holds an exclude marker (`LocalFilters.excluded_ancestor`)."""
+    """List one directory (the daemon re-scans only dirty ones). ``on_ignored`` hears of each
+    child the ignore rules leave out (relative path, is a directory), for reports.
+
+    None if it no longer exists as a directory reachable inside the root (missing, a file now,
+    or behind a symlink that is not followed). Ignore rules apply to its children; whether
+    `relpath` itself is ignored is the caller's question (`IgnoreRules.matches(relpath,
+    True)`), and so is whether a directory above it holds an exclude marker
+    (`LocalFilters.excluded_ancestor`)."""
     scanner = _Scanner(root, ignore, follow_symlinks, on_issue, filters)
+    scanner.on_ignored = on_ignored
     abspath = scanner.resolve(relpath)
     if abspath is None:
         return None
@@ -356,6 +364,7 @@ class _Scanner:
         "filters",
         "follow_symlinks",
         "ignore",
+        "on_ignored",
         "on_issue",
         "real_root",
         "root",
@@ -375,6 +384,7 @@ class _Scanner:
         self.ignore = ignore
         self.follow_symlinks = follow_symlinks
         self.on_issue = on_issue
+        self.on_ignored: IgnoredCallback | None = None
         # (st_dev, st_ino) of the directory being scanned and all above it, when following
         # symlinks: a link to any of them would make the walk cycle.
         self.ancestors: set[tuple[int, int]] = set()
@@ -477,6 +487,8 @@ class _Scanner:
         except OSError:
             is_dir = False  # e.g. a symlink loop (ELOOP): reported by _follow below
         if self.ignore is not None and self.ignore.matches_child(relpath, name, is_dir):
+            if self.on_ignored is not None:
+                self.on_ignored(prefix + name, is_dir)
             return
         try:
             st = de.stat(follow_symlinks=False)

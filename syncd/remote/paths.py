@@ -75,3 +75,27 @@ def resolve_remote_folder(
             )
         folder_id = matches[0].id
     return folder_id
+
+
+def folder_path_of(
+    client: RemoteClient | EncryptedClient, folder_id: int
+) -> tuple[str, ...] | None:
+    """Where folder ``folder_id`` lives now: its names from the account root, by its parents
+    (one ``folder/info`` per level). None when the host no longer has it (trashed, deleted).
+    The path to a pair's root is never encrypted: it is read with the plain client."""
+    from syncd.remote.errors import NotFound
+
+    client = plain_client(client)
+
+    names: list[str] = []
+    current: int | None = folder_id
+    seen: set[int] = set()
+    while current is not None and current not in seen:  # a parent cycle (a broken host) ends
+        seen.add(current)
+        try:
+            info = client.folder_info(current)
+        except NotFound:
+            return None
+        names.append(info.name)
+        current = info.parent_id
+    return tuple(reversed(names))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syncd.local.hashing import md5_file
+from syncd.local.ignore import OWN_TEMP_PREFIX
 from syncd.local.markers import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
 from syncd.local.scanner import LocalFilters
 from syncd.remote.client import RemoteClient
@@ -94,6 +95,9 @@ class VerifyReport:
     deep_bytes: int = 0
     differences: list[Difference] = field(default_factory=list)
     notes: list[Difference] = field(default_factory=list)  # explained, not counted as failing
+    warnings: list[str] = field(default_factory=list)  # e.g. the remote root moved on the web
+    # Local paths the sync leaves out, as (path, "ignored" | "not synced", why): not compared.
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +122,14 @@ class VerifyReport:
             "counts": counts,
             "differences": [d.to_json() for d in self.differences],
             "notes": [d.to_json() for d in self.notes],
+            "warnings": list(self.warnings),
+            "left_out": [
+                {"path": printable(p), "kind": k, "reason": r} for p, k, r in self.left_out
+            ],
+            "left_out_counts": {
+                kind: sum(1 for x in self.left_out if x[1] == kind)
+                for kind in ("ignored", "not synced")
+            },
         }
 
     def lines(self) -> list[str]:
@@ -132,6 +144,7 @@ class VerifyReport:
             head += f", {self.deep_checked} MD5-checked ({self.deep_bytes / 1e6:.1f} MB)"
         head += f", {len(self.differences)} differences"
         lines = [head]
+        lines += [f"  warning: {printable(w)}" for w in self.warnings]
         lines += [
             f"  {d.kind.replace('_', ' ')}: {printable(d.path)} ({printable(d.detail)})"
             for d in self.differences
@@ -139,7 +152,21 @@ class VerifyReport:
         lines += [
             f"  note: {printable(d.path)} not synced ({printable(d.detail)})" for d in self.notes
         ]
+        if self.left_out:
+            lines.append(f"  left out: {self._left_out_summary()} — --json lists them")
         return lines
+
+    def _left_out_summary(self) -> str:
+        parts = []
+        for kind in ("ignored", "not synced"):
+            reasons: dict[str, int] = {}
+            for _path, k, why in self.left_out:
+                if k == kind:
+                    reasons[why] = reasons.get(why, 0) + 1
+            if reasons:
+                detail = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
+                parts.append(f"{sum(reasons.values())} {kind} ({detail})")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +197,7 @@ class Verifier:
         remote_path: str,
         journal: JournalView | None = None,
         ignored: Callable[[str, bool], bool] | None = None,
+        ignored_why: Callable[[str, bool], str] | None = None,
         filters: LocalFilters | None = None,
         deep: bool = False,
         sample: int | None = None,
@@ -180,6 +208,7 @@ class Verifier:
         self.local_root = os.path.abspath(local_root)
         self.journal = journal
         self.ignored = ignored or (lambda _rel, _is_dir: False)
+        self.ignored_why = ignored_why or (lambda _rel, _is_dir: "ignore rules")
         self.filters = filters or LocalFilters()
         self.deep = deep or sample is not None
         self.sample = sample
@@ -207,6 +236,7 @@ class Verifier:
                 pool.submit(self._deep_check, check)
         self.report.differences.sort(key=lambda d: (d.path, d.kind))
         self.report.notes.sort(key=lambda d: d.path)
+        self.report.left_out.sort()
         return self.report
 
     def local_root_is_missing(self) -> bool:
@@ -384,12 +414,21 @@ class Verifier:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    if stat.S_ISLNK(st.st_mode):
-                        continue  # symlinks are not synced
+                    rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                     is_dir = stat.S_ISDIR(st.st_mode)
-                    if not is_dir and not stat.S_ISREG(st.st_mode):
-                        continue
                     if self._ignored(rel_dir, entry.name, is_dir):
+                        if not entry.name.startswith(OWN_TEMP_PREFIX):
+                            why = self.ignored_why(rel, is_dir)
+                            self._left_out(rel + "/" if is_dir else rel, "ignored", why)
+                        continue
+                    if stat.S_ISLNK(st.st_mode):
+                        self._left_out(rel, "not synced", "symlink")  # the default: not followed
+                        continue
+                    if not is_dir and not stat.S_ISREG(st.st_mode):
+                        self._left_out(rel, "not synced", "special file")
+                        continue
+                    if not os.access(entry.path, os.R_OK | (os.X_OK if is_dir else 0)):
+                        self._left_out(rel, "not synced", "permission denied")
                         continue
                     entries[entry.name] = _LocalEntry(
                         entry.name, is_dir, 0 if is_dir else st.st_size
@@ -397,6 +436,10 @@ class Verifier:
         except FileNotFoundError:
             pass
         return entries
+
+    def _left_out(self, path: str, kind: str, why: str) -> None:
+        with self._lock:
+            self.report.left_out.append((path, kind, why))
 
     def _filtered(self, rel_dir: str, local: dict[str, _LocalEntry]) -> set[str]:
         """Take out of ``local`` what ``max_size`` and ``exclude_if_present`` exclude, noting

@@ -48,7 +48,7 @@ def test_partial_pass_with_too_many_deletions_is_refused(synced, emulator: Emula
     shutil.rmtree(local / "d0")
     for i in range(3):
         (local / "d1" / f"f{i}.txt").unlink()
-    with pytest.raises(GuardRefused, match="7 of 8"):
+    with pytest.raises(GuardRefused, match="7 of the 8"):
         syncer.run(dirty=["d0", "d1/f0.txt", "d1/f1.txt", "d1/f2.txt"])
     assert active_files(emulator) == 8
 

@@ -1,4 +1,5 @@
-"""Every safety guard refuses with exit code 3, one clear line, and trashes nothing.
+"""Every safety guard refuses with exit code 3, one clear line, and trashes nothing (the
+deletion guards hold the deletions and nothing else: test_guards_hold_deletions.py).
 The CLI runs as a real subprocess against the emulator."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def assert_refused(result, emulator: EmulatorProcess, *words: str) -> None:
     message = lines[-1]
     assert message.startswith("syncd: error: "), result.stderr
     assert "Traceback" not in result.stderr
-    assert "nothing was changed" in message
+    assert "nothing was changed" in message or "held, listed by `syncd status`" in message
     for word in words:
         assert word in message, message
     assert mutating_calls(emulator.admin.counts()) == {}
@@ -72,8 +73,10 @@ def test_too_many_deletions_are_refused_unless_allowed_for_one_run(synced) -> No
     local, config, emulator = synced
     shutil.rmtree(local / "d0")
     shutil.rmtree(local / "d1")  # 8 of 12 files: above the default 50 %
-    assert_refused(run_syncd("reconcile", config=config), emulator, "8 of 12", "max_delete")
+    assert_refused(run_syncd("reconcile", config=config), emulator, "8 of the 12", "max_delete")
     assert_refused(run_syncd("reconcile", "--max-delete", "5", config=config), emulator, "(5)")
+    held = run_syncd("reconcile", "--dry-run", config=config)
+    assert held.returncode == 3 and "a guard would hold 2 deletions" in held.stdout
     ok = run_syncd("reconcile", "--max-delete", "70%", config=config)
     assert ok.returncode == 0, ok.stderr
     assert mutating_calls(emulator.admin.counts()) == {"folder/delete": 2}
@@ -100,4 +103,24 @@ def test_reconcile_refuses_beside_a_running_daemon(synced) -> None:
         assert run_syncd("reconcile", "--dry-run", config=config).returncode == 0
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
+    assert mutating_calls(emulator.admin.counts()) == {}
+
+
+@pytest.mark.parametrize("case", ["missing", "another filesystem", "restore"])
+def test_a_dry_run_is_never_refused_but_says_what_a_guard_would_refuse(synced, case) -> None:
+    local, config, emulator = synced
+    if case == "missing":
+        shutil.move(local, local.with_name("elsewhere"))
+    elif case == "restore":
+        (local / INCOMPLETE_MARKER).write_text("")
+    else:
+        db = sqlite3.connect(config.parent / "state.db")
+        db.execute("UPDATE pairs SET device = device + 1")
+        db.commit()
+        db.close()
+    dry = run_syncd("reconcile", "--dry-run", config=config)
+    assert dry.returncode == 3, dry.stderr
+    assert "Traceback" not in dry.stderr and "syncd: error" not in dry.stderr
+    assert "dry run" in dry.stdout and "a guard would refuse: pair 'docs': " in dry.stdout
+    assert case in dry.stdout
     assert mutating_calls(emulator.admin.counts()) == {}

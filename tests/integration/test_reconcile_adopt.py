@@ -35,19 +35,19 @@ def test_adopt_existing_takes_matching_remote_files_without_uploading(
     config = pair_config(tmp_path, emulator.api_url, local, remote="Adopt/one")
     emulator.admin.reset_counts()
 
-    # Its stale remote copy is an untracked extra: trashing it on a first pass is refused.
-    refused = run_syncd("reconcile", "--adopt-existing", config=config)
-    assert refused.returncode == 3, refused.stderr
-    assert "max_delete" in refused.stderr
-    assert mutating_calls(emulator.admin.counts()) == {}
+    # Its stale remote copy is an untracked extra: trashing it on a first pass is held (the
+    # rest goes on: the matching files adopted, the changed one uploaded).
+    held = run_syncd("reconcile", "--adopt-existing", config=config)
+    assert held.returncode == 3, held.stderr
+    assert "max_delete" in held.stderr and "1 deletions (1 files) held" in held.stderr
+    assert "adopted 11" in held.stdout, held.stdout
+    assert mutating_calls(emulator.admin.counts()) == {"file/upload": 1}
 
-    adopted = run_syncd("reconcile", "--adopt-existing", "--max-delete", "1", config=config)
-
-    assert adopted.returncode == 0, adopted.stderr
-    assert "adopted 11" in adopted.stdout, adopted.stdout
-    calls = mutating_calls(emulator.admin.counts())
-    # The changed file: one upload, and its stale untracked copy trashed (mirror mode).
-    assert calls == {"file/upload": 1, "file/delete": 1}, calls
+    emulator.admin.reset_counts()
+    allowed = run_syncd("reconcile", "--max-delete", "1", config=config)
+    assert allowed.returncode == 0, allowed.stderr
+    # The changed file's stale untracked copy trashed (mirror mode).
+    assert mutating_calls(emulator.admin.counts()) == {"file/delete": 1}
     assert emulator.admin.active_paths() == expected_remote(local, "Adopt/one")
     assert emulator.admin.duplicates() == []
 

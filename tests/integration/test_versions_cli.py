@@ -135,8 +135,10 @@ def test_restore_a_part_and_one_version(history: dict[str, Any], emulator: Any) 
     result = run_syncd("restore", "--pair", "docs", "--path", "sub", str(dest), config=config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert md5_tree(dest) == {"sub/c.txt": md5_bytes(C)}
-    # Backup/docs (2 levels), docs once (to check the path, then to restore), sub: nothing else.
-    assert emulator.admin.counts()["folder/listing"] == 2 + 1 + 1
+    # The pair's folder by the id its journal tracks (folder/info up its 2 levels: where it
+    # lives now), docs once (to check the path, then to restore), sub: nothing else.
+    assert emulator.admin.counts()["folder/info"] == 2
+    assert emulator.admin.counts()["folder/listing"] == 1 + 1
     assert emulator.admin.counts()["file/download"] == 1
     # --path with --at: a removed directory as it was before the last pass.
     rows = _versions(config, "--pair", "docs", "a.txt")["versions"]

@@ -54,7 +54,8 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> str
     lines = [ln for ln in result.stderr.splitlines() if ln and not ln.startswith("{")]
     assert len(lines) == 1, result.stderr
     line = lines[0]
-    assert line.startswith("syncd: error: ") and "nothing was changed" in line, line
+    assert line.startswith("syncd: error: "), line
+    assert "nothing was changed" in line or "held, listed by `syncd status`" in line, line
     for word in words:
         assert word in line, line
     return line
@@ -137,9 +138,10 @@ def test_unmounted_disk_is_refused_and_remounting_resumes(
                 assert "--accept-new-root" in line
             else:
                 assert_refused(result, "missing")
-            # The dry run refuses the same way (a cron job's --dry-run must not look fine).
-            with pytest.raises(GuardRefused):
-                syncer.run(dry_run=True)
+            # The dry run is not refused, but says what a guard would refuse (exit 3: a cron
+            # job's --dry-run must not look fine).
+            dry = syncer.run(dry_run=True)
+            assert dry.exit_code == 3 and dry.refused is not None
             with pytest.raises(GuardRefused):
                 syncer.run(max_delete=MaxDelete(percent=100.0))
             assert_nothing_changed(emulator, before)
@@ -189,8 +191,8 @@ def test_root_replaced_by_an_empty_one_is_refused_until_forced(
     config = Path(syncer.config.state.path).parent / "config.toml"
     line = assert_refused(run_syncd("reconcile", config=config), "empty", f"{tracked} files")
     assert "--force-deletes" in line
-    with pytest.raises(GuardRefused, match="empty"):
-        syncer.run(dry_run=True)
+    dry = syncer.run(dry_run=True)  # never refused: it says what a guard would hold
+    assert dry.refused is not None and "empty" in dry.refused and dry.exit_code == 3
     # A bigger max_delete is not enough: the emptied root is its own guard.
     with pytest.raises(GuardRefused, match="empty"):
         syncer.run(max_delete=MaxDelete(percent=100.0))
@@ -218,10 +220,14 @@ def test_root_replaced_by_another_tree_is_refused_until_forced(
     config = Path(syncer.config.state.path).parent / "config.toml"
     # (ext4 may hand the new directory an old one's inode: then it plans a move, and counts a
     # folder's files moved out with it; the count can exceed what is tracked.)
-    assert_refused(run_syncd("reconcile", config=config), f"of {tracked} synced", "max_delete")
-    with pytest.raises(GuardRefused, match="max_delete"):
-        syncer.run(dry_run=True)
-    assert_nothing_changed(emulator, set())
+    assert_refused(run_syncd("reconcile", config=config), f"of the {tracked} synced", "max_delete")
+    dry = syncer.run(dry_run=True)
+    assert dry.refused is not None and "max_delete" in dry.refused and dry.exit_code == 3
+    # Only the deletions are held: the new tree is uploaded meanwhile.
+    calls = mutating_calls(emulator.admin.counts())
+    assert "file/delete" not in calls and "folder/delete" not in calls, calls
+    assert calls.get("file/upload") == 3, calls
+    assert trashed_ids(emulator) == set()
     forced = syncer.run(force_deletes=True)
     assert forced.exit_code == 0, forced.outcome.failed
     assert len(trashed_ids(emulator)) == tracked
