@@ -38,7 +38,7 @@ def _reconcile(config: Path, spy: Path | None, label: str) -> float:
         spy.mkdir(parents=True, exist_ok=True)
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         command = [
-            py_spy, "record", "--gil", "--threads", "--rate", "250", "--format",
+            py_spy, "record", "--gil", "--threads", "--rate", "500", "--format",
             "speedscope", "-o", str(spy / f"{label}.speedscope.json"), "--", *command,
         ]  # fmt: skip
     return run_measured(command, env=data.syncd_env(), timeout=3600).check(label).cpu_s
