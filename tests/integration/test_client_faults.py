@@ -125,6 +125,21 @@ def test_5xx_html_and_dropped_answers_are_retried(emulator: EmulatorProcess) -> 
         assert remote.stats().retries >= faults - 2  # authorize faults are retried too
 
 
+@pytest.mark.emulator(fault_rate=0.3, fault_seed=11, fault_kinds=["500", "503", "drop"])
+def test_a_failed_first_attempt_is_retried_not_resent_twice(emulator: EmulatorProcess) -> None:
+    """The first attempt runs outside tenacity; when it fails, tenacity starts from that
+    failure: each failed attempt is followed by exactly one new request, logged as a retry."""
+    with make_client(emulator) as remote:
+        for _ in range(20):
+            assert remote.folder_listing(None) is not None
+        stats = remote.stats()
+        authorizations = stats.token_renewals + 1
+        assert stats.retries > 0, "the test needs failed attempts"
+        assert stats.requests == 20 + authorizations + stats.retries
+        counts = emulator.admin.counts()  # the host saw each of those requests once
+        assert counts["folder/listing"] + counts["authorize"] == stats.requests
+
+
 @pytest.mark.emulator(fault_rate=1.0, fault_kinds=["stall"], stall_s=5)
 def test_stalled_answer_times_out(emulator: EmulatorProcess) -> None:
     emulator.admin.set_knobs(fault_rate=0)

@@ -29,6 +29,32 @@ def test_scalars() -> None:
     assert parse_datetime(None) is None and parse_datetime("garbage") is None
 
 
+def test_dates_read_fast_as_strptime_reads_them() -> None:
+    """The host's 'Y-m-d H:i:s' takes a faster path: the same value, or None, as strptime."""
+
+    def strptime(value: str) -> datetime | None:
+        try:
+            return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+    values = [
+        "2024-02-29 23:59:59",  # leap day
+        "2023-02-29 12:00:00",  # not a leap year
+        "2024-01-01 24:00:00",
+        "2024-01-01 23:59:60",
+        "2024-13-01 00:00:00",
+        "2024-01-00 00:00:00",
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+        "2024-1-5 3:04:05",  # unpadded: strptime's path
+        "2024-01-05T03:04:05",  # ISO 8601, not the host's shape: refused as before
+        "２０２４-01-05 03:04:05",  # non-ASCII digits
+    ]
+    for value in values:
+        assert parse_datetime(value) == strptime(value), value
+
+
 def test_account_models() -> None:
     info = AccountInfo.from_api(
         {

@@ -1,0 +1,131 @@
+"""Client CPU per request, net of start-up: a focused measurement for profiling work.
+
+The runner's cases (``python3 -m benchmarks``) report whole-process CPU over the requests, which
+at small sizes is mostly interpreter start-up. This script subtracts it: it times (user + sys
+CPU of the child, from ``wait4``) a no-op `syncd reconcile` of a one-file tree (start-up,
+config, journal, authorize, a listing), an initial sync of N small files, and a no-op pass over an
+already synced tree, and prints
+
+- ``upload_ms``: (initial sync CPU - empty run CPU) / file/upload requests;
+- ``noop_us_per_file``: (no-op CPU - empty run CPU) / files;
+- ``noop_ms_per_listing``: the same over the folder/listing requests.
+
+    python3 -m benchmarks.per_request [--upload-files 2000 --upload-dirs 20]
+        [--noop-files 20000 --noop-dirs 200] [--repeat 3] [--py-spy DIR]
+
+``--py-spy DIR`` records each measured child with py-spy (every thread, native frames) as
+speedscope files in DIR (only samples of the thread holding the GIL: Python
+work, not waits); CPU figures of profiled runs are higher than unprofiled ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks import data
+from benchmarks.core import run_measured
+from syncd.emulator.testing import EmulatorProcess
+
+
+def _reconcile(config: Path, spy: Path | None, label: str) -> float:
+    command = [*data.syncd_base_command(), "reconcile", "--config", str(config)]
+    if spy is not None:
+        spy.mkdir(parents=True, exist_ok=True)
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        command = [
+            py_spy, "record", "--gil", "--threads", "--rate", "500", "--format",
+            "speedscope", "-o", str(spy / f"{label}.speedscope.json"), "--", *command,
+        ]  # fmt: skip
+    return run_measured(command, env=data.syncd_env(), timeout=3600).check(label).cpu_s
+
+
+def empty_run(work: Path, spy: Path | None) -> float:
+    local = work / "empty"
+    local.mkdir()
+    (local / "one.txt").write_bytes(b"x" * 100)  # a pair with one file: the fixed costs
+    state = work / "state-empty" / "state.db"
+    state.parent.mkdir()
+    with EmulatorProcess(data_dir=work / "emu-empty") as emu:
+        config = data.write_config(
+            work / "empty.toml", api_url=emu.api_url, state=state, local=local
+        )
+        _reconcile(config, None, "empty-first")  # uploads the file; the timed pass is a no-op
+        return _reconcile(config, spy, "empty")
+
+
+def upload_run(work: Path, local: Path, spy: Path | None) -> tuple[float, int]:
+    state = work / "state-up" / "state.db"
+    state.parent.mkdir()
+    with EmulatorProcess(data_dir=work / "emu-up") as emu:
+        config = data.write_config(work / "up.toml", api_url=emu.api_url, state=state, local=local)
+        cpu = _reconcile(config, spy, "upload")
+        uploads = emu.admin.counts().get("file/upload", 0)
+    return cpu, uploads
+
+
+def noop_run(work: Path, synced: data.SyncedState, spy: Path | None) -> tuple[float, int]:
+    with synced.materialise(work / "noop") as live:
+        live.emulator.admin.reset_counts()
+        cpu = _reconcile(live.config, spy, "noop")
+        listings = live.emulator.admin.counts().get("folder/listing", 0)
+    shutil.rmtree(work / "noop", ignore_errors=True)
+    return cpu, listings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--upload-files", type=int, default=2000)
+    parser.add_argument("--upload-dirs", type=int, default=20)
+    parser.add_argument("--noop-files", type=int, default=20000)
+    parser.add_argument("--noop-dirs", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=data.CACHE_DEFAULT)
+    parser.add_argument("--py-spy", type=Path, default=None)
+    parser.add_argument("--skip", choices=("upload", "noop"), action="append", default=[])
+    args = parser.parse_args()
+
+    up_spec = data.TreeSpec(args.upload_files, args.upload_dirs, 1024, 4096)
+    noop_spec = data.TreeSpec(args.noop_files, args.noop_dirs, 1024, 4096)
+    up_tree = data.tree(args.cache, up_spec)
+    synced = (
+        data.synced_state(args.cache, noop_spec, method="sync") if "noop" not in args.skip else None
+    )
+
+    empties, uploads, noops = [], [], []
+    for rep in range(args.repeat):
+        spy = args.py_spy if rep == 0 else None
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            empties.append(empty_run(work, spy))
+            if "upload" not in args.skip:
+                uploads.append(upload_run(work, up_tree, spy))
+            if synced is not None:
+                noops.append(noop_run(work, synced, spy))
+        print(f"rep {rep}: empty {empties[-1]:.3f} s"
+              + (f", upload {uploads[-1][0]:.3f} s / {uploads[-1][1]}" if uploads else "")
+              + (f", noop {noops[-1][0]:.3f} s / {noops[-1][1]} listings" if noops else ""),
+              flush=True)  # fmt: skip
+
+    empty = statistics.median(empties)
+    print(f"empty run (no-op, one file): {empty:.3f} CPU-s (median of {len(empties)})")
+    if uploads:
+        cpu = statistics.median(c for c, _ in uploads)
+        n = uploads[0][1]
+        print(f"upload: {cpu:.3f} CPU-s for {n} files -> {1000 * (cpu - empty) / n:.3f} ms/upload "
+              f"(net of start-up; {1000 * cpu / n:.3f} gross)")  # fmt: skip
+    if noops:
+        cpu = statistics.median(c for c, _ in noops)
+        listings = noops[0][1]
+        net = cpu - empty
+        print(f"noop: {cpu:.3f} CPU-s, {args.noop_files} files, {listings} listings -> "
+              f"{1e6 * net / args.noop_files:.1f} us/file, {1000 * net / listings:.3f} ms/listing "
+              "(net of start-up)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
