@@ -135,9 +135,7 @@ def test_mv_directory_with_200_files_is_one_folder_edit(setup: Setup, area: Path
     assert counts.get("file/edit", 0) + counts.get("file/move", 0) == 0, counts
 
 
-def test_mv_directory_with_20_subfolders_lists_only_what_changed(
-    setup: Setup, area: Path
-) -> None:
+def test_mv_directory_with_20_subfolders_lists_only_what_changed(setup: Setup, area: Path) -> None:
     src = area / "projects"
     for i in range(20):
         (src / f"p{i:02d}").mkdir(parents=True)
