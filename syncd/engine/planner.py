@@ -875,7 +875,9 @@ class Planner:
             # A change inside it is reported at its new place, or at its old one when the
             # event came before the move. (If its folder is gone remotely, every subfolder
             # is missing from the empty listing and created again whatever this says.)
-            recurse = _below(self._dirty, rel) | _below(self._dirty, from_rel)
+            recurse = _below(self._dirty, rel)
+            if from_rel:
+                recurse |= _below(self._dirty, from_rel)
         moved = _Visit(child, True, True, ref, entry.name, entry.inode, recurse=recurse)
         if not self._listed_before_moving(moved):
             self._walk_state.queue.append(moved)
