@@ -16,6 +16,14 @@ Phases (:meth:`Planner._plan`):
 3. finalize (:meth:`Planner._finalize`): decisions that needed the whole walk: local moves
    whose remote copy is not the synced one, tracked ids missing from home, every trash.
 
+A partial pass (:meth:`Planner.plan_dirs`, the daemon's dirty paths) visits the directories it
+is given, each with its whole subtree or none of it. A directory found moved there is one
+``folder/edit``; its visit lists the moved folder itself and descends only towards the dirty
+paths below it (reported at its new place, or at its old one before the move), never into the
+rest of the moved subtree: a rename costs a few listings, not one per subfolder. A dirty path
+naming a subdirectory itself stands for all of it. Where the parent is walked whole (a full
+pass, a created folder), so is the moved directory.
+
 Local moves are recognised without a watcher: a new local entry asks the journal for a row with
 the same inode (and, for files, size and mtime) whose recorded path no longer holds that inode;
 such a row is *claimed* and becomes one ``file/edit``/``folder/edit`` by id. Remote drift is
@@ -84,6 +92,9 @@ from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
 from syncd.local.names import form_name_issue, upload_name_issue
 
 Mode = Literal["mirror", "backup"]
+# How far a visit descends: True into every subdirectory; else only into those on the way to
+# these paths (relative to the visited directory; empty: into none).
+Descent = Literal[True] | frozenset[str]
 
 
 class RemoteFile(Protocol):
@@ -248,7 +259,7 @@ class _Visit:
     parent: Ref | None = None
     name: str = ""
     inode: int | None = None
-    recurse: bool = True  # False: do not descend into subdirectories that did not change
+    recurse: Descent = True
     listing: FolderListing | None = None  # fetched already (a moved folder, checked first)
 
 
@@ -346,6 +357,7 @@ class Planner:
         self._facts = _RemoteFacts()
         self._to_resolve = _ToResolve()
         self._to_finalize = _ToFinalize()
+        self._dirty: tuple[str, ...] = ()  # a partial pass's dirty paths, normalised
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -355,14 +367,18 @@ class Planner:
         self._walk_state.queue.append(_Visit(root, has_journal=True, listing_known=known))
         return self._plan()
 
-    def plan_dirs(self, dirs: Sequence[tuple[Ref, bool]]) -> Plan:
+    def plan_dirs(self, dirs: Sequence[tuple[Ref, bool]], dirty: Sequence[str] = ()) -> Plan:
         """A partial pass (the daemon's dirty paths): each directory, with its subtree when
-        the flag says so. Remote ids found in unvisited places are never trashed here."""
+        the flag says so. ``dirty``: the paths that changed (relative to the pair's root);
+        a directory moved into a visited one is walked only towards them. Remote ids found
+        in unvisited places are never trashed here."""
         # Not every directory is visited: a tracked id listed in an unvisited place proves
         # nothing about its home, so the walk counts as having seen unknown parts.
         self._walk_state.saw_unknown = True
-        for ref, recurse in dirs:
+        self._dirty = tuple(_normalised(p) for p in dirty)
+        for ref, whole in dirs:
             known = ref.folder_id is not None
+            recurse: Descent = True if whole else frozenset()
             self._walk_state.queue.append(_Visit(ref, True, known, recurse=recurse))
         return self._plan()
 
@@ -752,6 +768,7 @@ class Planner:
         remote = {f.id: f for f in listing.folders}
         tracked = {r.folder_id for r in jdirs if r.folder_id is not None}
         untracked = [f for f in listing.folders if f.id not in tracked]
+        routes = _routes(visit.recurse)
         for name in sorted(ldirs.keys() | jrows.keys()):
             entry = ldirs.get(name)
             row = jrows.get(name)
@@ -767,7 +784,8 @@ class Planner:
                 if entry.inode != row.inode and self.s.detect_moves:
                     self._to_resolve.renewed_dirs.append((visit, entry, row))
                     continue
-                self._dir_same(ref, entry, row, remote, recurse=visit.recurse)
+                descend = True if routes is None else routes.get(name)
+                self._dir_same(ref, entry, row, remote, descend=descend)
             elif entry is not None:
                 self._dir_new(visit, entry, untracked)
             elif row is not None:
@@ -785,8 +803,9 @@ class Planner:
         row: DirRow,
         remote: dict[int, RemoteFolder],
         *,
-        recurse: bool = True,
+        descend: Descent | None = True,
     ) -> None:
+        """``descend``: how its visit descends (None: it is not visited)."""
         rel = join(ref.rel, entry.name)
         assert row.folder_id is not None
         if entry.inode != row.inode:
@@ -796,7 +815,9 @@ class Planner:
             self._to_resolve.missing_dirs.append((rel, ref, row, entry))
             return
         child = Ref(rel, row.id, row.folder_id)
-        visit = _Visit(child, True, True, ref, entry.name, entry.inode) if recurse else None
+        visit = None
+        if descend is not None:
+            visit = _Visit(child, True, True, ref, entry.name, entry.inode, recurse=descend)
         if found.name != row.stored_name and (visit is None or self._listed_before_moving(visit)):
             self._emit(
                 MoveFolder(
@@ -835,19 +856,29 @@ class Planner:
             return
         source = self._dir_move_source(entry)
         if source is not None:
-            self._move_dir(ref, entry, source)
+            self._move_dir(visit, entry, source)
         else:
             self._adopt_or_create_dir(ref, entry, untracked)
 
-    def _move_dir(self, ref: Ref, entry: LocalEntryLike, source: DirRow) -> None:
-        """``source`` moved here: one folder/edit by id, its subtree walked at its new place."""
+    def _move_dir(self, parent: _Visit, entry: LocalEntryLike, source: DirRow) -> None:
+        """``source`` moved here: one folder/edit by id, its subtree walked at its new place
+        as far as ``parent`` descends (in a partial pass: towards the dirty paths only)."""
+        ref = parent.ref
         rel = join(ref.rel, entry.name)
         assert source.folder_id is not None
         self._claims.dirs.add(source.id)
         self._claims.folder_ids.add(source.folder_id)
         from_rel = self.src.dir_path(source.id) or ""
         child = Ref(rel, source.id, source.folder_id)
-        moved = _Visit(child, True, True, ref, entry.name, entry.inode)
+        recurse: Descent = True
+        if parent.recurse is not True:
+            # A change inside it is reported at its new place, or at its old one when the
+            # event came before the move. (If its folder is gone remotely, every subfolder
+            # is missing from the empty listing and created again whatever this says.)
+            recurse = _below(self._dirty, rel)
+            if from_rel:
+                recurse |= _below(self._dirty, from_rel)
+        moved = _Visit(child, True, True, ref, entry.name, entry.inode, recurse=recurse)
         if not self._listed_before_moving(moved):
             self._walk_state.queue.append(moved)
             return
@@ -1196,6 +1227,36 @@ class Planner:
 
     def _emit(self, op: Op) -> None:
         self.plan.ops.append(op)
+
+
+def _normalised(path: str) -> str:
+    return "/".join(p for p in path.split("/") if p and p != ".")
+
+
+def _below(paths: Sequence[str], rel: str) -> frozenset[str]:
+    """The ``paths`` strictly below the directory ``rel``, relative to it."""
+    prefix = rel + "/" if rel else ""
+    return frozenset(p[len(prefix) :] for p in paths if p.startswith(prefix) and p != prefix)
+
+
+def _routes(recurse: Descent) -> dict[str, Descent] | None:
+    """Per subdirectory name, how far a visit with ``recurse`` descends into it (None: into
+    every one as a whole; a name not in the dict: not at all). A path naming the subdirectory
+    itself stands for all of it."""
+    if recurse is True:
+        return None
+    below: dict[str, set[str]] = {}
+    whole: set[str] = set()
+    for path in recurse:
+        head, _, tail = path.partition("/")
+        if tail:
+            below.setdefault(head, set()).add(tail)
+        else:
+            whole.add(head)
+    routes: dict[str, Descent] = {name: frozenset(tails) for name, tails in below.items()}
+    for name in whole:
+        routes[name] = True
+    return routes
 
 
 def _with_ident(row: FileRow, entry: LocalEntryLike) -> FileRow:

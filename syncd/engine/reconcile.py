@@ -484,7 +484,7 @@ def _walk_once(
         else:
             dirs = dirty_dirs(ctx.journal, ctx.root, root_ref, dirty)
             sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
-            plan = planner.plan_dirs(dirs)
+            plan = planner.plan_dirs(dirs, dirty)
     finally:
         sources.close()
     ignored = [

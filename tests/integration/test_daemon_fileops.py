@@ -135,6 +135,39 @@ def test_mv_directory_with_200_files_is_one_folder_edit(setup: Setup, area: Path
     assert counts.get("file/edit", 0) + counts.get("file/move", 0) == 0, counts
 
 
+def test_mv_directory_with_20_subfolders_lists_only_what_changed(setup: Setup, area: Path) -> None:
+    src = area / "projects"
+    for i in range(20):
+        (src / f"p{i:02d}").mkdir(parents=True)
+        (src / f"p{i:02d}" / "readme.txt").write_text(f"project {i}\n")
+    setup.converge()
+    setup.reset_counts()
+    os.rename(src, area / "projects-old")
+    setup.converge()
+    counts = setup.counts()
+    assert counts.get("folder/edit", 0) == 1, counts
+    # Its parent and the moved folder: the untouched subfolders are not listed.
+    assert counts.get("folder/listing", 0) <= 3, counts
+    assert uploads(counts) == 0, counts
+
+
+def test_changes_inside_a_directory_just_moved_are_synced(setup: Setup, area: Path) -> None:
+    src = area / "src"
+    for i in range(10):
+        (src / f"p{i}").mkdir(parents=True)
+        (src / f"p{i}" / "readme.txt").write_text(f"project {i}\n")
+    setup.converge()
+    setup.reset_counts()
+    # mv src dst && echo … > dst/p3/new.txt && edit dst/p6/readme.txt, within one quiet period
+    os.rename(src, area / "dst")
+    (area / "dst" / "p3" / "new.txt").write_text("created right after the move\n")
+    (area / "dst" / "p6" / "readme.txt").write_text("edited right after the move, longer\n")
+    setup.converge()
+    counts = setup.counts()
+    assert counts.get("folder/edit", 0) == 1, counts
+    assert uploads(counts) == 2, counts
+
+
 def test_editor_style_save_is_one_update(setup: Setup, area: Path) -> None:
     doc = area / "essay.md"
     doc.write_text("draft 1\n")

@@ -195,3 +195,54 @@ def test_adopt_existing_does_not_take_another_files_remote_copy() -> None:
     w.apply(plan)
     assert w.remote.tree() == w.expected_remote()
     assert w.plan().ops == []
+
+
+def tree_of_subfolders() -> World:
+    w = World()
+    w.local.mkdir("docs")
+    for i in range(20):
+        w.local.mkdir(f"docs/s{i:02d}")
+        w.local.write(f"docs/s{i:02d}/f.txt", 10 + i)
+    w.local.mkdir("docs/s01/deep")
+    w.local.write("docs/s01/deep/d.txt", 3)
+    w.apply(w.plan())
+    return w
+
+
+def test_partial_pass_lists_only_the_moved_folder_of_a_renamed_tree() -> None:
+    w = tree_of_subfolders()
+    w.local.move("docs", "papers")
+    w.remote.calls.clear()
+    plan = w.plan_partial([("", False)], ["docs", "papers"])
+    assert kinds(plan.ops) == ["move_folder"]
+    assert w.remote.calls.count("folder/listing") == 2  # the parent and the moved folder
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
+
+
+def test_partial_pass_descends_the_moved_tree_towards_dirty_paths_only() -> None:
+    w = tree_of_subfolders()
+    w.local.write("docs/s03/f.txt", 99)  # edited before the move: reported at the old place
+    w.local.move("docs", "papers")
+    w.local.write("papers/s07/new.txt", 4)
+    w.local.write("papers/s01/deep/d.txt", 5)
+    w.local.remove("papers/s05/f.txt")
+    dirty = ["docs/s03/f.txt", "docs", "papers", "papers/s07/new.txt"]
+    dirty += ["papers/s01/deep/d.txt", "papers/s05/f.txt"]
+    w.remote.calls.clear()
+    plan = w.plan_partial([("", False)], dirty)
+    assert kinds(plan.ops) == ["move_folder", "replace", "replace", "trash_file", "upload"]
+    # parent, moved folder, s01, s01/deep, s03, s05, s07: not the 14 untouched subfolders
+    assert w.remote.calls.count("folder/listing") == 7
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
+
+
+def test_full_pass_walks_the_whole_moved_tree() -> None:
+    w = tree_of_subfolders()
+    w.local.move("docs", "papers")
+    w.local.write("papers/s07/new.txt", 4)  # no watcher: only the full walk can find it
+    plan = w.plan()
+    assert kinds(plan.ops) == ["move_folder", "upload"]

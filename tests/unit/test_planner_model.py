@@ -252,6 +252,15 @@ class World(Sources):
         planner = Planner(self, settings, batch_size=batch, on_batch=self.apply_ops)
         return planner.plan_tree(O.Ref("", 1, 1))
 
+    def plan_partial(self, dirs: Sequence[tuple[str, bool]], dirty: Sequence[str]) -> Plan:
+        """A daemon's partial pass: ``dirs`` (known directories, each whole or not) as the
+        engine's ``dirty_dirs`` picks them for the ``dirty`` paths."""
+        refs = []
+        for rel, whole in dirs:
+            row = next(d for d in self.journal.dirs.values() if self.journal.path(d.id) == rel)
+            refs.append((O.Ref(rel, row.id, row.folder_id), whole))
+        return Planner(self, PlanSettings(mode="mirror")).plan_dirs(refs, dirty)
+
     def apply_ops(self, ops: list[O.Op]) -> None:
         for phase in (O.STRUCTURE, O.FILES, O.TRASH):
             for op in ops:
