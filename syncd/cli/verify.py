@@ -21,6 +21,7 @@ from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
 from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
 from syncd.verify.compare import Verifier, VerifyReport
+from syncd.verify.versions import check_versions_area
 from syncd.wiring import download_workers
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def verify_pair(
             sample=request.sample,
             workers=workers,
             rng=rng,
+            foreign_ok=pair.mode == "backup",
+            own_upload=journal.own_upload if journal is not None else None,
         )
         if verifier.local_root_is_missing():
             return verifier.run_local_missing()
@@ -93,7 +96,10 @@ def verify_pair(
             root_id = resolve_remote_folder(client, pair.remote_parts, prefer=prefer)
         except RemoteFolderMissing:
             return verifier.run_remote_missing()
-        return verifier.run(root_id)
+        report = verifier.run(root_id)
+        check_versions_area(client, verifier.root_listing, report)
+        report.differences.sort(key=lambda d: (d.path, d.kind))
+        return report
 
 
 @contextmanager
