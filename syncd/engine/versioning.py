@@ -21,7 +21,12 @@ Crash safety: each move is an intent (kind ``version``, target id, area folder i
 name) written before the call and cleared with the journal change; a pass starts by replaying
 the intents a crash left (:meth:`Versioner.replay`): a file the journal still tracks was not
 retired yet (the new pass decides about it again), any other is moved where the intent says.
-Prunes are ``trash`` intents like every other trash.
+Prunes are ``trash`` intents like every other trash. An upload that replaces a version
+announces the old one's retirement (kind ``retire``: target id, path, size) in the very
+transaction that makes the new upload live, because from that commit on the journal no longer
+tracks the old id: a crash before its move would otherwise leave it untracked beside its
+successor (a same-name pile in backup mode; an "extra" that mirror mode trashes, losing the
+version). Replay retires it.
 
 The versions area's folder ids are kept in the journal (``version_folders``), so a retirement
 costs one call; a cached id that no longer exists (the host ignores an unknown ``folder_id`` in
@@ -42,7 +47,7 @@ from syncd.config import PairConfig
 from syncd.history.names import VERSIONS_DIR, parse_versioned_name, versioned_name
 from syncd.history.retention import Retention, kept
 from syncd.journal.rows import Intent, api_folder_id
-from syncd.journal.store import Journal
+from syncd.journal.store import Journal, Tx
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
 
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 
 VERSION_INTENT = "version"
 VERSION_FOLDER_INTENT = "version_folder"
+RETIRE_INTENT = "retire"  # a replaced upload still to be retired (target id, path, size)
 
 
 @dataclass
@@ -83,20 +89,38 @@ class Versioner:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def retire_file(self, file_id: int, rel: str, size: int | None) -> str:
-        """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word."""
+    def announce(self, tx: Tx, file_id: int, rel: str, size: int | None) -> int:
+        """Record, in the transaction that makes its successor live, that ``file_id`` (live at
+        ``rel`` until then) is to be retired; :meth:`retire_file` clears it (``pending``),
+        :meth:`replay` finishes it after a crash."""
+        return tx.add_intent(self.pair_id, RETIRE_INTENT, name=rel, size=size, target_id=file_id)
+
+    def retire_file(
+        self, file_id: int, rel: str, size: int | None, *, pending: int | None = None
+    ) -> str:
+        """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word.
+        ``pending``: the intent :meth:`announce` wrote for it, cleared with the outcome."""
         if not self.keep:
-            self._trash(file_id)
+            self._trash(file_id, pending=pending)
             self._note(Retired(rel, file_id, "trash"))
             return "trashed"
         live_to = self.now_ns()
-        return self.version_file(file_id, rel, size, self._live_from(file_id, live_to), live_to)
+        live_from = self._live_from(file_id, live_to)
+        return self.version_file(file_id, rel, size, live_from, live_to, pending=pending)
 
     def version_file(
-        self, file_id: int, rel: str, size: int | None, live_from: int, live_to: int
+        self,
+        file_id: int,
+        rel: str,
+        size: int | None,
+        live_from: int,
+        live_to: int,
+        *,
+        pending: int | None = None,
     ) -> str:
         """Move ``file_id`` into the versions area as the version of ``rel`` that was live
         from ``live_from`` to ``live_to`` (one ``file/edit``)."""
+        done = [pending] if pending is not None else []
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to)
         for attempt in range(2):
@@ -108,13 +132,14 @@ class Versioner:
             try:
                 moved = self.client.file_relocate(file_id, api_folder_id(area), filename=vname)
             except NotFound:
-                self.journal.clear_intents([intent])
+                self.journal.clear_intents([intent, *done])
                 return "already gone"
             if (moved.folder_id or 0) == area:
                 with self.journal.transaction() as tx:
                     tx.forget_upload(self.pair_id, file_id)
                     tx.add_history(self.pair_id, 1, size or moved.size)
-                    tx.clear_intent(intent)
+                    for intent_id in [intent, *done]:
+                        tx.clear_intent(intent_id)
                 self._note(Retired(rel, file_id, "version", versioned=moved.name))
                 return "versioned"
             self.journal.clear_intents([intent])  # the area folder is gone: look it up again
@@ -276,6 +301,10 @@ class Versioner:
         """Finish the versioning moves a crash interrupted; returns the intents handled."""
         handled: list[int] = []
         for intent in intents:
+            if intent.kind == RETIRE_INTENT:
+                self._replay_retire(intent)
+                handled.append(intent.id)
+                continue
             if intent.kind not in (VERSION_INTENT, VERSION_FOLDER_INTENT):
                 continue
             handled.append(intent.id)
@@ -296,6 +325,18 @@ class Versioner:
             log.info("finished an interrupted versioning move: %s (id %s)", name, target)
         self.journal.clear_intents(handled)
         return handled
+
+    def _replay_retire(self, intent: Intent) -> None:
+        """A replaced upload the crashed pass did not retire: retire it now (its successor
+        was recorded in the same transaction as the intent, so the journal no longer tracks
+        it, unless a later pass tracks it again)."""
+        target, rel = intent.target_id, intent.name
+        if target is None or not rel:
+            return
+        if self.journal.file_by_file_id(self.pair_id, target) is not None:
+            return
+        word = self.retire_file(target, rel, intent.size)
+        log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -370,7 +411,7 @@ class Versioner:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _trash(self, file_id: int) -> None:
+    def _trash(self, file_id: int, *, pending: int | None = None) -> None:
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "trash", target_id=file_id)
         with contextlib.suppress(NotFound):
@@ -378,6 +419,8 @@ class Versioner:
         with self.journal.transaction() as tx:
             tx.forget_upload(self.pair_id, file_id)
             tx.clear_intent(intent)
+            if pending is not None:
+                tx.clear_intent(pending)
 
     def _trash_folder(self, folder_id: int) -> None:
         with self.journal.transaction() as tx:
