@@ -60,13 +60,31 @@ def check_root(
     return ident.dev
 
 
-def check_deletions(pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete) -> None:
+def check_deletions(
+    pair_name: str,
+    deletions: int,
+    tracked_files: int,
+    limit: MaxDelete,
+    *,
+    keeps_versions: bool = False,
+) -> None:
     """Refuse a pass that would trash more than ``limit`` of what the pair tracks (the run's
-    ``--max-delete``, else the config's ``[sync] max_delete``)."""
+    ``--max-delete``, else the config's ``[sync] max_delete``).
+
+    With versions kept (``keeps_versions``) those files are moved into the versions area, not
+    trashed, and still count: nothing would be lost, but a disk that is not mounted, or a wrong
+    ``rm -r``, would empty the live tree that a plain restore gives back."""
     if deletions == 0 or limit.allows(deletions, tracked_files):
         return
+    if keeps_versions:
+        what = (
+            f"move {deletions} of {tracked_files} synced files out of the live tree into the "
+            "versions area (kept, not trashed)"
+        )
+    else:
+        what = f"trash {deletions} of {tracked_files} synced files"
     raise GuardRefused(
-        f"pair {pair_name!r}: this pass would trash {deletions} of {tracked_files} synced files, "
-        f"more than max_delete ({limit}) — check the local root, then rerun with "
-        "--max-delete N (or N%) or --force-deletes if this is intended; nothing was changed"
+        f"pair {pair_name!r}: this pass would {what}, more than max_delete ({limit}) — check "
+        "the local root (is the disk mounted?), then rerun with --max-delete N (or N%) or "
+        "--force-deletes if this is intended; nothing was changed"
     )

@@ -96,6 +96,8 @@ def resolve_root_folder(
     if create:
         with journal.transaction() as tx:
             tx.set_root_folder(pair.root_dir_id, folder_id)
+            if pair.root_folder_id is not None and pair.root_folder_id != folder_id:
+                tx.forget_version_folders(pair.id)  # its versions area was in the old folder
     return folder_id
 
 
@@ -345,6 +347,8 @@ def _walk(
         except _AnchorLost as lost:
             if lost.folder_id == folder_id:
                 folder_id = _find_lost_root(ctx)
+                if executor.versioner is not None and folder_id is not None:
+                    executor.versioner.root_folder_id = folder_id  # versions go in the new one
             dirty = None
             retries -= 1
 
@@ -431,7 +435,9 @@ def _check_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> None
     deletions = plan.deletions()
     if deletions and tracked is None:
         tracked = ctx.journal.tracked_files(ctx.row.id)
-    guards.check_deletions(ctx.pair.name, deletions, tracked or 0, limit)
+    guards.check_deletions(
+        ctx.pair.name, deletions, tracked or 0, limit, keeps_versions=ctx.pair.history.keep
+    )
 
 
 def _execute(executor: Executor, walked: _Walked) -> Outcome:
