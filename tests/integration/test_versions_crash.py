@@ -87,9 +87,9 @@ def test_killed_between_upload_and_version_move_converges(
     files = [f for f in tree["files"] if f["status"] == "active"]
     in_live = [f for f in files if f["folder_id"] == live]
     in_area = [f for f in files if f["folder_id"] == area]
-    assert [(f["name"], f["md5"]) for f in in_live] == [
-        ("a.txt", hashlib.md5(NEW).hexdigest())
-    ], in_live
+    assert [(f["name"], f["md5"]) for f in in_live] == [("a.txt", hashlib.md5(NEW).hexdigest())], (
+        in_live
+    )
     assert len(in_area) == 1, in_area
     parsed = parse_versioned_name(in_area[0]["name"])
     assert parsed is not None and parsed.original == "a.txt"

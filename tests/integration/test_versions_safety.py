@@ -32,9 +32,7 @@ def _active_folders(admin: Any) -> dict[int, dict[str, Any]]:
     return {f["id"]: f for f in admin.tree()["folders"] if f["status"] == "active"}
 
 
-def test_a_recreated_pair_folder_gets_its_own_versions_area(
-    emulator: Any, tmp_path: Path
-) -> None:
+def test_a_recreated_pair_folder_gets_its_own_versions_area(emulator: Any, tmp_path: Path) -> None:
     """The versions area's folder ids are cached in the journal: once the pair's folder was
     trashed on the web site and created again, versions must go into the new folder's area,
     not be sent to the old (trashed) area's id."""
