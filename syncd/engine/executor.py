@@ -675,6 +675,10 @@ class Executor:
                     op.remote_size,
                 )
             )
+            if op.ours:
+                # Live from now on, for `restore --at`: without this record its time would
+                # be file/info's uploadedDate, which the host gives only to the second.
+                tx.record_upload(self.pair_id, op.file_id, time.time_ns())
         self._count("adopted")
 
     def _do_SkipFile(self, op: SkipFile) -> None:

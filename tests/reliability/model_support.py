@@ -65,6 +65,7 @@ class Stats:
     kills: int = 0  # runs SIGKILLed while still running
     kills_leaving_intents: int = 0
     restores_checked: int = 0  # `restore --at` a recorded moment, compared with its tree
+    restores_exact: int = 0  # of which by path (no rename or move since that moment)
     drift_kinds: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per kind of step
 
@@ -83,7 +84,8 @@ class Stats:
             f"passes checked {self.passes_checked} (incremental {self.incremental_passes}), "
             f"crash runs {self.crash_runs} (SIGKILLed mid-run {self.kills}, leaving intents "
             f"{self.kills_leaving_intents}), emptied-root guard refusals {self.guard_refusals}, "
-            f"restores --at checked {self.restores_checked}; "
+            f"restores --at checked {self.restores_checked} "
+            f"(by path {self.restores_exact}); "
             "seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.seconds.items()))
         )
 
