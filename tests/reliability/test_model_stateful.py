@@ -6,12 +6,18 @@ Mirror mode (the main model): after each pass (full, or the daemon's incremental
 paths the model changed, when no drift or crash came since the last full pass) the whole
 invariant of tests/reliability/invariants.py holds — remote == local (names and MD5), no
 duplicate names, no orphan uploads, the journal consistent with both sides, no intents left.
-Backup mode: every local file is on the remote at its path with its MD5 and syncd trashed
-nothing. In both modes a pass or a killed run
-never changes the local tree.
+Backup mode (versions kept, its default): the live tree is the local tree (each local file once
+at its path with its MD5; files someone else added are left alone and not counted), syncd
+trashed nothing. With versions kept (backup, and mirror with `versions = "keep"`) also the
+history: every upload seen live (after a pass, or in the journal a killed run left) is live, in
+the versions area or trashed by someone else; and at the end `restore --at` the first moment
+recorded after a completed pass gives that moment's tree (by path while no rename or move came
+since, else by contents: renames are made by id and are not versions). In all modes a pass or
+a killed run never changes the local tree.
 
 Each example ends with one more pass and its check (teardown), so a crash at the end is
-recovered from too. Quick set in CI: `--model-examples 20` (the default; backup gets a third);
+recovered from too. Quick set in CI: `--model-examples 20` (the default: mirror gets two
+thirds, backup and mirror keeping versions a third each);
 the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -n 2 --timeout 0
 --model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds; also
 appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output).
