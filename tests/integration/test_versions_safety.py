@@ -4,6 +4,7 @@ emptied-root guard."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,48 @@ def test_mass_local_deletion_in_backup_mode_is_held_by_the_guards(
     assert kept == []  # nothing trashed: the versions are all in the area
     moved = [f for f in admin.tree()["files"] if f["folder_id"] == area]
     assert len(moved) == 6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="syncd/restore/history.py dates the files of a directory kept whole by file/info "
+    "(whole seconds) for a moment before the folder's FROM, not by the journal's upload "
+    "times: a file uploaded in the same second after the moment is restored as if it existed",
+)
+def test_restore_at_a_moment_before_a_kept_directory_was_filled(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Found by the model test (mirror keeping versions, long run): a moment M; then a
+    directory with a file is created and synced within the same wall-clock second; then the
+    directory is removed (kept whole). `restore --at M` must not give the file."""
+    from datetime import UTC, datetime
+
+    from tests.support.reconcile import Syncer, pair_config
+
+    root = tmp_path / "local"
+    root.mkdir()
+    (root / "keep.txt").write_bytes(b"here all along")
+    config = pair_config(tmp_path, emulator.api_url, root, mode="backup")
+    syncer = Syncer(config)
+    try:
+        assert syncer.run().exit_code == 0
+        while time.time() % 1 > 0.05:  # the start of a second: what follows shares it
+            time.sleep(0.005)
+        moment = time.time_ns()
+        while time.time_ns() - moment < 2_000_000:
+            pass
+        (root / "q").mkdir()
+        (root / "q" / "d.md").write_bytes(b"made after the moment")
+        assert syncer.run().exit_code == 0
+        assert time.time_ns() // 10**9 == moment // 10**9, "the pass took too long to show it"
+        (root / "q" / "d.md").unlink()
+        (root / "q").rmdir()
+        assert syncer.run().exit_code == 0
+    finally:
+        syncer.close()
+    at = datetime.fromtimestamp(moment / 1e9, UTC).isoformat()
+    dest = tmp_path / "then"
+    result = run_syncd("restore", "--pair", "docs", "--at", at, str(dest), config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    restored = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert restored == ["keep.txt"], restored
