@@ -375,10 +375,23 @@ def backup_problems(
     problems: list[str] = []
     if remote.root_id is None:
         return [f"remote folder {example.remote_path!r} does not exist"]
+    parents = {f["id"]: f["parent_id"] for f in world.admin.tree()["folders"]}
+
+    def theirs(folder_id: int | None) -> bool:
+        """In a folder someone else added (or below one)."""
+        while folder_id is not None:
+            if folder_id in ledger.foreign_folders:
+                return True
+            folder_id = parents.get(folder_id)
+        return False
+
+    # A folder someone else added is theirs, with whatever is moved into it (syncd uploads
+    # what was moved there from the live tree again: it does not walk their folders).
     live: dict[str, list[dict[str, Any]]] = {}
     for f in remote.by_id.values():
-        if f["folder_id"] in remote.folder_ids and f["id"] not in ledger.foreign:
-            live.setdefault(join(remote.folder_ids[f["folder_id"]], f["name"]), []).append(f)
+        folder = remote.folder_ids.get(f["folder_id"])
+        if folder is not None and f["id"] not in ledger.foreign and not theirs(f["folder_id"]):
+            live.setdefault(join(folder, f["name"]), []).append(f)
     for rel in sorted(local.files.keys() | live.keys()):
         here, there = local.files.get(rel), live.get(rel, [])
         if here is None:
@@ -390,11 +403,8 @@ def backup_problems(
     problems += [
         f"missing remotely: dir {rel}" for rel in sorted(local.dirs.keys() - remote.folders.keys())
     ]
-    theirs = [remote.folder_ids[i] for i in ledger.foreign_folders if i in remote.folder_ids]
     for folder_id, rel in sorted(remote.folder_ids.items(), key=lambda kv: kv[1]):
-        if not rel or rel in local.dirs or folder_id in ledger.foreign_folders:
-            continue
-        if not any(rel.startswith(t + "/") for t in theirs):
+        if rel and rel not in local.dirs and not theirs(folder_id):
             problems.append(f"remote extra: dir {rel} (id {folder_id})")
     problems += [f"orphan upload: {o}" for o in remote.orphans]
     if not problems and not ledger.foreign_folders:

@@ -515,3 +515,27 @@ def test_incremental_pass_records_a_replaced_directory_inode(world: World) -> No
         assert problems == []
     finally:
         example.close()
+
+
+def test_backup_file_moved_into_someone_elses_folder_is_backed_up_again(world: World) -> None:
+    """Found by the model (backup, long run, 2026-12-06): someone adds a folder on the web site
+    and moves a backed-up file into it. Backup mode does not walk their folder: the file is
+    uploaded again at its path (the live tree stays the local tree, nothing is trashed) and the
+    moved copy stays in their folder, left alone."""
+    example = Example(world, "backup")
+    try:
+        (example.root / "b.txt").write_bytes(b"\xba")
+        example.run_pass()
+        tree = example.remote()
+        moved = tree.files["b.txt"]["id"]
+        theirs = example.drift("add_folder", parent_id=tree.root_id, name="r")["id"]
+        example.drift("move_file", file_id=moved, folder_id=theirs)
+        deletes = trash_requests(world.admin.counts())
+        example.run_pass()
+        ledger = Ledger(foreign_folders={int(theirs)})
+        assert backup_problems(example, deletes, ledger) == []
+        after = example.remote()
+        assert after.files["r/b.txt"]["id"] == moved  # left where they put it
+        assert after.files["b.txt"]["id"] != moved
+    finally:
+        example.close()
