@@ -20,10 +20,10 @@ import re
 import socket
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
@@ -49,7 +49,11 @@ from syncd.history.retention import Retention
 from syncd.history.timespec import parse_duration
 from syncd.local.scanner import LocalFilters
 from syncd.logging import LOG_FORMATS, LOG_LEVELS, register_secret
+from syncd.remote.bandwidth import BwLimit, parse_bwlimit
 from syncd.remote.credentials import Credentials
+
+if TYPE_CHECKING:
+    from syncd.crypt import CryptOptions
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ def secrets_from_environment(
 
 
 def _read_secret_file(path: Path, key: str, origin: str, config_file: Path | None) -> str:
-    where = f"remote.{key} (from {origin})"
+    where = f"{key if '.' in key else 'remote.' + key} (from {origin})"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -138,7 +142,7 @@ def _read_secret_file(path: Path, key: str, origin: str, config_file: Path | Non
             config_file, where, f"{path} is not UTF-8 text", "write the secret as plain text"
         ) from None
     text = text.removesuffix("\n").removesuffix("\r")
-    if key != "password":
+    if not key.endswith("password"):
         text = text.strip()
     if text == "":
         raise ConfigError(config_file, where, f"{path} is empty", "put the secret in the file")
@@ -201,6 +205,44 @@ def parse_max_delete(value: object) -> MaxDelete:
         if text.isdigit():
             return MaxDelete(count=int(text))
     raise ValueError(f"expected a count or a percent, got {value!r} — {fix}")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A daily span of local time, ``start`` to ``end`` in minutes of the day; it may wrap
+    midnight (``"22:00-06:00"``)."""
+
+    start: int
+    end: int
+
+    def contains(self, minute: int) -> bool:
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+    def __str__(self) -> str:
+        (h1, m1), (h2, m2) = divmod(self.start, 60), divmod(self.end, 60)
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+
+_WINDOW_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+
+def parse_window(value: object) -> TimeWindow:
+    """ "01:00-06:00" -> TimeWindow(60, 360)."""
+    if isinstance(value, TimeWindow):
+        return value
+    fix = 'write local times like "01:00-06:00" (it may wrap midnight: "22:00-06:00")'
+    match = _WINDOW_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{_short(value)} is not a time window — {fix}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"{value!r} holds a time that is not a time of day — {fix}")
+    window = TimeWindow(h1 * 60 + m1, h2 * 60 + m2)
+    if window.start == window.end:
+        raise ValueError(f"{value!r} is empty — {fix}, or remove the key for no window")
+    return window
 
 
 def _as_path(value: object, info: ValidationInfo) -> Path:
@@ -351,6 +393,15 @@ class StateConfig(_Section):
         return _as_path(value, info)
 
 
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    """``parse``, letting None through (a dumped config with the key unset validates again)."""
+    return lambda value: None if value is None else parse(value)
+
+
 class SyncConfig(_Section):
     # Up to this many uploads at once; the account's concurrent_uploads lowers it per pass.
     workers: Annotated[StrictInt, Field(ge=1, le=256)] = 16
@@ -362,6 +413,15 @@ class SyncConfig(_Section):
     quiet_period: Annotated[float, Field(strict=True, ge=0)] = 0.5
     reconcile_interval: Annotated[float, Field(strict=True, ge=1)] = 900.0
     follow_symlinks: StrictBool = False
+    # rclone's --bwlimit for every upload (and download) of the process, one shared bucket:
+    # "4M", "512k:off" (upload:download), or a time table "08:00,512k 19:00,4M 23:00,off".
+    bwlimit: Annotated[
+        BwLimit | None, PlainValidator(_optional(parse_bwlimit)), PlainSerializer(_text_or_none)
+    ] = None
+    # Periodic full passes only inside this daily window of local time ("01:00-06:00").
+    full_pass_window: Annotated[
+        TimeWindow | None, PlainValidator(_optional(parse_window)), PlainSerializer(_text_or_none)
+    ] = None
 
 
 class LogConfig(_Section):
@@ -480,6 +540,68 @@ def parse_size(value: object) -> int | None:
     raise ValueError(f"{value!r} is not a size — {fix}")
 
 
+# Per-pair encryption secrets from the environment: SYNCD_ENCRYPTION_PASSWORD (every encrypted
+# pair), SYNCD_ENCRYPTION_PASSWORD_<PAIR> (one pair; name upper-cased, other characters as "_"),
+# each also as *_FILE and as the systemd credential syncd-encryption-password[-<pair>].
+ENCRYPTION_SECRET_ENV = {
+    "password": "SYNCD_ENCRYPTION_PASSWORD",
+    "password2": "SYNCD_ENCRYPTION_PASSWORD2",
+}
+ENCRYPTION_SECRET_FIELDS = frozenset(
+    {"password", "password2", "password_obscured", "password2_obscured"}
+)
+
+
+class EncryptionConfig(_Section):
+    """A pair's ``[pairs.encryption]``: rclone's crypt options, by rclone's names, so a crypt
+    remote's section of ``rclone.conf`` can be copied (passwords there are obscured: paste them
+    as ``password_obscured`` / ``password2_obscured``)."""
+
+    password: SecretStr | None = None
+    password_obscured: SecretStr | None = None
+    password2: SecretStr | None = None
+    password2_obscured: SecretStr | None = None
+    filename_encryption: Literal["standard", "obfuscate", "off"] = "standard"
+    directory_name_encryption: StrictBool = True
+    filename_encoding: Literal["base32", "base64", "base32768"] = "base32"
+    suffix: str = ".bin"  # file name suffix when filename_encryption = "off"
+
+    def options(self) -> CryptOptions:
+        """The crypt options with the passwords revealed (ValueError: one line, no secret)."""
+        from syncd.crypt import CryptConfigError, CryptOptions, reveal
+
+        def one(plain: SecretStr | None, obscured: SecretStr | None, key: str) -> str:
+            if plain is not None and obscured is not None:
+                raise ValueError(f"both {key} and {key}_obscured are set — keep one of them")
+            if obscured is None:
+                return plain.get_secret_value() if plain is not None else ""
+            try:
+                value = reveal(obscured.get_secret_value())
+            except CryptConfigError:
+                raise ValueError(
+                    f"{key}_obscured is not an rclone-obscured password — paste it from "
+                    f"rclone.conf as it is, or give the plain passphrase as {key}"
+                ) from None
+            register_secret(value)
+            return value
+
+        password = one(self.password, self.password_obscured, "password")
+        password2 = one(self.password2, self.password2_obscured, "password2")
+        if not password:
+            raise ValueError(
+                "no encryption password — set password (or password_obscured, or "
+                f"{ENCRYPTION_SECRET_ENV['password']}) to the passphrase of the encrypted data"
+            )
+        return CryptOptions(
+            password=password,
+            password2=password2,
+            filename_encryption=self.filename_encryption,
+            directory_name_encryption=self.directory_name_encryption,
+            filename_encoding=self.filename_encoding,
+            suffix="" if self.suffix.lower() == "none" else self.suffix,
+        )
+
+
 class PairConfig(_Section):
     name: str
     local: Path
@@ -524,13 +646,14 @@ class PairConfig(_Section):
             return HistoryPolicy(keep=True)
         return HistoryPolicy(keep=True, retention=self.versions.policy())
 
-
     # Files larger than this are skipped, with the reason shown (None: no limit but the host's).
     max_size: Annotated[
         int | None, PlainValidator(parse_size), PlainSerializer(lambda v: v, return_type=object)
     ] = None
     # A directory holding any of these names is not synced (kept as it was remotely).
     exclude_if_present: tuple[str, ...] = ()
+    # Encryption at rest in rclone's crypt format (None: files are stored as they are).
+    encryption: EncryptionConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -671,6 +794,7 @@ def load_config(
         for key in SECRET_FIELDS:
             register_secret(remote_raw.get(key))
         file_secret_keys = {key for key in SECRET_FIELDS if remote_raw.get(key)}
+    file_secret_keys |= _encryption_secrets(raw, env, file)
     secrets = secrets_from_environment(env, file)
     from_env = {key: secret.origin for key, secret in secrets.items()}
     if secrets:
@@ -687,6 +811,7 @@ def load_config(
 
     config._source = file
     _check_pairs(config, file)
+    _check_encryption(config, file)
     _check_transport(config, file)
     if require_credentials:
         _check_credentials(config, file, from_env)
@@ -847,6 +972,60 @@ def _check_pairs(config: Config, file: Path) -> None:
             )
 
 
+def _encryption_secrets(raw: dict[str, Any], env: Mapping[str, str], file: Path) -> set[str]:
+    """Registers every encryption password in the file for redaction and fills in those the
+    environment gives (see ENCRYPTION_SECRET_ENV); returns the secret keys the file holds."""
+    in_file: set[str] = set()
+    pairs = raw.get("pairs")
+    for pair in pairs if isinstance(pairs, list) else []:
+        table = pair.get("encryption") if isinstance(pair, dict) else None
+        if not isinstance(table, dict):
+            continue
+        for key in ENCRYPTION_SECRET_FIELDS:
+            register_secret(table.get(key))
+            if table.get(key):
+                in_file.add(f"encryption.{key}")
+        suffix = re.sub(r"[^A-Z0-9]", "_", str(pair.get("name", "")).upper())
+        for key, var in ENCRYPTION_SECRET_ENV.items():
+            if table.get(key) or table.get(f"{key}_obscured"):
+                continue  # the file's own value wins for its pair
+            for name in (f"{var}_{suffix}", var):
+                value = _env_secret(env, name, file)
+                if value:
+                    register_secret(value)
+                    table[key] = value
+                    break
+    return in_file
+
+
+def _env_secret(env: Mapping[str, str], var: str, file: Path) -> str | None:
+    """``VAR``, else the file named by ``VAR_FILE``, else the systemd credential."""
+    if env.get(var):
+        return env[var]
+    if env.get(f"{var}_FILE", "").strip():
+        path = Path(env[f"{var}_FILE"].strip())
+        return _read_secret_file(path, "encryption.password", f"{var}_FILE", file)
+    credentials = env.get(CREDENTIALS_DIRECTORY_ENV, "").strip()
+    if credentials:
+        name = var.lower().removeprefix("syncd_").replace("_", "-")
+        path = Path(credentials) / f"syncd-{name}"
+        if path.exists():
+            origin = f"systemd credential {path.name}"
+            return _read_secret_file(path, "encryption.password", origin, file)
+    return None
+
+
+def _check_encryption(config: Config, file: Path) -> None:
+    for index, pair in enumerate(config.pairs):
+        if pair.encryption is None:
+            continue
+        try:
+            pair.encryption.options()
+        except ValueError as exc:
+            problem, _, fix = str(exc).partition(" — ")
+            raise ConfigError(file, f"pairs[{index}].encryption", problem, fix or EXAMPLE) from None
+
+
 def _check_credentials(config: Config, file: Path, from_env: Mapping[str, str]) -> None:
     remote = config.remote
 
@@ -931,7 +1110,7 @@ def _config_error_from(
     leaf = loc[-1] if loc else ""
     if isinstance(leaf, str) and leaf in from_env and loc[:1] == ("remote",):
         key = f"{key} (from {from_env[leaf]})"
-    secret = isinstance(leaf, str) and leaf in SECRET_FIELDS
+    secret = isinstance(leaf, str) and leaf in SECRET_FIELDS | ENCRYPTION_SECRET_FIELDS
     got = "" if secret else f", got {_short(error.get('input'))}"
     kind = error["type"]
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"

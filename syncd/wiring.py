@@ -7,14 +7,21 @@ neither (`syncd --help`, `syncd config check`) never loads them.
 
 from __future__ import annotations
 
+import functools
+import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from syncd.config import Config
+from syncd.config import Config, PairConfig
+from syncd.remote.bandwidth import UNLIMITED, Bandwidth
 
 if TYPE_CHECKING:
+    from syncd.crypt import Cipher, CryptOptions
     from syncd.journal.store import Journal
     from syncd.remote.client import RemoteClient
     from syncd.remote.models import AccountPackage
+
+log = logging.getLogger(__name__)
 
 # Seconds an account/package answer is reused (it changes when the account is upgraded, which is
 # rare; a stale limit only makes the host refuse an upload, which is recorded and retried).
@@ -35,7 +42,7 @@ def make_client(
     from syncd.remote.client import RemoteClient
 
     remote = config.remote
-    return RemoteClient(
+    client = RemoteClient(
         remote.api_url,
         remote.credentials(),
         allow_insecure_http=remote.allow_insecure_http,
@@ -45,6 +52,20 @@ def make_client(
         max_connections=max_connections or max(32, config.sync.workers * 2),
         revoke_on_close=not one_shot,
     )
+    # A one-shot run keeps the rate of its start; the daemon follows the time table (cron jobs).
+    bandwidth = bandwidth_now(config)
+    if bandwidth.limited and one_shot:  # the daemon logs its own
+        log.info("bandwidth limit: %s", bandwidth)
+    client.set_bandwidth(bandwidth)
+    return client
+
+
+def bandwidth_now(config: Config, when: datetime | None = None) -> Bandwidth:
+    """The ``[sync] bwlimit`` in force at local time ``when`` (default: now)."""
+    limit = config.sync.bwlimit
+    if limit is None:
+        return UNLIMITED
+    return limit.at(when or datetime.now())
 
 
 def upload_workers(configured: int, package: AccountPackage | None) -> int:
@@ -78,3 +99,23 @@ def cached_package(client: RemoteClient, journal: Journal, api_url: str) -> Acco
     package = client.account_package()
     journal.store_host_answer(api_url, "account/package", package.raw)
     return package
+
+
+def pair_client(client: RemoteClient, pair: PairConfig) -> RemoteClient:
+    """The client a pair's pass, restore or verify uses: ``client`` itself, or for a pair with
+    ``[pairs.encryption]`` an :class:`~syncd.remote.encrypted.EncryptedClient` over it (the same
+    methods, plain names and sizes in and out). Keys are derived once per process and options."""
+    if pair.encryption is None:
+        return client
+    from syncd.remote.encrypted import EncryptedClient
+
+    cipher = _cipher(pair.encryption.options())
+    return EncryptedClient(client, cipher, pair=pair.name)  # type: ignore[return-value]
+
+
+@functools.cache
+def _cipher(options: CryptOptions) -> Cipher:
+    # scrypt costs ~0.1 s: a daemon running a pass every few seconds derives the keys once.
+    from syncd.crypt import Cipher
+
+    return Cipher(options)

@@ -29,7 +29,9 @@ def config_check(app: App) -> int:
                 "sync",
                 f"workers {config.sync.workers}, max_delete {config.sync.max_delete}, "
                 f"quiet_period {config.sync.quiet_period:g} s, "
-                f"reconcile every {config.sync.reconcile_interval:g} s",
+                f"reconcile every {config.sync.reconcile_interval:g} s"
+                + (f" within {window}" if (window := config.sync.full_pass_window) else "")
+                + (f", bwlimit {limit}" if (limit := config.sync.bwlimit) else ""),
             ),
             ("log", f"{config.log.level}, {config.log.format}, file {config.log.file or '-'}"),
         ]

@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("syncd.cli.status:status", "Per pair: last run, counts, problems, daemon state."),
     "health": ("syncd.cli.health:health", "Exit 0 while the daemon runs and keeps up, else 1."),
     "restore": ("syncd.cli.restore:restore", "Download a remote folder tree into DEST."),
+    "versions": (
+        "syncd.cli.versions:versions",
+        "List a file's versions, or what was removed under a directory.",
+    ),
     "verify": ("syncd.cli.verify:verify", "Compare journal, local tree and remote listings."),
     "demo": ("syncd.cli.demo:demo", "Try syncd against the built-in emulator (no account)."),
     "emulator": ("syncd.cli.demo:emulator", "Run the built-in emulator of the host."),

@@ -127,6 +127,14 @@ def collect_status(config: Config, pair_name: str | None) -> dict[str, Any]:
                 {"path": p.path, "kind": p.kind, "status": p.status, "reason": p.reason}
                 for p in journal.problems(row.id)
             ]
+            history = journal.history_counts(row.id)
+            if history is not None:
+                versions, nbytes, counted_at, _ = history
+                entry["history"] = {
+                    "versions": versions,
+                    "bytes": nbytes,
+                    "counted": _when(counted_at),
+                }
             if pair.name in daemon:
                 entry["daemon"] = _daemon_view(daemon[pair.name])
             out["pairs"].append(entry)
@@ -193,6 +201,12 @@ def run_status(config: Config, pair_name: str | None, as_json: bool, quiet: bool
             f"  {c['synced']} files synced ({c['synced_bytes'] / 1e6:.1f} MB) in {c['dirs']} "
             f"folders, {c['skipped']} skipped, {c['failed']} failed"
         )
+        history = entry.get("history")
+        if history is not None:
+            click.echo(
+                f"  history: {history['versions']} versions ({history['bytes'] / 1e6:.1f} MB) "
+                "in the versions area"
+            )
         daemon = entry.get("daemon")
         if daemon:
             click.echo(_daemon_line(daemon))

@@ -22,7 +22,7 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.paths import RemoteFolderMissing, resolve_remote_folder
 from syncd.verify.compare import Verifier, VerifyReport
 from syncd.verify.versions import check_versions_area
-from syncd.wiring import download_workers
+from syncd.wiring import download_workers, pair_client
 
 if TYPE_CHECKING:
     from syncd.verify.journal_view import JournalTree
@@ -74,6 +74,7 @@ def verify_pair(
     workers: int,
 ) -> VerifyReport:
     state = Path(config.state.path)
+    client = pair_client(client, pair)  # decrypts an encrypted pair's names and files
     with _journal_view(config, pair) as journal:
         verifier = Verifier(
             client,
@@ -82,6 +83,7 @@ def verify_pair(
             remote_path=pair.remote,
             journal=journal,
             ignored=IgnoreRules.for_root(pair.local, pair.ignore, state_db=state).matches,
+            filters=pair.filters,
             deep=request.deep,
             sample=request.sample,
             workers=workers,

@@ -22,6 +22,7 @@ from syncd.engine.reconcile import PassOptions, PassResult, reconcile_pair
 from syncd.journal.rows import DaemonStatus
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
+from syncd.remote.bandwidth import Bandwidth
 from syncd.remote.errors import AuthError, NoApiAccess, RemoteError, TransientError
 from syncd.remote.models import AccountPackage
 from syncd.wiring import cached_package, make_client
@@ -116,6 +117,10 @@ class EngineBackend:
         """SIGHUP with the same [remote]: syncers made from now on read the new [sync] and
         pair settings (the daemon restarts every pair whose settings changed)."""
         self.settings = settings
+
+    def set_bandwidth(self, bandwidth: Bandwidth) -> None:
+        """The ``bwlimit`` in force now, for every pair's transfers (one bucket each way)."""
+        self.client.set_bandwidth(bandwidth)
 
     def check_credentials(self) -> None:
         """At start: one authorization. A refusal propagates (the daemon exits 2: restarting

@@ -22,16 +22,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from syncd.daemon.metrics import DaemonMetrics, MetricsServer
 from syncd.daemon.pair_worker import PairState, PairWorker, PassReport
 from syncd.daemon.sdnotify import SystemdNotifier
 from syncd.daemon.seams import (
     DEFAULT_SHUTDOWN_GRACE,
+    SCHEDULED,
     Backend,
     DaemonSettings,
     LoadSettings,
@@ -45,12 +48,14 @@ from syncd.daemon.seams import (
 )
 from syncd.journal.lock import AlreadyRunning, StateLock
 from syncd.journal.rows import DaemonStatus
+from syncd.remote.bandwidth import DAYS, UNLIMITED, Bandwidth
 
 log = logging.getLogger(__name__)
 
 SUPERVISE_EVERY = 1.0  # seconds between supervision rounds of the main loop
 STATUS_EVERY = 1.0  # at most this often is status written to the journal
 WATCH_RETRY_EVERY = 30.0  # seconds between attempts to start a watcher that failed
+BANDWIDTH_JOB = "bwlimit:"  # id prefix of the time table's cron jobs
 
 
 # -- one pair at run time --------------------------------------------------------------------
@@ -66,6 +71,10 @@ class _PairRuntime:
     @property
     def job_id(self) -> str:
         return f"full-reconcile:{self.spec.name}"
+
+    @property
+    def window_job_id(self) -> str:
+        return f"full-pass-window:{self.spec.name}"
 
 
 class Daemon:
@@ -93,6 +102,8 @@ class Daemon:
         self._status_dirty = threading.Event()
         self._status_written = 0.0
         self._last_watchdog = 0.0
+        self._bandwidth_lock = threading.Lock()
+        self._bandwidth: Bandwidth | None = None  # the limit last applied
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -107,6 +118,7 @@ class Daemon:
             self.backend = self._open_backend(settings, self.metrics)
             self._check_credentials()
             self._start_scheduler()
+            self._schedule_bandwidth("start")
             self._start_metrics(settings)
             for spec in settings.pairs:
                 self._add_pair(spec)
@@ -146,7 +158,10 @@ class Daemon:
         worker.start()
         # Watch first, then reconcile: a change made during the start-up walk is not lost.
         self._start_watch(runtime)
-        self._schedule_full(runtime, self.settings.reconcile_interval)
+        self._schedule_full(runtime)
+        # The start-up run, whatever the window: events from before the start are only found
+        # by a full pass. Straight into the worker, not through the scheduler's clock.
+        worker.request_full("start-up")
 
     def _start_watch(self, runtime: _PairRuntime) -> None:
         assert self.settings is not None
@@ -163,9 +178,7 @@ class Daemon:
 
     def _remove_pair(self, name: str, grace: float) -> None:
         runtime = self.pairs.pop(name)
-        if self._scheduler is not None:
-            with contextlib.suppress(Exception):
-                self._scheduler.remove_job(runtime.job_id)
+        self._unschedule_full(runtime)
         if runtime.watch is not None:
             runtime.watch.stop()
         runtime.worker.stop()
@@ -183,15 +196,55 @@ class Daemon:
         self._scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._scheduler.start()
 
-    def _schedule_full(self, runtime: _PairRuntime, interval: float) -> None:
-        """Interval job that only queues a full pass: the worker runs it, never the scheduler
-        thread, so a long reconcile cannot make the next run misfire or overlap."""
-        assert self._scheduler is not None
-        worker = runtime.worker
+    def _schedule_full(self, runtime: _PairRuntime) -> None:
+        """Periodic full passes: every ``reconcile_interval``, or, with a ``full_pass_window``,
+        only inside it: a cron job opens the window each day and an interval job ending with
+        the window runs the passes. Incremental passes are not affected."""
+        assert self._scheduler is not None and self.settings is not None
+        self._unschedule_full(runtime)
+        window = self.settings.full_pass_window
+        if window is None:
+            self._schedule_interval(runtime, until=None)
+            return
+        hour, minute = divmod(window.start, 60)
         self._scheduler.add_job(
-            worker.request_full,
+            self._open_window,
+            CronTrigger(hour=hour, minute=minute),
+            args=[runtime.spec.name],
+            id=runtime.window_job_id,
+            name=f"full-pass window of {runtime.spec.name}",
+            replace_existing=True,
+            misfire_grace_time=None,  # a late run checks the window itself
+        )
+        now = datetime.now(self._scheduler.timezone)
+        if window.contains(now.hour * 60 + now.minute):
+            self._schedule_interval(runtime, until=window_end(window, now))
+
+    def _open_window(self, name: str) -> None:
+        runtime = self.pairs.get(name)
+        window = self.settings.full_pass_window if self.settings else None
+        if runtime is None or window is None or self._scheduler is None:
+            return
+        now = datetime.now(self._scheduler.timezone)
+        if not window.contains(now.hour * 60 + now.minute):
+            return  # woken after the window closed (a suspended machine): wait for tomorrow's
+        log.info("pair %s: full-pass window %s open", name, window)
+        runtime.worker.request_full("full-pass window")
+        self._schedule_interval(runtime, until=window_end(window, now))
+
+    def _schedule_interval(self, runtime: _PairRuntime, until: datetime | None) -> None:
+        """Interval job that only queues a full pass: the worker runs it, never the scheduler
+        thread, so a long reconcile cannot make the next run misfire or overlap. ``until``: the
+        job ends there (the window closes)."""
+        assert self._scheduler is not None and self.settings is not None
+        interval = self.settings.reconcile_interval
+        if until is not None and datetime.now(until.tzinfo) + timedelta(seconds=interval) > until:
+            return  # no periodic pass fits before the window closes
+        self._scheduler.add_job(
+            runtime.worker.request_full,
             "interval",
             seconds=interval,
+            end_date=until,
             args=["scheduled"],
             id=runtime.job_id,
             name=f"full reconcile of {runtime.spec.name}",
@@ -200,8 +253,53 @@ class Daemon:
             max_instances=1,
             misfire_grace_time=max(1, int(interval * 0.9)),
         )
-        # The start-up run: straight into the worker, not through the scheduler's clock.
-        worker.request_full("start-up")
+
+    def _unschedule_full(self, runtime: _PairRuntime) -> None:
+        if self._scheduler is None:
+            return
+        for job_id in (runtime.job_id, runtime.window_job_id):
+            with contextlib.suppress(Exception):
+                self._scheduler.remove_job(job_id)
+
+    # -- bandwidth --------------------------------------------------------------------------
+
+    def _schedule_bandwidth(self, why: str) -> None:
+        """Apply ``[sync] bwlimit`` now and let cron jobs carry its time table's switches."""
+        assert self._scheduler is not None and self.settings is not None
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(BANDWIDTH_JOB):
+                job.remove()
+        limit = self.settings.bwlimit
+        if limit is not None and limit.timed:
+            for switch in limit.switches:
+                hour, minute = switch.hour_minute
+                day = "*" if switch.day is None else DAYS[switch.day]
+                self._scheduler.add_job(
+                    self._apply_bandwidth,
+                    CronTrigger(day_of_week=day, hour=hour, minute=minute),
+                    args=["time table"],
+                    id=f"{BANDWIDTH_JOB}{day}-{hour:02d}:{minute:02d}",
+                    name=f"bandwidth switch {day} {hour:02d}:{minute:02d}",
+                    replace_existing=True,
+                    # Late (a suspended machine) is still right: the job reads the table anew.
+                    misfire_grace_time=None,
+                )
+        self._apply_bandwidth(why)
+
+    def _apply_bandwidth(self, why: str) -> None:
+        """The limit the table gives for now, into the backend's client (one shared bucket)."""
+        apply = getattr(self.backend, "set_bandwidth", None)
+        if apply is None or self.settings is None or self._scheduler is None:
+            return
+        limit = self.settings.bwlimit
+        now = datetime.now(self._scheduler.timezone)
+        bandwidth = UNLIMITED if limit is None else limit.at(now)
+        with self._bandwidth_lock:
+            apply(bandwidth)
+            before, self._bandwidth = self._bandwidth, bandwidth
+        if bandwidth != before and (before is not None or bandwidth.limited):
+            table = f", time table {limit}" if limit is not None and limit.timed else ""
+            log.info("bandwidth limit now %s (%s%s)", bandwidth, why, table)
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
@@ -301,7 +399,7 @@ class Daemon:
                     runtime.watch.stop()
                     runtime.watch = None
                 if self._scheduler is not None and self.settings is not None:
-                    self._schedule_full(runtime, self.settings.reconcile_interval)
+                    self._schedule_full(runtime)
             if runtime.watch is None or not runtime.watch.is_alive():
                 healthy = False
                 if runtime.watch is not None:
@@ -432,7 +530,7 @@ class Daemon:
                         c
                         for c in changes
                         if c.startswith((f"pairs[{name}].", "sync."))
-                        and c != "sync.reconcile_interval"
+                        and c.removeprefix("sync.") not in SCHEDULED
                     ]
                     log.info(
                         "SIGHUP: pair %s changed (%s); restarting it with the new settings",
@@ -441,8 +539,14 @@ class Daemon:
                     )
                     self._remove_pair(name, new.shutdown_grace)
                     self._add_pair(spec)
-                elif new.reconcile_interval != old.reconcile_interval:
-                    self._reschedule(self.pairs[name], new.reconcile_interval)
+                elif (new.reconcile_interval, new.full_pass_window) != (
+                    old.reconcile_interval,
+                    old.full_pass_window,
+                ):
+                    self._schedule_full(self.pairs[name])
+        if new.full_pass_window != old.full_pass_window:
+            log.info("SIGHUP: full-pass window now %s", new.full_pass_window or "none (all day)")
+        self._schedule_bandwidth("SIGHUP")
         self._retry_refused_credentials()
         if new.metrics_addr != old.metrics_addr:
             if self._metrics_server is not None:
@@ -461,11 +565,6 @@ class Daemon:
         log.info("SIGHUP: trying the refused credentials again now")
         for runtime in self.pairs.values():
             runtime.worker.retry_now()
-
-    def _reschedule(self, runtime: _PairRuntime, interval: float) -> None:
-        assert self._scheduler is not None
-        self._scheduler.reschedule_job(runtime.job_id, trigger="interval", seconds=interval)
-        self._scheduler.modify_job(runtime.job_id, misfire_grace_time=max(1, int(interval * 0.9)))
 
     def _restart_backend(self, settings: DaemonSettings) -> None:
         for name in list(self.pairs):
@@ -521,6 +620,12 @@ class Daemon:
             self._lock.release()
             os._exit(0)
         return 0
+
+
+def window_end(window: Any, now: datetime) -> datetime:
+    """When the window (a syncd.config.TimeWindow) that holds ``now`` closes."""
+    end = now.replace(hour=window.end // 60, minute=window.end % 60, second=0, microsecond=0)
+    return end if end > now else end + timedelta(days=1)
 
 
 __all__ = [

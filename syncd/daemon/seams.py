@@ -43,6 +43,10 @@ class DaemonSettings:
     pairs: tuple[PairSpec, ...]
     remote_fingerprint: str  # changes when [remote] changes: the client must be rebuilt
     config: Any = field(compare=False, repr=False)
+    # [sync] bwlimit (a syncd.remote.bandwidth.BwLimit) and full_pass_window (a
+    # syncd.config.TimeWindow); None when unset. Applied by the scheduler, no pair restarts.
+    bwlimit: Any = None
+    full_pass_window: Any = None
 
 
 class Watch(Protocol):
@@ -67,8 +71,9 @@ StartWatcher = Callable[[PairSpec, DaemonSettings, ChangesCallback], Watch]
 def settings_from_config(config: Any) -> DaemonSettings:
     """What the daemon needs from a loaded :class:`syncd.config.Config`."""
     config.require_pairs()
-    # Everything a pair's syncer and watcher are built from: a change restarts the pair.
-    shared = config.sync.model_dump_json(exclude={"reconcile_interval"})
+    # Everything a pair's syncer and watcher are built from: a change restarts the pair. The
+    # schedule's settings are not: the scheduler applies them in place.
+    shared = config.sync.model_dump_json(exclude=SCHEDULED)
     pairs = tuple(
         PairSpec(
             name=pair.name,
@@ -89,8 +94,13 @@ def settings_from_config(config: Any) -> DaemonSettings:
             _reveal(config.remote.model_dump()) + f"/workers={config.sync.workers}"
         ),
         config=config,
+        bwlimit=config.sync.bwlimit,
+        full_pass_window=config.sync.full_pass_window,
     )
 
+
+# [sync] keys a running daemon applies through its scheduler, without restarting pairs.
+SCHEDULED = frozenset({"reconcile_interval", "bwlimit", "full_pass_window"})
 
 # Sections a running daemon cannot change: the state database is locked and open, and logging
 # is set up before the daemon starts.

@@ -191,6 +191,9 @@ class PlanSettings:
     # TrashFolder the executor turns into a version or a trash) in backup mode too; False:
     # backup mode only forgets it (mirror mode always removes it).
     retire_deleted: bool = False
+    # An extra reason a name cannot be stored, (name, is_dir) -> reason or None: an encrypted
+    # pair's names whose encrypted form is longer than the host holds.
+    name_issue: Callable[[str, bool], str | None] | None = None
 
 
 @dataclass
@@ -646,6 +649,8 @@ class Planner:
                 f"of {self.s.max_upload_size} bytes"
             )
         issue = upload_name_issue(entry.name)
+        if issue is None and self.s.name_issue is not None:
+            issue = self.s.name_issue(entry.name, False)
         if issue is not None:
             return f"name the host cannot hold: {issue}"
         return None
@@ -816,6 +821,8 @@ class Planner:
         ref = visit.ref
         rel = join(ref.rel, entry.name)
         issue = form_name_issue(entry.name)
+        if issue is None and self.s.name_issue is not None:
+            issue = self.s.name_issue(entry.name, True)
         if issue is not None:
             self._emit(
                 MarkDir(
@@ -1134,7 +1141,8 @@ class Planner:
         file_id = source.file_id
         assert file_id is not None
         renamed_here = entry.name != source.stored_name
-        if renamed_here and form_name_issue(entry.name) is not None:
+        too_long = self.s.name_issue is not None and self.s.name_issue(entry.name, False)
+        if renamed_here and (form_name_issue(entry.name) is not None or too_long):
             # file/edit would store another name: upload under the exact name instead.
             self._upload(
                 move.ref, entry, replacing=source, reason="moved to a name only upload keeps"

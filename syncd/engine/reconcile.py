@@ -30,9 +30,10 @@ from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
+from syncd.remote.encrypted import EncryptedClient, refuse_encrypted_listing
 from syncd.remote.models import AccountPackage, FolderListing
 from syncd.remote.paths import RemoteFolderMissing, SameName, resolve_remote_folder
-from syncd.wiring import upload_workers
+from syncd.wiring import pair_client, upload_workers
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,16 @@ class _AnchoredSources(LiveSources):
     listed because it no longer exists. Costs nothing when nothing is lost."""
 
     anchors: frozenset[int] = frozenset()
+    # A pair without encryption checks its root's names before anything is written
+    # (docs/architecture.md, "Encryption"); an encrypted pair's client checks every listing.
+    plain_root: tuple[int, str] | None = None  # (root folder id, pair name)
 
     def remote_listing(self, folder_id: int) -> FolderListing | None:
         listing = super().remote_listing(folder_id)
         if listing is None and folder_id in self.anchors and folder_id != ACCOUNT_ROOT:
             raise _AnchorLost(folder_id)
+        if listing is not None and self.plain_root is not None and folder_id == self.plain_root[0]:
+            refuse_encrypted_listing(listing, self.plain_root[1])
         return listing
 
 
@@ -141,6 +147,7 @@ def reconcile_pair(
     (credentials); per-item failures are in the result."""
     options = options or PassOptions()
     started = time.monotonic()
+    client = pair_client(client, pair)
     row = journal.ensure_pair(pair.name, str(Path(pair.local)), pair.remote)
     run_id = None if options.dry_run else journal.start_run(row.id, options.kind)
     try:
@@ -309,6 +316,7 @@ def _plan_settings(
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=ctx.options.adopt_existing,
         retire_deleted=ctx.pair.history.keep,
+        name_issue=ctx.client.name_issue if isinstance(ctx.client, EncryptedClient) else None,
     )
 
 
@@ -386,6 +394,8 @@ def _walk_once(
         if dirty is None:
             if watch_root and folder_id is not None:
                 sources.anchors = frozenset({folder_id})
+            if not isinstance(ctx.client, EncryptedClient):
+                sources.plain_root = (folder_id or ACCOUNT_ROOT, ctx.pair.name)
             plan = planner.plan_tree(root_ref)
         else:
             dirs = dirty_dirs(ctx.journal, ctx.root, root_ref, dirty)

@@ -137,7 +137,7 @@ class LiveSources:
             return None
         if any(f.name == VERSIONS_DIR for f in listing.folders):
             # The versions area is history, not pair content: never synced, never trashed
-            # (no local entry can hold that name: `.syncd-*` is ignored locally).
+            # (the scanner refuses a local entry of that name).
             listing = FolderListing(
                 [f for f in listing.folders if f.name != VERSIONS_DIR], listing.files
             )

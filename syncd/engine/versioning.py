@@ -351,6 +351,7 @@ class Versioner:
         now = self.now_ns()
         total = nbytes = 0
         pruned: list[Retired] = []
+        files_in: dict[tuple[bool, int], int] = {}
         stack: list[tuple[int, str]] = [(area, "")]
         while stack:
             folder_id, rel = stack.pop()
@@ -372,6 +373,7 @@ class Versioner:
                     stack.append((sub.id, f"{rel}/{sub.name}".lstrip("/")))
                 else:
                     size = sub.total_size or 0
+                    files_in[(True, sub.id)] = max(sub.file_count or 0, 1)
                     groups.setdefault(parsed.original + "/", []).append(
                         ((True, sub.id), parsed.live_to_ns, size)
                     )
@@ -384,7 +386,9 @@ class Versioner:
                 )
                 for key, size in sizes.items():
                     if key in keep:
-                        total += 1
+                        # A folder kept whole counts its files, as retire_folder counted them
+                        # (the listing knows the files directly in it, not deeper ones).
+                        total += files_in.get(key, 1)
                         nbytes += size
                         continue
                     is_folder, remote_id = key

@@ -102,6 +102,20 @@ def status_counts(read: Read, pair_id: int) -> dict[str, int]:
     return out
 
 
+def history_counts(read: Read, pair_id: int) -> tuple[int, int, float | None, bool] | None:
+    """What a pair's versions area holds, as the versioner counted it: (versions, bytes, when
+    last counted in full, upgraded), or None when the pair never kept a version. Kept in the
+    journal so that `status` needs no remote call."""
+    rows = read(
+        "SELECT versions, bytes, counted_at, upgraded FROM history WHERE pair_id = :p",
+        p=pair_id,
+    )
+    if not rows:
+        return None
+    v, b, c, u = rows[0]
+    return int(v), int(b), c, bool(u)
+
+
 def dir_path(read: Read, dir_id: int) -> str | None:
     """The directory's path below its pair's root ('' for the root); None if unknown."""
     rows = read(
@@ -205,6 +219,9 @@ class JournalReader:
 
     def daemon_status(self) -> dict[str, DaemonStatus]:
         return daemon_status(self._read)
+
+    def history_counts(self, pair_id: int) -> tuple[int, int, float | None, bool] | None:
+        return history_counts(self._read, pair_id)
 
 
 class SchemaNotCurrent(JournalError):

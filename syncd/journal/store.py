@@ -566,14 +566,7 @@ class Journal:
 
     def history_counts(self, pair_id: int) -> tuple[int, int, float | None, bool] | None:
         """(versions, bytes, when last counted in full, upgraded) or None."""
-        rows = self._read(
-            "SELECT versions, bytes, counted_at, upgraded FROM history WHERE pair_id = :p",
-            p=pair_id,
-        )
-        if not rows:
-            return None
-        v, b, c, u = rows[0]
-        return int(v), int(b), c, bool(u)
+        return reader.history_counts(self._read, pair_id)
 
     def set_history_counts(self, pair_id: int, versions: int, nbytes: int) -> None:
         with self.transaction() as tx:

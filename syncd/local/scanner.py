@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
+from syncd.history.names import VERSIONS_DIR
 from syncd.local.names import remote_name_issue
 
 EntryKind = Literal["file", "dir"]
@@ -45,6 +46,7 @@ UNSYNCABLE_NAME = "unsyncable_name"  # listed anyway; see names.remote_name_issu
 IO_ERROR = "io_error"
 EXCLUDED_BY_MARKER = "excluded_by_marker"  # a directory holding an exclude_if_present name
 OVER_MAX_SIZE = "over_max_size"  # a file larger than the pair's max_size
+RESERVED_NAME = "reserved_name"  # the versions area's name: the remote side holds history there
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +459,13 @@ class _Scanner:
         if not _is_utf8(name):
             self.issue(prefix + name, NOT_UTF8, "name is not valid UTF-8")
             skipped.append(SkippedEntry(name, NOT_UTF8))
+            return
+        if name == VERSIONS_DIR:
+            # Remotely that name is the history, never pair content: refused, said once per
+            # pass (before the ignore rules, whose `.syncd-*` would hide it silently).
+            detail = f"{VERSIONS_DIR} is the name of syncd's versions area; rename it"
+            self.issue(prefix + name, RESERVED_NAME, detail)
+            skipped.append(SkippedEntry(name, RESERVED_NAME, detail))
             return
         # d_type answers these without a stat, so ignored entries cost no syscall.
         try:

@@ -30,6 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_d
 
 from syncd.remote.answers import data_of, parse_answer, upload_entry
 from syncd.remote.auth import Refusal, Session, TokenManager
+from syncd.remote.bandwidth import Bandwidth, TokenBucket
 from syncd.remote.credentials import Credentials
 from syncd.remote.errors import (
     HashMismatch,
@@ -109,6 +110,8 @@ class RemoteClient:
         backoff_cap: float = 15.0,
         transport: httpx.BaseTransport | None = None,
         revoke_on_close: bool = True,
+        upload_bucket: TokenBucket | None = None,
+        download_bucket: TokenBucket | None = None,
     ) -> None:
         """``upload_concurrency``: concurrent uploads (0/None = unlimited); resize later with
         :meth:`set_upload_concurrency` from ``account_package().concurrent_uploads``.
@@ -119,6 +122,8 @@ class RemoteClient:
         the token only ever lived in memory and the host drops it after an hour idle, so a
         revocation would be one more request on every run (a no-op pass should cost its
         listings and one authorize).
+        ``upload_bucket``/``download_bucket``: the bandwidth limit's buckets (tests pass ones
+        with their own clock); set the rates with :meth:`set_bandwidth`.
         """
         self._allow_insecure_http = allow_insecure_http
         check_url(api_url, allow_insecure_http=allow_insecure_http)
@@ -142,6 +147,9 @@ class RemoteClient:
             initial_rate=INITIAL_RATE, burst=INITIAL_BURST
         )
         self._upload_slots = ResizableSemaphore(upload_concurrency)
+        # One bucket per direction for the whole process: the limit holds across all workers.
+        self._up_bucket = upload_bucket or TokenBucket()
+        self._down_bucket = download_bucket or TokenBucket()
         self._tokens = TokenManager(self._authorize_request)
         self._deadlines = threading.local()  # the running call's deadline, per thread
         self._counter_lock = threading.Lock()
@@ -190,6 +198,25 @@ class RemoteClient:
     def upload_slots(self) -> ResizableSemaphore:
         """The cap on concurrent uploads (shared by all threads)."""
         return self._upload_slots
+
+    @property
+    def bandwidth(self) -> Bandwidth:
+        """The bandwidth limit in force (bytes per second; None: no limit)."""
+        return Bandwidth(self._up_bucket.rate, self._down_bucket.rate)
+
+    def set_bandwidth(self, bandwidth: Bandwidth) -> None:
+        """Limit the bytes of uploads (multipart bodies) and downloads from now on; pieces
+        already granted go out at the old rate."""
+        self._up_bucket.set_rate(bandwidth.up)
+        self._down_bucket.set_rate(bandwidth.down)
+
+    @property
+    def upload_bucket(self) -> TokenBucket:
+        return self._up_bucket
+
+    @property
+    def download_bucket(self) -> TokenBucket:
+        return self._down_bucket
 
     def set_upload_concurrency(self, limit: int | None) -> None:
         """Resize the upload cap, e.g. to ``min(package.concurrent_uploads, config)``."""
@@ -284,10 +311,17 @@ class RemoteClient:
         """
         path = Path(path)
         name = filename if filename is not None else path.name
+        return self.upload_body(
+            lambda: UploadBody.open(path, name, UPLOAD_CONTENT_TYPE, progress), folder_id
+        )
+
+    def upload_body(self, open_body: BodyFactory, folder_id: int | None) -> UploadResult:
+        """:meth:`upload_file` for any body: ``open_body()`` opens what one attempt sends
+        (called again for a replay). The host's MD5 is checked against the bytes sent."""
         bodies: list[UploadBody] = []
 
         def body() -> UploadBody:
-            bodies.append(UploadBody.open(path, name, UPLOAD_CONTENT_TYPE, progress))
+            bodies.append(open_body())
             return bodies[-1]
 
         fields: dict[str, str] = {}
@@ -321,9 +355,16 @@ class RemoteClient:
         after bytes were yielded raises TransientError (start again with a new link)."""
         url = self._download_url(link.url)
         response = self._with_retries("download", lambda: self._open_download(url))
+        bucket = self._down_bucket
         try:
             try:
-                yield from response.iter_bytes(chunk_size)
+                if bucket.rate is None:
+                    yield from response.iter_bytes(chunk_size)
+                else:
+                    # Read no faster than the limit: TCP then slows the sender down.
+                    for chunk in response.iter_bytes(bucket.piece()):
+                        bucket.take(len(chunk))
+                        yield chunk
             except httpx.HTTPError as exc:
                 raise transport_error(exc, "download", self._redact) from None
         finally:
@@ -627,17 +668,23 @@ class RemoteClient:
     ) -> httpx.Response:
         if upload is None:
             return self._http.post(url, data=fields)
+        bucket = self._up_bucket
         if upload.content is not None:
             content, content_type = multipart_body(
                 fields, upload.filename, upload.content, upload.content_type
             )
-            return self._http.post(url, content=content, headers={"Content-Type": content_type})
+            if bucket.rate is None:
+                bucket.reserve(len(content))  # counted, not paced
+                return self._http.post(url, content=content, headers={"Content-Type": content_type})
+            headers = {"Content-Type": content_type, "Content-Length": str(len(content))}
+            return self._http.post(url, content=bucket.paced([content]), headers=headers)
         prefix, suffix, content_type = multipart_frame(fields, upload.filename, upload.content_type)
         headers = {
             "Content-Type": content_type,
             "Content-Length": str(len(prefix) + upload.size + len(suffix)),
         }
-        return self._http.post(url, content=upload.stream(prefix, suffix), headers=headers)
+        body = bucket.paced(upload.stream(prefix, suffix))
+        return self._http.post(url, content=body, headers=headers)
 
     @contextmanager
     def _unknown_if_unreadable(self, action: str) -> Iterator[None]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from syncd.errors import UserError
 from syncd.remote.client import RemoteClient
+from syncd.remote.encrypted import EncryptedClient, plain_client
 
 
 class RemoteFolderMissing(UserError):
@@ -32,7 +33,7 @@ def split_remote_path(path: str) -> tuple[str, ...]:
 
 
 def resolve_remote_folder(
-    client: RemoteClient,
+    client: RemoteClient | EncryptedClient,
     parts: Sequence[str],
     *,
     prefer: int | None = None,
@@ -46,6 +47,8 @@ def resolve_remote_folder(
     the last level) wins if it is one of them. A missing level raises
     :class:`RemoteFolderMissing`, or with ``create`` is created (and so is everything below it).
     """
+    # The path to a pair's root is never encrypted (only what lies inside the root is).
+    client = plain_client(client)
     folder_id: int | None = None
     for depth, part in enumerate(parts):
         where = "/".join(parts[:depth]) or "the account root"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from syncd.journal.rows import ACCOUNT_ROOT, FileRow, PairRow
 from syncd.journal.store import Journal
@@ -21,6 +23,18 @@ from syncd.local.markers import INCOMPLETE_MARKER
 from syncd.restore.restorer import RestoredFile, RestoredFolder
 
 FLUSH_EVERY = 256  # file rows per journal transaction
+
+
+@contextlib.contextmanager
+def known_hashes(state: Path, pair_name: str) -> Iterator[JournalHashes | None]:
+    """What the journal knows of a pair, for commands that only read it (None: no state
+    database, or the pair never synced). Needs no lock: the daemon may run meanwhile."""
+    if not state.exists():
+        yield None
+        return
+    with Journal(state) as journal:
+        row = journal.pair(pair_name)
+        yield JournalHashes(journal, row) if row is not None else None
 
 
 class JournalHashes:
@@ -43,6 +57,19 @@ class JournalHashes:
 
     def upload_time(self, file_id: int) -> int | None:
         return self.journal.upload_time(self.pair.id, file_id)
+
+    def file_id_at(self, rel_path: str) -> int | None:
+        """The remote id the journal holds for the pair's path ``rel_path`` (its current
+        upload), if any."""
+        *dirs, name = rel_path.split("/")
+        dir_id = self.pair.root_dir_id
+        for part in dirs:
+            child = self.journal.child_dir(dir_id, part)
+            if child is None:
+                return None
+            dir_id = child.id
+        row = self.journal.get_file(dir_id, name)
+        return row.file_id if row is not None else None
 
 
 @dataclass

@@ -207,7 +207,14 @@ def place_entries(
         used.add(fold(candidate))
         rival = items[first].name
         if rival == items[i].name:
-            why = f"duplicate name {rival!r} in the remote folder"
+            # Say which upload got which name: nothing else tells the user which is which.
+            why = (
+                f"duplicate name {rival!r} in the remote folder: id {items[i].id} is written "
+                f"here; id {items[first].id}, the newest upload, keeps the name"
+                if items[first].id > items[i].id
+                else f"duplicate name {rival!r} in the remote folder: id {items[i].id} is "
+                f"written here; id {items[first].id} keeps the name"
+            )
         elif safe[first].name == name:
             why = f"same local name as {rival!r}"
         else:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from syncd.local.hashing import md5_file
 from syncd.local.markers import INCOMPLETE_MARKER, TEMP_PREFIX, TEMP_SUFFIX
+from syncd.local.scanner import LocalFilters
 from syncd.remote.client import RemoteClient
 from syncd.remote.downloads import BoundedPool, download_to
 from syncd.remote.errors import NotFound, RemoteError
@@ -177,6 +178,7 @@ class Verifier:
         remote_path: str,
         journal: JournalView | None = None,
         ignored: Callable[[str, bool], bool] | None = None,
+        filters: LocalFilters | None = None,
         deep: bool = False,
         sample: int | None = None,
         workers: int = 4,
@@ -188,6 +190,7 @@ class Verifier:
         self.local_root = os.path.abspath(local_root)
         self.journal = journal
         self.ignored = ignored or (lambda _rel, _is_dir: False)
+        self.filters = filters or LocalFilters()
         self.deep = deep or sample is not None
         self.sample = sample
         self.workers = max(1, workers)
@@ -251,9 +254,21 @@ class Verifier:
     ) -> list[_DeepCheck]:
         self.report.folders_compared += 1
         local = self._scan_local(rel_dir)
+        # What the pair's filters keep out of the sync is noted, and not compared on either
+        # side (the engine leaves a remote copy synced before the filter applied).
+        filtered = self._filtered(rel_dir, local)
         synced = {e.name: e for e in self.journal.children(rel_dir)} if self.journal else {}
-        remote_folders = [f for f in listing.folders if not self._ignored(rel_dir, f.name, True)]
-        remote_files = [f for f in listing.files if not self._ignored(rel_dir, f.name, False)]
+        synced = {name: row for name, row in synced.items() if name not in filtered}
+        remote_folders = [
+            f
+            for f in listing.folders
+            if not self._ignored(rel_dir, f.name, True) and f.name not in filtered
+        ]
+        remote_files = [
+            f
+            for f in listing.files
+            if not self._ignored(rel_dir, f.name, False) and f.name not in filtered
+        ]
         if self.foreign_ok and self.journal is not None:
             remote_folders, remote_files = self._set_foreign_aside(
                 rel_dir, local, synced, remote_folders, remote_files
@@ -439,6 +454,30 @@ class Verifier:
         except FileNotFoundError:
             pass
         return entries
+
+    def _filtered(self, rel_dir: str, local: dict[str, _LocalEntry]) -> set[str]:
+        """Take out of ``local`` what ``max_size`` and ``exclude_if_present`` exclude, noting
+        each with the scanner's reason; their names."""
+        filters = self.filters
+        if not filters:
+            return set()
+        out: set[str] = set()
+        for name, entry in list(local.items()):
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if entry.is_dir:
+                marker = filters.marker_in(os.path.join(self.local_root, *rel.split("/")))
+                reason = f"holds {marker} (exclude_if_present)" if marker else None
+            elif filters.max_size is not None and entry.size > filters.max_size:
+                reason = f"{entry.size} bytes, over max_size {filters.max_size}"
+            else:
+                reason = None
+            if reason is not None:
+                del local[name]
+                out.add(name)
+                with self._lock:
+                    shown = rel + ("/" if entry.is_dir else "")
+                    self.report.notes.append(Difference(NOT_SYNCED, shown, reason))
+        return out
 
     def _ignored(self, rel_dir: str, name: str, is_dir: bool) -> bool:
         rel = f"{rel_dir}/{name}" if rel_dir else name

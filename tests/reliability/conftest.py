@@ -24,6 +24,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--model-examples", type=int, default=20, help="hypothesis examples of the model test"
     )
+    # The `-m slow` soaks: seconds of changes (the fault soak's default is five minutes, the
+    # two-daemon soak's ten); `--soak-seconds 1800` runs the thirty-minute fault soak.
+    parser.addoption(
+        "--soak-seconds", type=float, default=None, help="seconds of changes in the slow soaks"
+    )
 
 
 @pytest.fixture

@@ -248,3 +248,15 @@ def test_root_identity_and_is_empty(tmp_path: Path) -> None:
 def test_missing_root_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         next(walk(tmp_path / "missing"))
+
+
+def test_the_versions_area_name_is_refused_with_its_fix_even_where_ignored(
+    tmp_path: Path,
+) -> None:
+    write_tree(tmp_path, {".syncd-versions/x.txt": "x", "d/.syncd-versions": "f", "ok.txt": "o"})
+    rules = IgnoreRules()  # its `.syncd-*` default would otherwise hide the name silently
+    dirs, issues = collect(tmp_path, ignore=rules)
+    assert sorted(i.relpath for i in issues) == [".syncd-versions", "d/.syncd-versions"]
+    assert all(i.reason == "reserved_name" and "rename it" in i.detail for i in issues)
+    assert [s.name for s in dirs[0].skipped] == [".syncd-versions"]
+    assert all(".syncd-versions" not in names(d) for d in dirs)
