@@ -271,7 +271,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     else:
         outcome = _execute(executor, walked)
         if versioner is not None:
-            versioning.after_pass(versioner, outcome, full=dirty is None)
+            versioning.after_pass(versioner, outcome, full=dirty is None, intents=intents)
         _record_pass_state(ctx, intents, device)
     outcome.skipped.extend(walked.not_synced)
     return PassResult(ctx.pair.name, ctx.dry_run, walked.plan, outcome, listings=walked.listings)

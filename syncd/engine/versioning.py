@@ -338,6 +338,40 @@ class Versioner:
         word = self.retire_file(target, rel, intent.size)
         log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
 
+    def sweep_interrupted_uploads(self, intents: list[Intent]) -> int:
+        """An upload killed after the host stored it, before its answer was recorded, left an
+        untracked file. The pass adopts it when the local file is still there with that name
+        and size; otherwise (renamed, changed, deleted since) it would stay beside the live
+        tree for good in backup mode. With versions kept it becomes a version (live from its
+        upload until now: the local file held those bytes then), never trashed. One listing
+        per folder such an intent names, so only after a crash. Returns the versions made."""
+        if not self.keep:
+            return 0
+        by_folder: dict[int, set[tuple[str, int]]] = {}
+        for i in intents:
+            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
+                by_folder.setdefault(i.folder_id, set()).add((i.name, i.size))
+        made = 0
+        for folder_id, sent in by_folder.items():
+            row = self.journal.dir_by_folder_id(self.pair_id, folder_id)
+            rel_dir = self.journal.dir_path(row.id) if row is not None else None
+            if rel_dir is None:
+                continue  # a folder the pair no longer has: nothing of the live tree there
+            try:
+                listing = self.client.folder_listing(api_folder_id(folder_id))
+            except NotFound:
+                continue
+            for f in listing.files:
+                if (f.name, f.size) not in sent:
+                    continue
+                if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
+                    continue  # adopted, or another file's copy
+                rel = f"{rel_dir}/{f.name}".lstrip("/")
+                if self.retire_file(f.id, rel, f.size) == "versioned":
+                    made += 1
+                    log.info("an interrupted upload became a version: %s (id %s)", rel, f.id)
+        return made
+
     # -- retention -----------------------------------------------------------------------------
 
     def prune(self, *, dry_run: bool = False) -> tuple[int, int, list[Retired]]:
@@ -474,9 +508,18 @@ def before_pass(
     return [i for i in intents if i.id not in handled]
 
 
-def after_pass(versioner: Versioner, outcome: Outcome, *, full: bool) -> None:
-    """Hand what the pass retired to its summary; after a full pass, apply the retention
-    policy (only an explicit one: with none, every version is kept)."""
+def after_pass(
+    versioner: Versioner, outcome: Outcome, *, full: bool, intents: list[Intent] | None = None
+) -> None:
+    """Sort what interrupted uploads left (``intents``: those the pass started from); hand
+    what the pass retired to its summary; after a full pass, apply the retention policy (only
+    an explicit one: with none, every version is kept)."""
+    if intents and not outcome.cancelled:
+        try:
+            versioner.sweep_interrupted_uploads(intents)
+        except RemoteError as exc:
+            outcome.failed.append((VERSIONS_DIR, f"sorting interrupted uploads failed: {exc}"))
+            outcome.add("failed")
     if full and versioner.keep and versioner.retention is not None and not outcome.cancelled:
         try:
             _, _, pruned = versioner.prune()
