@@ -26,7 +26,9 @@ announces the old one's retirement (kind ``retire``: target id, path, size) in t
 transaction that makes the new upload live, because from that commit on the journal no longer
 tracks the old id: a crash before its move would otherwise leave it untracked beside its
 successor (a same-name pile in backup mode; an "extra" that mirror mode trashes, losing the
-version). Replay retires it.
+version). Replay retires it. What an upload killed before its answer was recorded left, and
+the pass could not adopt, becomes a version at the end of the pass
+(:meth:`Versioner.sweep_interrupted_uploads`).
 
 The versions area's folder ids are kept in the journal (``version_folders``), so a retirement
 costs one call; a cached id that no longer exists (the host ignores an unknown ``folder_id`` in
