@@ -21,6 +21,7 @@ from syncd.local.ignore import IgnoreRules
 from syncd.remote.client import RemoteClient
 from syncd.remote.paths import RemoteFolderMissing
 from syncd.verify.compare import Verifier, VerifyReport
+from syncd.verify.versions import check_versions_area
 from syncd.wiring import download_workers, find_pair_root, pair_client
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ def verify_pair(
             sample=request.sample,
             workers=workers,
             rng=rng,
+            foreign_ok=pair.mode == "backup",
+            own_upload=journal.own_upload if journal is not None else None,
         )
         if verifier.local_root_is_missing():
             return verifier.run_local_missing()
@@ -100,6 +103,8 @@ def verify_pair(
         report = verifier.run(root_id)
         if moved is not None:
             report.warnings.append(moved)
+        check_versions_area(client, verifier.root_listing, report)
+        report.differences.sort(key=lambda d: (d.path, d.kind))
         return report
 
 

@@ -450,9 +450,12 @@ class Executor:
             self._count("unchanged (same MD5)")
             return
         first, original = op, op.replaces
+        old_size = first.old_row.remote_size if first.old_row is not None else None
+        pending: int | None = None  # the intent that the replaced version is to be retired
         for attempt in range(CHANGED_RETRIES + 1):
             started_ns = time.time_ns()
-            result = self._upload_once(op, path, ident)
+            retire = (original, old_size) if attempt == 0 and original is not None else None
+            result = self._upload_once(op, path, ident, retire=retire)
             if result is None:
                 return  # refused: recorded as skipped
             after = self._stat(path)
@@ -460,6 +463,8 @@ class Executor:
             if not changed and not self._racily_clean(path, ident, result[2], started_ns):
                 changed = True
                 log.info("file rewritten within one time stamp tick, sending again: %s", op.rel)
+            if attempt == 0:
+                pending = result[3]
             if not changed or after is None or attempt == CHANGED_RETRIES:
                 break
             # The file changed while it was sent: what the host holds is stale. Wait until it
@@ -472,8 +477,7 @@ class Executor:
             op = _next_version(op, result[0])
         if self.versioner is not None and original is not None:
             # The version this upload replaced leaves the live tree: a version, or the trash.
-            old_size = first.old_row.remote_size if first.old_row is not None else None
-            self._count(self.versioner.retire_file(original, op.rel, old_size))
+            self._count(self.versioner.retire_file(original, op.rel, old_size, pending=pending))
             if op.reason == _STALE and op.replaces is not None:
                 self._trash_file(op.replaces)  # our own copy that went stale while sent
         elif op.replaces is not None and op.trash_replaced:
@@ -500,10 +504,21 @@ class Executor:
             return False
 
     def _upload_once(
-        self, op: Upload, path: Path, ident: Identity
-    ) -> tuple[int, str, bytes | None] | None:
+        self,
+        op: Upload,
+        path: Path,
+        ident: Identity,
+        *,
+        retire: tuple[int, int | None] | None = None,
+    ) -> tuple[int, str, bytes | None, int | None] | None:
         """Send one version; returns (file_id, stored name, MD5 the host stored or None when an
-        answer was lost and adopted), or None when the host refused."""
+        answer was lost and adopted, the intent to retire ``retire``'s file), or None when the
+        host refused.
+
+        ``retire`` (the id and size of the version this upload replaces) is announced as an
+        intent in the transaction that makes the new upload live: from then on the journal no
+        longer tracks the old one, so a crash before it is retired must not leave it untracked
+        beside its successor (a same-name pile, or an "extra" a mirror would trash)."""
         assert op.parent.dir_id is not None
         folder = op.parent.folder_id
         with self.journal.transaction() as tx:
@@ -547,8 +562,11 @@ class Executor:
                 )
             )
             tx.record_upload(self.pair_id, file_id, time.time_ns())  # a version's FROM, later
+            pending = None
+            if retire is not None and self.versioner is not None:
+                pending = self.versioner.announce(tx, retire[0], op.rel, retire[1])
             tx.clear_intent(intent)
-        return file_id, stored, md5
+        return file_id, stored, md5, pending
 
     def _send(self, path: Path, folder: int | None, name: str):  # type: ignore[no-untyped-def]
         """Upload, handling a bad copy (trash it, send once more) and a lost answer (None)."""
@@ -708,6 +726,10 @@ class Executor:
                     op.remote_size,
                 )
             )
+            if op.ours:
+                # Live from now on, for `restore --at`: without this record its time would
+                # be file/info's uploadedDate, which the host gives only to the second.
+                tx.record_upload(self.pair_id, op.file_id, time.time_ns())
         self._count("adopted")
 
     def _do_SkipFile(self, op: SkipFile) -> None:

@@ -73,28 +73,55 @@ def emptied_root(pair_name: str, root: Path, tracked_files: int) -> str:
 
 
 def deletions_refusal(
-    pair_name: str, deletions: int, untracked: int, tracked_files: int, limit: MaxDelete
+    pair_name: str,
+    deletions: int,
+    untracked: int,
+    tracked_files: int,
+    limit: MaxDelete,
+    *,
+    keeps_versions: bool = False,
 ) -> str | None:
     """Why a pass may not trash ``deletions`` remote files (``untracked`` of them never
     uploaded by syncd) when the pair tracks ``tracked_files``: more than ``limit`` (the run's
-    ``--max-delete``, else the config's ``[sync] max_delete``). None: allowed."""
+    ``--max-delete``, else the config's ``[sync] max_delete``). None: allowed.
+
+    With versions kept (``keeps_versions``) syncd's files are moved into the versions area, not
+    trashed, and still count: nothing would be lost, but a disk that is not mounted, or a wrong
+    ``rm -r``, would empty the live tree that a plain restore gives back."""
     if deletions == 0 or limit.allows(deletions, tracked_files):
         return None
     synced = deletions - untracked
-    what = f"{synced} of the {tracked_files} synced files" if synced else ""
+    what = f"trash {synced} of the {tracked_files} synced files" if synced else ""
+    if synced and keeps_versions:
+        what = (
+            f"move {synced} of the {tracked_files} synced files out of the live tree into the "
+            "versions area (kept, not trashed)"
+        )
     if untracked:
         extra = f"{untracked} remote files syncd did not upload"
-        what = f"{what} and {extra}" if what else f"{extra} (it tracks {tracked_files} files)"
+        if not what:
+            what = f"trash {extra} (it tracks {tracked_files} files)"
+        else:
+            what += f" and {'trash ' if keeps_versions else ''}{extra}"
     return (
-        f"pair {pair_name!r}: this pass would trash {what}, more than max_delete ({limit}) — "
+        f"pair {pair_name!r}: this pass would {what}, more than max_delete ({limit}) — "
         f"check the local root; if intended: `syncd approve --pair {pair_name}`, or reconcile "
         "with --max-delete N (or N%) or --force-deletes"
     )
 
 
-def check_deletions(pair_name: str, deletions: int, tracked_files: int, limit: MaxDelete) -> None:
+def check_deletions(
+    pair_name: str,
+    deletions: int,
+    tracked_files: int,
+    limit: MaxDelete,
+    *,
+    keeps_versions: bool = False,
+) -> None:
     """:func:`deletions_refusal` as an exception (nothing held: nothing was changed)."""
-    why = deletions_refusal(pair_name, deletions, 0, tracked_files, limit)
+    why = deletions_refusal(
+        pair_name, deletions, 0, tracked_files, limit, keeps_versions=keeps_versions
+    )
     if why is not None:
         raise GuardRefused(why + "; nothing was changed")
 

@@ -226,6 +226,7 @@ class AdoptFile(Op):
     file_id: int = field(kw_only=True)
     remote_name: str = field(kw_only=True)
     remote_size: int = field(kw_only=True)
+    ours: bool = field(default=False, kw_only=True)  # our interrupted upload (an intent)
 
 
 @dataclass(eq=False)

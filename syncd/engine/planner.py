@@ -624,6 +624,7 @@ class Planner:
                     file_id=extra.id,
                     remote_name=extra.name,
                     remote_size=extra.size,
+                    ours=(ref.folder_id, entry.name, entry.size) in self.s.upload_intents,
                 )
             )
             if replacing is not None and replacing.file_id is not None:

@@ -125,6 +125,8 @@ def resolve_root_folder(
     if create:
         with journal.transaction() as tx:
             tx.set_root_folder(pair.root_dir_id, folder_id)
+            if pair.root_folder_id is not None and pair.root_folder_id != folder_id:
+                tx.forget_version_folders(pair.id)  # its versions area was in the old folder
     return folder_id
 
 
@@ -316,7 +318,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     else:
         outcome = _execute(executor, walked)
         if versioner is not None:
-            versioning.after_pass(versioner, outcome, full=dirty is None)
+            versioning.after_pass(versioner, outcome, full=dirty is None, intents=intents)
         _record_pass_state(ctx, intents, device)
         if held.previous or held.ops:
             ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)
@@ -441,6 +443,8 @@ def _walk(
         except _AnchorLost as lost:
             if lost.folder_id == folder_id:
                 folder_id = _find_lost_root(ctx)
+                if executor.versioner is not None and folder_id is not None:
+                    executor.versioner.root_folder_id = folder_id  # versions go in the new one
             dirty = None
             retries -= 1
 
@@ -598,7 +602,9 @@ def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held
                 ctx.pair.name, ctx.pair.remote, untracked, tracked
             )
         limit = ctx.options.max_delete or ctx.sync.max_delete
-        why = guards.deletions_refusal(ctx.pair.name, count, untracked, tracked, limit)
+        why = guards.deletions_refusal(
+            ctx.pair.name, count, untracked, tracked, limit, keeps_versions=ctx.pair.history.keep
+        )
         if why is not None and unknown is not None:
             if not ctx.dry_run:
                 raise GuardRefused(unknown + "; nothing was changed")

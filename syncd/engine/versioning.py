@@ -21,7 +21,14 @@ Crash safety: each move is an intent (kind ``version``, target id, area folder i
 name) written before the call and cleared with the journal change; a pass starts by replaying
 the intents a crash left (:meth:`Versioner.replay`): a file the journal still tracks was not
 retired yet (the new pass decides about it again), any other is moved where the intent says.
-Prunes are ``trash`` intents like every other trash.
+Prunes are ``trash`` intents like every other trash. An upload that replaces a version
+announces the old one's retirement (kind ``retire``: target id, path, size) in the very
+transaction that makes the new upload live, because from that commit on the journal no longer
+tracks the old id: a crash before its move would otherwise leave it untracked beside its
+successor (a same-name pile in backup mode; an "extra" that mirror mode trashes, losing the
+version). Replay retires it. What an upload killed before its answer was recorded left, and
+the pass could not adopt, becomes a version at the end of the pass
+(:meth:`Versioner.sweep_interrupted_uploads`).
 
 The versions area's folder ids are kept in the journal (``version_folders``), so a retirement
 costs one call; a cached id that no longer exists (the host ignores an unknown ``folder_id`` in
@@ -42,7 +49,7 @@ from syncd.config import PairConfig
 from syncd.history.names import VERSIONS_DIR, parse_versioned_name, versioned_name
 from syncd.history.retention import Retention, kept
 from syncd.journal.rows import Intent, api_folder_id
-from syncd.journal.store import Journal
+from syncd.journal.store import Journal, Tx
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
 
@@ -53,6 +60,7 @@ log = logging.getLogger(__name__)
 
 VERSION_INTENT = "version"
 VERSION_FOLDER_INTENT = "version_folder"
+RETIRE_INTENT = "retire"  # a replaced upload still to be retired (target id, path, size)
 
 
 @dataclass
@@ -83,20 +91,38 @@ class Versioner:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def retire_file(self, file_id: int, rel: str, size: int | None) -> str:
-        """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word."""
+    def announce(self, tx: Tx, file_id: int, rel: str, size: int | None) -> int:
+        """Record, in the transaction that makes its successor live, that ``file_id`` (live at
+        ``rel`` until then) is to be retired; :meth:`retire_file` clears it (``pending``),
+        :meth:`replay` finishes it after a crash."""
+        return tx.add_intent(self.pair_id, RETIRE_INTENT, name=rel, size=size, target_id=file_id)
+
+    def retire_file(
+        self, file_id: int, rel: str, size: int | None, *, pending: int | None = None
+    ) -> str:
+        """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word.
+        ``pending``: the intent :meth:`announce` wrote for it, cleared with the outcome."""
         if not self.keep:
-            self._trash(file_id)
+            self._trash(file_id, pending=pending)
             self._note(Retired(rel, file_id, "trash"))
             return "trashed"
         live_to = self.now_ns()
-        return self.version_file(file_id, rel, size, self._live_from(file_id, live_to), live_to)
+        live_from = self._live_from(file_id, live_to)
+        return self.version_file(file_id, rel, size, live_from, live_to, pending=pending)
 
     def version_file(
-        self, file_id: int, rel: str, size: int | None, live_from: int, live_to: int
+        self,
+        file_id: int,
+        rel: str,
+        size: int | None,
+        live_from: int,
+        live_to: int,
+        *,
+        pending: int | None = None,
     ) -> str:
         """Move ``file_id`` into the versions area as the version of ``rel`` that was live
         from ``live_from`` to ``live_to`` (one ``file/edit``)."""
+        done = [pending] if pending is not None else []
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to)
         for attempt in range(2):
@@ -108,13 +134,14 @@ class Versioner:
             try:
                 moved = self.client.file_relocate(file_id, api_folder_id(area), filename=vname)
             except NotFound:
-                self.journal.clear_intents([intent])
+                self.journal.clear_intents([intent, *done])
                 return "already gone"
             if (moved.folder_id or 0) == area:
                 with self.journal.transaction() as tx:
                     tx.forget_upload(self.pair_id, file_id)
                     tx.add_history(self.pair_id, 1, size or moved.size)
-                    tx.clear_intent(intent)
+                    for intent_id in [intent, *done]:
+                        tx.clear_intent(intent_id)
                 self._note(Retired(rel, file_id, "version", versioned=moved.name))
                 return "versioned"
             self.journal.clear_intents([intent])  # the area folder is gone: look it up again
@@ -276,6 +303,10 @@ class Versioner:
         """Finish the versioning moves a crash interrupted; returns the intents handled."""
         handled: list[int] = []
         for intent in intents:
+            if intent.kind == RETIRE_INTENT:
+                self._replay_retire(intent)
+                handled.append(intent.id)
+                continue
             if intent.kind not in (VERSION_INTENT, VERSION_FOLDER_INTENT):
                 continue
             handled.append(intent.id)
@@ -296,6 +327,52 @@ class Versioner:
             log.info("finished an interrupted versioning move: %s (id %s)", name, target)
         self.journal.clear_intents(handled)
         return handled
+
+    def _replay_retire(self, intent: Intent) -> None:
+        """A replaced upload the crashed pass did not retire: retire it now (its successor
+        was recorded in the same transaction as the intent, so the journal no longer tracks
+        it, unless a later pass tracks it again)."""
+        target, rel = intent.target_id, intent.name
+        if target is None or not rel:
+            return
+        if self.journal.file_by_file_id(self.pair_id, target) is not None:
+            return
+        word = self.retire_file(target, rel, intent.size)
+        log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
+
+    def sweep_interrupted_uploads(self, intents: list[Intent]) -> int:
+        """An upload killed after the host stored it, before its answer was recorded, left an
+        untracked file. The pass adopts it when the local file is still there with that name
+        and size; otherwise (renamed, changed, deleted since) it would stay beside the live
+        tree for good in backup mode. With versions kept it becomes a version (live from its
+        upload until now: the local file held those bytes then), never trashed. One listing
+        per folder such an intent names, so only after a crash. Returns the versions made."""
+        if not self.keep:
+            return 0
+        by_folder: dict[int, set[tuple[str, int]]] = {}
+        for i in intents:
+            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
+                by_folder.setdefault(i.folder_id, set()).add((i.name, i.size))
+        made = 0
+        for folder_id, sent in by_folder.items():
+            row = self.journal.dir_by_folder_id(self.pair_id, folder_id)
+            rel_dir = self.journal.dir_path(row.id) if row is not None else None
+            if rel_dir is None:
+                continue  # a folder the pair no longer has: nothing of the live tree there
+            try:
+                listing = self.client.folder_listing(api_folder_id(folder_id))
+            except NotFound:
+                continue
+            for f in listing.files:
+                if (f.name, f.size) not in sent:
+                    continue
+                if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
+                    continue  # adopted, or another file's copy
+                rel = f"{rel_dir}/{f.name}".lstrip("/")
+                if self.retire_file(f.id, rel, f.size) == "versioned":
+                    made += 1
+                    log.info("an interrupted upload became a version: %s (id %s)", rel, f.id)
+        return made
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -374,7 +451,7 @@ class Versioner:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _trash(self, file_id: int) -> None:
+    def _trash(self, file_id: int, *, pending: int | None = None) -> None:
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "trash", target_id=file_id)
         with contextlib.suppress(NotFound):
@@ -382,6 +459,8 @@ class Versioner:
         with self.journal.transaction() as tx:
             tx.forget_upload(self.pair_id, file_id)
             tx.clear_intent(intent)
+            if pending is not None:
+                tx.clear_intent(pending)
 
     def _trash_folder(self, folder_id: int) -> None:
         with self.journal.transaction() as tx:
@@ -431,9 +510,18 @@ def before_pass(
     return [i for i in intents if i.id not in handled]
 
 
-def after_pass(versioner: Versioner, outcome: Outcome, *, full: bool) -> None:
-    """Hand what the pass retired to its summary; after a full pass, apply the retention
-    policy (only an explicit one: with none, every version is kept)."""
+def after_pass(
+    versioner: Versioner, outcome: Outcome, *, full: bool, intents: list[Intent] | None = None
+) -> None:
+    """Sort what interrupted uploads left (``intents``: those the pass started from); hand
+    what the pass retired to its summary; after a full pass, apply the retention policy (only
+    an explicit one: with none, every version is kept)."""
+    if intents and not outcome.cancelled:
+        try:
+            versioner.sweep_interrupted_uploads(intents)
+        except RemoteError as exc:
+            outcome.failed.append((VERSIONS_DIR, f"sorting interrupted uploads failed: {exc}"))
+            outcome.add("failed")
     if full and versioner.keep and versioner.retention is not None and not outcome.cancelled:
         try:
             _, _, pruned = versioner.prune()

@@ -81,7 +81,8 @@ class Intent:
 
     id: int
     pair_id: int
-    kind: str  # "upload", "create_folder", "edit", "trash"
+    kind: str  # "upload", "create_folder", "edit", "trash"; versioning's: "version",
+    # "version_folder", "retire" (syncd.engine.versioning)
     folder_id: int | None
     name: str | None
     size: int | None

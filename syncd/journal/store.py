@@ -218,6 +218,10 @@ class Tx:
                 f=folder_id,
             )
 
+    def forget_version_folders(self, pair_id: int) -> None:
+        """The pair's remote folder changed: the versions area's folder ids belong to the old."""
+        self._x("DELETE FROM version_folders WHERE pair_id = :p", p=pair_id)
+
     def add_history(self, pair_id: int, versions: int, nbytes: int) -> None:
         """Count versions made (or pruned: negative) since the last full count."""
         self._x(

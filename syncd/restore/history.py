@@ -158,7 +158,8 @@ class HistoryView:
         for f in listing.files:
             begin = start
             if self.at_ns < start:  # the folder's FROM is its newest upload: ask for older ones
-                begin = self._uploaded(f.id)
+                known = self.upload_time(f.id)  # the journal's, to the nanosecond
+                begin = known if known is not None else self._uploaded(f.id)
             candidates.setdefault(f.name, []).append(Candidate(f, begin, end))
         for sub in listing.folders:
             folders.setdefault(sub.name, _Virtual()).kept.append((start, end, sub.id))

@@ -43,6 +43,7 @@ RESTORE_INCOMPLETE = "restore_incomplete"  # a disaster-recovery restore has not
 REMOTE_CYCLE = "remote_folder_cycle"  # a folder id met twice in the remote tree: not entered
 LOCAL_ROOT_MISSING = "local_root_missing"  # nothing compared: the pair's root is not there
 NOT_SYNCED = "not_synced"  # a note, not a difference: the sync skipped it for a stated reason
+FOREIGN = "foreign"  # a note (backup mode): a remote entry syncd did not upload and does not own
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +150,7 @@ class VerifyReport:
             f"  {d.kind.replace('_', ' ')}: {printable(d.path)} ({printable(d.detail)})"
             for d in self.differences
         ]
-        lines += [
-            f"  note: {printable(d.path)} not synced ({printable(d.detail)})" for d in self.notes
-        ]
+        lines += [_note_line(d) for d in self.notes]
         if self.left_out:
             lines.append(f"  left out: {self._left_out_summary()} — --json lists them")
         return lines
@@ -167,6 +166,15 @@ class VerifyReport:
                 detail = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
                 parts.append(f"{sum(reasons.values())} {kind} ({detail})")
         return "; ".join(parts)
+
+
+def _note_line(note: Difference) -> str:
+    path, detail = printable(note.path), printable(note.detail)
+    if note.kind == NOT_SYNCED:
+        return f"  note: {path} not synced ({detail})"
+    if note.kind == FOREIGN:
+        return f"  foreign (not syncd's, left alone): {path} ({detail})"
+    return f"  note: {path} ({detail})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +211,8 @@ class Verifier:
         sample: int | None = None,
         workers: int = 4,
         rng: random.Random | None = None,
+        foreign_ok: bool = False,
+        own_upload: Callable[[int], bool] | None = None,
     ) -> None:
         self.client = client
         self.local_root = os.path.abspath(local_root)
@@ -214,6 +224,10 @@ class Verifier:
         self.sample = sample
         self.workers = max(1, workers)
         self.rng = rng or random.Random()
+        # Backup mode leaves remote entries syncd does not own where they are: listed as
+        # foreign, not as differences. syncd's own uploads (``own_upload``) are never foreign.
+        self.foreign_ok = foreign_ok
+        self.own_upload = own_upload or (lambda _id: False)
         self.report = VerifyReport(pair, self.local_root, remote_path)
         self._lock = threading.Lock()
         self._reservoir: list[_DeepCheck] = []
@@ -221,6 +235,7 @@ class Verifier:
         # Remote folder ids queued so far: a host that lists a folder inside itself (or any
         # cycle) must not send the walk round again.
         self._seen_folders: set[int | None] = set()
+        self.root_listing: FolderListing | None = None
 
     def run(self, remote_root_id: int | None) -> VerifyReport:
         """Compare the pair whose remote folder is ``remote_root_id`` (None: the account root)."""
@@ -230,6 +245,8 @@ class Verifier:
             while stack:
                 rel_dir, folder_id = stack.pop()
                 listing = self.client.folder_listing(folder_id)
+                if not rel_dir:
+                    self.root_listing = listing  # the versions area is found in it
                 for check in self._compare_dir(rel_dir, listing, stack):
                     pool.submit(self._deep_check, check)
             for check in self._reservoir:
@@ -282,6 +299,10 @@ class Verifier:
             for f in listing.files
             if not self._ignored(rel_dir, f.name, False) and f.name not in filtered
         ]
+        if self.foreign_ok and self.journal is not None:
+            remote_folders, remote_files = self._set_foreign_aside(
+                rel_dir, local, synced, remote_folders, remote_files
+            )
         self._report_duplicates(rel_dir, remote_folders, remote_files)
 
         # Match remote entries to local names: by the journal's id first, then by exact name.
@@ -368,6 +389,42 @@ class Verifier:
             return []
         check = _DeepCheck(rel, os.path.join(self.local_root, *rel.split("/")), rem)
         return self._offer(check)
+
+    def _set_foreign_aside(
+        self,
+        rel_dir: str,
+        local: dict[str, _LocalEntry],
+        synced: dict[str, SyncedEntry],
+        folders: list[RemoteFolder],
+        files: list[RemoteFile],
+    ) -> tuple[list[RemoteFolder], list[RemoteFile]]:
+        """Backup mode: entries the journal does not track, that syncd did not upload, and
+        that no untracked local entry of that name could be (a name free locally, or one the
+        journal holds with another id) are noted as foreign and left out of the comparison."""
+        tracked = {(r.is_folder, r.remote_id) for r in synced.values() if r.remote_id is not None}
+        held = {r.name for r in synced.values() if r.remote_id is not None}
+        held |= {r.remote_name for r in synced.values() if r.remote_name is not None}
+
+        def foreign(entry: RemoteFolder | RemoteFile) -> bool:
+            is_folder = isinstance(entry, RemoteFolder)
+            if (is_folder, entry.id) in tracked or (not is_folder and self.own_upload(entry.id)):
+                return False
+            return entry.name not in local or entry.name in held
+
+        prefix = f"{rel_dir}/" if rel_dir else ""
+        for entry in [*folders, *files]:
+            if foreign(entry):
+                is_folder = isinstance(entry, RemoteFolder)
+                what = "folder" if is_folder else f"{entry.size} bytes"
+                with self._lock:
+                    self.report.notes.append(
+                        Difference(
+                            FOREIGN,
+                            prefix + entry.name + ("/" if is_folder else ""),
+                            f"remote id {entry.id}, {what}, not uploaded by syncd",
+                        )
+                    )
+        return [f for f in folders if not foreign(f)], [f for f in files if not foreign(f)]
 
     def _check_row(
         self,

@@ -16,6 +16,10 @@ class JournalTree:
         self.pair = pair
         self._dir_ids: dict[str, int] = {"": pair.root_dir_id}
 
+    def own_upload(self, file_id: int) -> bool:
+        """True when ``file_id`` is an upload of syncd's for this pair (never foreign)."""
+        return self.journal.upload_time(self.pair.id, file_id) is not None
+
     def children(self, rel_dir: str) -> list[SyncedEntry]:
         dir_id = self._dir_ids.get(rel_dir)
         if dir_id is None:

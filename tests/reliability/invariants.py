@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syncd.history.names import VERSIONS_DIR, parse_versioned_name
 from syncd.journal.rows import SYNCED
 from syncd.journal.store import Journal
 from tests.support.trees import md5_file
@@ -75,6 +76,9 @@ class RemoteTree:
     orphans: list[str]  # active files outside the mirror
     by_id: dict[int, dict[str, Any]]  # every active file by id
     folder_ids: dict[int, str]  # active folder id -> rel (under the pair's folder)
+    # The versions area (VERSIONS_DIR in the pair's folder) is not part of the live tree:
+    area_folder_ids: dict[int, str] = field(default_factory=dict)  # id -> rel inside the area
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)  # file id -> row
 
 
 def remote_tree(admin: Any, remote_path: str) -> RemoteTree:
@@ -93,20 +97,31 @@ def remote_tree(admin: Any, remote_path: str) -> RemoteTree:
         root_id = match[0]["id"]
     folder_ids: dict[int, str] = {}
     folders: dict[str, int] = {}
+    area: dict[int, str] = {}
     if found and root_id is not None:
         folder_ids[root_id] = ""
         stack = [root_id]
         while stack:
             parent = stack.pop()
             for folder in children.get(parent, []):
+                if parent == root_id and folder["name"] == VERSIONS_DIR:
+                    area[folder["id"]] = ""
+                    continue
                 base = folder_ids[parent]
                 rel = f"{base}/{folder['name']}" if base else folder["name"]
                 folder_ids[folder["id"]] = rel
                 folders[rel] = folder["id"]
                 stack.append(folder["id"])
+        stack = list(area)
+        while stack:
+            parent = stack.pop()
+            for folder in children.get(parent, []):
+                area[folder["id"]] = f"{area[parent]}/{folder['name']}".lstrip("/")
+                stack.append(folder["id"])
     files: dict[str, dict[str, Any]] = {}
     orphans: list[str] = []
     by_id: dict[int, dict[str, Any]] = {}
+    versions: dict[int, dict[str, Any]] = {}
     for f in tree["files"]:
         if f["status"] != "active":
             continue
@@ -114,10 +129,107 @@ def remote_tree(admin: Any, remote_path: str) -> RemoteTree:
         if f["folder_id"] in folder_ids:
             base = folder_ids[f["folder_id"]]
             files[f"{base}/{f['name']}" if base else f["name"]] = f
+        elif f["folder_id"] in area:
+            versions[f["id"]] = f
         else:
             where = active_folders.get(f["folder_id"], {}).get("name", "<trashed or root>")
             orphans.append(f"file {f['id']} {f['name']!r} in folder {f['folder_id']} ({where})")
-    return RemoteTree(root_id if found else None, folders, files, orphans, by_id, folder_ids)
+    return RemoteTree(
+        root_id if found else None, folders, files, orphans, by_id, folder_ids, area, versions
+    )
+
+
+@dataclass
+class Ledger:
+    """What a test saw of a pair's history, for :func:`history_problems`: the uploads of
+    syncd's it saw live, and what someone else did on the host (added, trashed)."""
+
+    ever_live: dict[int, str] = field(default_factory=dict)  # file id -> path where live
+    foreign: set[int] = field(default_factory=set)  # files someone else added
+    foreign_folders: set[int] = field(default_factory=set)
+    drift_trashed: set[int] = field(default_factory=set)  # files someone else trashed
+    pruning: bool = False  # a retention policy may prune versions
+
+    def saw_live(self, remote: RemoteTree) -> None:
+        for rel, f in remote.files.items():
+            if f["id"] not in self.foreign:
+                self.ever_live.setdefault(f["id"], rel)
+
+    def saw_journal(self, state_db: Path, pair_name: str) -> None:
+        """The files a (killed) run recorded as live: each was live from then on."""
+        with Journal(state_db) as journal:
+            pair = journal.pair(pair_name)
+            if pair is None:
+                return
+            stack: list[tuple[int, str]] = [(pair.root_dir_id, "")]
+            while stack:
+                dir_id, rel_dir = stack.pop()
+                files, dirs = journal.children(dir_id)
+                for row in files:
+                    if row.status == SYNCED and row.file_id is not None:
+                        rel = f"{rel_dir}/{row.name}" if rel_dir else row.name
+                        self.ever_live.setdefault(row.file_id, rel)
+                stack += [(d.id, f"{rel_dir}/{d.name}".lstrip("/")) for d in dirs]
+
+    def trashed_by_someone(
+        self, admin: Any, *, file_id: int | None = None, folder_id: int | None = None
+    ) -> None:
+        """Record what a drift trash is about to take: one file, or a folder's whole subtree."""
+        if file_id is not None:
+            self.drift_trashed.add(file_id)
+            return
+        tree = admin.tree()
+        inside = {folder_id}
+        grew = True
+        while grew:
+            more = {f["id"] for f in tree["folders"] if f["parent_id"] in inside}
+            grew = not more <= inside
+            inside |= more
+        self.drift_trashed |= {f["id"] for f in tree["files"] if f["folder_id"] in inside}
+
+
+def history_problems(
+    admin: Any, remote_path: str, ledger: Ledger, *, foreign_kept: bool
+) -> list[str]:
+    """Versions kept: every upload of syncd's the test saw live is live now, in the versions
+    area, trashed by someone else, or (with a retention policy) pruned from the area; the
+    versions area holds only names syncd can read back; nothing else syncd uploaded was
+    trashed, and (``foreign_kept``, backup mode) no foreign file either."""
+    remote = remote_tree(admin, remote_path)
+    every = {f["id"]: f for f in admin.tree()["files"]}
+    live_ids = {f["id"] for f in remote.by_id.values() if f["folder_id"] in remote.folder_ids}
+    problems: list[str] = []
+    for file_id, rel in sorted(ledger.ever_live.items()):
+        row = every.get(file_id)
+        if row is None:
+            problems.append(f"history: {rel} (id {file_id}) vanished from the host")
+            continue
+        if row["status"] == "active" and (file_id in live_ids or file_id in remote.versions):
+            continue
+        if file_id in ledger.drift_trashed:
+            continue
+        if row["status"] != "active" and ledger.pruning and parse_versioned_name(row["name"]):
+            continue  # pruned by the retention policy
+        problems.append(
+            f"history: a version of {rel} (id {file_id}) is neither live nor in the versions "
+            f"area: {row['name']!r} {row['status']} in folder {row['folder_id']}"
+        )
+    for file_id, row in sorted(remote.versions.items()):
+        in_kept_folder = remote.area_folder_ids.get(row["folder_id"], "")
+        if parse_versioned_name(row["name"]) is None and not _under_versioned(in_kept_folder):
+            problems.append(f"history: {row['name']!r} (id {file_id}) in the area is no version")
+    if foreign_kept:
+        for file_id in sorted(ledger.foreign - ledger.drift_trashed):
+            row = every.get(file_id)
+            if row is not None and row["status"] != "active":
+                problems.append(f"history: foreign file {row['name']!r} (id {file_id}) trashed")
+    return problems
+
+
+def _under_versioned(rel: str) -> bool:
+    """A path inside the area that lies in a directory kept whole (its entries keep plain
+    names)."""
+    return any(parse_versioned_name(part) is not None for part in rel.split("/") if part)
 
 
 def _journal_problems(

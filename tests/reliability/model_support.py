@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from syncd.remote.models import AccountPackage
 from tests.support.cli import syncd_env, tail
 from tests.support.reconcile import pair_config
 
-from .invariants import local_tree, remote_tree
+from .invariants import Ledger, _journal_problems, local_tree, remote_tree
 from .test_crash_support import mutations
 
 PAIR = "docs"
@@ -63,6 +64,8 @@ class Stats:
     crash_runs: int = 0
     kills: int = 0  # runs SIGKILLed while still running
     kills_leaving_intents: int = 0
+    restores_checked: int = 0  # `restore --at` a recorded moment, compared with its tree
+    restores_exact: int = 0  # of which by path (no rename or move since that moment)
     drift_kinds: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per kind of step
 
@@ -80,7 +83,9 @@ class Stats:
             f"remote drifts {self.drifts} {dict(sorted(self.drift_kinds.items()))}, "
             f"passes checked {self.passes_checked} (incremental {self.incremental_passes}), "
             f"crash runs {self.crash_runs} (SIGKILLed mid-run {self.kills}, leaving intents "
-            f"{self.kills_leaving_intents}), emptied-root guard refusals {self.guard_refusals}; "
+            f"{self.kills_leaving_intents}), emptied-root guard refusals {self.guard_refusals}, "
+            f"restores --at checked {self.restores_checked} "
+            f"(by path {self.restores_exact}); "
             "seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.seconds.items()))
         )
 
@@ -208,7 +213,7 @@ def join(parent: str, name: str) -> str:
 class Example:
     """One pair under test: a fresh local root, state database and remote folder."""
 
-    def __init__(self, world: World, mode: str) -> None:
+    def __init__(self, world: World, mode: str, versions: str | None = None) -> None:
         world.serial += 1
         self.world = world
         self.mode = mode
@@ -228,7 +233,11 @@ class Example:
             ).replace("quiet_period = 0.05\n", ""),
             encoding="utf-8",
         )
+        if versions is not None:  # the pair is the config's last table
+            with self.config_path.open("a", encoding="utf-8") as fh:
+                fh.write(f"versions = {versions}\n")
         self.config = load_config(self.config_path)
+        self.keeps_versions = self.config.pair(PAIR).history.keep
         self.state_db = self.config.state.path
         self.journal = Journal(self.state_db)
         # Its own client, renewed after each subprocess run: the subprocess authorizing revokes
@@ -329,35 +338,77 @@ class Example:
         """The mirror's active folders and files (invariants.RemoteTree)."""
         return remote_tree(self.world.admin, self.remote_path)
 
-    def drift(self, op: str, **fields: Any) -> None:
+    def drift(self, op: str, **fields: Any) -> dict[str, Any]:
         self.trace.append(f"drift {op} {fields}")
-        self.world.admin.drift(op, **fields)
+        result: dict[str, Any] = self.world.admin.drift(op, **fields)
         self.world.stats.drifts += 1
+        return result
+
+    def restore_at(self, at_ns: int, dest: Path) -> dict[str, str]:
+        """`syncd restore --pair docs --at <moment> DEST` (a real CLI process); {rel: md5}."""
+        moment = datetime.fromtimestamp(at_ns / 1e9, UTC).isoformat()
+        cli = self.world.warm_cli()
+        cli.go(
+            "--config", str(self.config_path), "restore", "--pair", PAIR, "--at", moment, str(dest)
+        )
+        code = cli.proc.wait(120)
+        assert code == 0, f"restore --at {moment} exited {code}\n{tail(cli.log)}"
+        return {rel: md5 for rel, (md5, _, _) in local_tree(dest).files.items()}
 
 
 def content_b64(body: bytes) -> str:
     return base64.b64encode(body).decode()
 
 
-def backup_problems(example: Example, deletes_before: int) -> list[str]:
-    """Backup mode's invariant: every local file is on the remote at its path with its MD5,
-    every local directory is a folder there, syncd trashed nothing, no intents are left."""
+def backup_problems(
+    example: Example, deletes_before: int, ledger: Ledger | None = None
+) -> list[str]:
+    """Backup mode's invariant: the live tree is the local tree (each local file exactly once
+    at its path with its MD5, each local directory a folder there, nothing else of syncd's);
+    files and folders someone else added (``ledger``) are left alone and not counted; syncd
+    trashed nothing; no intents are left; the journal agrees with both sides (while no one
+    added folders beside syncd's)."""
     world = example.world
+    ledger = ledger or Ledger()
     local = local_tree(example.root)
     remote = remote_tree(world.admin, example.remote_path)
     problems: list[str] = []
     if remote.root_id is None:
         return [f"remote folder {example.remote_path!r} does not exist"]
-    md5s: dict[str, set[str]] = {}
+    parents = {f["id"]: f["parent_id"] for f in world.admin.tree()["folders"]}
+
+    def theirs(folder_id: int | None) -> bool:
+        """In a folder someone else added (or below one)."""
+        while folder_id is not None:
+            if folder_id in ledger.foreign_folders:
+                return True
+            folder_id = parents.get(folder_id)
+        return False
+
+    # A folder someone else added is theirs, with whatever is moved into it (syncd uploads
+    # what was moved there from the live tree again: it does not walk their folders).
+    live: dict[str, list[dict[str, Any]]] = {}
     for f in remote.by_id.values():
-        if f["folder_id"] in remote.folder_ids:
-            md5s.setdefault(join(remote.folder_ids[f["folder_id"]], f["name"]), set()).add(f["md5"])
-    for rel, (md5, _, _) in sorted(local.files.items()):
-        if md5 not in md5s.get(rel, set()):
-            problems.append(f"not backed up: {rel} ({md5}); remote has {md5s.get(rel)}")
+        folder = remote.folder_ids.get(f["folder_id"])
+        if folder is not None and f["id"] not in ledger.foreign and not theirs(f["folder_id"]):
+            live.setdefault(join(folder, f["name"]), []).append(f)
+    for rel in sorted(local.files.keys() | live.keys()):
+        here, there = local.files.get(rel), live.get(rel, [])
+        if here is None:
+            problems.append(f"remote extra file {rel} (ids {[f['id'] for f in there]})")
+        elif len(there) != 1:
+            problems.append(f"{rel}: {len(there)} live remote files of syncd's, not 1")
+        elif there[0]["md5"] != here[0]:
+            problems.append(f"content differs: {rel} local {here[0]} remote {there[0]['md5']}")
     problems += [
         f"missing remotely: dir {rel}" for rel in sorted(local.dirs.keys() - remote.folders.keys())
     ]
+    for folder_id, rel in sorted(remote.folder_ids.items(), key=lambda kv: kv[1]):
+        if rel and rel not in local.dirs and not theirs(folder_id):
+            problems.append(f"remote extra: dir {rel} (id {folder_id})")
+    problems += [f"orphan upload: {o}" for o in remote.orphans]
+    if not problems and not ledger.foreign_folders:
+        problems += _journal_problems(example.state_db, PAIR, local, remote, example.root)
     deletes = trash_requests(world.admin.counts()) - deletes_before
     if deletes:
         problems.append(f"backup mode sent {deletes} trash request(s)")

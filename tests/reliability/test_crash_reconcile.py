@@ -4,8 +4,8 @@ land inside uploads, folder creations, moves and journal commits), then a restar
 converge with the whole invariant (tests/reliability/invariants.py).
 
 Quick set: `--trials 12` (the default) gives this test two thirds of the kills and the daemon
-variant the rest. The long variant: `python3 -m pytest tests/reliability/test_crash_reconcile.py
---trials 300`.
+variant the rest; each variant keeping versions (backup mode, mirror with "keep") a sixth more.
+The long variant: `python3 -m pytest tests/reliability/test_crash_reconcile.py --trials 300`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,24 @@ import random
 import signal
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.support.cli import tail
+from tests.support.cli import run_syncd, tail
 
-from .invariants import assert_invariant, invariant_problems
+from .invariants import (
+    Ledger,
+    assert_invariant,
+    history_problems,
+    invariant_problems,
+    local_tree,
+    remote_tree,
+)
 from .test_crash_support import (
+    PAIR,
     REMOTE,
     Churn,
     crash_config,
@@ -94,6 +103,109 @@ def test_reconcile_killed_at_random_moments_always_converges(
     )
     # The kills must have landed inside passes, not only between them.
     assert partial >= max(1, trials // 3), f"only {partial}/{trials} kills interrupted a pass"
+
+
+VERSIONS_FILES = 500  # the versions trials' tree: history checks read the whole host each time
+
+
+def versions_trials(config: pytest.Config) -> int:
+    """Each versions variant gets a sixth of ``--trials`` (2 of the quick 12; 50 of 300)."""
+    return max(1, int(config.getoption("trials", default=12)) // 6)
+
+
+@pytest.mark.timeout(0)
+@pytest.mark.emulator(latency_ms=10, concurrent_uploads=8)
+@pytest.mark.parametrize(("mode", "versions"), [("backup", None), ("mirror", '"keep"')])
+def test_reconcile_killed_while_keeping_versions_converges_and_keeps_history(
+    tmp_path: Path,
+    emulator: EmulatorProcess,
+    request: pytest.FixtureRequest,
+    mode: str,
+    versions: str | None,
+) -> None:
+    """The crash trials with versions kept (backup mode's default; mirror with "keep"): after
+    each restart converges, the whole invariant holds (the versions area is not part of the live
+    tree), every upload ever recorded live is live or in the versions area and nothing was
+    trashed; at the end `restore --at` moments recorded between trials gives their trees."""
+    trials = versions_trials(request.config)
+    seed = SEED + (11 if mode == "backup" else 13)
+    rng = random.Random(seed)
+    local = tmp_path / "local"
+    churn = Churn(local, random.Random(seed + 1))
+    churn.populate(VERSIONS_FILES, top_dirs=4, sub_dirs=3)
+    config = crash_config(tmp_path, emulator.api_url, local, mode=mode, versions=versions)
+    state_db = tmp_path / "state.db"
+    log = tmp_path / "reconcile.log"
+    admin = emulator.admin
+    ledger = Ledger()
+    moments: list[tuple[int, dict[str, str]]] = []
+
+    partial = 0
+    for trial in range(trials + 1):  # trial 0 uploads the tree unharmed: the history starts
+        if trial:
+            churn.step(rng.randint(30, 80))
+        admin.set_knobs(latency_ms=5 if trial == 0 else rng.randint(5, 20))
+        if trial:
+            before = mutations(admin.counts())
+            proc = start_reconcile(config, log)
+            deadline = time.monotonic() + 60
+            while mutations(admin.counts()) == before and proc.poll() is None:
+                assert time.monotonic() < deadline, f"no mutation within 60 s\n{tail(log)}"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.4))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            ledger.saw_journal(state_db, PAIR)  # what it made live before the kill
+            partial += bool(journal_intents(state_db)) or bool(
+                invariant_problems(admin, local, REMOTE)
+            )
+            if rng.random() < 0.3:
+                churn.step(rng.randint(5, 15))
+        reconcile_until_clean(config, log)
+        context = f"{mode} trial {trial} (seed {seed})"
+        assert_invariant(admin, local, REMOTE, state_db=state_db, context=context)
+        ledger.saw_live(remote_tree(admin, REMOTE))
+        problems = history_problems(admin, REMOTE, ledger, foreign_kept=mode == "backup")
+        assert not problems, f"history broken {context}:\n  " + "\n  ".join(problems[:40])
+        trashed = [f for f in admin.tree()["files"] if f["status"] != "active"]
+        if mode == "backup":
+            assert trashed == [], f"backup mode trashed {len(trashed)} files {context}"
+        moments.append((_moment_ns(), {r: m for r, (m, _, _) in local_tree(local).files.items()}))
+
+    for index in sorted({0, len(moments) // 2}):
+        at_ns, expected = moments[index]
+        at = datetime.fromtimestamp(at_ns / 1e9, UTC).isoformat()
+        dest = tmp_path / f"restored-{index}"
+        result = run_syncd("restore", "--pair", PAIR, "--at", at, str(dest), config=config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        got = {r: m for r, (m, _, _) in local_tree(dest).files.items()}
+        # Renames and moves are made by id and are not versions: a file renamed since comes
+        # back under its later name, so the contents are compared, as a multiset.
+        extra = sorted(r for r, m in got.items() if m not in set(expected.values()))
+        missing = sorted(r for r, m in expected.items() if m not in set(got.values()))
+        assert sorted(got.values()) == sorted(expected.values()), (
+            f"restore --at the moment after trial {index} differs: contents extra at "
+            f"{extra[:10]}, missing (paths then) {missing[:10]}"
+        )
+    print(
+        f"\nreconcile crash trials keeping versions ({mode}): {trials} kills survived (seed "
+        f"{seed}), {partial} left a partial pass, {len(ledger.ever_live)} uploads seen live, "
+        f"all live or versions; restore --at checked at 2 moments"
+    )
+    assert partial >= 1 or trials < 2, f"no kill interrupted a pass ({trials} trials)"
+
+
+def _moment_ns() -> int:
+    """A moment strictly between what was done and what comes next, at the millisecond
+    precision of versioned names (the clock is read until it moved on)."""
+    start = time.time_ns()
+    while time.time_ns() - start < 2_000_000:
+        pass
+    moment = time.time_ns()
+    while time.time_ns() - moment < 2_000_000:
+        pass
+    return moment
 
 
 def test_max_delete_hundred_percent_never_refuses() -> None:

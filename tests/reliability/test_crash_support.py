@@ -43,14 +43,17 @@ def crash_config(
     max_retry_time: float = 30.0,
     quiet_period: float = 0.2,
     reconcile_interval: float = 900,
+    mode: str = "mirror",
+    versions: str | None = None,
 ) -> Path:
     """``workdir/config.toml`` for the crash and soak trials: the one pair "docs" at
     :data:`REMOTE`, no delete guard (the churn deletes freely), warnings-only logs (thousands of
-    files would flood the log the failure message quotes)."""
-    return write_config(
+    files would flood the log the failure message quotes). ``versions``: the pair's setting as
+    TOML (None: the mode's default)."""
+    path = write_config(
         workdir / "config.toml",
         api_url=api_url,
-        pairs=[Pair(PAIR, local, REMOTE, "mirror")],
+        pairs=[Pair(PAIR, local, REMOTE, mode)],
         remote={"timeout": float(timeout), "max_retry_time": float(max_retry_time)},
         sync={
             "workers": workers,
@@ -60,6 +63,10 @@ def crash_config(
         },
         log={"level": "warning"},
     )
+    if versions is not None:  # the pair is the config's last table
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"versions = {versions}\n")
+    return path
 
 
 def start_reconcile(config: Path, log: Path) -> subprocess.Popen[str]:

@@ -6,12 +6,18 @@ Mirror mode (the main model): after each pass (full, or the daemon's incremental
 paths the model changed, when no drift or crash came since the last full pass) the whole
 invariant of tests/reliability/invariants.py holds — remote == local (names and MD5), no
 duplicate names, no orphan uploads, the journal consistent with both sides, no intents left.
-Backup mode: every local file is on the remote at its path with its MD5 and syncd trashed
-nothing. In both modes a pass or a killed run
-never changes the local tree.
+Backup mode (versions kept, its default): the live tree is the local tree (each local file once
+at its path with its MD5; files someone else added are left alone and not counted), syncd
+trashed nothing. With versions kept (backup, and mirror with `versions = "keep"`) also the
+history: every upload seen live (after a pass, or in the journal a killed run left) is live, in
+the versions area or trashed by someone else; and at the end `restore --at` the first moment
+recorded after a completed pass gives that moment's tree (by path while no rename or move came
+since, else by contents: renames are made by id and are not versions). In all modes a pass or
+a killed run never changes the local tree.
 
 Each example ends with one more pass and its check (teardown), so a crash at the end is
-recovered from too. Quick set in CI: `--model-examples 20` (the default; backup gets a third);
+recovered from too. Quick set in CI: `--model-examples 20` (the default: mirror gets two
+thirds, backup and mirror keeping versions a third each);
 the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -n 2 --timeout 0
 --model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds; also
 appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output).
@@ -33,7 +39,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 
 from syncd.emulator.testing import EmulatorProcess
 
-from .invariants import invariant_problems
+from .invariants import Ledger, history_problems, invariant_problems, local_tree
 from .model_support import (
     DIR_NAMES,
     FILE_NAMES,
@@ -64,11 +70,19 @@ FOLDER_DRIFTS = ("trash_folder", "rename_folder", "move_folder", "add_folder", "
 class MirrorModel(RuleBasedStateMachine):
     world: ClassVar[World]
     mode: ClassVar[str] = "mirror"
+    versions: ClassVar[str | None] = None  # the pair's `versions` (TOML), None: the default
 
     def __init__(self) -> None:
         super().__init__()
         with self.world.stats.timed("setup"):
-            self.ex = Example(self.world, self.mode)
+            self.ex = Example(self.world, self.mode, self.versions)
+        self.ledger = Ledger()  # what was live, what someone else added or trashed
+        # (moment, {path: MD5}) right after completed passes, for `restore --at`; forgotten
+        # when someone else adds or trashes something (that is not syncd's history to keep).
+        self.moments: list[tuple[int, dict[str, str]]] = []
+        # Renames and moves are made by id and are not versions: a file renamed after a
+        # moment comes back under its later name, so from then on contents are compared.
+        self.renamed_after = len(self.moments)
         self.crashes = 0
         self.pending = False  # changes on either side since the last completed pass
         self.dirty: set[str] = set()  # local paths changed since the last completed pass
@@ -154,6 +168,8 @@ class MirrorModel(RuleBasedStateMachine):
             target = path / data.draw(st.sampled_from(dirs[1:]), label="dir")
             shutil.rmtree(target)
             touched = [target]
+        if kind in ("rename", "move", "move_dir"):
+            self.renamed_after = len(self.moments)
         # What the watcher would hand the daemon (a move dirties its source and destination).
         self.dirty.update(t.relative_to(self.root).as_posix() for t in touched)
         self.world.stats.local_ops += 1
@@ -196,7 +212,15 @@ class MirrorModel(RuleBasedStateMachine):
         folder_id = {"": tree.root_id, **tree.folders}
         if kind in FILE_DRIFTS and kind != "add_file" and not files:
             kind = "add_file"
+        if kind.startswith("trash") or (self.mode == "backup" and kind.startswith("add")):
+            # What is in the trash is no longer the pair's to restore; a file someone else
+            # adds in backup mode stays live, and the host dates it only to the second.
+            self.moments.clear()
+            self.renamed_after = 0
+        elif kind.startswith(("rename", "move")):  # put back by id: names change for a while
+            self.renamed_after = len(self.moments)
         if kind == "trash_root":  # the pair's own folder: recreated, everything uploaded again
+            self.ledger.trashed_by_someone(self.world.admin, folder_id=tree.root_id)
             self.ex.drift("trash_folder", folder_id=tree.root_id)
             return kind
         if kind in FOLDER_DRIFTS and kind != "add_folder" and len(folders) == 1:
@@ -204,6 +228,7 @@ class MirrorModel(RuleBasedStateMachine):
         if kind in ("trash_file", "rename_file", "move_file"):
             file_id = tree.files[files[pick % len(files)]]["id"]
             if kind == "trash_file":
+                self.ledger.trashed_by_someone(self.world.admin, file_id=file_id)
                 self.ex.drift(kind, file_id=file_id)
             elif kind == "rename_file":
                 self.ex.drift(kind, file_id=file_id, name=name)
@@ -213,12 +238,16 @@ class MirrorModel(RuleBasedStateMachine):
                 )
         elif kind == "add_file":
             parent = folder_id[folders[to % len(folders)]]
-            self.ex.drift(kind, folder_id=parent, name=name, content_b64=content_b64(body))
+            added = self.ex.drift(kind, folder_id=parent, name=name, content_b64=content_b64(body))
+            self.ledger.foreign.add(int(added["id"]))
         elif kind == "add_folder":
-            self.ex.drift(kind, parent_id=folder_id[folders[to % len(folders)]], name=name)
+            parent = folder_id[folders[to % len(folders)]]
+            added = self.ex.drift(kind, parent_id=parent, name=name)
+            self.ledger.foreign_folders.add(int(added["id"]))
         else:
             rel = folders[1 + pick % (len(folders) - 1)]
             if kind == "trash_folder":
+                self.ledger.trashed_by_someone(self.world.admin, folder_id=folder_id[rel])
                 self.ex.drift(kind, folder_id=folder_id[rel])
             elif kind == "rename_folder":
                 self.ex.drift(kind, folder_id=folder_id[rel], name=name)
@@ -274,6 +303,8 @@ class MirrorModel(RuleBasedStateMachine):
         with stats.timed("crash"):
             killed = self.ex.crash_run(after, delay_ms)
         self.ex.trace.append(f"crash run after={after} delay_ms={delay_ms} killed={killed}")
+        if self.ex.keeps_versions:
+            self.ledger.saw_journal(self.ex.state_db, PAIR)  # what it made live before the kill
         if killed:
             stats.kills += 1
             pair = self.ex.journal.pair(PAIR)
@@ -296,7 +327,15 @@ class MirrorModel(RuleBasedStateMachine):
                 pair_name=PAIR,
             )
         else:
-            problems = backup_problems(self.ex, self.deletes_before)
+            problems = backup_problems(self.ex, self.deletes_before, self.ledger)
+        if self.ex.keeps_versions and not problems:
+            self.ledger.saw_live(self.ex.remote())
+            problems = history_problems(
+                self.world.admin,
+                self.ex.remote_path,
+                self.ledger,
+                foreign_kept=self.mode == "backup",
+            )
         assert not problems, (
             "invariant broken after a pass:\n  "
             + "\n  ".join(problems[:40])
@@ -304,6 +343,28 @@ class MirrorModel(RuleBasedStateMachine):
             + "\n  ".join(self.ex.trace)
         )
         self.world.stats.passes_checked += 1
+        # Backup mode leaves files someone else added in the live tree, where `restore --at`
+        # finds them too: moments are compared while the tree holds only syncd's files.
+        if self.ex.keeps_versions and not (self.mode == "backup" and self.ledger.foreign):
+            self.moments.append(
+                (_moment(), {r: m for r, (m, _, _) in local_tree(self.root).files.items()})
+            )
+
+    def check_restore_at(self) -> None:
+        """`restore --at` the first moment recorded (the most history since) gives its tree."""
+        if not self.moments:
+            return
+        at_ns, expected = self.moments[0]
+        with self.world.stats.timed("restore --at"):
+            got = self.ex.restore_at(at_ns, self.ex.workdir / "restored")
+        exact = self.renamed_after == 0  # no rename or move since the first moment
+        same = got == expected if exact else sorted(got.values()) == sorted(expected.values())
+        assert same, (
+            f"restore --at a recorded moment differs:\n  got      {sorted(got.items())}\n  "
+            f"expected {sorted(expected.items())}\nsteps:\n  " + "\n  ".join(self.ex.trace)
+        )
+        self.world.stats.restores_checked += 1
+        self.world.stats.restores_exact += exact
 
     def teardown(self) -> None:
         try:
@@ -311,13 +372,32 @@ class MirrorModel(RuleBasedStateMachine):
             with self.world.stats.timed("pass"):
                 self.ex.run_pass()  # recover from whatever the last steps left
             self.check()
+            self.check_restore_at()
         finally:
             with self.world.stats.timed("cleanup"):
                 self.ex.close()
 
 
 class BackupModel(MirrorModel):
+    """Backup mode keeps versions by default."""
+
     mode: ClassVar[str] = "backup"
+
+
+class MirrorKeepModel(MirrorModel):
+    versions: ClassVar[str | None] = '"keep"'
+
+
+def _moment() -> int:
+    """A moment strictly after everything done so far and strictly before anything to come,
+    at the millisecond precision of versioned names (the clock is read until it moved on)."""
+    start = time.time_ns()
+    while time.time_ns() - start < 2_000_000:
+        pass
+    moment = time.time_ns()
+    while time.time_ns() - moment < 2_000_000:
+        pass
+    return moment
 
 
 # ---- the tests ----------------------------------------------------------------------------------
@@ -378,6 +458,10 @@ def test_backup_model(world: World, request: pytest.FixtureRequest) -> None:
     _run(BackupModel, world, request, 1 / 3)
 
 
+def test_mirror_keeping_versions_model(world: World, request: pytest.FixtureRequest) -> None:
+    _run(MirrorKeepModel, world, request, 1 / 3)
+
+
 # ---- what the model found -----------------------------------------------------------------------
 
 
@@ -429,5 +513,29 @@ def test_incremental_pass_records_a_replaced_directory_inode(world: World) -> No
             world.admin, example.root, example.remote_path, state_db=example.state_db
         )
         assert problems == []
+    finally:
+        example.close()
+
+
+def test_backup_file_moved_into_someone_elses_folder_is_backed_up_again(world: World) -> None:
+    """Found by the model (backup, long run, 2026-12-06): someone adds a folder on the web site
+    and moves a backed-up file into it. Backup mode does not walk their folder: the file is
+    uploaded again at its path (the live tree stays the local tree, nothing is trashed) and the
+    moved copy stays in their folder, left alone."""
+    example = Example(world, "backup")
+    try:
+        (example.root / "b.txt").write_bytes(b"\xba")
+        example.run_pass()
+        tree = example.remote()
+        moved = tree.files["b.txt"]["id"]
+        theirs = example.drift("add_folder", parent_id=tree.root_id, name="r")["id"]
+        example.drift("move_file", file_id=moved, folder_id=theirs)
+        deletes = trash_requests(world.admin.counts())
+        example.run_pass()
+        ledger = Ledger(foreign_folders={int(theirs)})
+        assert backup_problems(example, deletes, ledger) == []
+        after = example.remote()
+        assert after.files["r/b.txt"]["id"] == moved  # left where they put it
+        assert after.files["b.txt"]["id"] != moved
     finally:
         example.close()
