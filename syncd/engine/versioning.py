@@ -52,6 +52,7 @@ from syncd.journal.rows import Intent, api_folder_id
 from syncd.journal.store import Journal, Tx
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
+from syncd.remote.paths import uploaded_ns
 
 if TYPE_CHECKING:
     from syncd.engine.executor import Outcome
@@ -289,13 +290,7 @@ class Versioner:
         known = self.journal.upload_time(self.pair_id, file_id)
         if known is not None:
             return known
-        try:
-            info = self.client.file_info(file_id)
-        except RemoteError:
-            return None
-        if info.uploaded_at is None:
-            return None
-        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+        return uploaded_ns(self.client, file_id)
 
     # -- crash recovery ------------------------------------------------------------------------
 

@@ -99,3 +99,17 @@ def folder_path_of(
         names.append(info.name)
         current = info.parent_id
     return tuple(reversed(names))
+
+
+def uploaded_ns(client: RemoteClient | EncryptedClient, file_id: int) -> int | None:
+    """When the host says file ``file_id`` was uploaded (``file/info``'s ``uploadedDate``, whole
+    seconds), in ns since the epoch; None when it does not say or cannot be asked."""
+    from syncd.remote.errors import RemoteError
+
+    try:
+        info = client.file_info(file_id)
+    except RemoteError:
+        return None
+    if info.uploaded_at is None:
+        return None
+    return int(info.uploaded_at.timestamp()) * 1_000_000_000

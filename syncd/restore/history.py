@@ -27,8 +27,9 @@ from typing import Any
 
 from syncd.history.names import VERSIONS_DIR, parse_versioned_name
 from syncd.remote.client import RemoteClient
-from syncd.remote.errors import NotFound, RemoteError
+from syncd.remote.errors import NotFound
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+from syncd.remote.paths import uploaded_ns
 
 FOREVER = 2**63 - 1
 
@@ -167,13 +168,7 @@ class HistoryView:
     def _uploaded(self, file_id: int) -> int:
         with self._lock:
             self.info_calls += 1
-        try:
-            info = self.client.file_info(file_id)
-        except RemoteError:
-            return 0
-        if info.uploaded_at is None:
-            return 0
-        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+        return uploaded_ns(self.client, file_id) or 0
 
     def _list(self, folder_id: int | None) -> FolderListing:
         if folder_id is None:

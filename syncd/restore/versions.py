@@ -27,8 +27,9 @@ from typing import Any
 
 from syncd.history.names import VERSIONS_DIR, VersionName, parse_versioned_name
 from syncd.remote.client import RemoteClient
-from syncd.remote.errors import NotFound, RemoteError
+from syncd.remote.errors import NotFound
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+from syncd.remote.paths import uploaded_ns
 
 CURRENT = "current"
 VERSION = "version"
@@ -277,13 +278,7 @@ class VersionFinder:
 
     def _uploaded(self, file_id: int) -> int | None:
         self.info_calls += 1
-        try:
-            info = self.client.file_info(file_id)
-        except RemoteError:
-            return None
-        if info.uploaded_at is None:
-            return None
-        return int(info.uploaded_at.timestamp()) * 1_000_000_000
+        return uploaded_ns(self.client, file_id)
 
     def _list(self, folder_id: int | None) -> FolderListing:
         """One listing per folder per lookup (the root is met twice on the way)."""
