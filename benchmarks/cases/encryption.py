@@ -62,12 +62,12 @@ def _upload(ctx: RunContext, size: int) -> Figures:
         raise RuntimeError(f"stored sizes {stored} are not 2 x plain and 2 x encrypted")
     plain_mb, enc_mb = size / MIB / best["plain"], size / MIB / best["encrypted"]
     return {
-        "upload.size_mib": size // MIB,
-        "upload.plain_mb_per_s": round(plain_mb, 1),
-        "upload.encrypted_mb_per_s": round(enc_mb, 1),
-        "upload.encrypted_vs_plain": round(enc_mb / plain_mb, 3),
-        "upload.plain_cpu_s": round(cpu["plain"], 2),
-        "upload.encrypted_cpu_s": round(cpu["encrypted"], 2),
+        "syncd.upload.size_mib": size // MIB,
+        "syncd.upload.plain_mb_per_s": round(plain_mb, 1),
+        "syncd.upload.encrypted_mb_per_s": round(enc_mb, 1),
+        "syncd.upload.encrypted_vs_plain": round(enc_mb / plain_mb, 3),
+        "syncd.upload.plain_cpu_s": round(cpu["plain"], 2),
+        "syncd.upload.encrypted_cpu_s": round(cpu["encrypted"], 2),
     }
 
 
@@ -92,12 +92,12 @@ def _noop(ctx: RunContext, files: int) -> Figures:
                     raise RuntimeError(f"the {kind} no-op pass changed something: {counts}")
                 best[kind], cpu[kind] = min(best[kind], wall), min(cpu[kind], used)
     return {
-        "noop.files": files,
-        "noop.plain_wall_s": round(best["plain"], 2),
-        "noop.encrypted_wall_s": round(best["encrypted"], 2),
-        "noop.encrypted_vs_plain": round(best["encrypted"] / best["plain"], 3),
-        "noop.plain_cpu_s": round(cpu["plain"], 2),
-        "noop.encrypted_cpu_s": round(cpu["encrypted"], 2),
+        "syncd.noop.files": files,
+        "syncd.noop.plain_wall_s": round(best["plain"], 2),
+        "syncd.noop.encrypted_wall_s": round(best["encrypted"], 2),
+        "syncd.noop.encrypted_vs_plain": round(best["encrypted"] / best["plain"], 3),
+        "syncd.noop.plain_cpu_s": round(cpu["plain"], 2),
+        "syncd.noop.encrypted_cpu_s": round(cpu["encrypted"], 2),
     }
 
 
@@ -120,16 +120,16 @@ CASE = Case(
     targets=(
         Target(
             "encrypted upload MB/s >= 0.8 x unencrypted",
-            "upload.encrypted_mb_per_s",
+            "syncd.upload.encrypted_mb_per_s",
             ">=",
-            other="upload.plain_mb_per_s",
+            other="syncd.upload.plain_mb_per_s",
             factor=0.8,
         ),
         Target(
             "encrypted no-op pass wall time <= 1.2 x unencrypted",
-            "noop.encrypted_wall_s",
+            "syncd.noop.encrypted_wall_s",
             "<=",
-            other="noop.plain_wall_s",
+            other="syncd.noop.plain_wall_s",
             factor=1.2,
         ),
     ),
