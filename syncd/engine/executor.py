@@ -48,7 +48,7 @@ from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
-from syncd.local.scanner import clamp_mtime_ns
+from syncd.local.scanner import RACY_NS, clamp_mtime_ns
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import (
     AuthError,
@@ -63,11 +63,6 @@ log = logging.getLogger(__name__)
 
 SETTLE_DEADLINE = 30.0  # seconds to wait for a file that changed while it was being sent
 CHANGED_RETRIES = 2
-# Filesystem time stamps advance in ticks (Linux: the kernel's coarse clock, a few ms), so a file
-# rewritten with the same size within the tick in which it was read keeps its mtime: size and
-# mtime cannot tell the versions apart ("racy git"). A file whose mtime is this close to the
-# moment its upload began is checked again by content once the tick has surely passed.
-RACY_NS = 30_000_000
 
 
 @dataclass

@@ -208,9 +208,13 @@ class TrashFile(Op):
     file_id: int = field(kw_only=True)
     dir_id: int | None = field(kw_only=True)  # None: untracked remote file
     name: str | None = field(kw_only=True)
+    # Untracked, and what an interrupted upload of syncd's own left (an upload intent's folder,
+    # name and size) where the local file has changed since: a stale copy, not the user's file.
+    leftover: bool = field(default=False, kw_only=True)
 
     def describe(self) -> str:
         whose = "" if self.dir_id is not None else ", untracked"
+        whose = ", syncd's interrupted upload" if self.leftover else whose
         return f"{self.kind:<14} {self.rel} (id {self.file_id}{whose})"
 
 

@@ -65,7 +65,7 @@ both sides last agreed on); the remote is matched by the id the journal recorded
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -90,6 +90,7 @@ from syncd.engine.ops import (
 )
 from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
 from syncd.local.names import form_name_issue, upload_name_issue
+from syncd.local.scanner import RACY_NS
 
 Mode = Literal["mirror", "backup"]
 # How far a visit descends: True into every subdirectory; else only into those on the way to
@@ -193,7 +194,9 @@ class Sources(Protocol):
 class PlanSettings:
     mode: Mode = "mirror"
     max_upload_size: int = 0  # bytes; 0 = no limit
-    upload_intents: frozenset[tuple[int, str, int]] = frozenset()  # (folder_id, name, size)
+    # Uploads a crash may have left on the host: (folder_id, name, size) -> when the upload
+    # began (ns). Only a local file last written before then can be what it sent.
+    upload_intents: Mapping[tuple[int, str, int], int] = field(default_factory=dict)
     detect_moves: bool = True  # False when the journal is empty (nothing to move from)
     # Adopt an untracked remote file with the local file's name and size instead of uploading
     # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
@@ -624,7 +627,7 @@ class Planner:
                     file_id=extra.id,
                     remote_name=extra.name,
                     remote_size=extra.size,
-                    ours=(ref.folder_id, entry.name, entry.size) in self.s.upload_intents,
+                    ours=self._interrupted_upload_of(ref, entry),
                 )
             )
             if replacing is not None and replacing.file_id is not None:
@@ -636,6 +639,16 @@ class Planner:
         else:
             self._upload(ref, entry, replacing=None, reason="retry" if replacing else "new")
 
+    def _interrupted_upload_of(self, ref: Ref, entry: LocalEntryLike) -> bool:
+        """Whether an upload intent (a crash's leftover) can have sent ``entry`` as it is now:
+        same folder, name and size, and the file last written before that upload began (by the
+        mtime tick's margin). A file rewritten since with other bytes of the same size would
+        otherwise adopt the stale copy and be recorded as synced for good."""
+        if ref.folder_id is None:
+            return False
+        began = self.s.upload_intents.get((ref.folder_id, entry.name, entry.size))
+        return began is not None and entry.mtime_ns < began - RACY_NS
+
     def _adoptable_file(
         self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFile]
     ) -> RemoteFile | None:
@@ -643,8 +656,7 @@ class Planner:
         size, and either an interrupted upload of ours left it (an intent) or the user asked
         to adopt what is there. Listings carry no hash, so nothing else qualifies."""
         if ref.folder_id is None or not (
-            self.s.adopt_existing
-            or (ref.folder_id, entry.name, entry.size) in self.s.upload_intents
+            self.s.adopt_existing or self._interrupted_upload_of(ref, entry)
         ):
             return None
         for extra in untracked:
@@ -1146,7 +1158,8 @@ class Planner:
             if file_id not in self._claims.file_ids:  # its journal home was never visited
                 self._emit(TrashFile(extra.name, file_id=file_id, dir_id=None, name=None))
         for rel, extra in self._to_finalize.extra_files:
-            self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None))
+            leftover = (extra.folder_id, extra.name, extra.size) in self.s.upload_intents
+            self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None, leftover=leftover))
         for folder_id, folder in relocated_folders.items():
             if folder_id not in self._claims.folder_ids:  # replaced by a new folder of ours
                 self._emit(TrashFolder(folder.name, folder_id=folder_id, dir_id=None))

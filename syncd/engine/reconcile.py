@@ -395,11 +395,11 @@ def _plan_settings(
     return PlanSettings(
         mode=ctx.pair.mode,
         max_upload_size=ctx.package.max_upload_size if ctx.package is not None else 0,
-        upload_intents=frozenset(
-            (i.folder_id, i.name, i.size)
+        upload_intents={
+            (i.folder_id, i.name, i.size): int(i.created_at * 1e9)
             for i in intents
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
-        ),
+        },
         # Nothing to move from while the journal is empty (asked only when the count is 0).
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=ctx.options.adopt_existing,
@@ -584,7 +584,13 @@ def _hold_deletions(ctx: _PassContext, plan: Plan, tracked: int | None) -> _Held
     emptied = tracked > 0 and _root_empty_or_unreadable(ctx.root, ctx.ignore)
     approved = {h.key for h in previous if h.approved_at is not None}
     guarded = removing if emptied else (TrashFile, TrashFolder)
-    pending = [op for op in deletions if isinstance(op, guarded) and held_key(op) not in approved]
+    pending = [
+        op
+        for op in deletions
+        if isinstance(op, guarded)
+        and held_key(op) not in approved
+        and not (isinstance(op, TrashFile) and op.leftover)  # syncd's own stale copy
+    ]
     if not pending:
         return none
     if emptied:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,8 +256,11 @@ def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
     try:
         syncer.run()
         # A crash between the host storing an upload and the journal recording it: the intent
-        # is written, the file is on the host, the outcome never reached the journal.
+        # is written, the file is on the host, the outcome never reached the journal. The file
+        # was last written well before its upload began.
         (local / "second.bin").write_bytes(os.urandom(50_000))
+        written = time.time() - 60
+        os.utime(local / "second.bin", (written, written))
         pair = syncer.journal.pair("docs")
         folder = pair.root_folder_id
         with syncer.journal.transaction() as tx:
@@ -267,6 +271,39 @@ def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
         assert result.outcome.counts.get("adopted") == 1
         assert emulator.admin.counts().get("file/upload", 0) == 0
         assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+        assert syncer.journal.intents(pair.id) == []
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
+
+
+def test_upload_interrupted_then_file_rewritten_with_the_same_size_is_sent_again(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Found by the model test: a pass killed after the host stored an upload, then the file
+    rewritten with other bytes of the same size before the next pass. Name and size still match
+    what the interrupted upload left, but its bytes are the old ones: adopting it would record
+    stale content as synced for good. The file changed after the upload began, so it is sent
+    again, and the stale copy (syncd's own) does not stay beside it."""
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.txt").write_text("first")
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
+    try:
+        syncer.run()
+        (local / "b.txt").write_bytes(b"\xbe\xe0")
+        written = time.time() - 60
+        os.utime(local / "b.txt", (written, written))
+        pair = syncer.journal.pair("docs")
+        folder = pair.root_folder_id
+        with syncer.journal.transaction() as tx:
+            tx.add_intent(pair.id, "upload", folder_id=folder, name="b.txt", size=2)
+        syncer.client.upload_file(local / "b.txt", folder, filename="b.txt")
+        (local / "b.txt").write_bytes(b"\x00\x00")  # after the crash, before the next pass
+        result = syncer.run()
+        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+        assert emulator.admin.duplicates() == []
         assert syncer.journal.intents(pair.id) == []
         assert syncer.run().plan.ops == []
     finally:
