@@ -408,7 +408,9 @@ class _Scanner:
         if not rel:
             return self.root
         parts = rel.split("/")
-        if any(p in ("", ".", "..") for p in parts):
+        # A NUL is in no local name (the journal parks displaced rows under one, see
+        # Tx.displace_dir); os.lstat would raise ValueError, not OSError.
+        if any(p in ("", ".", "..") or "\0" in p for p in parts):
             return None
         abspath = os.path.join(self.root, *parts)
         if self.follow_symlinks:

@@ -260,3 +260,17 @@ def test_the_versions_area_name_is_refused_with_its_fix_even_where_ignored(
     assert all(i.reason == "reserved_name" and "rename it" in i.detail for i in issues)
     assert [s.name for s in dirs[0].skipped] == [".syncd-versions"]
     assert all(".syncd-versions" not in names(d) for d in dirs)
+
+
+@pytest.mark.parametrize("follow_symlinks", [False, True])
+@pytest.mark.parametrize("rel", ["d\x007", "d\x007/f.txt", "a/d\x0012"])
+def test_stat_entry_of_a_name_with_nul_is_absent(
+    tmp_path: Path, rel: str, follow_symlinks: bool
+) -> None:
+    """The journal parks a directory row that another takes the name of under ``name\\0id``
+    (no local name can hold a NUL). Found by the fault soak: the planner, looking for where a
+    directory moved from, stat'ed such a parked path; os.lstat raised ValueError (not OSError)
+    and every later pass of the pair failed the same way."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "d").mkdir()
+    assert stat_entry(tmp_path, rel, follow_symlinks=follow_symlinks) is None
