@@ -13,9 +13,10 @@ holds.
 Times: a version's FROM is when its upload became live. syncd records that for its own uploads
 (the journal's ``uploads`` table); for older ones it asks ``file/info``'s ``uploadedDate``
 (one call, only for uploads made before this journal knew). TO is now. A versioned folder's
-FROM is the newest upload time of the files it holds (every file in it was live from FROM to
-TO, which is what ``restore --at`` needs for any moment in that span; a moment before FROM asks
-``file/info`` for the files in it).
+FROM is the newest upload time of the files it holds, the host asked for those the journal
+does not know (every file in it was live from FROM to TO, which is what ``restore --at`` needs
+for any moment in that span; a moment before FROM dates each file on its own). Where no time
+can be had, FROM is TO: a folder is never dated earlier than its files.
 
 Crash safety: each move is an intent (kind ``version``, target id, area folder id, versioned
 name) written before the call and cleared with the journal change; a pass starts by replaying
@@ -164,7 +165,9 @@ class Versioner:
         parent, _, name = rel.rpartition("/")
         live_to = self.now_ns()
         files, nbytes, newest = self._subtree_facts(dir_id)
-        live_from = newest if newest is not None else 0
+        # No time for some file (the host did not say either): claim nothing before TO, so a
+        # restore --at earlier dates each of its files on its own.
+        live_from = newest if newest is not None else live_to
         vname = versioned_name(name, min(live_from, live_to), live_to, is_folder=True)
         for attempt in range(2):
             area = self.area_folder(parent, fresh=attempt > 0)
@@ -193,9 +196,12 @@ class Versioner:
         raise RemoteError(f"could not move {rel}/ into the versions area")
 
     def _subtree_facts(self, dir_id: int) -> tuple[int, int, int | None]:
-        """(files, bytes, newest upload time) of a journal subtree."""
+        """(files, bytes, newest upload time) of a journal subtree. A time the journal does not
+        know is asked of the host (``file/info``: uploads made before this journal recorded
+        them); None when even that fails for some file, or the subtree holds none."""
         files = nbytes = 0
         newest: int | None = None
+        unknown = False
         stack = [dir_id]
         while stack:
             rows, dirs = self.journal.children(stack.pop())
@@ -204,11 +210,13 @@ class Versioner:
                     continue
                 files += 1
                 nbytes += row.remote_size or row.size
-                t = self.journal.upload_time(self.pair_id, row.file_id)
-                if t is not None and (newest is None or t > newest):
+                t = self._uploaded_at(row.file_id)
+                if t is None:
+                    unknown = True
+                elif newest is None or t > newest:
                     newest = t
             stack.extend(d.id for d in dirs)
-        return files, nbytes, newest
+        return files, nbytes, None if unknown else newest
 
     # -- the area ------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ emptied-root guard."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,35 @@ def test_restore_at_a_moment_before_a_kept_directory_was_filled(
     assert result.returncode == 0, result.stdout + result.stderr
     restored = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert restored == ["keep.txt"], restored
+
+
+def test_a_directory_kept_whole_whose_upload_times_are_unknown_is_not_dated_from_the_epoch(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Found by the long crash trials (backup): a directory removed locally becomes one versioned
+    folder whose FROM is the newest upload time the journal knows of its files. With none known
+    (uploads made before this journal recorded them) FROM was the epoch, so `restore --at` a
+    moment before the directory existed gave its files back. The unknown times are asked of the
+    host instead (file/info, as for a single file)."""
+    from datetime import UTC, datetime
+
+    before = datetime.fromtimestamp(time.time() - 30, UTC).isoformat()  # nothing existed yet
+    root = tmp_path / "local"
+    (root / "d").mkdir(parents=True)
+    (root / "keep.txt").write_bytes(b"stays")
+    (root / "d" / "f.txt").write_bytes(b"in a directory removed later")
+    config = _config(tmp_path, emulator.api_url, root)
+    _reconcile(config)
+    with sqlite3.connect(tmp_path / "state.db") as db:  # as a journal from before the records
+        db.execute("DELETE FROM uploads")
+    (root / "d" / "f.txt").unlink()
+    (root / "d").rmdir()
+    _reconcile(config)
+    (area,) = [f for f in _active_folders(emulator.admin).values() if f["name"] == VERSIONS_DIR]
+    kept = [f for f in _active_folders(emulator.admin).values() if f["parent_id"] == area["id"]]
+    assert len(kept) == 1 and parse_versioned_name(kept[0]["name"]) is not None, kept
+    assert parse_versioned_name(kept[0]["name"]).live_from_ns > 0, kept  # type: ignore[union-attr]
+
+    dest = tmp_path / "then"
+    run_syncd("restore", "--pair", "p", "--at", before, str(dest), config=config)
+    assert not (dest / "d" / "f.txt").exists()
