@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -376,11 +377,14 @@ def backup_problems(
     if remote.root_id is None:
         return [f"remote folder {example.remote_path!r} does not exist"]
     parents = {f["id"]: f["parent_id"] for f in world.admin.tree()["folders"]}
+    # A folder someone else added under a local directory's name is adopted for it: syncd's.
+    with sqlite3.connect(example.state_db) as db:
+        adopted = {r[0] for r in db.execute("SELECT folder_id FROM dirs WHERE folder_id > 0")}
 
     def theirs(folder_id: int | None) -> bool:
-        """In a folder someone else added (or below one)."""
+        """In a folder someone else added (or below one), and not adopted by syncd."""
         while folder_id is not None:
-            if folder_id in ledger.foreign_folders:
+            if folder_id in ledger.foreign_folders and folder_id not in adopted:
                 return True
             folder_id = parents.get(folder_id)
         return False

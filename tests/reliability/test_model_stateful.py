@@ -539,3 +539,25 @@ def test_backup_file_moved_into_someone_elses_folder_is_backed_up_again(world: W
         assert after.files["b.txt"]["id"] != moved
     finally:
         example.close()
+
+
+def test_backup_someone_elses_folder_of_a_local_directorys_name_is_adopted(world: World) -> None:
+    """Found by the model (backup, long run): someone adds folder r on the web site while r is
+    also created locally. syncd takes their folder for the local directory (an untracked folder
+    of the name is adopted, as in mirror mode) and backs r's files up into it: those are
+    syncd's files at their paths, the live tree is the local tree."""
+    example = Example(world, "backup")
+    try:
+        (example.root / "keep.txt").write_bytes(b"\x15")
+        example.run_pass()
+        tree = example.remote()
+        (example.root / "r").mkdir()
+        theirs = example.drift("add_folder", parent_id=tree.root_id, name="r")["id"]
+        (example.root / "r" / "a.txt").write_bytes(b"\x9cwEA")
+        deletes = trash_requests(world.admin.counts())
+        example.run_pass()
+        ledger = Ledger(foreign_folders={int(theirs)})
+        assert backup_problems(example, deletes, ledger) == []
+        assert example.remote().folders["r"] == theirs  # adopted, not a second folder r
+    finally:
+        example.close()
