@@ -7,10 +7,10 @@ thread from /proc/PID/task/*/schedstat, in ns; the peers' 10 ms ticks of /proc/P
 thread ended) and resident memory (VmRSS, peak of one sample a second) over the window, with
 nothing changing.
 
-Measured 2026-11-23 on the shared 2-core machine (load average 12-17 from other sessions):
+Measured 2026-11-23 on the shared 2-core machine (load average 12-17 from other work):
 100,000 files in 1,000 dirs, 60 s idle: 0.02 s CPU (0.033 % of one core), RSS 72 MiB, 7 threads;
-start-up no-op pass 17-36 s wall, 5.1 s CPU including interpreter start-up. Before this
-session's changes: 86 MiB. The import floor (`python -c "import syncd.cli.main,
+start-up no-op pass 17-36 s wall, 5.1 s CPU including interpreter start-up. Before the memory
+work of that day: 86 MiB. The import floor (`python -c "import syncd.cli.main,
 syncd.daemon.backend"` with a journal opened) is ~65 MiB: SQLAlchemy, httpx, pydantic,
 structlog (+ rich, pygments, asyncio that structlog pulls in).
 

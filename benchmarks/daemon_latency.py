@@ -8,9 +8,9 @@ daemon is idle again (writes spaced apart, as the issue asks).
 
     python3 benchmarks/daemon_latency.py [--writes 50] [--quiet-period 0.5]
 
-Measured 2026-11-23 on the shared 2-core machine (load average 12-17 from other sessions):
+Measured 2026-11-23 on the shared 2-core machine (load average 12-17 from other work):
 default quiet period (0.5 s) p50 0.526 s, p95 0.561 s (20 writes); quiet 0.05 s p50 0.065-0.073 s,
-p95 0.09-0.12 s (30 writes). Before this session's changes: 0.666 s / 0.699 s, and 0.104 s at
+p95 0.09-0.12 s (30 writes). Before the latency work of that day: 0.666 s / 0.699 s, and 0.104 s at
 quiet 0.05. What remains after the quiet period: ~3 ms watcher delivery, then the pass: one
 folder listing, one upload, four journal transactions, ~9 ms of CPU.
 
