@@ -48,7 +48,8 @@ from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
-from syncd.local.scanner import RACY_NS, clamp_mtime_ns
+from syncd.local.scanner import clamp_mtime_ns
+from syncd.local.timestamps import RACY_NS
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import (
     AuthError,

@@ -90,7 +90,7 @@ from syncd.engine.ops import (
 )
 from syncd.journal.rows import SKIPPED, SYNCED, DirRow, FileRow
 from syncd.local.names import form_name_issue, upload_name_issue
-from syncd.local.scanner import RACY_NS
+from syncd.local.timestamps import RACY_NS
 
 Mode = Literal["mirror", "backup"]
 # How far a visit descends: True into every subdirectory; else only into those on the way to

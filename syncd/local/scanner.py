@@ -323,14 +323,6 @@ def _printable(relpath: str) -> str:
 MTIME_NS_LIMIT = 2**63 - 1
 
 
-# Filesystem time stamps advance in ticks (Linux: the kernel's coarse clock, a few ms), so a file
-# rewritten with the same size within the tick in which it was read keeps its mtime: size and
-# mtime cannot tell the versions apart ("racy git"). A file whose mtime is this close to the
-# moment its upload began is checked again by content once the tick has surely passed, and an
-# interrupted upload is adopted only by a file last written before this margin.
-RACY_NS = 30_000_000
-
-
 def clamp_mtime_ns(ns: int) -> int:
     return max(-MTIME_NS_LIMIT, min(ns, MTIME_NS_LIMIT))
 
