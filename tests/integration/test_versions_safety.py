@@ -167,12 +167,17 @@ def test_a_directory_kept_whole_whose_upload_times_are_unknown_is_not_dated_from
     host instead (file/info, as for a single file)."""
     from datetime import UTC, datetime
 
-    before = datetime.fromtimestamp(time.time() - 30, UTC).isoformat()  # nothing existed yet
     root = tmp_path / "local"
-    (root / "d").mkdir(parents=True)
+    root.mkdir()
     (root / "keep.txt").write_bytes(b"stays")
-    (root / "d" / "f.txt").write_bytes(b"in a directory removed later")
     config = _config(tmp_path, emulator.api_url, root)
+    _reconcile(config)
+    moment = time.time()
+    # The host dates uploads to the second: d/ goes up in a later second than the moment.
+    while int(time.time()) == int(moment):
+        time.sleep(0.01)
+    (root / "d").mkdir()
+    (root / "d" / "f.txt").write_bytes(b"in a directory removed later")
     _reconcile(config)
     with sqlite3.connect(tmp_path / "state.db") as db:  # as a journal from before the records
         db.execute("DELETE FROM uploads")
@@ -185,5 +190,8 @@ def test_a_directory_kept_whole_whose_upload_times_are_unknown_is_not_dated_from
     assert parse_versioned_name(kept[0]["name"]).live_from_ns > 0, kept  # type: ignore[union-attr]
 
     dest = tmp_path / "then"
-    run_syncd("restore", "--pair", "p", "--at", before, str(dest), config=config)
+    at = datetime.fromtimestamp(moment, UTC).isoformat()
+    restored = run_syncd("restore", "--pair", "p", "--at", at, str(dest), config=config)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert (dest / "keep.txt").read_bytes() == b"stays"  # the restore ran, of that moment
     assert not (dest / "d" / "f.txt").exists()
