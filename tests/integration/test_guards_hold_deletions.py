@@ -15,19 +15,12 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from tests.support.cli import run_syncd
-from tests.support.reconcile import mutating_calls, pair_config
+from tests.support.reconcile import mutating_calls, synced_tree
 
 
 @pytest.fixture
 def synced(tmp_path: Path, emulator: EmulatorProcess) -> tuple[Path, Path, EmulatorProcess]:
-    local = tmp_path / "local"
-    for d in range(3):
-        (local / f"d{d}").mkdir(parents=True)
-        for i in range(4):
-            (local / f"d{d}" / f"f{i}.txt").write_text(f"{d}/{i}")
-    config = pair_config(tmp_path, emulator.api_url, local)
-    first = run_syncd("reconcile", config=config)
-    assert first.returncode == 0, first.stderr
+    local, config = synced_tree(tmp_path, emulator.api_url)
     emulator.admin.reset_counts()
     return local, config, emulator
 

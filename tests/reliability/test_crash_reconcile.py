@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
-from tests.support.cli import run_syncd, tail
+from tests.support.cli import run_syncd
 
 from .invariants import (
     Ledger,
@@ -40,6 +40,7 @@ from .test_crash_support import (
     mutations,
     reconcile_until_clean,
     start_reconcile,
+    wait_for_first_mutation,
 )
 
 SEED = int(os.environ.get("SYNCD_CRASH_SEED", "20261123"))
@@ -77,10 +78,7 @@ def test_reconcile_killed_at_random_moments_always_converges(
         before = mutations(admin.counts())
         proc = start_reconcile(config, log)
         # Wait for the pass's first remote mutation, then a seeded random delay, then SIGKILL.
-        deadline = time.monotonic() + 60
-        while mutations(admin.counts()) == before and proc.poll() is None:
-            assert time.monotonic() < deadline, f"no mutation within 60 s\n{tail(log)}"
-            time.sleep(0.01)
+        wait_for_first_mutation(admin, before, proc, log)
         time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is None:
             mid_run += 1
@@ -148,10 +146,7 @@ def test_reconcile_killed_while_keeping_versions_converges_and_keeps_history(
         if trial:
             before = mutations(admin.counts())
             proc = start_reconcile(config, log)
-            deadline = time.monotonic() + 60
-            while mutations(admin.counts()) == before and proc.poll() is None:
-                assert time.monotonic() < deadline, f"no mutation within 60 s\n{tail(log)}"
-                time.sleep(0.01)
+            wait_for_first_mutation(admin, before, proc, log)
             time.sleep(rng.uniform(0.0, 0.4))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)

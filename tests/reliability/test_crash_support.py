@@ -248,3 +248,15 @@ def wait_for_mutations(
     wait_for(
         lambda: mutations(admin.counts()) > above, timeout, "the daemon to send changes", log_tail
     )
+
+
+def wait_for_first_mutation(
+    admin: Any, before: int, proc: subprocess.Popen[str], log: Path, *, timeout: float = 60
+) -> None:
+    """Until the run ``proc`` sends its first remote mutation (or ends): where a crash trial's
+    seeded kill delay starts from. Polled every 10 ms, not with wait_for's growing delays: the
+    moment it returns is the start of the kill delay, so it must be close to the mutation."""
+    deadline = time.monotonic() + timeout
+    while mutations(admin.counts()) <= before and proc.poll() is None:
+        assert time.monotonic() < deadline, f"no mutation within {timeout:g} s\n{tail(log)}"
+        time.sleep(0.01)

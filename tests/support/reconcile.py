@@ -78,3 +78,19 @@ class Syncer:
 
 def mutating_calls(counts: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if k in MUTATING and v}
+
+
+def synced_tree(tmp_path: Path, api_url: str) -> tuple[Path, Path]:
+    """A pair of 3 directories x 4 files, reconciled once through `syncd reconcile`: (local
+    root, config). The guard tests start from it."""
+    from tests.support.cli import run_syncd
+
+    local = tmp_path / "local"
+    for d in range(3):
+        (local / f"d{d}").mkdir(parents=True)
+        for i in range(4):
+            (local / f"d{d}" / f"f{i}.txt").write_text(f"{d}/{i}")
+    config = pair_config(tmp_path, api_url, local)
+    first = run_syncd("reconcile", config=config)
+    assert first.returncode == 0, first.stderr
+    return local, config
