@@ -14,17 +14,24 @@ Rules, and why:
 * A dirty *directory* stands for its whole subtree (it appeared or disappeared), so pending paths
   beneath it merge into it and it is due only when all of them would be.
 * A path created and removed (or renamed away) inside one quiet window was never reported, so it
-  costs nothing: that is the editor's temporary file.
+  costs nothing: that is the editor's temporary file. An overflow handed out in between ends
+  that: the full pass it asks for may have reported the path.
 * A move inside the root is kept as one `moved` change (a directory's children are not reported:
   they moved with it). Chains a→b→c collapse to a→c; a→b→a vanishes. A move whose source was
   itself created inside the window becomes a `dirty` destination (temp file renamed over the
   target: one update of the target). Moves to an ignored name are deletions of the source; moves
   from an ignored name are new destinations.
 * Ready moves are handed out before ready dirty paths, in the order they happened.
+* A dirty path waits for every pending move whose source or destination lies on it, above it or
+  beneath it, even when its own quiet period is over: an edit made before its directory moved is
+  older than the move, but handed out first it names a path the consumer cannot know yet, and
+  the move applied after it would put the old content back over it (the 5-minute fault soak lost
+  a moved subtree's edits this way; tests/integration/test_watcher_stress.py replays such churn).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,6 +83,10 @@ class _Move:
     dest: str
     is_dir: bool
     last_event: float
+
+
+def _never(path: str) -> bool:
+    return False
 
 
 def _under(path: str, parent: str) -> bool:
@@ -188,7 +199,8 @@ class ChangeCoalescer:
         """Monotonic time at which something may become ready, None if nothing is pending."""
         if self._overflow:
             return 0.0
-        dues = [self._due(e) for e in self._pending.values()]
+        held = self._held_by_moves()
+        dues = [self._due(e) for p, e in self._pending.items() if not held(p)]
         if self._moves:
             dues.append(self._moves[0].last_event + self.quiet)
         return min(dues) if dues else None
@@ -198,10 +210,13 @@ class ChangeCoalescer:
         if self._overflow:
             self._overflow = False
             out.append(OVERFLOW)
+            for entry in self._pending.values():
+                entry.created = False  # the full pass may report it: no longer unheard of
         while self._moves and self._moves[0].last_event + self.quiet <= now:
             m = self._moves.pop(0)
             out.append(Change("moved", m.src, m.dest, m.is_dir))
-        ready = [p for p, e in self._pending.items() if self._due(e) <= now]
+        held = self._held_by_moves()
+        ready = [p for p, e in self._pending.items() if self._due(e) <= now and not held(p)]
         for path in sorted(ready):
             entry = self._pending.pop(path)
             out.append(Change("dirty", path, None, entry.is_dir))
@@ -216,6 +231,14 @@ class ChangeCoalescer:
         if entry.writing:
             return entry.last_event + max(self.quiet, self.unclosed_timeout)
         return entry.last_event + self.quiet
+
+    def _held_by_moves(self) -> Callable[[str], bool]:
+        """Does a pending move's source or destination lie on, above or beneath this path?"""
+        if not self._moves:
+            return _never
+        ends = {p for m in self._moves for p in (m.src, m.dest)}
+        on_or_beneath = ends | {a for p in ends for a in _parents(p)}
+        return lambda path: path in on_or_beneath or any(a in ends for a in _parents(path))
 
     def _covering(self, path: str) -> str | None:
         """The nearest pending ancestor (it stands for its subtree), if any."""
@@ -298,8 +321,6 @@ class ChangeCoalescer:
                 chained = True
                 if m.dest == m.src:
                     continue  # moved back: nothing happened
-            elif is_dir and _under(m.dest, src):
-                m.dest = dest + m.dest[len(src) :]  # moved into the directory that now moved
             kept.append(m)
         self._moves = kept
         if not chained:

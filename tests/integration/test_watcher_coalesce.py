@@ -159,3 +159,45 @@ def test_next_due() -> None:
     assert c.next_due() is None
     c.created("f", False, 1.0)
     assert c.next_due() == 1.0 + Q
+
+
+def test_edits_beneath_a_moved_directory_wait_for_the_move() -> None:
+    # The edit is older than the move: on its own it would be due first, but handed out first it
+    # names a path (e/f) the consumer cannot know yet, and the move applied after it would put
+    # the directory's old content over what the edit synced.
+    c = ChangeCoalescer(Q)
+    c.modified("d/f", 0.0, expect_close=False)
+    c.moved("d", "e", True, 0.4)
+    assert c.pop_ready(0.0 + Q) == []
+    assert c.next_due() == 0.4 + Q
+    assert c.pop_ready(0.4 + Q) == [moved("d", "e", True), dirty("e/f")]
+
+
+def test_a_new_directory_waits_for_a_move_into_it() -> None:
+    c = ChangeCoalescer(Q)
+    c.created("n", True, 0.0)
+    c.moved("old/f", "n/f", False, 0.4)
+    assert c.pop_ready(0.0 + Q) == []
+    assert c.pop_ready(0.4 + Q) == [moved("old/f", "n/f"), dirty("n", True)]
+
+
+def test_a_path_waits_for_every_earlier_move_it_is_part_of() -> None:
+    # Moves leave in the order they happened; one held back by a later chained event holds back
+    # the dirty paths it touches, not unrelated ones.
+    c = ChangeCoalescer(Q)
+    c.moved("a", "b", True, 0.0)
+    c.modified("b/f", 0.1, expect_close=False)
+    c.modified("z", 0.1, expect_close=False)
+    c.moved("b", "c", True, 0.6)  # chained: one move a -> c, last event 0.6
+    assert c.pop_ready(0.1 + Q) == [dirty("z")]
+    assert c.pop_ready(0.6 + Q) == [moved("a", "c", True), dirty("c/f")]
+
+
+def test_a_path_made_before_an_overflow_is_no_longer_unheard_of() -> None:
+    # The full pass the overflow asks for may upload it: its removal must be reported then.
+    c = ChangeCoalescer(Q)
+    c.created("tmp", False, 0.0)
+    c.overflow()
+    assert c.pop_ready(0.0) == [OVERFLOW]
+    c.deleted("tmp", False, 0.1)
+    assert c.pop_ready(0.1 + Q) == [dirty("tmp")]
