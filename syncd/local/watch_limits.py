@@ -1,7 +1,10 @@
-"""inotify limits: how many directories a root needs watched versus what the kernel allows.
+"""inotify limits: how many directories a root needs watched versus what the kernel allows, and
+which directories the kernel actually watches.
 
 watchdog 7.x raises only when the *root* watch fails; past `fs.inotify.max_user_watches` the
 watches on subdirectories fail silently and whole subtrees go unwatched. So we count first.
+Below the limit, watchdog still loses watches when directories move while it registers them
+(see `syncd.local.watcher`): `unwatched_directories` compares the tree with the kernel's list.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 MAX_USER_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 MAX_USER_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+PROC_FDS = "/proc/self/fd"
+PROC_FDINFO = "/proc/self/fdinfo"
 
 # Watches are shared by every process of the user (IDEs, other daemons): leave room for them.
 WATCH_MARGIN_FRACTION = 0.10
@@ -48,23 +54,79 @@ def count_directories(root: str | os.PathLike[str], stop_after: int | None = Non
     """Directories under `root`, the root included, symlinks not followed (as watchdog does).
     Stops counting once past `stop_after`: we only need to know that the limit is exceeded."""
     count = 0
-    stack = [os.fspath(root)]
-    while stack:
-        path = stack.pop()
+    for _ in _directories(os.fspath(root)):
         count += 1
         if stop_after is not None and count > stop_after:
-            return count
+            break
+    return count
+
+
+def unwatched_directories(
+    root: str | os.PathLike[str], known_unwatchable: frozenset[int] = frozenset()
+) -> dict[int, str] | None:
+    """Readable directories under `root` (by inode) that no inotify watch of this process
+    covers, as the kernel lists them in /proc/self/fdinfo; None where it cannot be told (not
+    Linux, no procfs, no inotify instance). The kernel's list, not watchdog's books: a watch
+    watchdog dropped is gone from both, one it never managed to add never appeared in either."""
+    watched = watched_inodes()
+    if not watched:
+        return None
+    missing: dict[int, str] = {}
+    for path, inode in _directories(os.fspath(root)):
+        # (An unreadable directory: inotify could not watch it either.)
+        if (
+            inode not in watched
+            and inode not in known_unwatchable
+            and os.access(path, os.R_OK | os.X_OK)
+        ):
+            missing[inode] = path
+    return missing
+
+
+def watched_inodes() -> set[int]:
+    """Inodes watched by this process's inotify instances (empty where none can be read)."""
+    inodes: set[int] = set()
+    try:
+        fds = os.listdir(PROC_FDS)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            if os.readlink(f"{PROC_FDS}/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"{PROC_FDINFO}/{fd}") as info:
+                lines = info.read().splitlines()
+        except OSError:
+            continue  # closed meanwhile
+        for line in lines:
+            # "inotify wd:2 ino:22a566 sdev:fe00000 mask:7ce ..." (ino in hex)
+            if line.startswith("inotify "):
+                for field in line.split():
+                    if field.startswith("ino:"):
+                        inodes.add(int(field[4:], 16))
+    return inodes
+
+
+def _directories(root: str) -> Iterator[tuple[str, int]]:
+    """(path, inode) of `root` and every directory beneath it, symlinks not followed."""
+    try:
+        root_inode = os.stat(root, follow_symlinks=False).st_ino
+    except OSError:
+        return
+    stack = [(root, root_inode)]
+    while stack:
+        path, inode = stack.pop()
+        yield path, inode
         try:
             with os.scandir(path) as it:
                 for entry in it:
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
+                            stack.append((entry.path, entry.inode()))
                     except OSError:
                         continue
         except OSError:
             continue  # unreadable or vanished: inotify could not watch inside it either
-    return count
 
 
 def limit_warning(root: str, reason: str, action: str) -> str:

@@ -16,6 +16,15 @@ The platform's limits (found in watchdog's sources and issue tracker):
 * An exception in an event handler kills watchdog's dispatcher thread silently: the handler
   catches everything (and reports `overflow`, since an event was lost), and the supervisor
   restarts a dead observer (again reporting `overflow`).
+* watchdog adds a new directory's watch at the path its queued event names. When an ancestor
+  was renamed in between (`mkdir a/new; mv a b`, microseconds apart: 47 to 50 of 50 such
+  directories went unwatched with watchdog 7.1), or a directory moved into one not watched yet,
+  the watch fails or is dropped without a word, and nothing inside is ever reported again. So
+  once directories stop being created and moved for `AUDIT_SETTLE` seconds, the tree is
+  compared with the kernel's list of watches (`unwatched_directories`); a directory missing
+  there restarts the observer (every watch added again at today's paths) and reports
+  `overflow` for what was missed. A directory still missing right after that cannot be watched
+  at all: it is named once in a warning and left to the periodic full pass.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from syncd.local.watch_limits import (
     count_directories,
     default_watch_limit,
     limit_warning,
+    unwatched_directories,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +88,12 @@ DEFAULT_RECHECK_INTERVAL = 300.0
 # Never rescan the pending set more often than this, so a burst of 100k events stays cheap.
 MIN_DELIVERY_GAP = 0.05
 MIN_QUIET_GAP = 0.002  # the floor of that gap when the quiet period is shorter
+# The watch audit (module docstring): after this long without directory creations and moves, and
+# never more often than every AUDIT_MIN_GAP seconds or AUDIT_COST_FACTOR times its own last
+# duration (a walk of 1,000 directories takes about 5 ms here; 100,000 about half a second).
+AUDIT_SETTLE = 1.0
+AUDIT_MIN_GAP = 5.0
+AUDIT_COST_FACTOR = 20.0
 
 # watchdog's loggers that report a lost-event condition.
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify")
@@ -147,6 +163,12 @@ class Watcher:
         # Directories only get more through creations and moves in: without one since the last
         # count, the periodic recount (a walk of the whole tree) is skipped.
         self._dirs_added = False
+        # The watch audit: when directories last appeared or moved (None: audited since), when
+        # the next audit may run, and directories found not watchable (by inode).
+        self._dirs_moved_at: float | None = None
+        self._next_audit = 0.0
+        self._unwatchable: frozenset[int] = frozenset()
+        self._rewatched: dict[int, str] = {}  # what the last restart was for
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -248,6 +270,7 @@ class Watcher:
         is_dir = event.is_directory
         if is_dir and kind in (EVENT_TYPE_CREATED, EVENT_TYPE_MOVED):
             self._dirs_added = True  # ignored ones too: watchdog watches them as well
+            self._dirs_moved_at = time.monotonic()
         if is_dir and kind in (EVENT_TYPE_MODIFIED, EVENT_TYPE_ATTRIB, EVENT_TYPE_CLOSED):
             return  # a directory's own mtime/mode: its children's events say what changed
         if kind not in _HANDLED:
@@ -377,6 +400,7 @@ class Watcher:
                 now = time.monotonic()
                 if now >= next_supervise:
                     self._supervise(now)
+                    self._audit_watches(now)
                     next_supervise = now + self._supervise_interval
                 if self._on_changes is not None:
                     self._deliver()
@@ -392,6 +416,54 @@ class Watcher:
             except Exception:  # never let the supervisor die: it is what keeps watching alive
                 log.exception("watcher %s: supervisor error", self.name)
                 self._stop.wait(self._supervise_interval)
+
+    def _audit_watches(self, now: float) -> None:
+        """Restart the observer if directories went unwatched (module docstring)."""
+        moved_at = self._dirs_moved_at
+        if (
+            self.mode != "native"
+            or moved_at is None
+            or now - moved_at < AUDIT_SETTLE
+            or now < self._next_audit
+        ):
+            return
+        self._dirs_moved_at = None
+        started = time.monotonic()
+        missing = unwatched_directories(self.root, self._unwatchable)
+        took = time.monotonic() - started
+        self._next_audit = time.monotonic() + max(AUDIT_MIN_GAP, AUDIT_COST_FACTOR * took)
+        if missing is None or self.mode != "native":
+            return
+        again = {inode: path for inode, path in missing.items() if inode in self._rewatched}
+        if again:
+            self._unwatchable |= again.keys()
+            log.warning(
+                "watcher %s: %d directories cannot be watched (e.g. %s); changes inside them "
+                "are found by the periodic full reconcile",
+                self.name,
+                len(again),
+                next(iter(again.values())),
+            )
+            missing = {i: p for i, p in missing.items() if i not in again}
+        self._rewatched = missing
+        if not missing:
+            return
+        with self._observer_lock:
+            if self._stop.is_set():
+                return
+            observer, self._observer = self._observer, None
+            if observer is not None:
+                _stop_observer(observer, 2.0)
+            try:
+                self._start_observer()
+            except OSError as exc:
+                log.warning("watcher %s: cannot watch yet (%s); retrying", self.name, exc)
+                return  # the supervisor restarts it, and reports the overflow then
+        self._dirs_moved_at = time.monotonic()  # audit the restart itself
+        self._report_overflow(
+            f"{len(missing)} directories were not watched, e.g. "
+            f"{os.path.relpath(next(iter(missing.values())), self.root)}; watching the tree again"
+        )
 
     def _wait_time(self, now: float, deadline: float | None) -> float | None:
         due = self._coalescer.next_due()
