@@ -18,7 +18,13 @@ from syncd.daemon.metrics import DaemonMetrics
 from syncd.daemon.pair_worker import Holding, ItemsFailed, PairState, Stalled
 from syncd.daemon.seams import ChangesCallback, DaemonSettings, PairSpec, settings_from_config
 from syncd.engine.executor import Progress
-from syncd.engine.reconcile import DeletionsHeld, PassOptions, PassResult, reconcile_pair
+from syncd.engine.reconcile import (
+    DeletionsHeld,
+    PassOptions,
+    PassResult,
+    Rechecks,
+    reconcile_pair,
+)
 from syncd.journal.rows import DaemonStatus
 from syncd.local.ignore import IgnoreRules
 from syncd.local.watcher import Watcher
@@ -288,6 +294,7 @@ class EngineSyncer:
         self.pair = pair
         self.progress = DaemonProgress(pair.name, backend.metrics)
         self._walked = False  # a full pass ran since memory was last released
+        self._rechecks = Rechecks()  # files gone before their upload: looked at again
 
     @property
     def in_flight(self) -> int:
@@ -312,7 +319,9 @@ class EngineSyncer:
         self.backend.release_memory(collect=walked)
 
     def incremental_pass(self, changes: Sequence[Any], cancel: threading.Event) -> PassResult:
-        return self._run(cancel, dirty_paths(changes), "incremental")
+        rechecks = self._rechecks.paths(self.backend.journal, self.pair.config.local)
+        dirty = list(dict.fromkeys([*dirty_paths(changes), *rechecks]))
+        return self._run(cancel, dirty, "incremental")
 
     def _run(self, cancel: threading.Event, dirty: list[str] | None, kind: str) -> PassResult:
         backend = self.backend
@@ -337,6 +346,7 @@ class EngineSyncer:
             # worker reads what is held through holding()).
             result = held.result
         outcome = result.outcome
+        self._rechecks.after(outcome, whole_tree=dirty is None)
         if outcome.counts:
             done = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
             log.info("pair %s: %s pass: %s", self.pair.name, kind, done)

@@ -77,6 +77,9 @@ class Outcome:
     cancelled: bool = False
     # Remote items taken out of the live tree (versioned, trashed, pruned), for the summary.
     retired: list[Retired] = field(default_factory=list)
+    # (journal dir id, name) of files gone between the plan and their upload: a directory above
+    # may have moved meanwhile (see :class:`syncd.engine.reconcile.Rechecks`).
+    vanished: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -428,7 +431,9 @@ class Executor:
         path = self.root / op.rel
         ident = self._stat(path)
         if ident is None:
-            self._count("vanished before upload")
+            with self._lock:
+                self.outcome.add("vanished before upload")
+                self.outcome.vanished.append((op.parent.dir_id, op.name))
             return
         old = op.old_row
         hashed_ns = time.time_ns()

@@ -661,6 +661,43 @@ def _inode(path: Path) -> int | None:
         return None
 
 
+class Rechecks:
+    """Files a partial pass planned to upload that were gone when their upload came: looked at
+    again by the next partial passes, at their directory's path in the journal of then.
+
+    A file is gone at upload time because it was deleted (a deletion event follows) or because
+    a directory above it moved after the plan (a move event follows). The move's pass edits the
+    folder by id and walks the moved subtree only towards its dirty paths, so without this the
+    file would wait for the next full pass. The move's pass finds the directory still under its
+    old path in the journal and treats that path as reported before the move (see the planner's
+    partial passes); a pass before it visits a directory that is not there and changes nothing.
+    An entry is done once a pass looked at it with its directory present locally, or when the
+    journal no longer knows the directory (its deletion was synced)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, str], None] = {}
+
+    def paths(self, journal: Journal, root: Path) -> list[str]:
+        """The dirty paths to add to the next partial pass."""
+        out: list[str] = []
+        for key in list(self._pending):
+            dir_id, name = key
+            rel = journal.dir_path(dir_id)
+            if rel is None:
+                del self._pending[key]
+                continue
+            out.append(f"{rel}/{name}" if rel else name)
+            if (root / rel).is_dir():
+                del self._pending[key]  # this pass sees the directory where it is now
+        return out
+
+    def after(self, outcome: Outcome, *, whole_tree: bool = False) -> None:
+        """Take a pass's outcome; a full pass looked at everything."""
+        if whole_tree:
+            self._pending.clear()
+        self._pending.update(dict.fromkeys(outcome.vanished))
+
+
 def dirty_dirs(
     journal: Journal, root: Path, root_ref: Ref, dirty: Sequence[str]
 ) -> list[tuple[Ref, bool]]:

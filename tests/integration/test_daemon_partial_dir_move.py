@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator.testing import EmulatorProcess
+from syncd.engine.executor import Progress
+from syncd.engine.ops import Op
+from syncd.engine.reconcile import Rechecks
 from tests.support.reconcile import Syncer, expected_remote, pair_config
 
 SUBFOLDERS = 20
@@ -108,3 +111,42 @@ def test_directory_moved_within_the_moved_directory_keeps_its_changes(
     assert counts.get("folder/edit", 0) == 2, counts
     assert counts.get("file/upload", 0) == 1, counts
     assert converged(local, emulator)
+
+
+def test_file_whose_directory_moves_between_plan_and_upload_is_uploaded_after_the_move(
+    synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """The watcher reported ``a/sub05/new.txt``; ``a`` became ``b`` after the pass planned the
+    upload and before it ran (the 60-second directory-churn soak lost files this way: the upload
+    found nothing and was dropped, and the move's pass walks the moved folder only towards the
+    paths it is given). The file is looked at again by later partial passes at its folder's
+    path of then: one that runs before the move is known changes nothing, the move's pass
+    uploads it."""
+    local, syncer = synced
+    (local / "a" / "sub05" / "new.txt").write_text("made just before the move\n")
+
+    class MoveBeforeUpload(Progress):
+        def begin(self, ops: list[Op]) -> None:
+            os.rename(local / "a", local / "b")
+
+    rechecks = Rechecks()
+    first = syncer.run(progress=MoveBeforeUpload(), dirty=["a/sub05/new.txt"])
+    assert first.exit_code == 0
+    rechecks.after(first.outcome)
+    assert counts_of(emulator)["file/upload"] == 0
+    # A pass for something else, before the move's events: the file's folder is not there yet.
+    (local / "elsewhere.txt").write_text("x\n")
+    dirty = ["elsewhere.txt", *rechecks.paths(syncer.journal, local)]
+    assert dirty == ["elsewhere.txt", "a/sub05/new.txt"]
+    between = syncer.run(dirty=dirty)
+    rechecks.after(between.outcome)
+    # The move's pass.
+    moved = syncer.run(dirty=["a", "b", *rechecks.paths(syncer.journal, local)])
+    assert moved.exit_code == 0
+    rechecks.after(moved.outcome)
+    assert converged(local, emulator)
+    assert rechecks.paths(syncer.journal, local) == []
+
+
+def counts_of(emulator: EmulatorProcess) -> dict[str, int]:
+    return {"file/upload": 0, **emulator.admin.counts()}
