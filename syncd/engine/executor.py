@@ -77,9 +77,10 @@ class Outcome:
     cancelled: bool = False
     # Remote items taken out of the live tree (versioned, trashed, pruned), for the summary.
     retired: list[Retired] = field(default_factory=list)
-    # (journal dir id, name) of files gone between the plan and their upload: a directory above
-    # may have moved meanwhile (see :class:`syncd.engine.reconcile.Rechecks`).
-    vanished: list[tuple[int, str]] = field(default_factory=list)
+    # (journal dir id, path below it) to look at again: files gone between the plan and their
+    # upload, dirty paths whose directory was gone when the pass looked. A directory above may
+    # have moved meanwhile (see :class:`syncd.engine.reconcile.Rechecks`).
+    recheck: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -433,7 +434,7 @@ class Executor:
         if ident is None:
             with self._lock:
                 self.outcome.add("vanished before upload")
-                self.outcome.vanished.append((op.parent.dir_id, op.name))
+                self.outcome.recheck.append((op.parent.dir_id, op.name))
             return
         old = op.old_row
         hashed_ns = time.time_ns()

@@ -280,6 +280,7 @@ class _Walked:
     issues_dropped: int  # issues past the scanner's cap: counted, not listed
     ignored: list[tuple[str, str]]  # (relative path, which rules); a directory's ends in "/"
     ignored_dropped: int
+    unseen: list[tuple[int, str]] = field(default_factory=list)  # see Outcome.recheck
 
 
 def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
@@ -323,6 +324,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         if held.previous or held.ops:
             ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)
         _record_left_out(ctx, walked, whole_tree=dirty is None)
+        outcome.recheck.extend(walked.unseen)
     outcome.skipped.extend(walked.not_synced)
     if walked.ignored:
         outcome.add("ignored", len(walked.ignored) + walked.ignored_dropped)
@@ -471,6 +473,7 @@ def _walk_once(
         filters=ctx.pair.filters,
     )
     root_ref = Ref("", ctx.row.root_dir_id, folder_id)
+    unseen: list[tuple[int, str]] = []
     try:
         planner = Planner(
             sources,
@@ -489,6 +492,7 @@ def _walk_once(
             dirs = dirty_dirs(ctx.journal, ctx.root, root_ref, dirty)
             sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
             plan = planner.plan_dirs(dirs, dirty)
+            unseen += _unseen(ctx.root, dirs, dirty)
     finally:
         sources.close()
     ignored = [
@@ -502,7 +506,22 @@ def _walk_once(
         sources.issues_dropped,
         ignored,
         sources.ignored_dropped,
+        unseen,
     )
+
+
+def _unseen(
+    root: Path, dirs: Sequence[tuple[Ref, bool]], dirty: Sequence[str]
+) -> list[tuple[int, str]]:
+    """Dirty paths below a planned directory that was gone when the pass looked (the planner
+    changes nothing there): (its journal dir id, the path below it), for :class:`Rechecks`."""
+    out: list[tuple[int, str]] = []
+    for ref, _ in dirs:
+        if not ref.rel or ref.dir_id is None or (root / ref.rel).is_dir():
+            continue
+        prefix = ref.rel + "/"
+        out += [(ref.dir_id, p[len(prefix) :]) for p in dirty if p.startswith(prefix)]
+    return out
 
 
 def _find_lost_root(ctx: _PassContext) -> int | None:
@@ -662,15 +681,17 @@ def _inode(path: Path) -> int | None:
 
 
 class Rechecks:
-    """Files a partial pass planned to upload that were gone when their upload came: looked at
-    again by the next partial passes, at their directory's path in the journal of then.
+    """Paths a partial pass could not settle, looked at again by the next partial passes at
+    their directory's path in the journal of then: files planned for upload that were gone when
+    their upload came, and dirty paths whose directory was gone when the pass looked.
 
-    A file is gone at upload time because it was deleted (a deletion event follows) or because
-    a directory above it moved after the plan (a move event follows). The move's pass edits the
-    folder by id and walks the moved subtree only towards its dirty paths, so without this the
-    file would wait for the next full pass. The move's pass finds the directory still under its
-    old path in the journal and treats that path as reported before the move (see the planner's
-    partial passes); a pass before it visits a directory that is not there and changes nothing.
+    Such a path is gone because it was deleted (a deletion event follows) or because a
+    directory above it moved after the watcher reported the path (a move event follows). The
+    move's pass edits the folder by id and walks the moved subtree only towards its dirty
+    paths, so without this the file would wait for the next full pass. The move's pass finds
+    the directory still under its old path in the journal and treats that path as reported
+    before the move (see the planner's partial passes); a pass before it visits a directory
+    that is not there and changes nothing.
     An entry is done once a pass looked at it with its directory present locally, or when the
     journal no longer knows the directory (its deletion was synced)."""
 
@@ -695,7 +716,7 @@ class Rechecks:
         """Take a pass's outcome; a full pass looked at everything."""
         if whole_tree:
             self._pending.clear()
-        self._pending.update(dict.fromkeys(outcome.vanished))
+        self._pending.update(dict.fromkeys(outcome.recheck))
 
 
 def dirty_dirs(

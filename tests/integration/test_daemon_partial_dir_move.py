@@ -150,3 +150,22 @@ def test_file_whose_directory_moves_between_plan_and_upload_is_uploaded_after_th
 
 def counts_of(emulator: EmulatorProcess) -> dict[str, int]:
     return {"file/upload": 0, **emulator.admin.counts()}
+
+
+def test_path_reported_before_its_directory_moved_is_synced_by_the_moves_pass(
+    synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """The watcher reported ``a/sub06/new.txt``, but ``a`` had become ``b`` before the pass
+    looked: the pass sees no directory there and changes nothing; the path is looked at again
+    with the move's pass."""
+    local, syncer = synced
+    (local / "a" / "sub06" / "new.txt").write_text("made just before the move\n")
+    os.rename(local / "a", local / "b")
+    rechecks = Rechecks()
+    first = syncer.run(dirty=["a/sub06/new.txt"])
+    assert first.exit_code == 0
+    rechecks.after(first.outcome)
+    assert counts_of(emulator)["file/upload"] == 0
+    moved = syncer.run(dirty=["a", "b", *rechecks.paths(syncer.journal, local)])
+    assert moved.exit_code == 0
+    assert converged(local, emulator)
