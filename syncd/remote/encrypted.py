@@ -453,9 +453,11 @@ class _SealedUpload:
         self.size = encrypted_size(plain_size)
         self._plain_free: queue.Queue[bytearray | None] = queue.Queue()
         self._sealed_free: queue.Queue[bytearray | None] = queue.Queue()
-        for _ in range(self.PIECES):
-            self._plain_free.put(bytearray(STREAM_CHUNK))
-            self._sealed_free.put(bytearray(sealed_size(STREAM_CHUNK)))
+        # A file of a few pieces gets buffers for those only (a 300 KiB file one of 300 KiB).
+        piece = max(1, min(STREAM_CHUNK, plain_size))
+        for _ in range(min(self.PIECES, -(-plain_size // piece)) or 1):
+            self._plain_free.put(bytearray(piece))
+            self._sealed_free.put(bytearray(sealed_size(piece)))
         # Both unbounded: what is in them is bounded by the pools above.
         self._to_hash: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
         self._ready: queue.Queue[tuple[bytearray, int] | bytes | BaseException | None] = (
@@ -481,7 +483,7 @@ class _SealedUpload:
                 sealed = self._sealed_free.get()
                 if plain is None or sealed is None or self._stop.is_set():
                     return  # closed: the sender is gone
-                want = min(STREAM_CHUNK, self._plain_size - pos)
+                want = min(len(plain), self._plain_size - pos)
                 view = memoryview(plain)[:want]
                 got = 0
                 while got < want:
