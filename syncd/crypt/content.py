@@ -27,9 +27,13 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
-from nacl._sodium import ffi, lib  # type: ignore[import-untyped]  # see BlockSealer
-from nacl.bindings import crypto_secretbox_open
+from nacl.bindings import crypto_secretbox_easy, crypto_secretbox_open
 from nacl.exceptions import CryptoError
+
+try:  # PyNaCl's own cffi module (private, in every 1.x): see BlockSealer
+    from nacl._sodium import ffi, lib  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - a PyNaCl without it: the public call, and a copy
+    ffi = lib = None
 
 from syncd.crypt.errors import (
     ContentAuthError,
@@ -119,15 +123,25 @@ class BlockSealer:
         written = sealed_size(size)
         if len(out) < written:
             raise ValueError(f"output buffer holds {len(out)} bytes, {written} needed")
-        src = ffi.from_buffer(plain)
-        dst = ffi.from_buffer(out, require_writable=True)
         at = 0
-        for start in range(0, size, BLOCK_DATA_SIZE):
-            take = min(BLOCK_DATA_SIZE, size - start)
-            if lib.crypto_secretbox_easy(dst + at, src + start, take, self._nonce, self._key):
-                raise CryptoError("encryption failed")
-            at += BLOCK_HEADER_SIZE + take
-            self._nonce = add_to_nonce(self._nonce, 1)
+        if lib is None:
+            view = memoryview(plain)
+            for start in range(0, size, BLOCK_DATA_SIZE):
+                block = view[start : start + BLOCK_DATA_SIZE]
+                out[at : at + BLOCK_HEADER_SIZE + len(block)] = crypto_secretbox_easy(
+                    bytes(block), self._nonce, self._key
+                )
+                at += BLOCK_HEADER_SIZE + len(block)
+                self._nonce = add_to_nonce(self._nonce, 1)
+        else:
+            src = ffi.from_buffer(plain)
+            dst = ffi.from_buffer(out, require_writable=True)
+            for start in range(0, size, BLOCK_DATA_SIZE):
+                take = min(BLOCK_DATA_SIZE, size - start)
+                if lib.crypto_secretbox_easy(dst + at, src + start, take, self._nonce, self._key):
+                    raise CryptoError("encryption failed")
+                at += BLOCK_HEADER_SIZE + take
+                self._nonce = add_to_nonce(self._nonce, 1)
         self._ended = size % BLOCK_DATA_SIZE != 0
         return written
 

@@ -329,6 +329,21 @@ def test_block_sealer_gives_the_secretbox_layout(size: int, piece_blocks: int) -
     assert len(ciphertext) == encrypted_size(size)
 
 
+def test_block_sealer_without_pynacls_cffi_module_gives_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from syncd.crypt import content
+
+    key, nonce = os.urandom(32), os.urandom(24)
+    plain = os.urandom(2 * BLOCK_DATA_SIZE + 7)
+    monkeypatch.setattr(content, "lib", None)  # the public wrapper and a copy per block
+    sealer = BlockSealer(key, nonce)
+    out = bytearray(sealed_size(len(plain)))
+    assert sealer.header + out[: sealer.seal_into(plain, out)] == secretbox_reference(
+        plain, key, nonce
+    )
+
+
 def test_block_sealer_matches_rclone_and_refuses_misuse() -> None:
     for plain, expected in FILE_VECTORS:
         sealer = BlockSealer(ZERO_KEY, COUNTER_NONCE)
