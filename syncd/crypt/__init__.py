@@ -35,12 +35,14 @@ from syncd.crypt.content import (
     FILE_MAGIC,
     HEADER_SIZE,
     NONCE_SIZE,
+    BlockSealer,
     DecryptingReader,
     DecryptingWriter,
     EncryptingReader,
     StreamDecryptor,
     decrypted_size,
     encrypted_size,
+    sealed_size,
 )
 from syncd.crypt.errors import (
     BadNameError,
@@ -70,6 +72,7 @@ __all__ = [
     "HOST_NAME_MAX_CHARS",
     "NONCE_SIZE",
     "BadNameError",
+    "BlockSealer",
     "Cipher",
     "ContentAuthError",
     "ContentError",
@@ -94,4 +97,5 @@ __all__ = [
     "encrypted_size",
     "obscure",
     "reveal",
+    "sealed_size",
 ]

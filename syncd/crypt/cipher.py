@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, get_args
 
 from syncd.crypt.content import (
+    BlockSealer,
     DecryptingReader,
     DecryptingWriter,
     EncryptingReader,
@@ -305,6 +306,14 @@ class Cipher:
             progress=progress,
             **kwargs,
         )
+
+    def sealer(self) -> BlockSealer:
+        """A :class:`BlockSealer` for one new file, with a fresh nonce (uploads that manage
+        their own buffers and threads)."""
+        nonce = (self._nonce_source or _urandom)(24)
+        if len(nonce) != 24:
+            raise ValueError("short read of nonce")
+        return BlockSealer(self._keys.data_key, nonce)
 
     def decrypt_stream(self, source: BinaryIO) -> DecryptingReader:
         """A reader of the plaintext of ciphertext ``source``."""

@@ -26,7 +26,6 @@ the root stays plain (as a crypt remote's own path does in rclone): :func:`plain
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import queue
@@ -38,16 +37,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from syncd.crypt import (
+    BlockSealer,
     Cipher,
     ContentAuthError,
     ContentError,
     CryptError,
-    EncryptingReader,
     NameAuthError,
     NameEncryptError,
     NameTooLongError,
     decrypted_size,
     encrypted_size,
+    sealed_size,
 )
 from syncd.errors import ExitCode, UserError
 from syncd.remote.client import UPLOAD_CONTENT_TYPE, RemoteClient
@@ -404,16 +404,14 @@ def _encrypted_body(
     try:
         size = os.fstat(handle.fileno()).st_size
         if size > SMALL_UPLOAD_MAX:
-            plain = _HashingAside(handle, size, progress)
-            reader = _AheadReader(cipher.encrypt_stream(plain, plain_size=size))  # type: ignore[arg-type]
-            # Their threads stop before the file closes.
+            reader = _SealedUpload(handle, size, cipher.sealer(), progress)
             body = UploadBody(
                 stored_name,
                 UPLOAD_CONTENT_TYPE,
                 reader=reader,  # type: ignore[arg-type]
-                to_close=[reader, plain, handle],  # type: ignore[list-item]
+                to_close=[reader, handle],  # type: ignore[list-item]  # threads stop first
             )
-            return body, plain.hexdigest
+            return body, reader.plain_hexdigest
         reader_all = HashingReader(handle, size, progress)
         data = b"".join(iter(lambda: reader_all.read(size), b""))  # short reads: read on
     except BaseException:
@@ -428,123 +426,133 @@ def _encrypted_body(
     return body, lambda: plain_md5
 
 
-class _HashingAside(HashingReader):
-    """A :class:`HashingReader` whose MD5 runs on a thread of its own: the plaintext's MD5
-    (for the journal) then overlaps the encryption, which hashes the ciphertext too."""
+class _SealedUpload:
+    """One attempt's ciphertext of a large file, made ahead of the sender by two threads.
+
+    ``syncd-encrypt`` reads the file into one of a few reused buffers and seals it into
+    another; ``syncd-md5`` hashes the plaintext (the journal's MD5); the sending thread hashes
+    the ciphertext as it hands it out (what the host's MD5 must equal). Reads, hashlib and the
+    sealer release the GIL, so the three overlap on two cores. The buffers are allocated once:
+    fresh MiB-sized ones per piece cost page faults worth a tenth of the CPU, and the pools
+    bound memory to ``PIECES`` pieces each way.
+    """
+
+    PIECES = 4
 
     def __init__(
-        self, raw: BinaryIO, size: int, progress: Callable[[int], None] | None = None
+        self,
+        raw: BinaryIO,
+        plain_size: int,
+        sealer: BlockSealer,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
-        super().__init__(raw, size, progress)
-        self._pieces: queue.Queue[bytes | None] = queue.Queue(4)
-        self._spare = b""  # the piece the encryption is taking blocks from
-        self._spare_at = 0
-        self._hasher = threading.Thread(target=self._hash, name="syncd-md5", daemon=True)
-        self._hasher.start()
-
-    def _hash(self) -> None:
-        md5 = self._md5
-        while (piece := self._pieces.get()) is not None:
-            md5.update(piece)
-
-    def read(self, size: int = -1) -> bytes:
-        # The file is read and handed to the hasher in STREAM_CHUNK pieces (one queue hand-off
-        # per MiB, not per 64 KiB block); the encryption takes its blocks from the piece.
-        if self._spare_at >= len(self._spare):
-            remaining = self._size - self._pos
-            if remaining <= 0:
-                return b""
-            piece = self._raw.read(min(STREAM_CHUNK, remaining))
-            if not piece:
-                raise FileChangedError("file shrank while uploading")
-            self._pos += len(piece)
-            self._pieces.put(piece)
-            if self._progress is not None:
-                self._progress(self._pos)
-            self._spare, self._spare_at = piece, 0
-        want = len(self._spare) if size is None or size < 0 else size
-        start = self._spare_at
-        self._spare_at = min(len(self._spare), start + want)
-        return self._spare[start : self._spare_at]
-
-    def hexdigest(self) -> str:
-        """The MD5 of everything read (waits for the hashing thread to catch up)."""
-        self.close()
-        return self._md5.hexdigest()
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        raise io.UnsupportedOperation("a retry opens a new body")
-
-    def close(self) -> None:
-        if self._hasher.is_alive():
-            self._pieces.put(None)
-            self._hasher.join()
-        super().close()
-
-
-class _AheadReader:
-    """Reads an :class:`~syncd.crypt.EncryptingReader` on a thread of its own, a few pieces
-    ahead of the sender (bounded: ``AHEAD`` pieces of ``STREAM_CHUNK``). Reading, both MD5s
-    and secretbox release the GIL, so encryption overlaps sending instead of taking turns with
-    it."""
-
-    AHEAD = 4
-
-    def __init__(self, source: EncryptingReader) -> None:
-        self._source = source
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(self.AHEAD)
-        self._stop = threading.Event()
+        self._raw = raw
+        self._plain_size = plain_size
+        self._sealer = sealer
+        self._progress = progress
+        self.size = encrypted_size(plain_size)
+        self._plain_free: queue.Queue[bytearray | None] = queue.Queue()
+        self._sealed_free: queue.Queue[bytearray | None] = queue.Queue()
+        # A file of a few pieces gets buffers for those only (a 300 KiB file one of 300 KiB).
+        piece = max(1, min(STREAM_CHUNK, plain_size))
+        for _ in range(min(self.PIECES, -(-plain_size // piece)) or 1):
+            self._plain_free.put(bytearray(piece))
+            self._sealed_free.put(bytearray(sealed_size(piece)))
+        # Both unbounded: what is in them is bounded by the pools above.
+        self._to_hash: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        self._ready: queue.Queue[tuple[bytearray, int] | bytes | BaseException | None] = (
+            queue.Queue()
+        )
+        self._plain_md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False)
         self._sent = 0
         self._done = False
-        self._thread = threading.Thread(target=self._fill, name="syncd-encrypt", daemon=True)
-        self._thread.start()
+        self._stop = threading.Event()
+        self._hasher = threading.Thread(target=self._hash, name="syncd-md5", daemon=True)
+        self._sealing = threading.Thread(target=self._seal, name="syncd-encrypt", daemon=True)
+        self._hasher.start()
+        self._sealing.start()
 
-    def _fill(self) -> None:
+    # -- syncd-encrypt
+    def _seal(self) -> None:
         try:
-            while not self._stop.is_set():
-                chunk = self._source.read(STREAM_CHUNK)
-                self._put(chunk)
-                if not chunk:
-                    return
+            self._ready.put(self._sealer.header)
+            pos = 0
+            while pos < self._plain_size:
+                plain = self._plain_free.get()
+                sealed = self._sealed_free.get()
+                if plain is None or sealed is None or self._stop.is_set():
+                    return  # closed: the sender is gone
+                want = min(len(plain), self._plain_size - pos)
+                view = memoryview(plain)[:want]
+                got = 0
+                while got < want:
+                    n = self._raw.readinto(view[got:])
+                    if not n:
+                        raise FileChangedError("file shrank while uploading")
+                    got += n
+                pos += want
+                self._to_hash.put((plain, want))
+                self._ready.put((sealed, self._sealer.seal_into(view, sealed)))
+                if self._progress is not None:
+                    self._progress(pos)
+            self._ready.put(None)
         except BaseException as exc:  # handed to the sender, which raises it in its thread
-            self._put(exc)
+            self._ready.put(exc)
 
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+    # -- syncd-md5
+    def _hash(self) -> None:
+        md5 = self._plain_md5
+        while (item := self._to_hash.get()) is not None:
+            plain, size = item
+            md5.update(memoryview(plain)[:size])
+            self._plain_free.put(plain)
 
-    @property
-    def size(self) -> int:
-        return self._source.size or 0
-
+    # -- the sender
     @property
     def bytes_sent(self) -> int:
         return self._sent
 
-    def hexdigest(self) -> str:
-        """The ciphertext's MD5, once every piece has been read."""
-        return self._source.hexdigest() if self._done else ""
-
     def read(self, size: int = -1) -> bytes:
+        """The next piece (the header, then up to ``STREAM_CHUNK`` of plaintext sealed);
+        b"" at the end."""
         if self._done:
             return b""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
+        item = self._ready.get()
+        if item is None or isinstance(item, BaseException):
             self._done = True
-            raise item
-        if not item:
-            self._done = True
-            self._thread.join()
-        self._sent += len(item)
-        return item
+            if item is not None:
+                raise item
+            return b""
+        if isinstance(item, bytes):
+            piece = item
+        else:
+            sealed, n = item
+            # A copy the sender may keep (h11 would make it anyway): the buffer goes back.
+            piece = bytes(memoryview(sealed)[:n])
+            self._sealed_free.put(sealed)
+        self._md5.update(piece)
+        self._sent += len(piece)
+        return piece
+
+    def hexdigest(self) -> str:
+        """The ciphertext's MD5, once every piece has been read."""
+        return self._md5.hexdigest() if self._done else ""
+
+    def plain_hexdigest(self) -> str:
+        """The plaintext's MD5 (waits for the hashing thread to catch up)."""
+        self.close()
+        return self._plain_md5.hexdigest()
 
     def close(self) -> None:
+        """Stops both threads (before the file is closed); idempotent."""
         self._stop.set()
-        self._thread.join()
+        self._plain_free.put(None)  # wakes the sealer if it waits for a buffer
+        self._sealed_free.put(None)
+        self._sealing.join()
+        if self._hasher.is_alive():
+            self._to_hash.put(None)
+            self._hasher.join()
 
 
 def looks_encrypted(name: str) -> bool:

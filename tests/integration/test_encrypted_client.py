@@ -29,7 +29,8 @@ def crypt(client: Any) -> EncryptedClient:
     return EncryptedClient(client, Cipher.from_options({"password": "pw", "password2": "salt"}))
 
 
-@pytest.mark.parametrize("size", [1000, 3 * 65536 + 5])  # sent whole, and streamed
+# Sealed whole (up to SMALL_UPLOAD_MAX), and streamed in pieces by the sealing threads.
+@pytest.mark.parametrize("size", [1000, 3 * 65536 + 5, 2 * 1024 * 1024 + 65536 + 5])
 def test_upload_is_encrypted_and_answers_in_plain(
     crypt: EncryptedClient, client: Any, tmp_path: Path, size: int
 ) -> None:

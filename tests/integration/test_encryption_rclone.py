@@ -38,7 +38,9 @@ pytestmark = pytest.mark.skipif(
 TREE = {
     "readme.txt": b"read me with rclone\n",
     "photos/2024/summer/beach.jpg": os.urandom(150_000),
-    "photos/2024/big.raw": os.urandom(3 * 65536 + 17),  # streamed: whole and partial blocks
+    "photos/2024/big.raw": os.urandom(3 * 65536 + 17),  # whole and partial blocks
+    # Above SMALL_UPLOAD_MAX: sealed piece by piece in reused buffers, 1 MiB pieces and a rest.
+    "photos/2024/huge.raw": os.urandom(2 * 1024 * 1024 + 65536 + 17),
     "docs/Ünïcödé name.md": "# ünïcödé\n".encode(),
     "docs/with space & (parens).txt": b"odd names survive\n",
 }

@@ -12,6 +12,7 @@ from syncd.crypt import (
     BLOCK_DATA_SIZE,
     BLOCK_SIZE,
     HEADER_SIZE,
+    BlockSealer,
     Cipher,
     ContentAuthError,
     CryptOptions,
@@ -24,6 +25,7 @@ from syncd.crypt import (
     decrypted_size,
     derive_keys,
     encrypted_size,
+    sealed_size,
 )
 from syncd.crypt.content import add_to_nonce
 
@@ -294,3 +296,62 @@ def test_nonces_come_from_the_injected_source() -> None:
     # The default is os.urandom: two encryptions of the same bytes differ.
     real = Cipher(CryptOptions(password="x"), keys=derive_keys("x"))
     assert real.encrypt_bytes(b"same") != real.encrypt_bytes(b"same")
+
+
+def secretbox_reference(plain: bytes, key: bytes, nonce: bytes) -> bytes:
+    """crypt's layout built block by block with PyNaCl's public ``crypto_secretbox`` (what
+    the contents were sealed with before :class:`BlockSealer`)."""
+    from nacl.bindings import crypto_secretbox
+
+    blocks = [
+        crypto_secretbox(plain[at : at + BLOCK_DATA_SIZE], add_to_nonce(nonce, i), key)
+        for i, at in enumerate(range(0, len(plain), BLOCK_DATA_SIZE))
+    ]
+    return b"RCLONE\x00\x00" + nonce + b"".join(blocks)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, 16, BLOCK_DATA_SIZE - 1, BLOCK_DATA_SIZE, BLOCK_DATA_SIZE + 1, 3 * BLOCK_DATA_SIZE + 5],
+)
+@pytest.mark.parametrize("piece_blocks", [1, 2, 16])
+def test_block_sealer_gives_the_secretbox_layout(size: int, piece_blocks: int) -> None:
+    key, nonce = os.urandom(32), os.urandom(24)
+    plain = os.urandom(size)
+    sealer = BlockSealer(key, nonce)
+    out = bytearray(sealed_size(piece_blocks * BLOCK_DATA_SIZE) + 3)  # reused, a bit too big
+    pieces = [sealer.header]
+    step = piece_blocks * BLOCK_DATA_SIZE
+    for at in range(0, size, step):
+        pieces.append(bytes(out[: sealer.seal_into(plain[at : at + step], out)]))
+    ciphertext = b"".join(pieces)
+    assert ciphertext == secretbox_reference(plain, key, nonce)
+    assert len(ciphertext) == encrypted_size(size)
+
+
+def test_block_sealer_without_pynacls_cffi_module_gives_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from syncd.crypt import content
+
+    key, nonce = os.urandom(32), os.urandom(24)
+    plain = os.urandom(2 * BLOCK_DATA_SIZE + 7)
+    monkeypatch.setattr(content, "lib", None)  # the public wrapper and a copy per block
+    sealer = BlockSealer(key, nonce)
+    out = bytearray(sealed_size(len(plain)))
+    assert sealer.header + out[: sealer.seal_into(plain, out)] == secretbox_reference(
+        plain, key, nonce
+    )
+
+
+def test_block_sealer_matches_rclone_and_refuses_misuse() -> None:
+    for plain, expected in FILE_VECTORS:
+        sealer = BlockSealer(ZERO_KEY, COUNTER_NONCE)
+        out = bytearray(BLOCK_SIZE)
+        assert (sealer.header + out[: sealer.seal_into(plain, out)]).hex() == expected
+    sealer = BlockSealer(ZERO_KEY, COUNTER_NONCE)
+    with pytest.raises(ValueError, match="holds 10 bytes, 17 needed"):
+        sealer.seal_into(b"\x01", bytearray(10))
+    sealer.seal_into(b"\x01", bytearray(17))
+    with pytest.raises(ValueError, match="must be the file's last"):
+        sealer.seal_into(b"\x02", bytearray(17))  # a short block can only end the file
