@@ -379,7 +379,12 @@ class Planner:
         # nothing about its home, so the walk counts as having seen unknown parts.
         self._walk_state.saw_unknown = True
         self._dirty = tuple(_normalised(p) for p in dirty)
+        # A directory walked whole visits everything beneath it: visited once more on its own,
+        # a directory's files would be planned twice (two uploads under one name).
+        wholes = [ref.rel for ref, whole in dirs if whole]
         for ref, whole in dirs:
+            if any(_strictly_within(ref.rel, top) for top in wholes):
+                continue
             known = ref.folder_id is not None
             recurse: Descent = True if whole else frozenset()
             self._walk_state.queue.append(_Visit(ref, True, known, recurse=recurse))
@@ -1245,6 +1250,11 @@ class Planner:
 
 def _normalised(path: str) -> str:
     return "/".join(p for p in path.split("/") if p and p != ".")
+
+
+def _strictly_within(rel: str, top: str) -> bool:
+    """Is the directory ``rel`` beneath the directory ``top`` ('' is the root)?"""
+    return rel != top and (not top or rel.startswith(top + "/"))
 
 
 def _below(paths: Sequence[str], rel: str) -> frozenset[str]:

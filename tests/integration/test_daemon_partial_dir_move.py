@@ -169,3 +169,18 @@ def test_path_reported_before_its_directory_moved_is_synced_by_the_moves_pass(
     moved = syncer.run(dirty=["a", "b", *rechecks.paths(syncer.journal, local)])
     assert moved.exit_code == 0
     assert converged(local, emulator)
+
+
+def test_directory_walked_whole_is_not_walked_again_for_a_path_beneath_it(
+    synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """``a`` itself is dirty (its whole subtree is walked) and so is a file two levels down:
+    the file's directory is visited once, not once more on its own (the directory-churn run's
+    seed 5 uploaded such files twice, leaving two under one name on the host)."""
+    local, syncer = synced
+    (local / "a" / "sub01" / "f.txt").write_text("edited, and longer than before\n")
+    (local / "a" / "sub01" / "new.txt").write_text("new\n")
+    result = syncer.run(dirty=["a/sub01/f.txt", "a/sub01/new.txt", "a"])
+    assert result.exit_code == 0
+    assert counts_of(emulator)["file/upload"] == 2, emulator.admin.counts()
+    assert converged(local, emulator)
