@@ -5,10 +5,10 @@ a 30 ms link) and converges with the whole invariant once the changes stop.
 What it found, each fixed with a test of its own: edits handed out before their directory's
 move (tests/integration/test_watcher_coalesce.py), directories watchdog silently stopped
 watching (tests/integration/watcher/test_watcher.py), and paths whose directory moved between
-the watcher's report and the pass (tests/integration/test_daemon_partial_dir_move.py).
+the watcher's report and the pass, and a directory walked twice in one pass (two uploads under
+one name; both in tests/integration/test_daemon_partial_dir_move.py).
 
-CI runs seed 1 (it lost a file before those fixes); ``-m slow`` runs seeds 0-7, of which seed 5
-still ends with a duplicate name on the host (marked xfail until it is found).
+CI runs seed 1 (it lost a file before those fixes); ``-m slow`` runs seeds 0-7.
 """
 
 from __future__ import annotations
@@ -66,21 +66,7 @@ def test_daemon_converges_after_directory_churn(tmp_path: Path, emulator: Emulat
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.emulator(latency_ms=30)
-@pytest.mark.parametrize(
-    "seed",
-    [
-        pytest.param(
-            seed,
-            marks=pytest.mark.xfail(
-                reason="open: two copies of a file under one name on the host after this "
-                "churn (the journal knows one); not found yet"
-            ),
-        )
-        if seed == 5
-        else seed
-        for seed in range(8)
-    ],
-)
+@pytest.mark.parametrize("seed", range(8))
 def test_daemon_converges_after_directory_churn_seeds(
     tmp_path: Path, emulator: EmulatorProcess, seed: int
 ) -> None:
