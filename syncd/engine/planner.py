@@ -760,16 +760,20 @@ class Planner:
         self._to_finalize.vanished_files.append((rel, row, listed))
 
     def _remote_extra_file(self, ref: Ref, extra: RemoteFile) -> None:
-        if self.s.detect_moves:
-            owner = self.src.file_by_remote_id(extra.id)
-            if owner is not None:
-                self._facts.relocated_files[extra.id] = extra
-                if owner.remote_size is not None and owner.remote_size != extra.size:
-                    self._facts.changed_ids.add(extra.id)
-                if owner.stored_name != extra.name:
-                    self._facts.renamed_ids.add(extra.id)
-                return
-        self._to_finalize.extra_files.append((join(ref.rel, extra.name), extra))
+        if not (self.s.detect_moves and self._tracked_elsewhere(extra)):
+            self._to_finalize.extra_files.append((join(ref.rel, extra.name), extra))
+
+    def _tracked_elsewhere(self, extra: RemoteFile) -> bool:
+        """Is this untracked-here file one the journal knows elsewhere (moved on the host)?"""
+        owner = self.src.file_by_remote_id(extra.id)
+        if owner is None:
+            return False
+        self._facts.relocated_files[extra.id] = extra
+        if owner.remote_size is not None and owner.remote_size != extra.size:
+            self._facts.changed_ids.add(extra.id)
+        if owner.stored_name != extra.name:
+            self._facts.renamed_ids.add(extra.id)
+        return True
 
     # -- subdirectories of one directory --------------------------------------------------------
 
@@ -813,6 +817,21 @@ class Planner:
                 self._facts.relocated_folders[extra.id] = extra
             else:
                 self._to_finalize.extra_folders.append((join(ref.rel, extra.name), extra))
+                if self.s.mode == "mirror" and self.s.detect_moves:
+                    self._look_inside_extra_folder(extra)
+
+    def _look_inside_extra_folder(self, extra: RemoteFolder) -> None:
+        """A folder someone else made is trashed in mirror mode; what of ours was moved into it
+        is put back by id first (trashes run after every other op of their batch), not trashed
+        with it and uploaded again. One listing per such folder (their own are rare)."""
+        listing = self.src.remote_listing(extra.id)
+        if listing is None:
+            return
+        for file in listing.files:
+            self._tracked_elsewhere(file)
+        for folder in listing.folders:
+            if self.src.dir_by_folder_id(folder.id) is not None:
+                self._facts.relocated_folders[folder.id] = folder
 
     def _dir_same(
         self,

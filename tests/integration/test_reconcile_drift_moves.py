@@ -86,3 +86,36 @@ def test_move_of_a_folder_renamed_on_the_web_site(
     (local / "outer/inner").rename(local / "inner")
     emulator.admin.drift("rename_folder", folder_id=_folder_id(emulator, "inner"), name="other")
     _converges(syncer, local, emulator)
+
+
+def test_file_moved_into_someone_elses_new_folder_is_put_back_by_id(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Mirror mode: someone makes folder ``c`` on the web site and moves one of syncd's files
+    into it. ``c`` is theirs and is trashed, but the file is syncd's: it is moved back by id
+    first, not trashed with ``c`` and uploaded again (with versions kept, that trash lost a
+    version from history: found by the model test)."""
+    local = tmp_path / "local"
+    write_tree(local, TREE)
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="mirror"))
+    try:
+        assert syncer.run().exit_code == 0
+        (file,) = [
+            f
+            for f in emulator.admin.tree()["files"]
+            if f["name"] == "z.txt" and f["status"] == "active"
+        ]
+        theirs = emulator.admin.drift(
+            "add_folder", parent_id=_folder_id(emulator, "docs"), name="c"
+        )
+        emulator.admin.drift("move_file", file_id=file["id"], folder_id=theirs["id"])
+        emulator.admin.reset_counts()
+        _converges(syncer, local, emulator)
+        (back,) = [
+            f
+            for f in emulator.admin.tree()["files"]
+            if f["name"] == "z.txt" and f["status"] == "active"
+        ]
+        assert back["id"] == file["id"]
+    finally:
+        syncer.close()
