@@ -57,7 +57,9 @@ both sides last agreed on); the remote is matched by the id the journal recorded
                                                                   backup: ForgetFile/ForgetDir
     gone              synced         nowhere                      ForgetFile / ForgetDir
     unreadable        any            any                          nothing (never a deletion)
-    none              none           untracked extra              mirror: TrashFile/TrashFolder;
+    none              none           untracked extra              mirror: TrashFile/TrashFolder
+                                                                  (a folder is listed first: ids
+                                                                  of ours inside are put back);
                                                                   backup: nothing
     none              other place    listed, home never handled   mirror: TrashFile/TrashFolder
                                                                   (not when some dir was unread)
