@@ -219,6 +219,9 @@ class Plan:
     files_seen: int = 0
     ops_handed_out: int = 0  # ops already given to ``on_batch`` (no longer in ``ops``)
     cancelled: bool = False  # the walk was stopped: ``ops`` is empty, nothing was decided
+    # Directories visited that could not be listed locally (gone, unreadable): nothing was
+    # decided below them.
+    unlisted: list[Ref] = field(default_factory=list)
 
     @property
     def mutating(self) -> list[Op]:
@@ -438,6 +441,7 @@ class Planner:
             # Contents unknown (gone, unreadable): change nothing below. Its journal rows are
             # not seen, so no tracked id listed elsewhere may be called orphaned afterwards.
             self._walk_state.saw_unknown = True
+            self.plan.unlisted.append(ref)
             return
         self.plan.dirs_visited += 1
         if visit.has_journal and ref.dir_id is not None:

@@ -473,7 +473,6 @@ def _walk_once(
         filters=ctx.pair.filters,
     )
     root_ref = Ref("", ctx.row.root_dir_id, folder_id)
-    unseen: list[tuple[int, str]] = []
     try:
         planner = Planner(
             sources,
@@ -492,7 +491,6 @@ def _walk_once(
             dirs = dirty_dirs(ctx.journal, ctx.root, root_ref, dirty)
             sources.anchors = frozenset(r.folder_id for r, _ in dirs if r.folder_id)
             plan = planner.plan_dirs(dirs, dirty)
-            unseen += _unseen(ctx.root, dirs, dirty)
     finally:
         sources.close()
     ignored = [
@@ -506,18 +504,17 @@ def _walk_once(
         sources.issues_dropped,
         ignored,
         sources.ignored_dropped,
-        unseen,
+        _unseen(plan.unlisted, dirty) if dirty is not None else [],
     )
 
 
-def _unseen(
-    root: Path, dirs: Sequence[tuple[Ref, bool]], dirty: Sequence[str]
-) -> list[tuple[int, str]]:
-    """Dirty paths below a planned directory that was gone when the pass looked (the planner
-    changes nothing there): (its journal dir id, the path below it), for :class:`Rechecks`."""
+def _unseen(unlisted: Sequence[Ref], dirty: Sequence[str]) -> list[tuple[int, str]]:
+    """Dirty paths below a directory the planner could not list locally (gone when the pass
+    looked: it changed nothing there): (its journal dir id, the path below it), for
+    :class:`Rechecks`."""
     out: list[tuple[int, str]] = []
-    for ref, _ in dirs:
-        if not ref.rel or ref.dir_id is None or (root / ref.rel).is_dir():
+    for ref in unlisted:
+        if not ref.rel or ref.dir_id is None:
             continue
         prefix = ref.rel + "/"
         out += [(ref.dir_id, p[len(prefix) :]) for p in dirty if p.startswith(prefix)]
