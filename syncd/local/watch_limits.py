@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ MAX_USER_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 MAX_USER_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 PROC_FDS = "/proc/self/fd"
 PROC_FDINFO = "/proc/self/fdinfo"
+# One watch in an inotify fd's fdinfo: "inotify wd:2 ino:22a566 sdev:fe00000 mask:7ce ..."
+_FDINFO_WATCH = re.compile(r"^inotify wd:\S+ ino:([0-9a-f]+)", re.MULTILINE)
 
 # Watches are shared by every process of the user (IDEs, other daemons): leave room for them.
 WATCH_MARGIN_FRACTION = 0.10
@@ -95,15 +98,10 @@ def watched_inodes() -> set[int]:
             if os.readlink(f"{PROC_FDS}/{fd}") != "anon_inode:inotify":
                 continue
             with open(f"{PROC_FDINFO}/{fd}") as info:
-                lines = info.read().splitlines()
+                text = info.read()
         except OSError:
             continue  # closed meanwhile
-        for line in lines:
-            # "inotify wd:2 ino:22a566 sdev:fe00000 mask:7ce ..." (ino in hex)
-            if line.startswith("inotify "):
-                for field in line.split():
-                    if field.startswith("ino:"):
-                        inodes.add(int(field[4:], 16))
+        inodes.update(int(ino, 16) for ino in _FDINFO_WATCH.findall(text))
     return inodes
 
 

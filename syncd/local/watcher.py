@@ -432,7 +432,7 @@ class Watcher:
         missing = unwatched_directories(self.root, self._unwatchable)
         took = time.monotonic() - started
         self._next_audit = time.monotonic() + max(AUDIT_MIN_GAP, AUDIT_COST_FACTOR * took)
-        if missing is None or self.mode != "native":
+        if missing is None:
             return
         again = {inode: path for inode, path in missing.items() if inode in self._rewatched}
         if again:
@@ -449,16 +449,8 @@ class Watcher:
         if not missing:
             return
         with self._observer_lock:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self._restart_locked():
                 return
-            observer, self._observer = self._observer, None
-            if observer is not None:
-                _stop_observer(observer, 2.0)
-            try:
-                self._start_observer()
-            except OSError as exc:
-                log.warning("watcher %s: cannot watch yet (%s); retrying", self.name, exc)
-                return  # the supervisor restarts it, and reports the overflow then
         self._dirs_moved_at = time.monotonic()  # audit the restart itself
         self._report_overflow(
             f"{len(missing)} directories were not watched, e.g. "
@@ -506,17 +498,25 @@ class Watcher:
                 return
             if observer is not None:
                 log.warning("watcher %s: observer stopped; restarting it", self.name)
-                _stop_observer(observer, 2.0)
-                self._observer = None
-            try:
-                self._start_observer()
-            except OSError as exc:
-                if not self._restart_failing:
-                    log.warning("watcher %s: cannot watch yet (%s); retrying", self.name, exc)
-                self._restart_failing = True
+            if not self._restart_locked():
                 return
-            self._restart_failing = False
         self._report_overflow("the observer was restarted")
+
+    def _restart_locked(self) -> bool:
+        """Stop the observer (if any) and start a new one; the caller holds the observer lock.
+        False: it cannot watch yet (the supervisor keeps trying, and reports the overflow)."""
+        if self._observer is not None:
+            _stop_observer(self._observer, 2.0)
+            self._observer = None
+        try:
+            self._start_observer()
+        except OSError as exc:
+            if not self._restart_failing:
+                log.warning("watcher %s: cannot watch yet (%s); retrying", self.name, exc)
+            self._restart_failing = True
+            return False
+        self._restart_failing = False
+        return True
 
     def _remove_log_hook(self) -> None:
         for name in _WATCHDOG_LOGGERS:
