@@ -294,7 +294,7 @@ class EngineSyncer:
         self.pair = pair
         self.progress = DaemonProgress(pair.name, backend.metrics)
         self._walked = False  # a full pass ran since memory was last released
-        self._rechecks = Rechecks()  # files gone before their upload: looked at again
+        self._rechecks = Rechecks()  # paths a partial pass could not settle: looked at again
 
     @property
     def in_flight(self) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
+from syncd.journal.rows import PairRow
 from tests.support.cli import run_syncd
 from tests.support.reconcile import Syncer, expected_remote, mutating_calls, pair_config
 from tests.support.trees import md5_file, write_tree
@@ -246,68 +247,67 @@ def test_status_reads_while_another_process_holds_the_write_lock(
     assert json.loads(status.stdout)["pairs"][0]["counts"]["synced"] == 1
 
 
-def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
-    tmp_path: Path, emulator: EmulatorProcess
-) -> None:
+@pytest.fixture
+def one_file_synced(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Syncer]]:
+    """A pair of one file, synced: (local root, its syncer)."""
     local = tmp_path / "local"
     local.mkdir()
     (local / "first.txt").write_text("first")
     syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
     try:
         syncer.run()
-        # A crash between the host storing an upload and the journal recording it: the intent
-        # is written, the file is on the host, the outcome never reached the journal. The file
-        # was last written well before its upload began.
-        (local / "second.bin").write_bytes(os.urandom(50_000))
-        written = time.time() - 60
-        os.utime(local / "second.bin", (written, written))
-        pair = syncer.journal.pair("docs")
-        folder = pair.root_folder_id
-        with syncer.journal.transaction() as tx:
-            tx.add_intent(pair.id, "upload", folder_id=folder, name="second.bin", size=50_000)
-        syncer.client.upload_file(local / "second.bin", folder, filename="second.bin")
-        emulator.admin.reset_counts()
-        result = syncer.run()
-        assert result.outcome.counts.get("adopted") == 1
-        assert emulator.admin.counts().get("file/upload", 0) == 0
-        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
-        assert syncer.journal.intents(pair.id) == []
-        assert syncer.run().plan.ops == []
+        yield local, syncer
     finally:
         syncer.close()
 
 
+def interrupted_upload(syncer: Syncer, path: Path, data: bytes) -> PairRow:
+    """A crash between the host storing an upload and the journal recording it: the intent is
+    written, the file (in the pair's root, last written well before its upload began) is on the
+    host, the outcome never reached the journal. Returns the pair's row."""
+    path.write_bytes(data)
+    written = time.time() - 60
+    os.utime(path, (written, written))
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    folder = pair.root_folder_id
+    with syncer.journal.transaction() as tx:
+        tx.add_intent(pair.id, "upload", folder_id=folder, name=path.name, size=len(data))
+    syncer.client.upload_file(path, folder, filename=path.name)
+    return pair
+
+
+def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    local, syncer = one_file_synced
+    pair = interrupted_upload(syncer, local / "second.bin", os.urandom(50_000))
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.outcome.counts.get("adopted") == 1
+    assert emulator.admin.counts().get("file/upload", 0) == 0
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
 def test_upload_interrupted_then_file_rewritten_with_the_same_size_is_sent_again(
-    tmp_path: Path, emulator: EmulatorProcess
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
 ) -> None:
     """Found by the model test: a pass killed after the host stored an upload, then the file
     rewritten with other bytes of the same size before the next pass. Name and size still match
     what the interrupted upload left, but its bytes are the old ones: adopting it would record
     stale content as synced for good. The file changed after the upload began, so it is sent
     again, and the stale copy (syncd's own) does not stay beside it."""
-    local = tmp_path / "local"
-    local.mkdir()
-    (local / "first.txt").write_text("first")
-    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
-    try:
-        syncer.run()
-        (local / "b.txt").write_bytes(b"\xbe\xe0")
-        written = time.time() - 60
-        os.utime(local / "b.txt", (written, written))
-        pair = syncer.journal.pair("docs")
-        folder = pair.root_folder_id
-        with syncer.journal.transaction() as tx:
-            tx.add_intent(pair.id, "upload", folder_id=folder, name="b.txt", size=2)
-        syncer.client.upload_file(local / "b.txt", folder, filename="b.txt")
-        (local / "b.txt").write_bytes(b"\x00\x00")  # after the crash, before the next pass
-        result = syncer.run()
-        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-        assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
-        assert emulator.admin.duplicates() == []
-        assert syncer.journal.intents(pair.id) == []
-        assert syncer.run().plan.ops == []
-    finally:
-        syncer.close()
+    local, syncer = one_file_synced
+    pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
+    (local / "b.txt").write_bytes(b"\x00\x00")  # after the crash, before the next pass
+    result = syncer.run()
+    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert emulator.admin.duplicates() == []
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
 
 
 def test_partial_pass_over_dirty_paths_lists_only_their_directories(
