@@ -44,7 +44,7 @@ from syncd.engine.ops import (
     Upload,
 )
 from syncd.engine.versioning import Retired, Versioner
-from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, api_folder_id
+from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, Intent, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
@@ -356,6 +356,55 @@ class Executor:
             ):
                 return folder.id, folder.name
         return None
+
+    def sweep_interrupted_folders(self, intents: list[Intent]) -> int:
+        """A pass killed after the host made a folder, before the journal recorded it, left an
+        untracked folder. The next pass adopts it by name while the local directory is still
+        there; renamed or removed since, nothing does, and backup mode leaves folders it does
+        not know where they are, so syncd's own would stay beside the live tree for good (the
+        crash trials found one). The create's intent says it is syncd's: still empty, it is
+        trashed, since nothing is lost; with anything in it (not syncd's doing) it is left and
+        named. One listing per parent such an intent names, one per folder found: only after a
+        crash. Returns the folders trashed; a RemoteError leaves the rest to the next pass."""
+        wanted: dict[int | None, set[str]] = {}
+        for i in intents:
+            if i.kind == "create_folder" and i.name:
+                wanted.setdefault(i.folder_id, set()).add(i.name)
+        trashed = 0
+        for parent, names in wanted.items():
+            row = self.journal.dir_by_folder_id(self.pair_id, parent) if parent else None
+            rel_dir = self.journal.dir_path(row.id) if row is not None else None
+            if rel_dir is None:
+                continue  # a folder the pair no longer has: not beside the live tree
+            try:
+                listing = self.client.folder_listing(api_folder_id(parent))
+            except NotFound:
+                continue
+            for folder in listing.folders:
+                rel = f"{rel_dir}/{folder.name}".lstrip("/")
+                if (
+                    folder.name not in names
+                    or self.journal.dir_by_folder_id(self.pair_id, folder.id) is not None
+                    or (self.root / rel).is_dir()  # the next walk of it adopts it
+                ):
+                    continue
+                inside = self.client.folder_listing(folder.id)
+                if inside.files or inside.folders:
+                    log.warning(
+                        "folder %s (id %s) was made by an interrupted pass and is not empty; "
+                        "left where it is",
+                        rel,
+                        folder.id,
+                    )
+                    continue
+                with contextlib.suppress(NotFound):
+                    self.client.folder_delete(folder.id)
+                log.info(
+                    "trashed empty folder %s (id %s) left by an interrupted pass", rel, folder.id
+                )
+                self._count("empty folders left by a crash trashed")
+                trashed += 1
+        return trashed
 
     def _do_AdoptFolder(self, op: AdoptFolder) -> None:
         assert op.parent.dir_id is not None

@@ -31,6 +31,7 @@ from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
 from syncd.remote.encrypted import EncryptedClient, refuse_encrypted_listing
+from syncd.remote.errors import RemoteError
 from syncd.remote.models import AccountPackage, FolderListing
 from syncd.remote.paths import (
     RemoteFolderMissing,
@@ -318,6 +319,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         outcome = Outcome()
     else:
         outcome = _execute(executor, walked)
+        intents = _sweep_interrupted_folders(executor, outcome, intents)
         if versioner is not None:
             versioning.after_pass(versioner, outcome, full=dirty is None, intents=intents)
         _record_pass_state(ctx, intents, device)
@@ -654,6 +656,22 @@ def _execute(executor: Executor, walked: _Walked) -> Outcome:
     if walked.not_synced:
         outcome.add("not synced", len(walked.not_synced) + walked.issues_dropped)
     return outcome
+
+
+def _sweep_interrupted_folders(
+    executor: Executor, outcome: Outcome, intents: list[Intent]
+) -> list[Intent]:
+    """Trash the empty folders a crash left untracked (Executor.sweep_interrupted_folders);
+    returns the intents this pass settles: a failed sweep keeps its own for the next pass."""
+    if outcome.cancelled or not any(i.kind == "create_folder" for i in intents):
+        return intents
+    try:
+        executor.sweep_interrupted_folders(intents)
+    except RemoteError as exc:
+        outcome.failed.append(("/", f"looking for folders a crash left failed: {exc}"))
+        outcome.add("failed")
+        return [i for i in intents if i.kind != "create_folder"]
+    return intents
 
 
 def _record_pass_state(ctx: _PassContext, intents: Sequence[Intent], device: int) -> None:

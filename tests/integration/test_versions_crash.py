@@ -165,3 +165,67 @@ def test_killed_upload_of_a_file_renamed_before_the_restart_becomes_a_version(
     assert parse_versioned_name(moved["name"]) is not None
     verify = run_syncd("verify", "--pair", "p", config=config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("versions", [None, "trash"])
+def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_no_extra_folder(
+    emulator: Any, tmp_path: Path, versions: str | None
+) -> None:
+    """Found by the crash trials (backup, seed 20261134 trial 24: "remote extra: dir ..."): a
+    pass killed after the host made folder d, before the journal recorded it, then d renamed
+    locally before the next pass. Nothing adopts the folder by name any more, and backup mode
+    leaves folders it does not know where they are, so syncd's own empty folder stayed beside
+    the live tree for good. The create's intent says whose it is: the pass removes it when it is
+    still empty (nothing is lost), whether versions are kept or not."""
+    root = tmp_path / "local"
+    root.mkdir()
+    (root / "keep.txt").write_bytes(OLD)
+    config = _config(tmp_path, emulator.api_url, root, "backup", versions)
+    _reconcile(config)
+    admin = emulator.admin
+    (root / "d").mkdir()
+    (root / "d" / "x.txt").write_bytes(NEW)
+    admin.set_knobs(latency_ms=400)
+    before = admin.counts().get("folder/create", 0)
+    log = tmp_path / "killed.log"
+    proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
+    try:
+        wait_for(
+            lambda: admin.counts().get("folder/create", 0) > before or proc.poll() is not None,
+            timeout=60,
+            what="the folder create",
+        )
+        # While it waits out the latency: the folder is made and the answer is lost; the run is
+        # killed at its next request (a retry, or the lookup of what it left).
+        admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
+        sent = _requests(admin.counts())
+        wait_for(
+            lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
+            timeout=60,
+            what="a request after the folder create",
+        )
+        assert proc.poll() is None, f"the pass ended after its folder create\n{tail(log)}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    admin.set_knobs(latency_ms=0, fault_rate=0.0)
+    wait_for(
+        lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
+        timeout=10,
+        what="the killed run's folder to land on the host",
+    )
+    (root / "d").rename(root / "e")
+
+    _reconcile(config)
+    tree = admin.tree()
+    active = {f["name"] for f in tree["folders"] if f["status"] == "active"}
+    assert "d" not in active and "e" in active, active
+    assert [f for f in tree["files"] if f["status"] != "active"] == []  # no file trashed
+    assert emulator.admin.duplicates() == []
+    verify = run_syncd("verify", "--pair", "p", config=config)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    _reconcile(config)
+    assert run_syncd("verify", "--pair", "p", config=config).returncode == 0
