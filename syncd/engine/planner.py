@@ -897,7 +897,7 @@ class Planner:
                 )
             )
             return
-        source = self._dir_move_source(entry)
+        source = self._dir_move_source(entry, rel)
         if source is not None:
             self._move_dir(visit, entry, source)
         else:
@@ -974,7 +974,9 @@ class Planner:
         self._emit(op)
         self._walk_state.queue.append(_Visit(target, has_journal=False, listing_known=False))
 
-    def _dir_move_source(self, entry: LocalEntryLike) -> DirRow | None:
+    def _dir_move_source(self, entry: LocalEntryLike, rel: str) -> DirRow | None:
+        """The synced directory ``entry`` (new at ``rel``) is, moved: one with its inode whose
+        recorded path lost it, and whose entries came along (:meth:`_brought_along`)."""
         if not self.s.detect_moves:
             return None
         for row in self.src.dirs_by_inode(entry.inode):
@@ -992,8 +994,33 @@ class Planner:
             now = self.src.local_entry(path)
             if now is not None and now.kind == "dir" and now.inode == row.inode:
                 continue
+            if not self._brought_along(row, rel):
+                continue
             return row
         return None
+
+    def _brought_along(self, row: DirRow, rel: str) -> bool:
+        """An inode alone does not make a directory moved: ext4 gives a removed directory's
+        inode to the next directory made (``rm -r d1; mkdir d3`` gave d3 d1's inode every time
+        here), and its files' inodes to the next files. A moved directory holds some of what
+        the journal recorded in it: an entry of the same name (an editor's save swaps the
+        inode, not the name), a file by inode, size and mtime (as a file move is found), a
+        directory by inode. One holding none of it is new, and the removed one leaves whole
+        instead of file by file under the new one's name. With nothing recorded in it, or its
+        listing unknown, either reading gives one tree."""
+        files, dirs = self.src.journal_children(row.id)
+        if not files and not dirs:
+            return True
+        local = self.src.local_dir(rel)
+        if local is None:
+            return True
+        by_inode = {e.inode: e for e in local.entries}
+        names = {e.name for e in local.entries}
+        for f in files:
+            same = by_inode.get(f.inode)
+            if f.name in names or (same is not None and same_content(same, f)):
+                return True
+        return any(d.name in names or d.inode in by_inode for d in dirs)
 
     def _dir_gone(self, ref: Ref, row: DirRow) -> None:
         self._to_finalize.vanished_dirs.append((join(ref.rel, row.name), row))

@@ -171,6 +171,38 @@ def test_backup_mode_keeps_foreign_and_deleted_files(
         syncer.close()
 
 
+def test_directory_removed_then_another_made_is_versioned_whole_under_its_own_path(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """`rm -r d1; mkdir d3` on ext4 gives d3 d1's inode (every time, seen here). That once read
+    as d1 moved to d3: its files left one by one and kept versions recorded them under d3/.
+    Whether or not the inode comes back, d1 leaves whole, as d1, in one call."""
+    local = tmp_path / "local"
+    (local / "d1").mkdir(parents=True)
+    for i in range(4):
+        (local / "d1" / f"f{i}.txt").write_text(f"file {i}")
+        (local / f"keep{i}.txt").write_text(f"kept {i}")  # under max_delete's 50 %
+    (local / "keep.txt").write_text("kept")
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        syncer.run()
+        shutil.rmtree(local / "d1")
+        (local / "d3").mkdir()
+        (local / "d3" / "x.txt").write_text("x")
+        emulator.admin.reset_counts()
+        assert syncer.run().exit_code == 0
+        paths = emulator.admin.active_paths()
+        area = "/Backup/docs/.syncd-versions/"
+        assert sorted(p for p in paths if p.startswith(area + "d3/")) == []
+        assert len([p for p in paths if p.startswith(area + "d1")]) == 4, paths
+        assert "/Backup/docs/d3/x.txt" in paths
+        calls = mutating_calls(emulator.admin.counts())
+        assert calls.get("folder/edit") == 1 and "file/edit" not in calls, calls
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
+
+
 def test_cli_reconcile_dry_run_then_real_run_and_status(
     tmp_path: Path, emulator: EmulatorProcess
 ) -> None:

@@ -34,6 +34,36 @@ def test_directory_move_is_one_folder_edit() -> None:
     assert w.remote.tree() == w.expected_remote()
 
 
+def test_directory_made_with_a_removed_directorys_inode_is_new_not_that_one_moved() -> None:
+    """ext4 hands a removed directory's inode to the next directory made (`rm -r d1; mkdir d3`
+    gave d3 d1's inode every time here). Taken for d1 moved, d1's files were trashed one by one
+    under d3's name, and kept versions recorded them under d3's path. A moved directory brings
+    its entries along; one holding none of them is new, and the removed one goes whole."""
+    w = synced_world()
+    old_inode = w.local.dirs["docs/sub"]
+    w.local.remove("docs/sub")
+    w.local.mkdir("docs/other")
+    w.local.dirs["docs/other"] = old_inode
+    w.local.write("docs/other/x.txt", 3)
+    plan = w.plan()
+    assert kinds(plan.ops) == ["create_folder", "trash_folder", "upload"]
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+    assert w.plan().ops == []
+
+
+def test_directory_moved_with_every_file_replaced_by_an_editor_is_still_moved() -> None:
+    """The entries' names count too: a save that swaps in a new inode keeps the name."""
+    w = synced_world()
+    w.local.move("docs/sub", "docs/moved")
+    for i in range(20):
+        w.local.write(f"docs/moved/f{i}.txt", 10 + i, new_inode=True)
+    plan = w.plan()
+    assert "move_folder" in kinds(plan.ops) and "trash_folder" not in kinds(plan.ops)
+    w.apply(plan)
+    assert w.remote.tree() == w.expected_remote()
+
+
 def test_file_rename_and_move_are_one_edit_each() -> None:
     w = synced_world()
     w.local.move("top.txt", "renamed.txt")
