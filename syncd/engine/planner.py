@@ -25,7 +25,8 @@ naming a subdirectory itself stands for all of it. Where the parent is walked wh
 pass, a created folder), so is the moved directory.
 
 Local moves are recognised without a watcher: a new local entry asks the journal for a row with
-the same inode (and, for files, size and mtime) whose recorded path no longer holds that inode;
+the same inode (and, for files, size and mtime) whose recorded path no longer holds that inode
+(and, for directories, some of whose recorded entries it holds: ext4 reuses freed inodes at once);
 such a row is *claimed* and becomes one ``file/edit``/``folder/edit`` by id. Remote drift is
 repaired by id the same way: an untracked id in one listing that the journal knows elsewhere was
 moved remotely and is put back.
