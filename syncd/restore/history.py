@@ -11,7 +11,9 @@ relative path, of
 * the versions area's folder for that path: each versioned file counts within the interval its
   name carries (``syncd.history.names``);
 * removed directories kept whole (versioned folders) whose interval holds the moment: their
-  files count as they are (a moment before the folder's FROM asks ``file/info`` per file).
+  files count as they are (a moment before the folder's FROM asks ``file/info`` per file);
+  with a journal, a file in one that syncd did not upload (someone else's) counts from the end
+  of the second ``file/info`` dates it to, never from before it came.
 
 Per name the candidate that became live last (and was live at the moment) wins. Downloads go to
 the real client. Pure selection rules are in :func:`pick`; the rest is listing plumbing.
@@ -75,6 +77,8 @@ class HistoryView:
         self.client = client
         self.at_ns = at_ns
         self.upload_time = upload_time or (lambda _id: None)
+        # With a journal, a file it has no upload time for is not syncd's upload.
+        self.has_journal = upload_time is not None
         self.info_calls = 0
         self._ids = itertools.count(-1, -1)
         self._lock = threading.Lock()
@@ -110,7 +114,7 @@ class HistoryView:
             if start is None:
                 start = version_ends.get(f.name)
             if start is None:
-                start = self._uploaded(f.id)
+                start = self._uploaded(f.id, someone_elses=self.has_journal)
             candidates.setdefault(f.name, []).append(Candidate(f, start))
         for start, end, kept_id in node.kept:
             self._add_kept(kept_id, start, end, candidates, folders)
@@ -158,17 +162,28 @@ class HistoryView:
         listing = self._list(kept_id)
         for f in listing.files:
             begin = start
-            if self.at_ns < start:  # the folder's FROM is its newest upload: ask for older ones
-                known = self.upload_time(f.id)  # the journal's, to the nanosecond
+            known = self.upload_time(f.id)  # the journal's, to the nanosecond
+            if known is None and self.has_journal:
+                # Someone else's file went with the directory: it counts from when it came,
+                # which may be after the folder's FROM (the newest of syncd's uploads in it).
+                begin = self._uploaded(f.id, someone_elses=True)
+            elif self.at_ns < start:  # the folder's FROM is its newest upload: older ones
                 begin = known if known is not None else self._uploaded(f.id)
             candidates.setdefault(f.name, []).append(Candidate(f, begin, end))
         for sub in listing.folders:
             folders.setdefault(sub.name, _Virtual()).kept.append((start, end, sub.id))
 
-    def _uploaded(self, file_id: int) -> int:
+    def _uploaded(self, file_id: int, *, someone_elses: bool = False) -> int:
+        """``file/info``'s upload time. The host gives whole seconds: someone else's file
+        counts from the end of its second, since a moment recorded earlier in that second may
+        be before it came; syncd's own (without a journal, all are taken as syncd's) from the
+        start, since a moment recorded just after its upload must hold it."""
         with self._lock:
             self.info_calls += 1
-        return uploaded_ns(self.client, file_id) or 0
+        dated = uploaded_ns(self.client, file_id)
+        if dated is None:
+            return 0
+        return dated + 999_999_999 if someone_elses else dated
 
     def _list(self, folder_id: int | None) -> FolderListing:
         if folder_id is None:

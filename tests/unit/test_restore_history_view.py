@@ -1,0 +1,57 @@
+"""`restore --at` through HistoryView: when someone else's file in a removed directory counts.
+
+The host answers ``file/info``'s ``uploadedDate`` to the whole second. A file syncd did not
+upload (the journal has no upload time for it) went into the versions area with the directory
+it was in; found by the model test (mirror keeping versions): such a file, added in the same
+second as an earlier recorded moment, was restored at that moment, before it existed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from syncd.history.names import VERSIONS_DIR, versioned_name
+from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
+from syncd.restore.history import HistoryView
+
+SECOND = 1_000_000_000
+S = 1_796_000_000 * SECOND  # a whole second
+ROOT, AREA, KEPT, FOREIGN = 1, 2, 3, 10
+
+
+class _Host:
+    """A pair whose versions area holds one directory, q, removed at S + 1.5 s and kept
+    whole, holding one file nobody synced: uploaded at S + 0.7 s, dated S by the host."""
+
+    def __init__(self) -> None:
+        self.info_calls = 0
+
+    def folder_listing(self, folder_id: int | None) -> FolderListing:
+        if folder_id == ROOT:
+            return FolderListing([RemoteFolder(AREA, ROOT, VERSIONS_DIR)], [])
+        if folder_id == AREA:
+            removed = S + 3 * SECOND // 2
+            name = versioned_name("q", removed, removed, is_folder=True)
+            return FolderListing([RemoteFolder(KEPT, AREA, name)], [])
+        assert folder_id == KEPT
+        return FolderListing([], [RemoteFile(FOREIGN, "p", 2, KEPT, "active")])
+
+    def file_info(self, file_id: int) -> RemoteFile:
+        self.info_calls += 1
+        dated = datetime.fromtimestamp(S // SECOND, tz=UTC)
+        return RemoteFile(file_id, "p", 2, KEPT, "active", uploaded_at=dated)
+
+
+def _files_in_q(at_ns: int) -> list[str]:
+    view = HistoryView(_Host(), ROOT, at_ns, upload_time=lambda _id: None)  # type: ignore[arg-type]
+    root = view.folder_listing(view.root)
+    q = [f for f in root.folders if f.name == "q"]
+    return [f.name for f in view.folder_listing(q[0].id).files] if q else []
+
+
+def test_someone_elses_file_in_a_kept_directory_is_not_restored_before_its_second_ends() -> None:
+    assert _files_in_q(S + 3 * SECOND // 10) == []  # before it came, in the second it is dated
+
+
+def test_someone_elses_file_in_a_kept_directory_counts_once_its_second_is_over() -> None:
+    assert _files_in_q(S + 12 * SECOND // 10) == ["p"]
