@@ -352,10 +352,14 @@ class Versioner:
         per folder such an intent names, so only after a crash. Returns the versions made."""
         if not self.keep:
             return 0
-        by_folder: dict[int, set[tuple[str, int]]] = {}
+        # (name, size) -> when the upload began: it was not live before, whatever file/info's
+        # whole second says (a restore --at earlier in that second must not find it).
+        by_folder: dict[int, dict[tuple[str, int], int]] = {}
         for i in intents:
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
-                by_folder.setdefault(i.folder_id, set()).add((i.name, i.size))
+                began = int(i.created_at * 1e9)
+                sent = by_folder.setdefault(i.folder_id, {})
+                sent[(i.name, i.size)] = min(began, sent.get((i.name, i.size), began))
         made = 0
         for folder_id, sent in by_folder.items():
             row = self.journal.dir_by_folder_id(self.pair_id, folder_id)
@@ -367,12 +371,15 @@ class Versioner:
             except NotFound:
                 continue
             for f in listing.files:
-                if (f.name, f.size) not in sent:
+                began = sent.get((f.name, f.size))
+                if began is None:
                     continue
                 if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
                     continue  # adopted, or another file's copy
                 rel = f"{rel_dir}/{f.name}".lstrip("/")
-                if self.retire_file(f.id, rel, f.size) == "versioned":
+                live_to = self.now_ns()
+                live_from = max(self._live_from(f.id, live_to), began)
+                if self.version_file(f.id, rel, f.size, live_from, live_to) == "versioned":
                     made += 1
                     log.info("an interrupted upload became a version: %s (id %s)", rel, f.id)
         return made

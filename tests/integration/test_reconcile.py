@@ -13,6 +13,7 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
+from syncd.history.names import parse_versioned_name
 from syncd.journal.rows import PairRow
 from tests.support.cli import run_syncd
 from tests.support.reconcile import Syncer, expected_remote, mutating_calls, pair_config
@@ -412,5 +413,35 @@ def test_symlinks_and_unreadable_entries_are_reported_not_synced(
         assert emulator.admin.active_paths() == {
             "/Backup/docs/real.txt": md5_file(local / "real.txt")
         }
+    finally:
+        syncer.close()
+
+
+def test_interrupted_upload_made_a_version_claims_no_time_before_the_upload_began(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup): an interrupted upload that nothing adopts (its file
+    renamed before the next pass) becomes a version. Dated by file/info alone, to the whole
+    second, it claimed to be live from the start of that second, before its upload began, and
+    `restore --at` a moment recorded earlier in that second gave it."""
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.txt").write_text("first")
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        syncer.run()
+        pair = interrupted_upload(syncer, local / "b.txt", b"interrupted")
+        (intent,) = syncer.journal.intents(pair.id)
+        (local / "b.txt").rename(local / "a.txt")
+        assert syncer.run().exit_code == 0
+        versions = [
+            parsed
+            for p in emulator.admin.active_paths()
+            if p.startswith("/Backup/docs/.syncd-versions/")
+            and (parsed := parse_versioned_name(p.rsplit("/", 1)[1])) is not None
+        ]
+        assert [v.original for v in versions] == ["b.txt"]
+        began_ms = int(intent.created_at * 1e9) // 1_000_000 * 1_000_000  # names carry ms
+        assert versions[0].live_from_ns >= began_ms, versions
     finally:
         syncer.close()
