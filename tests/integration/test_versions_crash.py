@@ -50,6 +50,39 @@ def _reconcile(config: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _killed_once_its_request_took_effect(
+    admin: Any, config: Path, log: Path, kind: str, what: str
+) -> None:
+    """Run a pass and SIGKILL it once its first ``kind`` request has taken effect on the host
+    and its answer was lost: while the request waits out the latency, every answer turns into
+    an error after the action (``after_500``), and the run is killed at its next request (a
+    retry, or the lookup of what it left). Knobs are back to normal afterwards."""
+    admin.set_knobs(latency_ms=400)
+    before = admin.counts().get(kind, 0)
+    proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
+    try:
+        wait_for(
+            lambda: admin.counts().get(kind, 0) > before or proc.poll() is not None,
+            timeout=60,
+            what=what,
+        )
+        admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
+        sent = _requests(admin.counts())
+        wait_for(
+            lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
+            timeout=60,
+            what=f"a request after {what}",
+        )
+        assert proc.poll() is None, f"the pass ended after {what}\n{tail(log)}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    admin.set_knobs(latency_ms=0, fault_rate=0.0)
+
+
 @pytest.mark.parametrize("kill_at", ["folder/create", "file/edit"])
 @pytest.mark.parametrize(("mode", "versions"), [("backup", None), ("mirror", "keep")])
 def test_killed_between_upload_and_version_move_converges(
@@ -118,33 +151,9 @@ def test_killed_upload_of_a_file_renamed_before_the_restart_becomes_a_version(
     _reconcile(config)
     admin = emulator.admin
     (root / "b.txt").write_bytes(NEW)
-    admin.set_knobs(latency_ms=400)
-    before = admin.counts().get("file/upload", 0)
-    log = tmp_path / "killed.log"
-    proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
-    try:
-        wait_for(
-            lambda: admin.counts().get("file/upload", 0) > before or proc.poll() is not None,
-            timeout=60,
-            what="the upload",
-        )
-        # While it waits out the latency: the upload takes effect and its answer is lost; the
-        # run is killed at its next request (a retry, or the lookup of what it left).
-        admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
-        sent = _requests(admin.counts())
-        wait_for(
-            lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
-            timeout=60,
-            what="a request after the upload",
-        )
-        assert proc.poll() is None, f"the pass ended after its upload\n{tail(log)}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    admin.set_knobs(latency_ms=0, fault_rate=0.0)
+    _killed_once_its_request_took_effect(
+        admin, config, tmp_path / "killed.log", "file/upload", "the upload"
+    )
     landed = wait_for(
         lambda: [f for f in admin.tree()["files"] if f["name"] == "b.txt"],
         timeout=10,
@@ -185,33 +194,9 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     admin = emulator.admin
     (root / "d").mkdir()
     (root / "d" / "x.txt").write_bytes(NEW)
-    admin.set_knobs(latency_ms=400)
-    before = admin.counts().get("folder/create", 0)
-    log = tmp_path / "killed.log"
-    proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
-    try:
-        wait_for(
-            lambda: admin.counts().get("folder/create", 0) > before or proc.poll() is not None,
-            timeout=60,
-            what="the folder create",
-        )
-        # While it waits out the latency: the folder is made and the answer is lost; the run is
-        # killed at its next request (a retry, or the lookup of what it left).
-        admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
-        sent = _requests(admin.counts())
-        wait_for(
-            lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
-            timeout=60,
-            what="a request after the folder create",
-        )
-        assert proc.poll() is None, f"the pass ended after its folder create\n{tail(log)}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    admin.set_knobs(latency_ms=0, fault_rate=0.0)
+    _killed_once_its_request_took_effect(
+        admin, config, tmp_path / "killed.log", "folder/create", "the folder create"
+    )
     wait_for(
         lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
         timeout=10,
