@@ -50,13 +50,14 @@ def _reconcile(config: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _killed_once_its_request_took_effect(
-    admin: Any, config: Path, log: Path, kind: str, what: str
+def _killed_at(
+    admin: Any, config: Path, log: Path, kind: str, what: str, *, answer_lost: bool = False
 ) -> None:
-    """Run a pass and SIGKILL it once its first ``kind`` request has taken effect on the host
-    and its answer was lost: while the request waits out the latency, every answer turns into
-    an error after the action (``after_500``), and the run is killed at its next request (a
-    retry, or the lookup of what it left). Knobs are back to normal afterwards."""
+    """Run a pass and SIGKILL it while its first ``kind`` request waits out the latency, after
+    everything the pass did before it. ``answer_lost``: first let the request take effect and
+    lose its answer (every answer turns into an error after the action, ``after_500``), and
+    kill the run at its next request (a retry, or the lookup of what it left). Knobs are back
+    to normal afterwards."""
     admin.set_knobs(latency_ms=400)
     before = admin.counts().get(kind, 0)
     proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
@@ -66,14 +67,15 @@ def _killed_once_its_request_took_effect(
             timeout=60,
             what=what,
         )
-        admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
-        sent = _requests(admin.counts())
-        wait_for(
-            lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
-            timeout=60,
-            what=f"a request after {what}",
-        )
-        assert proc.poll() is None, f"the pass ended after {what}\n{tail(log)}"
+        if answer_lost:
+            admin.set_knobs(fault_rate=1.0, fault_kinds=["after_500"], fault_seed=1)
+            sent = _requests(admin.counts())
+            wait_for(
+                lambda: _requests(admin.counts()) > sent or proc.poll() is not None,
+                timeout=60,
+                what=f"a request after {what}",
+            )
+        assert proc.poll() is None, f"the pass ended before it could be killed\n{tail(log)}"
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
@@ -96,24 +98,7 @@ def test_killed_between_upload_and_version_move_converges(
     admin = emulator.admin
     (root / "a.txt").write_bytes(NEW)
 
-    admin.set_knobs(latency_ms=400)
-    before = admin.counts().get(kill_at, 0)
-    log = tmp_path / "killed.log"
-    proc = start_syncd("reconcile", "--pair", "p", config=config, log=log)
-    try:
-        wait_for(
-            lambda: admin.counts().get(kill_at, 0) > before or proc.poll() is not None,
-            timeout=60,
-            what=f"a {kill_at} request",
-        )
-        assert proc.poll() is None, f"the pass ended before {kill_at}\n{tail(log)}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    admin.set_knobs(latency_ms=0)
+    _killed_at(admin, config, tmp_path / "killed.log", kill_at, f"a {kill_at} request")
 
     _reconcile(config)
     _reconcile(config)  # and a pass with nothing left to do changes nothing
@@ -151,8 +136,8 @@ def test_killed_upload_of_a_file_renamed_before_the_restart_becomes_a_version(
     _reconcile(config)
     admin = emulator.admin
     (root / "b.txt").write_bytes(NEW)
-    _killed_once_its_request_took_effect(
-        admin, config, tmp_path / "killed.log", "file/upload", "the upload"
+    _killed_at(
+        admin, config, tmp_path / "killed.log", "file/upload", "the upload", answer_lost=True
     )
     landed = wait_for(
         lambda: [f for f in admin.tree()["files"] if f["name"] == "b.txt"],
@@ -194,8 +179,8 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     admin = emulator.admin
     (root / "d").mkdir()
     (root / "d" / "x.txt").write_bytes(NEW)
-    _killed_once_its_request_took_effect(
-        admin, config, tmp_path / "killed.log", "folder/create", "the folder create"
+    _killed_at(
+        admin, config, tmp_path / "killed.log", "folder/create", "the create", answer_lost=True
     )
     wait_for(
         lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
