@@ -13,6 +13,7 @@ thirty-minute soak; the report line gives the time to converge after the changes
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ from tests.support.daemon import DaemonProcess
 
 from .test_crash_support import Churn, crash_config, total_requests, wait_for_invariant
 
-SEED = 424242
+# The changes and the fault dice; SYNCD_SOAK_SEED runs the soak with others.
+SEED = int(os.environ.get("SYNCD_SOAK_SEED", "424242"))
 FAULTS = dict(
     fault_rate=0.2,
     fault_kinds="500,502,503,drop,stall,after_500,after_drop",
@@ -80,7 +82,8 @@ def soak(tmp_path: Path, emulator: EmulatorProcess, seconds: float, initial_file
     requests = total_requests(counts)
     per_op = requests / churn.useful_ops
     print(
-        f"\nfault soak: {seconds:.0f} s of changes, converged {settle:.1f} s after they stopped; "
+        f"\nfault soak (seed {SEED}): {seconds:.0f} s of changes, converged {settle:.1f} s after "
+        "they stopped; "
         f"useful ops {churn.useful_ops} {churn.tally}; requests {requests} (faults "
         f"{counts.get('faults', 0)}, 429 {counts.get('429', 0)}, authorize "
         f"{counts.get('authorize', 0)}); requests per useful op {per_op:.2f}; counts {counts}"
