@@ -362,15 +362,19 @@ class Executor:
         untracked folder. The next pass adopts it by name while the local directory is still
         there; renamed or removed since, nothing does, and backup mode leaves folders it does
         not know where they are, so syncd's own would stay beside the live tree for good (the
-        crash trials found one). The create's intent says it is syncd's: still empty, it is
-        trashed, since nothing is lost; with anything in it (not syncd's doing) it is left and
-        named. One listing per parent such an intent names, one per folder found: only after a
-        crash. Returns the folders trashed; a RemoteError leaves the rest to the next pass."""
-        wanted: dict[int | None, set[str]] = {}
+        crash trials found one). The create's intent says it is syncd's. Still empty, it leaves
+        the live tree as a removed directory does: into the versions area where versions are
+        kept (live from the create to now; backup mode never trashes), trashed otherwise (no
+        versioner: mirror mode). With anything in it (not syncd's doing) it is left and named.
+        One listing per parent such an intent names, one per folder found: only after a
+        crash. Returns the folders removed; a RemoteError leaves the rest to the next pass."""
+        wanted: dict[int | None, dict[str, int]] = {}  # name -> when the create began (ns)
         for i in intents:
             if i.kind == "create_folder" and i.name:
-                wanted.setdefault(i.folder_id, set()).add(i.name)
-        trashed = 0
+                began = int(i.created_at * 1e9)
+                names = wanted.setdefault(i.folder_id, {})
+                names[i.name] = min(began, names.get(i.name, began))
+        removed = 0
         for parent, names in wanted.items():
             row = self.journal.dir_by_folder_id(self.pair_id, parent) if parent else None
             rel_dir = self.journal.dir_path(row.id) if row is not None else None
@@ -397,14 +401,18 @@ class Executor:
                         folder.id,
                     )
                     continue
-                with contextlib.suppress(NotFound):
-                    self.client.folder_delete(folder.id)
+                if self.versioner is not None and self.versioner.keep:
+                    now = self.versioner.now_ns()
+                    self.versioner.version_folder(folder.id, rel, names[folder.name], now)
+                else:
+                    with contextlib.suppress(NotFound):
+                        self.client.folder_delete(folder.id)
                 log.info(
-                    "trashed empty folder %s (id %s) left by an interrupted pass", rel, folder.id
+                    "removed empty folder %s (id %s) left by an interrupted pass", rel, folder.id
                 )
-                self._count("empty folders left by a crash trashed")
-                trashed += 1
-        return trashed
+                self._count("empty folders left by a crash removed")
+                removed += 1
+        return removed
 
     def _do_AdoptFolder(self, op: AdoptFolder) -> None:
         assert op.parent.dir_id is not None

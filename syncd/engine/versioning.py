@@ -162,12 +162,27 @@ class Versioner:
                 self._trash_folder(folder_id)
             self._note(Retired(rel, folder_id, "trash", is_folder=True))
             return "trashed"
-        parent, _, name = rel.rpartition("/")
         live_to = self.now_ns()
         files, nbytes, newest = self._subtree_facts(dir_id)
         # No time for some file (the host did not say either): claim nothing before TO, so a
         # restore --at earlier dates each of its files on its own.
         live_from = newest if newest is not None else live_to
+        return self.version_folder(folder_id, rel, live_from, live_to, files=files, nbytes=nbytes)
+
+    def version_folder(
+        self,
+        folder_id: int,
+        rel: str,
+        live_from: int,
+        live_to: int,
+        *,
+        files: int = 0,
+        nbytes: int = 0,
+    ) -> str:
+        """Move folder ``folder_id`` into the versions area as the version of directory
+        ``rel`` live from ``live_from`` to ``live_to``, holding ``files`` files of ``nbytes``
+        bytes (one ``folder/edit``)."""
+        parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to, is_folder=True)
         for attempt in range(2):
             area = self.area_folder(parent, fresh=attempt > 0)

@@ -169,8 +169,9 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     pass killed after the host made folder d, before the journal recorded it, then d renamed
     locally before the next pass. Nothing adopts the folder by name any more, and backup mode
     leaves folders it does not know where they are, so syncd's own empty folder stayed beside
-    the live tree for good. The create's intent says whose it is: the pass removes it when it is
-    still empty (nothing is lost), whether versions are kept or not."""
+    the live tree for good. The create's intent says whose it is: still empty, it leaves the
+    live tree as a removed directory does, into the versions area where versions are kept
+    (backup mode never trashes), to the trash with `versions = "trash"`."""
     root = tmp_path / "local"
     root.mkdir()
     (root / "keep.txt").write_bytes(OLD)
@@ -194,6 +195,12 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     active = {f["name"] for f in tree["folders"] if f["status"] == "active"}
     assert "d" not in active and "e" in active, active
     assert [f for f in tree["files"] if f["status"] != "active"] == []  # no file trashed
+    kept = [p for f in tree["folders"] if (p := parse_versioned_name(f["name"])) is not None]
+    trashed = [f["name"] for f in tree["folders"] if f["status"] != "active"]
+    if versions is None:
+        assert [v.original for v in kept] == ["d"] and trashed == [], (kept, trashed)
+    else:
+        assert kept == [] and trashed == ["d"], (kept, trashed)
     assert emulator.admin.duplicates() == []
     verify = run_syncd("verify", "--pair", "p", config=config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
