@@ -364,8 +364,8 @@ class Executor:
         not know where they are, so syncd's own would stay beside the live tree for good (the
         crash trials found one). The create's intent says it is syncd's. Still empty, it leaves
         the live tree as a removed directory does: into the versions area where versions are
-        kept (live from the create to now; backup mode never trashes), trashed otherwise (no
-        versioner: mirror mode). With anything in it (not syncd's doing) it is left and named.
+        kept (live from the create to now; backup mode never trashes), to the trash with
+        ``versions = "trash"``. With anything in it (not syncd's doing) it is left and named.
         One listing per parent such an intent names, one per folder found: only after a
         crash. Returns the folders removed; a RemoteError leaves the rest to the next pass."""
         wanted: dict[int | None, dict[str, int]] = {}  # name -> when the create began (ns)

@@ -661,7 +661,7 @@ def _execute(executor: Executor, walked: _Walked) -> Outcome:
 def _sweep_interrupted_folders(
     executor: Executor, outcome: Outcome, intents: list[Intent]
 ) -> list[Intent]:
-    """Trash the empty folders a crash left untracked (Executor.sweep_interrupted_folders);
+    """Remove the empty folders a crash left untracked (Executor.sweep_interrupted_folders);
     returns the intents this pass settles: a failed sweep keeps its own for the next pass."""
     if outcome.cancelled or not any(i.kind == "create_folder" for i in intents):
         return intents
