@@ -43,15 +43,22 @@ class Candidate:
     file: RemoteFile
     live_from_ns: int
     live_to_ns: int = FOREVER
+    # The interval says the file held this path (a versioned name, or a removed directory's),
+    # not only when it was uploaded, under whatever name it had then (a live file).
+    placed: bool = False
 
 
 def pick(candidates: list[Candidate], at_ns: int) -> Candidate | None:
     """The content of one path at ``at_ns``: live then, and the one that became live last
-    (ties: the newest upload, the higher id)."""
+    (ties: the newest upload, the higher id). A placed candidate wins over a live file: renames
+    are made by id and not recorded, so a file renamed onto the path later (``mv c a.txt``)
+    counts from its upload, and only the version of the old ``a.txt`` knows it held the name
+    then. (A replaced file's version ends just after its successor's upload: for that
+    instant the old content wins, which was still on the host.)"""
     alive = [c for c in candidates if c.live_from_ns <= at_ns < c.live_to_ns]
     if not alive:
         return None
-    return max(alive, key=lambda c: (c.live_from_ns, c.file.id))
+    return max(alive, key=lambda c: (c.placed, c.live_from_ns, c.file.id))
 
 
 @dataclass
@@ -107,7 +114,7 @@ class HistoryView:
             name = parsed.original
             version_ends[name] = max(version_ends.get(name, 0), parsed.live_to_ns)
             candidates.setdefault(name, []).append(
-                Candidate(f, parsed.live_from_ns, parsed.live_to_ns)
+                Candidate(f, parsed.live_from_ns, parsed.live_to_ns, placed=True)
             )
         for f in live.files:
             start = self.upload_time(f.id)
@@ -169,7 +176,7 @@ class HistoryView:
                 begin = self._uploaded(f.id, someone_elses=True)
             elif self.at_ns < start:  # the folder's FROM is its newest upload: older ones
                 begin = known if known is not None else self._uploaded(f.id)
-            candidates.setdefault(f.name, []).append(Candidate(f, begin, end))
+            candidates.setdefault(f.name, []).append(Candidate(f, begin, end, placed=True))
         for sub in listing.folders:
             folders.setdefault(sub.name, _Virtual()).kept.append((start, end, sub.id))
 

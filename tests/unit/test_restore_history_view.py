@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from syncd.history.names import VERSIONS_DIR, versioned_name
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
-from syncd.restore.history import HistoryView
+from syncd.restore.history import Candidate, HistoryView, pick
 
 SECOND = 1_000_000_000
 S = 1_796_000_000 * SECOND  # a whole second
@@ -55,3 +55,27 @@ def test_someone_elses_file_in_a_kept_directory_is_not_restored_before_its_secon
 
 def test_someone_elses_file_in_a_kept_directory_counts_once_its_second_is_over() -> None:
     assert _files_in_q(S + 12 * SECOND // 10) == ["p"]
+
+
+def _file(file_id: int) -> RemoteFile:
+    return RemoteFile(file_id, "a.txt", 1, ROOT, "active")
+
+
+def test_a_version_holds_its_name_over_a_live_file_renamed_onto_it_later() -> None:
+    """Found by the model test (both modes keeping versions): `mv c a.txt` over a synced a.txt.
+    The old a.txt becomes a version, live until the rename; c's upload keeps its id and is live
+    as a.txt from then on, but counts from its upload (renames are not recorded). At a moment
+    before the rename both claim a.txt: the version's name says it was a.txt then; the live
+    file's start only says when it was uploaded, under whatever name. The version wins."""
+    renamed_c = Candidate(_file(1), live_from_ns=100)  # uploaded as c at 100
+    old_a = Candidate(_file(2), live_from_ns=90, live_to_ns=200, placed=True)
+    assert pick([renamed_c, old_a], 150) == old_a
+    assert pick([renamed_c, old_a], 200) == renamed_c
+
+
+def test_among_live_files_or_among_versions_the_newest_still_wins() -> None:
+    older, newer = Candidate(_file(1), 100), Candidate(_file(2), 120)
+    assert pick([older, newer], 150) == newer
+    v1 = Candidate(_file(3), 100, 300, placed=True)
+    v2 = Candidate(_file(4), 120, 300, placed=True)
+    assert pick([v1, v2], 150) == v2
