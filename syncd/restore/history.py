@@ -32,6 +32,7 @@ from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound
 from syncd.remote.models import FolderListing, RemoteFile, RemoteFolder
 from syncd.remote.paths import uploaded_ns
+from syncd.restore.paths import numbered_name
 
 FOREVER = 2**63 - 1
 
@@ -59,6 +60,22 @@ def pick(candidates: list[Candidate], at_ns: int) -> Candidate | None:
     if not alive:
         return None
     return max(alive, key=lambda c: (c.placed, c.live_from_ns, c.file.id))
+
+
+def _displaced(candidates: list[Candidate], at_ns: int) -> list[RemoteFile]:
+    """Live files that were on the host at ``at_ns`` (uploaded before, live since) but lost
+    the path to a version that held it then: renamed onto it later (``mv c a.txt``). Their own
+    name at the moment is not recorded; their content of the time is not to be lost."""
+    return [c.file for c in candidates if not c.placed and c.live_from_ns <= at_ns < c.live_to_ns]
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name (2).ext``, ``name (3).ext``, ...: the first that no entry of the folder uses."""
+    n = 2
+    while (candidate := numbered_name(name, n, is_folder=False)) in taken:
+        n += 1
+    taken.add(candidate)
+    return candidate
 
 
 @dataclass
@@ -136,11 +153,17 @@ class HistoryView:
                     (parsed.live_from_ns, parsed.live_to_ns, sub.id)
                 )
         # The restorer writes a file under the name the listing gives: the path's name.
-        chosen = [
-            c.file._replace(name=name)
-            for name, cs in sorted(candidates.items())
-            if (c := pick(cs, self.at_ns)) is not None
-        ]
+        chosen: list[RemoteFile] = []
+        taken = set(candidates) | set(folders)
+        for name, cs in sorted(candidates.items()):
+            c = pick(cs, self.at_ns)
+            if c is None:
+                continue
+            chosen.append(c.file._replace(name=name))
+            if c.placed:
+                chosen += [
+                    f._replace(name=_free_name(name, taken)) for f in _displaced(cs, self.at_ns)
+                ]
         names = {f.name for f in chosen}
         out_folders = [
             RemoteFolder(self._new(v), folder_id, name)

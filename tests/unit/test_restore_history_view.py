@@ -79,3 +79,30 @@ def test_among_live_files_or_among_versions_the_newest_still_wins() -> None:
     v1 = Candidate(_file(3), 100, 300, placed=True)
     v2 = Candidate(_file(4), 120, 300, placed=True)
     assert pick([v1, v2], 150) == v2
+
+
+class _RenamedOver:
+    """A pair's folder after `mv c a.txt` over a synced a.txt at S + 2 s: the old a.txt (id 2)
+    is a version live from S + 0.1 s to the rename; c's upload (id 1, made at S + 0.5 s) is
+    the live a.txt."""
+
+    def folder_listing(self, folder_id: int | None) -> FolderListing:
+        if folder_id == ROOT:
+            live_a = RemoteFile(1, "a.txt", 1, ROOT, "active")
+            return FolderListing([RemoteFolder(AREA, ROOT, VERSIONS_DIR)], [live_a])
+        assert folder_id == AREA
+        name = versioned_name("a.txt", S + SECOND // 10, S + 2 * SECOND)
+        return FolderListing([], [RemoteFile(2, name, 1, AREA, "active")])
+
+
+def _restored(at_ns: int) -> dict[str, int]:
+    uploads = {1: S + SECOND // 2}
+    view = HistoryView(_RenamedOver(), ROOT, at_ns, upload_time=uploads.get)  # type: ignore[arg-type]
+    return {f.name: f.id for f in view.folder_listing(view.root).files}
+
+
+def test_a_file_renamed_over_another_later_is_restored_beside_it_not_lost() -> None:
+    """Before the rename both were on the host: the old a.txt under its name, c's bytes under
+    a numbered one (c's own name then is not recorded). After it, a.txt is c's."""
+    assert _restored(S + SECOND) == {"a.txt": 2, "a (2).txt": 1}
+    assert _restored(S + 3 * SECOND) == {"a.txt": 1}
