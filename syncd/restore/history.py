@@ -138,7 +138,8 @@ class HistoryView:
             if start is None:
                 start = version_ends.get(f.name)
             if start is None:
-                start = self._uploaded(f.id, someone_elses=self.has_journal)
+                # A journal from before the uploads table knows no times: taken as syncd's.
+                start = self._uploaded(f.id)
             candidates.setdefault(f.name, []).append(Candidate(f, start))
         for start, end, kept_id in node.kept:
             self._add_kept(kept_id, start, end, candidates, folders)
