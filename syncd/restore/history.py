@@ -15,8 +15,9 @@ relative path, of
   with a journal, a file in one that syncd did not upload (someone else's) counts from the end
   of the second ``file/info`` dates it to, never from before it came.
 
-Per name the candidate that became live last (and was live at the moment) wins. Downloads go to
-the real client. Pure selection rules are in :func:`pick`; the rest is listing plumbing.
+Per name the candidate that became live last (and was live at the moment) wins; when a version
+wins, the other files live at the moment under that name keep their content beside it, under
+numbered names. Downloads go to the real client. Pure selection rules are in :func:`pick`; the rest is listing plumbing.
 """
 
 from __future__ import annotations
@@ -62,11 +63,14 @@ def pick(candidates: list[Candidate], at_ns: int) -> Candidate | None:
     return max(alive, key=lambda c: (c.placed, c.live_from_ns, c.file.id))
 
 
-def _displaced(candidates: list[Candidate], at_ns: int) -> list[RemoteFile]:
-    """Live files that were on the host at ``at_ns`` (uploaded before, live since) but lost
-    the path to a version that held it then: renamed onto it later (``mv c a.txt``). Their own
-    name at the moment is not recorded; their content of the time is not to be lost."""
-    return [c.file for c in candidates if not c.placed and c.live_from_ns <= at_ns < c.live_to_ns]
+def _displaced(candidates: list[Candidate], at_ns: int, winner: Candidate) -> list[RemoteFile]:
+    """Files that were on the host at ``at_ns`` but lost the path to a version that held it
+    then. A path holds one file at a time, so each was under another name at the moment:
+    renamed onto the path later (``mv c a.txt``), as a live file or as the version it later
+    became. That name is not recorded (renames are by id); their content is not to be lost."""
+    return [
+        c.file for c in candidates if c is not winner and c.live_from_ns <= at_ns < c.live_to_ns
+    ]
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -163,7 +167,7 @@ class HistoryView:
             chosen.append(c.file._replace(name=name))
             if c.placed:
                 chosen += [
-                    f._replace(name=_free_name(name, taken)) for f in _displaced(cs, self.at_ns)
+                    f._replace(name=_free_name(name, taken)) for f in _displaced(cs, self.at_ns, c)
                 ]
         names = {f.name for f in chosen}
         out_folders = [

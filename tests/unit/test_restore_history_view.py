@@ -106,3 +106,33 @@ def test_a_file_renamed_over_another_later_is_restored_beside_it_not_lost() -> N
     a numbered one (c's own name then is not recorded). After it, a.txt is c's."""
     assert _restored(S + SECOND) == {"a.txt": 2, "a (2).txt": 1}
     assert _restored(S + 3 * SECOND) == {"a.txt": 1}
+
+
+class _RenamedOverThenDeleted(_RenamedOver):
+    """As :class:`_RenamedOver`, then the new a.txt (c's upload, id 1) deleted at S + 4 s: it
+    became a version too, named a.txt and live from its upload, when it was still c."""
+
+    def folder_listing(self, folder_id: int | None) -> FolderListing:
+        if folder_id == ROOT:
+            return FolderListing([RemoteFolder(AREA, ROOT, VERSIONS_DIR)], [])
+        assert folder_id == AREA
+        old_a = versioned_name("a.txt", S + SECOND // 10, S + 2 * SECOND)
+        renamed_c = versioned_name("a.txt", S + SECOND // 2, S + 4 * SECOND)
+        return FolderListing(
+            [],
+            [RemoteFile(2, old_a, 1, AREA, "active"), RemoteFile(1, renamed_c, 1, AREA, "active")],
+        )
+
+
+def test_two_versions_of_one_name_live_at_once_are_both_restored() -> None:
+    """Found by the model test (backup mode): `mv b.txt a.txt` over a synced a.txt, then
+    `rm a.txt`. Both versions carry the name a.txt and both were on the host before the
+    rename (one as b.txt, a name not recorded): neither's content may be lost."""
+    view = HistoryView(_RenamedOverThenDeleted(), ROOT, S + SECOND, upload_time=lambda _id: None)  # type: ignore[arg-type]
+    restored = {f.name: f.id for f in view.folder_listing(view.root).files}
+    assert sorted(restored) == ["a (2).txt", "a.txt"]
+    assert sorted(restored.values()) == [1, 2]
+    later = HistoryView(
+        _RenamedOverThenDeleted(), ROOT, S + 3 * SECOND, upload_time=lambda _id: None
+    )  # type: ignore[arg-type]
+    assert {f.name: f.id for f in later.folder_listing(later.root).files} == {"a.txt": 1}
