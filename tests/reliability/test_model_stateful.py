@@ -7,8 +7,9 @@ paths the model changed, when no drift or crash came since the last full pass) t
 invariant of tests/reliability/invariants.py holds — remote == local (names and MD5), no
 duplicate names, no orphan uploads, the journal consistent with both sides, no intents left.
 Backup mode (versions kept, its default): the live tree is the local tree (each local file once
-at its path with its MD5; files someone else added are left alone and not counted), syncd
-trashed nothing. With versions kept (backup, and mirror with `versions = "keep"`) also the
+at its path with its MD5; files someone else added are left alone and not counted, as is an
+upload or folder a killed run made without recording it that someone renamed or moved since),
+syncd trashed nothing. With versions kept (backup, and mirror with `versions = "keep"`) also the
 history: every upload seen live (after a pass, or in the journal a killed run left) is live, in
 the versions area or trashed by someone else; and at the end `restore --at` the first moment
 recorded after a completed pass gives that moment's tree (by path while no rename or move came
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,6 +229,8 @@ class MirrorModel(RuleBasedStateMachine):
             kind = "add_folder"
         if kind in ("trash_file", "rename_file", "move_file"):
             file_id = tree.files[files[pick % len(files)]]["id"]
+            if kind != "trash_file":
+                self._taken_over(file_id=file_id)
             if kind == "trash_file":
                 self.ledger.trashed_by_someone(self.world.admin, file_id=file_id)
                 self.ex.drift(kind, file_id=file_id)
@@ -246,6 +250,8 @@ class MirrorModel(RuleBasedStateMachine):
             self.ledger.foreign_folders.add(int(added["id"]))
         else:
             rel = folders[1 + pick % (len(folders) - 1)]
+            if kind != "trash_folder":
+                self._taken_over(folder_id=folder_id[rel])
             if kind == "trash_folder":
                 self.ledger.trashed_by_someone(self.world.admin, folder_id=folder_id[rel])
                 self.ex.drift(kind, folder_id=folder_id[rel])
@@ -256,6 +262,28 @@ class MirrorModel(RuleBasedStateMachine):
                 parent = folder_id[targets[to % len(targets)]]
                 self.ex.drift(kind, folder_id=folder_id[rel], parent_id=parent)
         return kind
+
+    def _taken_over(self, *, file_id: int | None = None, folder_id: int | None = None) -> None:
+        """An upload or folder syncd made in a killed run before it recorded the answer is
+        found again by its name and place; once someone renames or moves it, nothing on the
+        host ties it to syncd (listings carry no dates or hashes): in backup mode it is theirs
+        from then on, and stays."""
+        if self.mode != "backup":
+            return
+        with sqlite3.connect(self.ex.state_db) as db:
+            if file_id is not None:
+                known = db.execute(
+                    "SELECT 1 FROM files WHERE file_id = ? UNION SELECT 1 FROM uploads "
+                    "WHERE file_id = ?",
+                    (file_id, file_id),
+                ).fetchone()
+                if known is None:
+                    self.ledger.foreign.add(file_id)
+            elif (
+                db.execute("SELECT 1 FROM dirs WHERE folder_id = ?", (folder_id,)).fetchone()
+                is None
+            ):
+                self.ledger.foreign_folders.add(folder_id)
 
     # -- passes and crashes --------------------------------------------------------------------
 
