@@ -371,7 +371,7 @@ class Executor:
         wanted: dict[int | None, dict[str, int]] = {}  # name -> when the create began (ns)
         for i in intents:
             if i.kind == "create_folder" and i.name:
-                began = int(i.created_at * 1e9)
+                began = i.created_ns
                 names = wanted.setdefault(i.folder_id, {})
                 names[i.name] = min(began, names.get(i.name, began))
         removed = 0
@@ -511,6 +511,7 @@ class Executor:
         first, original = op, op.replaces
         old_size = first.old_row.remote_size if first.old_row is not None else None
         pending: int | None = None  # the intent that the replaced version is to be retired
+        successor: int | None = None  # the upload that replaced it first
         for attempt in range(CHANGED_RETRIES + 1):
             started_ns = time.time_ns()
             retire = (original, old_size) if attempt == 0 and original is not None else None
@@ -523,7 +524,7 @@ class Executor:
                 changed = True
                 log.info("file rewritten within one time stamp tick, sending again: %s", op.rel)
             if attempt == 0:
-                pending = result[3]
+                pending, successor = result[3], result[0]
             if not changed or after is None or attempt == CHANGED_RETRIES:
                 break
             # The file changed while it was sent: what the host holds is stale. Wait until it
@@ -536,7 +537,14 @@ class Executor:
             op = _next_version(op, result[0])
         if self.versioner is not None and original is not None:
             # The version this upload replaced leaves the live tree: a version, or the trash.
-            self._count(self.versioner.retire_file(original, op.rel, old_size, pending=pending))
+            replaced_at = (
+                self.journal.upload_time(self.pair_id, successor) if successor is not None else None
+            )
+            self._count(
+                self.versioner.retire_file(
+                    original, op.rel, old_size, pending=pending, live_to=replaced_at
+                )
+            )
             if op.reason == _STALE and op.replaces is not None:
                 self._trash_file(op.replaces)  # our own copy that went stale while sent
         elif op.replaces is not None and op.trash_replaced:
@@ -620,10 +628,15 @@ class Executor:
                     None,
                 )
             )
-            tx.record_upload(self.pair_id, file_id, time.time_ns())  # a version's FROM, later
+            # A version's FROM, later; to the microsecond, so the retire intent carries it
+            # exactly (Intent.created_ns) as the replaced version's TO.
+            went_live = time.time_ns() // 1000 * 1000
+            tx.record_upload(self.pair_id, file_id, went_live)
             pending = None
             if retire is not None and self.versioner is not None:
-                pending = self.versioner.announce(tx, retire[0], op.rel, retire[1])
+                pending = self.versioner.announce(
+                    tx, retire[0], op.rel, retire[1], successor_from=went_live
+                )
             tx.clear_intent(intent)
         return file_id, stored, md5, pending
 

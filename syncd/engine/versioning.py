@@ -93,22 +93,41 @@ class Versioner:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def announce(self, tx: Tx, file_id: int, rel: str, size: int | None) -> int:
-        """Record, in the transaction that makes its successor live, that ``file_id`` (live at
-        ``rel`` until then) is to be retired; :meth:`retire_file` clears it (``pending``),
-        :meth:`replay` finishes it after a crash."""
-        return tx.add_intent(self.pair_id, RETIRE_INTENT, name=rel, size=size, target_id=file_id)
+    def announce(
+        self, tx: Tx, file_id: int, rel: str, size: int | None, *, successor_from: int
+    ) -> int:
+        """Record, in the transaction that makes its successor live (at ``successor_from``,
+        microsecond-aligned ns), that ``file_id`` (live at ``rel`` until then) is to be
+        retired; :meth:`retire_file` clears it (``pending``), :meth:`replay` finishes it after
+        a crash, with the successor's start as its end (the intent's ``created_ns``)."""
+        return tx.add_intent(
+            self.pair_id,
+            RETIRE_INTENT,
+            name=rel,
+            size=size,
+            target_id=file_id,
+            created_at=successor_from / 1e9,
+        )
 
     def retire_file(
-        self, file_id: int, rel: str, size: int | None, *, pending: int | None = None
+        self,
+        file_id: int,
+        rel: str,
+        size: int | None,
+        *,
+        pending: int | None = None,
+        live_to: int | None = None,
     ) -> str:
         """Take ``file_id`` (live at ``rel``) out of the live tree; returns the summary word.
-        ``pending``: the intent :meth:`announce` wrote for it, cleared with the outcome."""
+        ``pending``: the intent :meth:`announce` wrote for it, cleared with the outcome.
+        ``live_to``: when its successor went live (it held the path until then, not until it
+        was moved a moment later: two versions never claim one path at once); else now."""
         if not self.keep:
             self._trash(file_id, pending=pending)
             self._note(Retired(rel, file_id, "trash"))
             return "trashed"
-        live_to = self.now_ns()
+        if live_to is None:
+            live_to = self.now_ns()
         live_from = self._live_from(file_id, live_to)
         return self.version_file(file_id, rel, size, live_from, live_to, pending=pending)
 
@@ -355,7 +374,7 @@ class Versioner:
             return
         if self.journal.file_by_file_id(self.pair_id, target) is not None:
             return
-        word = self.retire_file(target, rel, intent.size)
+        word = self.retire_file(target, rel, intent.size, live_to=intent.created_ns)
         log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
 
     def sweep_interrupted_uploads(self, intents: list[Intent]) -> int:
@@ -372,7 +391,7 @@ class Versioner:
         by_folder: dict[int, dict[tuple[str, int], int]] = {}
         for i in intents:
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
-                began = int(i.created_at * 1e9)
+                began = i.created_ns
                 sent = by_folder.setdefault(i.folder_id, {})
                 sent[(i.name, i.size)] = min(began, sent.get((i.name, i.size), began))
         made = 0

@@ -89,6 +89,13 @@ class Intent:
     target_id: int | None
     created_at: float
 
+    @property
+    def created_ns(self) -> int:
+        """``created_at`` in ns, to the microsecond: exact for an intent written with
+        ``created_at=seconds(ns)`` of a microsecond-aligned ``ns`` (a float holds the seconds
+        since the epoch to about a quarter microsecond)."""
+        return round(self.created_at * 1e6) * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class RunRow:

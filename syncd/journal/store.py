@@ -180,6 +180,7 @@ class Tx:
         name: str | None = None,
         size: int | None = None,
         target_id: int | None = None,
+        created_at: float | None = None,
     ) -> int:
         result = self._x(
             "INSERT INTO intents (pair_id, kind, folder_id, name, size, target_id, created_at) "
@@ -190,7 +191,7 @@ class Tx:
             n=name,
             s=size,
             t=target_id,
-            c=time.time(),
+            c=time.time() if created_at is None else created_at,
         )
         return int(result.lastrowid)
 

@@ -17,7 +17,8 @@ relative path, of
 
 Per name the candidate that became live last (and was live at the moment) wins; when a version
 wins, the other files live at the moment under that name keep their content beside it, under
-numbered names. Downloads go to the real client. Pure selection rules are in :func:`pick`; the rest is listing plumbing.
+numbered names. Downloads go to the real client. Pure selection rules are in :func:`pick`; the
+rest is listing plumbing.
 """
 
 from __future__ import annotations

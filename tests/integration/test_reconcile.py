@@ -445,3 +445,35 @@ def test_interrupted_upload_made_a_version_claims_no_time_before_the_upload_bega
         assert versions[0].live_from_ns >= began_ms, versions
     finally:
         syncer.close()
+
+
+def test_a_replaced_version_ends_when_its_successor_went_live(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """A version's TO is when the path's next content took over, not when the old upload was
+    moved into the area a moment later: otherwise both claim the path for that moment, and a
+    `restore --at` then (say, at a version's FROM as `syncd versions` prints it) could only
+    restore one of them as the name and the other beside it."""
+    local = tmp_path / "local"
+    local.mkdir()
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        for content in (b"one", b"two", b"three"):
+            (local / "a.txt").write_bytes(content)
+            assert syncer.run().exit_code == 0
+        versions = sorted(
+            (parsed.live_from_ns, parsed.live_to_ns)
+            for p in emulator.admin.active_paths()
+            if p.startswith("/Backup/docs/.syncd-versions/")
+            and (parsed := parse_versioned_name(p.rsplit("/", 1)[1])) is not None
+        )
+        (_, first_to), (second_from, second_to) = versions
+        assert first_to == second_from
+        pair = syncer.journal.pair("docs")
+        assert pair is not None
+        live_row = syncer.journal.children(pair.root_dir_id)[0][0]
+        assert live_row.file_id is not None
+        live_from = syncer.journal.upload_time(pair.id, live_row.file_id)
+        assert live_from is not None and second_to == live_from // 1_000_000 * 1_000_000
+    finally:
+        syncer.close()

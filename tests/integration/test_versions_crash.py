@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from syncd.history.names import VERSIONS_DIR, parse_versioned_name
+from syncd.journal.store import Journal
 from tests.support.cli import run_syncd, start_syncd, tail
 from tests.support.restore import restore_config
 from tests.support.waiting import wait_for
@@ -116,6 +117,13 @@ def test_killed_between_upload_and_version_move_converges(
     parsed = parse_versioned_name(in_area[0]["name"])
     assert parsed is not None and parsed.original == "a.txt"
     assert in_area[0]["md5"] == hashlib.md5(OLD).hexdigest()
+    # The old content held a.txt until its successor went live, however late it was moved.
+    with Journal(tmp_path / "state.db") as journal:
+        pair = journal.pair("p")
+        assert pair is not None
+        successor_from = journal.upload_time(pair.id, in_live[0]["id"])
+    assert successor_from is not None
+    assert parsed.live_to_ns == successor_from // 1_000_000 * 1_000_000  # names carry ms
     assert [f for f in tree["files"] if f["status"] != "active"] == []  # nothing trashed
     verify = run_syncd("verify", "--pair", "p", config=config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
