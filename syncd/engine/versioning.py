@@ -12,7 +12,9 @@ holds.
 
 Times: a version's FROM is when its upload became live. syncd records that for its own uploads
 (the journal's ``uploads`` table); for older ones it asks ``file/info``'s ``uploadedDate``
-(one call, only for uploads made before this journal knew). TO is now. A versioned folder's
+(one call, only for uploads made before this journal knew). TO is when the path's next
+content went live (its successor's FROM, carried by the ``retire`` intent through a crash), or
+now for a file removed: versions of one path never overlap. A versioned folder's
 FROM is the newest upload time of the files it holds, the host asked for those the journal
 does not know (every file in it was live from FROM to TO, which is what ``restore --at`` needs
 for any moment in that span; a moment before FROM dates each file on its own). Where no time

@@ -6,7 +6,7 @@ relative path, of
 
 * the live folder: a file counts from the moment its upload became live (the journal's
   ``uploads`` record; without a journal, the newest end of that name's versions, since a
-  version leaves the live tree right after its successor is uploaded; without either,
+  replaced version ends when its successor went live; without either,
   ``file/info``'s ``uploadedDate``: one call per such file);
 * the versions area's folder for that path: each versioned file counts within the interval its
   name carries (``syncd.history.names``);
@@ -56,8 +56,8 @@ def pick(candidates: list[Candidate], at_ns: int) -> Candidate | None:
     (ties: the newest upload, the higher id). A placed candidate wins over a live file: renames
     are made by id and not recorded, so a file renamed onto the path later (``mv c a.txt``)
     counts from its upload, and only the version of the old ``a.txt`` knows it held the name
-    then. (A replaced file's version ends just after its successor's upload: for that
-    instant the old content wins, which was still on the host.)"""
+    then. (A replaced file's version ends when its successor went live; in versions made
+    before syncd wrote it so, it ends just after: for that instant the old content wins.)"""
     alive = [c for c in candidates if c.live_from_ns <= at_ns < c.live_to_ns]
     if not alive:
         return None
