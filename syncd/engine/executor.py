@@ -154,6 +154,23 @@ class _Workers:
                 self._done.put((op, None))
 
 
+def _moves_above(op: Op, moving: dict[str, MoveFolder]) -> list[Op]:
+    """The folder moves of this batch that ``op``, a folder move, must wait for: those of its
+    new parent and of that parent's ancestors. The host ignores a move into the folder's own
+    subtree (and answers success), so after `mv r/p p; mv r p/r` r may go into p only once p
+    has left r. Each waits only for shallower paths: no cycle."""
+    if not isinstance(op, MoveFolder) or not op.set_parent:
+        return []
+    above: list[Op] = []
+    rel = op.parent.rel
+    while rel:
+        found = moving.get(rel)
+        if found is not None and found is not op:
+            above.append(found)
+        rel = rel.rpartition("/")[0]
+    return above
+
+
 class Executor:
     def __init__(
         self,
@@ -199,10 +216,11 @@ class Executor:
         ready: deque[Op] = deque()
         trash: list[Op] = []  # held until every other op has finished
         non_trash_left = 0
+        moving = {op.rel: op for op in ops if isinstance(op, MoveFolder) and op.set_parent}
         for op in ops:
             if op.phase != TRASH:
                 non_trash_left += 1
-            deps = self._deps(op)
+            deps = self._deps(op) + _moves_above(op, moving)
             missing = [d for d in deps if id(d) not in in_plan]
             if missing:
                 self._fail(op, "not attempted: the folder it goes in was not made")
@@ -432,9 +450,17 @@ class Executor:
         assert op.parent.dir_id is not None and op.parent.folder_id is not None
         with self.journal.transaction() as tx:
             intent = tx.add_intent(self.pair_id, "edit", target_id=op.folder_id, name=op.name)
+        destination = api_folder_id(op.parent.folder_id)
         folder = self.client.folder_relocate(
-            op.folder_id, api_folder_id(op.parent.folder_id), folder_name=op.new_remote_name
+            op.folder_id, destination, folder_name=op.new_remote_name
         )
+        if op.set_parent and (folder.parent_id or None) != (destination or None):
+            # The host ignores a parent inside the folder's own subtree and answers success.
+            self.journal.clear_intents([intent])
+            raise _Failed(
+                f"the host left the folder in its old place (asked to move it into folder "
+                f"{destination}, which may lie inside it); the next pass plans again"
+            )
         with self.journal.transaction() as tx:
             tx.move_dir(op.dir_id, op.parent.dir_id, op.name, folder.name, op.inode)
             tx.clear_intent(intent)

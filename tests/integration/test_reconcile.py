@@ -13,6 +13,8 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
+from syncd.engine.executor import Executor
+from syncd.engine.ops import MoveFolder
 from syncd.history.names import parse_versioned_name
 from syncd.journal.rows import PairRow
 from tests.support.cli import run_syncd
@@ -475,5 +477,66 @@ def test_a_replaced_version_ends_when_its_successor_went_live(
         assert live_row.file_id is not None
         live_from = syncer.journal.upload_time(pair.id, live_row.file_id)
         assert live_from is not None and second_to == live_from // 1_000_000 * 1_000_000
+    finally:
+        syncer.close()
+
+
+def _swapped_nesting(tmp_path: Path, api_url: str) -> tuple[Path, Syncer, MoveFolder, MoveFolder]:
+    """r/p synced, then `mv r/p p; mv r p/r`: (local root, syncer, the move of p to the root,
+    the move of r into p), the moves as the planner makes them."""
+    local = tmp_path / "local"
+    (local / "r" / "p").mkdir(parents=True)
+    (local / "r" / "d.md").write_bytes(b"d")
+    syncer = Syncer(pair_config(tmp_path, api_url, local))
+    assert syncer.run().exit_code == 0
+    os.rename(local / "r" / "p", local / "p")
+    os.rename(local / "r", local / "p" / "r")
+    plan = syncer.run(dry_run=True).plan
+    p_out, r_in = (op for op in plan.ops if isinstance(op, MoveFolder))
+    assert (p_out.rel, r_in.rel) == ("p", "p/r")
+    return local, syncer, p_out, r_in
+
+
+def test_a_folder_moved_into_one_that_leaves_it_waits_for_that_move(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (mirror keeping versions, after a crash): `mv r/p p; mv r p/r`.
+    The host ignores a folder move into the folder's own subtree (and answers success), so r
+    may go into p only once p has left r. Both moves were handed to the workers at once; after
+    a crash the token renewals reordered them, the move of r was ignored, and the journal
+    recorded a tree the host did not have. Run here on one worker, r's move handed out first."""
+    local, syncer, p_out, r_in = _swapped_nesting(tmp_path, emulator.api_url)
+    try:
+        pair = syncer.journal.pair("docs")
+        assert pair is not None
+        executor = Executor(syncer.client, syncer.journal, pair.id, local, workers=1)
+        outcome = executor.run([r_in, p_out])
+        assert not outcome.failed, outcome.failed
+        assert emulator.admin.active_paths() == {
+            "/Backup/docs/p/r/d.md": md5_file(local / "p" / "r" / "d.md")
+        }
+        assert syncer.run().outcome.counts == {}
+    finally:
+        syncer.close()
+
+
+def test_a_folder_move_the_host_ignores_fails_and_is_not_recorded(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """The same move of r into p while p is still inside r, alone: the host answers success
+    and leaves r where it was. The op fails (the next pass plans again from the listings)
+    instead of recording r under p."""
+    local, syncer, _, r_in = _swapped_nesting(tmp_path, emulator.api_url)
+    try:
+        pair = syncer.journal.pair("docs")
+        assert pair is not None
+        outcome = Executor(syncer.client, syncer.journal, pair.id, local).run([r_in])
+        assert [rel for rel, _ in outcome.failed] == ["p/r"], outcome.failed
+        r_row = syncer.journal.dir_by_folder_id(pair.id, r_in.folder_id)
+        assert r_row is not None and r_row.parent_id == pair.root_dir_id  # still where it is
+        assert syncer.run().exit_code == 0
+        assert emulator.admin.active_paths() == {
+            "/Backup/docs/p/r/d.md": md5_file(local / "p" / "r" / "d.md")
+        }
     finally:
         syncer.close()
