@@ -616,7 +616,12 @@ class Executor:
         folder = op.parent.folder_id
         with self.journal.transaction() as tx:
             intent = tx.add_intent(
-                self.pair_id, "upload", folder_id=folder, name=op.name, size=ident.size
+                self.pair_id,
+                "upload",
+                folder_id=folder,
+                name=op.name,
+                size=ident.size,
+                inode=ident.inode,
             )
         md5: bytes | None
         try:

@@ -197,9 +197,12 @@ class Sources(Protocol):
 class PlanSettings:
     mode: Mode = "mirror"
     max_upload_size: int = 0  # bytes; 0 = no limit
-    # Uploads a crash may have left on the host: (folder_id, name, size) -> when the upload
-    # began (ns). Only a local file last written before then can be what it sent.
-    upload_intents: Mapping[tuple[int, str, int], int] = field(default_factory=dict)
+    # Uploads a crash may have left on the host: (folder_id, name, size) -> (when the upload
+    # began (ns), the inode it sent or None). Only that file, last written before then, can
+    # be what it sent.
+    upload_intents: Mapping[tuple[int, str, int], tuple[int, int | None]] = field(
+        default_factory=dict
+    )
     detect_moves: bool = True  # False when the journal is empty (nothing to move from)
     # Adopt an untracked remote file with the local file's name and size instead of uploading
     # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
@@ -658,8 +661,12 @@ class Planner:
         otherwise adopt the stale copy and be recorded as synced for good."""
         if ref.folder_id is None:
             return False
-        began = self.s.upload_intents.get((ref.folder_id, entry.name, entry.size))
-        return began is not None and entry.mtime_ns < began - RACY_NS
+        sent = self.s.upload_intents.get((ref.folder_id, entry.name, entry.size))
+        if sent is None:
+            return False
+        began, inode = sent
+        # Another file of that size renamed onto the name since (`mv a.txt b.txt`) is not it.
+        return entry.mtime_ns < began - RACY_NS and inode in (None, entry.inode)
 
     def _adoptable_file(
         self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFile]

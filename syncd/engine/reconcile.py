@@ -400,7 +400,7 @@ def _plan_settings(
         mode=ctx.pair.mode,
         max_upload_size=ctx.package.max_upload_size if ctx.package is not None else 0,
         upload_intents={
-            (i.folder_id, i.name, i.size): i.created_ns
+            (i.folder_id, i.name, i.size): (i.created_ns, i.inode)
             for i in intents
             if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
         },

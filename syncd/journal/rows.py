@@ -88,6 +88,7 @@ class Intent:
     size: int | None
     target_id: int | None
     created_at: float
+    inode: int | None = None  # an upload's: the local file it sends (migration 0006)
 
     @property
     def created_ns(self) -> int:

@@ -181,10 +181,11 @@ class Tx:
         size: int | None = None,
         target_id: int | None = None,
         created_at: float | None = None,
+        inode: int | None = None,
     ) -> int:
         result = self._x(
-            "INSERT INTO intents (pair_id, kind, folder_id, name, size, target_id, created_at) "
-            "VALUES (:p, :k, :f, :n, :s, :t, :c)",
+            "INSERT INTO intents (pair_id, kind, folder_id, name, size, target_id, created_at, "
+            "inode) VALUES (:p, :k, :f, :n, :s, :t, :c, :i)",
             p=pair_id,
             k=kind,
             f=folder_id,
@@ -192,6 +193,7 @@ class Tx:
             s=size,
             t=target_id,
             c=time.time() if created_at is None else created_at,
+            i=inode,
         )
         return int(result.lastrowid)
 
@@ -460,7 +462,7 @@ class Journal:
 
     def intents(self, pair_id: int) -> list[Intent]:
         rows = self._read(
-            "SELECT id, pair_id, kind, folder_id, name, size, target_id, created_at "
+            "SELECT id, pair_id, kind, folder_id, name, size, target_id, created_at, inode "
             "FROM intents WHERE pair_id = :p ORDER BY id",
             p=pair_id,
         )

@@ -307,7 +307,14 @@ def interrupted_upload(syncer: Syncer, path: Path, data: bytes) -> PairRow:
     assert pair is not None
     folder = pair.root_folder_id
     with syncer.journal.transaction() as tx:
-        tx.add_intent(pair.id, "upload", folder_id=folder, name=path.name, size=len(data))
+        tx.add_intent(
+            pair.id,
+            "upload",
+            folder_id=folder,
+            name=path.name,
+            size=len(data),
+            inode=path.stat().st_ino,
+        )
     syncer.client.upload_file(path, folder, filename=path.name)
     return pair
 
@@ -337,6 +344,30 @@ def test_upload_interrupted_then_file_rewritten_with_the_same_size_is_sent_again
     local, syncer = one_file_synced
     pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
     (local / "b.txt").write_bytes(b"\x00\x00")  # after the crash, before the next pass
+    result = syncer.run()
+    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert emulator.admin.duplicates() == []
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def test_upload_interrupted_then_another_file_of_its_size_renamed_onto_it_is_sent(
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup and mirror keeping versions, seed 20261215): b.txt's
+    upload interrupted after the host stored it; then `mv b.txt c; mv a.txt b.txt`, a.txt as
+    large as b.txt, not yet synced, and last written before the upload began. Name, size and
+    an mtime before the intent all matched, and b's old bytes were adopted as the new b.txt.
+    The intent now names the file it sent by inode."""
+    local, syncer = one_file_synced
+    other = local / "a.txt"
+    other.write_bytes(b"\x11\x22")
+    written = time.time() - 120
+    os.utime(other, (written, written))
+    pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
+    os.rename(local / "b.txt", local / "c")
+    os.rename(other, local / "b.txt")
     result = syncer.run()
     assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
     assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
