@@ -203,6 +203,9 @@ class PlanSettings:
     upload_intents: Mapping[tuple[int, str, int], tuple[int, int | None]] = field(
         default_factory=dict
     )
+    # Untracked files that match an upload intent but that the host dates before the upload
+    # began: someone else's, not what the crash left; never adopted for the intent.
+    dated_before_intent: frozenset[int] = frozenset()
     detect_moves: bool = True  # False when the journal is empty (nothing to move from)
     # Adopt an untracked remote file with the local file's name and size instead of uploading
     # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
@@ -683,6 +686,7 @@ class Planner:
                 extra.name == entry.name
                 and extra.size == entry.size
                 and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
+                and (self.s.adopt_existing or extra.id not in self.s.dated_before_intent)
             ):
                 return extra
         return None
@@ -1223,7 +1227,11 @@ class Planner:
             if file_id not in self._claims.file_ids:  # its journal home was never visited
                 self._emit(TrashFile(extra.name, file_id=file_id, dir_id=None, name=None))
         for rel, extra in self._to_finalize.extra_files:
-            leftover = (extra.folder_id, extra.name, extra.size) in self.s.upload_intents
+            leftover = (
+                extra.folder_id,
+                extra.name,
+                extra.size,
+            ) in self.s.upload_intents and extra.id not in self.s.dated_before_intent
             self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None, leftover=leftover))
         for folder_id, folder in relocated_folders.items():
             if folder_id not in self._claims.folder_ids:  # replaced by a new folder of ours

@@ -25,7 +25,7 @@ from syncd.engine.ops import ForgetDir, ForgetFile, Op, Ref, TrashFile, TrashFol
 from syncd.engine.planner import Plan, Planner, PlanSettings
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
-from syncd.journal.rows import ACCOUNT_ROOT, HeldDeletion, Intent, PairRow
+from syncd.journal.rows import ACCOUNT_ROOT, HeldDeletion, Intent, PairRow, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
@@ -38,6 +38,7 @@ from syncd.remote.paths import (
     SameName,
     folder_path_of,
     resolve_remote_folder,
+    uploaded_before,
 )
 from syncd.wiring import (
     ROOT_LOCATION_MAX_AGE,
@@ -396,20 +397,47 @@ def _plan_settings(
     ctx: _PassContext, intents: Sequence[Intent], tracked: int | None
 ) -> PlanSettings:
     journal, row = ctx.journal, ctx.row
+    uploads = {
+        (i.folder_id, i.name, i.size): (i.created_ns, i.inode)
+        for i in intents
+        if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
+    }
     return PlanSettings(
         mode=ctx.pair.mode,
         max_upload_size=ctx.package.max_upload_size if ctx.package is not None else 0,
-        upload_intents={
-            (i.folder_id, i.name, i.size): (i.created_ns, i.inode)
-            for i in intents
-            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None
-        },
+        upload_intents=uploads,
+        dated_before_intent=_dated_before_intent(ctx, uploads),
         # Nothing to move from while the journal is empty (asked only when the count is 0).
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=ctx.options.adopt_existing,
         retire_deleted=ctx.pair.history.keep,
         name_issue=ctx.client.name_issue if isinstance(ctx.client, EncryptedClient) else None,
     )
+
+
+def _dated_before_intent(
+    ctx: _PassContext, uploads: dict[tuple[int, str, int], tuple[int, int | None]]
+) -> frozenset[int]:
+    """Files that match an upload intent (folder, name, size) but that the host dates
+    (``file/info``, whole seconds) to a second that ended before the upload began: someone
+    else's file of that name, there before the crash, not what it left. One listing per folder
+    and one ``file/info`` per match, only after a crash."""
+    wanted: dict[int, dict[tuple[str, int], int]] = {}
+    for (folder_id, name, size), (began, _) in uploads.items():
+        wanted.setdefault(folder_id, {})[(name, size)] = began
+    before: set[int] = set()
+    for folder_id, sent in wanted.items():
+        try:
+            listing = ctx.client.folder_listing(api_folder_id(folder_id))
+        except RemoteError:
+            continue  # the pass lists it again, and says what went wrong
+        for f in listing.files:
+            began = sent.get((f.name, f.size))
+            if began is None or ctx.journal.file_by_file_id(ctx.row.id, f.id) is not None:
+                continue
+            if uploaded_before(ctx.client, f.id, began):
+                before.add(f.id)
+    return frozenset(before)
 
 
 def _executor(ctx: _PassContext) -> Executor:

@@ -55,7 +55,7 @@ from syncd.journal.rows import Intent, api_folder_id
 from syncd.journal.store import Journal, Tx
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
-from syncd.remote.paths import uploaded_ns
+from syncd.remote.paths import uploaded_before, uploaded_ns
 
 if TYPE_CHECKING:
     from syncd.engine.executor import Outcome
@@ -412,6 +412,8 @@ class Versioner:
                     continue
                 if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
                     continue  # adopted, or another file's copy
+                if uploaded_before(self.client, f.id, began):
+                    continue  # there before the upload began: someone else's, left alone
                 rel = f"{rel_dir}/{f.name}".lstrip("/")
                 live_to = self.now_ns()
                 live_from = max(self._live_from(f.id, live_to), began)

@@ -101,6 +101,14 @@ def folder_path_of(
     return tuple(reversed(names))
 
 
+def uploaded_before(client: RemoteClient | EncryptedClient, file_id: int, began_ns: int) -> bool:
+    """Whether the host dates file ``file_id`` to a second that ended before ``began_ns``:
+    it was there before an upload that began then, so it is not what that upload left (after
+    a crash: someone else's file of that name and size). Undated: False."""
+    dated = uploaded_ns(client, file_id)
+    return dated is not None and dated + 1_000_000_000 <= began_ns
+
+
 def uploaded_ns(client: RemoteClient | EncryptedClient, file_id: int) -> int | None:
     """When the host says file ``file_id`` was uploaded (``file/info``'s ``uploadedDate``, whole
     seconds), in ns since the epoch; None when it does not say or cannot be asked."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -374,6 +375,86 @@ def test_upload_interrupted_then_another_file_of_its_size_renamed_onto_it_is_sen
     assert emulator.admin.duplicates() == []
     assert syncer.journal.intents(pair.id) == []
     assert syncer.run().plan.ops == []
+
+
+def test_upload_interrupted_before_it_reached_the_host_does_not_adopt_someone_elses_file(
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (mirror, seed 20261216): someone adds `c` on the web site; a
+    local `c` of the same size is written, and a pass is killed after its upload intent, before
+    the upload reached the host. Name and size matched, and their file was adopted as the local
+    `c`. The host dates their upload (file/info, whole seconds) before the intent began: it is
+    not what the crash left, so the local file is uploaded (and theirs, an extra in mirror
+    mode, trashed once confirmed: the guard counts it as not syncd's)."""
+    local, syncer = one_file_synced
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    emulator.admin.drift("add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw==")
+    (local / "c").write_bytes(b"\x00")
+    with syncer.journal.transaction() as tx:  # the upload began two seconds after theirs
+        tx.add_intent(
+            pair.id,
+            "upload",
+            folder_id=pair.root_folder_id,
+            name="c",
+            size=1,
+            created_at=time.time() + 2,
+            inode=(local / "c").stat().st_ino,
+        )
+    result = syncer.run(force_deletes=True)
+    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_elses_file(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """The same in backup mode, where versions are kept: their `c` is neither adopted nor
+    taken for the crash's leftover and moved into the versions area; it stays where it is."""
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.txt").write_text("first")
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        assert syncer.run().exit_code == 0
+        pair = syncer.journal.pair("docs")
+        assert pair is not None
+        theirs = emulator.admin.drift(
+            "add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw=="
+        )["id"]
+        (local / "c").write_bytes(b"\x00")
+        with syncer.journal.transaction() as tx:
+            tx.add_intent(
+                pair.id,
+                "upload",
+                folder_id=pair.root_folder_id,
+                name="c",
+                size=1,
+                created_at=time.time() + 2,
+                inode=(local / "c").stat().st_ino,
+            )
+        result = syncer.run()
+        assert result.exit_code == 0
+        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+        live = [
+            f
+            for f in emulator.admin.tree()["files"]
+            if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
+        ]
+        by_name = sorted((f["name"], f["md5"]) for f in live)
+        assert by_name == sorted(
+            [
+                ("c", md5_file(local / "c")),
+                ("c", hashlib.md5(b"/").hexdigest()),
+                ("first.txt", md5_file(local / "first.txt")),
+            ]
+        )
+        assert theirs in {f["id"] for f in live}
+        assert syncer.journal.intents(pair.id) == []
+    finally:
+        syncer.close()
 
 
 def test_partial_pass_over_dirty_paths_lists_only_their_directories(
