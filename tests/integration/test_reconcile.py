@@ -16,6 +16,7 @@ from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine.executor import Executor
 from syncd.engine.ops import MoveFolder
+from syncd.engine.reconcile import PassResult
 from syncd.history.names import parse_versioned_name
 from syncd.journal.rows import PairRow
 from tests.support.cli import run_syncd
@@ -320,6 +321,33 @@ def interrupted_upload(syncer: Syncer, path: Path, data: bytes) -> PairRow:
     return pair
 
 
+def _sent_again_not_adopted(
+    result: PassResult, syncer: Syncer, pair: PairRow, local: Path, emulator: EmulatorProcess
+) -> None:
+    """The local file was uploaded, nothing adopted; the remote is the local tree with no
+    duplicate name; no intent is left and the next pass has nothing to do."""
+    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert emulator.admin.duplicates() == []
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def _intent_after_theirs(syncer: Syncer, pair: PairRow, path: Path) -> None:
+    """An upload intent for ``path`` (in the pair's root) as a killed pass leaves it before
+    the upload reached the host, dated two seconds after a file someone just added."""
+    with syncer.journal.transaction() as tx:
+        tx.add_intent(
+            pair.id,
+            "upload",
+            folder_id=pair.root_folder_id,
+            name=path.name,
+            size=path.stat().st_size,
+            created_at=time.time() + 2,
+            inode=path.stat().st_ino,
+        )
+
+
 def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
     one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
 ) -> None:
@@ -345,12 +373,7 @@ def test_upload_interrupted_then_file_rewritten_with_the_same_size_is_sent_again
     local, syncer = one_file_synced
     pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
     (local / "b.txt").write_bytes(b"\x00\x00")  # after the crash, before the next pass
-    result = syncer.run()
-    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
-    assert emulator.admin.duplicates() == []
-    assert syncer.journal.intents(pair.id) == []
-    assert syncer.run().plan.ops == []
+    _sent_again_not_adopted(syncer.run(), syncer, pair, local, emulator)
 
 
 def test_upload_interrupted_then_another_file_of_its_size_renamed_onto_it_is_sent(
@@ -369,12 +392,7 @@ def test_upload_interrupted_then_another_file_of_its_size_renamed_onto_it_is_sen
     pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
     os.rename(local / "b.txt", local / "c")
     os.rename(other, local / "b.txt")
-    result = syncer.run()
-    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
-    assert emulator.admin.duplicates() == []
-    assert syncer.journal.intents(pair.id) == []
-    assert syncer.run().plan.ops == []
+    _sent_again_not_adopted(syncer.run(), syncer, pair, local, emulator)
 
 
 def test_upload_interrupted_before_it_reached_the_host_does_not_adopt_someone_elses_file(
@@ -391,21 +409,8 @@ def test_upload_interrupted_before_it_reached_the_host_does_not_adopt_someone_el
     assert pair is not None
     emulator.admin.drift("add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw==")
     (local / "c").write_bytes(b"\x00")
-    with syncer.journal.transaction() as tx:  # the upload began two seconds after theirs
-        tx.add_intent(
-            pair.id,
-            "upload",
-            folder_id=pair.root_folder_id,
-            name="c",
-            size=1,
-            created_at=time.time() + 2,
-            inode=(local / "c").stat().st_ino,
-        )
-    result = syncer.run(force_deletes=True)
-    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
-    assert syncer.journal.intents(pair.id) == []
-    assert syncer.run().plan.ops == []
+    _intent_after_theirs(syncer, pair, local / "c")
+    _sent_again_not_adopted(syncer.run(force_deletes=True), syncer, pair, local, emulator)
 
 
 def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_elses_file(
@@ -425,16 +430,7 @@ def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_els
             "add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw=="
         )["id"]
         (local / "c").write_bytes(b"\x00")
-        with syncer.journal.transaction() as tx:
-            tx.add_intent(
-                pair.id,
-                "upload",
-                folder_id=pair.root_folder_id,
-                name="c",
-                size=1,
-                created_at=time.time() + 2,
-                inode=(local / "c").stat().st_ino,
-            )
+        _intent_after_theirs(syncer, pair, local / "c")
         result = syncer.run()
         assert result.exit_code == 0
         assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
