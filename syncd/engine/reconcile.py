@@ -322,7 +322,13 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         outcome = _execute(executor, walked)
         intents = _sweep_interrupted_folders(executor, outcome, intents)
         if versioner is not None:
-            versioning.after_pass(versioner, outcome, full=dirty is None, intents=intents)
+            versioning.after_pass(
+                versioner,
+                outcome,
+                full=dirty is None,
+                intents=intents,
+                theirs=settings.dated_before_intent,
+            )
         _record_pass_state(ctx, intents, device)
         if held.previous or held.ops:
             ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)

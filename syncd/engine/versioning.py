@@ -55,7 +55,7 @@ from syncd.journal.rows import Intent, api_folder_id
 from syncd.journal.store import Journal, Tx
 from syncd.remote.client import RemoteClient
 from syncd.remote.errors import NotFound, RemoteError
-from syncd.remote.paths import uploaded_before, uploaded_ns
+from syncd.remote.paths import uploaded_ns
 
 if TYPE_CHECKING:
     from syncd.engine.executor import Outcome
@@ -379,13 +379,17 @@ class Versioner:
         word = self.retire_file(target, rel, intent.size, live_to=intent.created_ns)
         log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
 
-    def sweep_interrupted_uploads(self, intents: list[Intent]) -> int:
+    def sweep_interrupted_uploads(
+        self, intents: list[Intent], theirs: frozenset[int] = frozenset()
+    ) -> int:
         """An upload killed after the host stored it, before its answer was recorded, left an
         untracked file. The pass adopts it when the local file is still there with that name
         and size; otherwise (renamed, changed, deleted since) it would stay beside the live
         tree for good in backup mode. With versions kept it becomes a version (live from its
         upload until now: the local file held those bytes then), never trashed. One listing
-        per folder such an intent names, so only after a crash. Returns the versions made."""
+        per folder such an intent names, so only after a crash. ``theirs``: files the pass
+        found dated before their intent's upload began (someone else's), left alone. Returns
+        the versions made."""
         if not self.keep:
             return 0
         # (name, size) -> when the upload began: it was not live before, whatever file/info's
@@ -412,8 +416,8 @@ class Versioner:
                     continue
                 if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
                     continue  # adopted, or another file's copy
-                if uploaded_before(self.client, f.id, began):
-                    continue  # there before the upload began: someone else's, left alone
+                if f.id in theirs:
+                    continue  # dated before the upload began (the pass asked): left alone
                 rel = f"{rel_dir}/{f.name}".lstrip("/")
                 live_to = self.now_ns()
                 live_from = max(self._live_from(f.id, live_to), began)
@@ -559,14 +563,19 @@ def before_pass(
 
 
 def after_pass(
-    versioner: Versioner, outcome: Outcome, *, full: bool, intents: list[Intent] | None = None
+    versioner: Versioner,
+    outcome: Outcome,
+    *,
+    full: bool,
+    intents: list[Intent] | None = None,
+    theirs: frozenset[int] = frozenset(),
 ) -> None:
     """Sort what interrupted uploads left (``intents``: those the pass started from); hand
     what the pass retired to its summary; after a full pass, apply the retention policy (only
     an explicit one: with none, every version is kept)."""
     if intents and not outcome.cancelled:
         try:
-            versioner.sweep_interrupted_uploads(intents)
+            versioner.sweep_interrupted_uploads(intents, theirs)
         except RemoteError as exc:
             outcome.failed.append((VERSIONS_DIR, f"sorting interrupted uploads failed: {exc}"))
             outcome.add("failed")
