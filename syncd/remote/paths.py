@@ -101,12 +101,20 @@ def folder_path_of(
     return tuple(reversed(names))
 
 
+# How far the host's clock may be behind syncd's when dates are compared across the two. The
+# emulator dates by glibc's coarse time(), up to a tick (1-10 ms) behind time.time(): seen in CI
+# as an upload dated to the second before its intent. A real host's clock is set by NTP as ours
+# is; two seconds covers both without making an older file look new for long.
+HOST_CLOCK_SLACK_NS = 2_000_000_000
+
+
 def uploaded_before(client: RemoteClient | EncryptedClient, file_id: int, began_ns: int) -> bool:
-    """Whether the host dates file ``file_id`` to a second that ended before ``began_ns``:
-    it was there before an upload that began then, so it is not what that upload left (after
-    a crash: someone else's file of that name and size). Undated: False."""
+    """Whether the host dates file ``file_id`` to a second that ended, by the host clock's
+    slack, before ``began_ns``: it was there before an upload that began then, so it is not
+    what that upload left (after a crash: someone else's file of that name and size).
+    Undated: False."""
     dated = uploaded_ns(client, file_id)
-    return dated is not None and dated + 1_000_000_000 <= began_ns
+    return dated is not None and dated + 1_000_000_000 + HOST_CLOCK_SLACK_NS <= began_ns
 
 
 def uploaded_ns(client: RemoteClient | EncryptedClient, file_id: int) -> int | None:

@@ -335,7 +335,8 @@ def _sent_again_not_adopted(
 
 def _intent_after_theirs(syncer: Syncer, pair: PairRow, path: Path) -> None:
     """An upload intent for ``path`` (in the pair's root) as a killed pass leaves it before
-    the upload reached the host, dated two seconds after a file someone just added."""
+    the upload reached the host, dated five seconds after a file someone just added (more than
+    the host clock's slack)."""
     with syncer.journal.transaction() as tx:
         tx.add_intent(
             pair.id,
@@ -343,7 +344,7 @@ def _intent_after_theirs(syncer: Syncer, pair: PairRow, path: Path) -> None:
             folder_id=pair.root_folder_id,
             name=path.name,
             size=path.stat().st_size,
-            created_at=time.time() + 2,
+            created_at=time.time() + 5,
             inode=path.stat().st_ino,
         )
 
