@@ -193,6 +193,15 @@ class Sources(Protocol):
     def subtree_files(self, dir_id: int) -> int: ...
 
 
+def sent_by_intent(sent: tuple[int, int | None], mtime_ns: int, inode: int) -> bool:
+    """Whether an upload intent (when the upload began, the inode it sent or None) can have
+    sent the local file as it is now: last written before the upload began (by the mtime
+    tick's margin), and the same inode: another file of that size renamed onto the name since
+    (`mv a.txt b.txt`) is not what it sent."""
+    began, sent_inode = sent
+    return mtime_ns < began - RACY_NS and sent_inode in (None, inode)
+
+
 @dataclass(frozen=True)
 class PlanSettings:
     mode: Mode = "mirror"
@@ -203,9 +212,10 @@ class PlanSettings:
     upload_intents: Mapping[tuple[int, str, int], tuple[int, int | None]] = field(
         default_factory=dict
     )
-    # Untracked files that match an upload intent but that the host dates before the upload
-    # began: someone else's, not what the crash left; never adopted for the intent.
-    dated_before_intent: frozenset[int] = frozenset()
+    # Untracked files that match an upload intent but are not what the crash left (the host
+    # dates them before the upload began, or their bytes are not the local file's): someone
+    # else's; never adopted for the intent nor trashed as its leftover.
+    not_left_by_crash: frozenset[int] = frozenset()
     detect_moves: bool = True  # False when the journal is empty (nothing to move from)
     # Adopt an untracked remote file with the local file's name and size instead of uploading
     # it (a first sync against a copy made by other means; opt-in: listings carry no hash).
@@ -665,11 +675,7 @@ class Planner:
         if ref.folder_id is None:
             return False
         sent = self.s.upload_intents.get((ref.folder_id, entry.name, entry.size))
-        if sent is None:
-            return False
-        began, inode = sent
-        # Another file of that size renamed onto the name since (`mv a.txt b.txt`) is not it.
-        return entry.mtime_ns < began - RACY_NS and inode in (None, entry.inode)
+        return sent is not None and sent_by_intent(sent, entry.mtime_ns, entry.inode)
 
     def _adoptable_file(
         self, ref: Ref, entry: LocalEntryLike, untracked: list[RemoteFile]
@@ -686,7 +692,7 @@ class Planner:
                 extra.name == entry.name
                 and extra.size == entry.size
                 and self.src.file_by_remote_id(extra.id) is None  # not another file's copy
-                and (self.s.adopt_existing or extra.id not in self.s.dated_before_intent)
+                and (self.s.adopt_existing or extra.id not in self.s.not_left_by_crash)
             ):
                 return extra
         return None
@@ -1231,7 +1237,7 @@ class Planner:
                 extra.folder_id,
                 extra.name,
                 extra.size,
-            ) in self.s.upload_intents and extra.id not in self.s.dated_before_intent
+            ) in self.s.upload_intents and extra.id not in self.s.not_left_by_crash
             self._emit(TrashFile(rel, file_id=extra.id, dir_id=None, name=None, leftover=leftover))
         for folder_id, folder in relocated_folders.items():
             if folder_id not in self._claims.folder_ids:  # replaced by a new folder of ours

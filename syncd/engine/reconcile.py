@@ -12,6 +12,7 @@ deletions, execute, record.
 from __future__ import annotations
 
 import logging
+import stat
 import threading
 import time
 from collections.abc import Sequence
@@ -22,14 +23,16 @@ from syncd.config import MaxDelete, PairConfig, SyncConfig
 from syncd.engine import guards, versioning
 from syncd.engine.executor import Executor, Outcome, Progress
 from syncd.engine.ops import ForgetDir, ForgetFile, Op, Ref, TrashFile, TrashFolder
-from syncd.engine.planner import Plan, Planner, PlanSettings
+from syncd.engine.planner import Plan, Planner, PlanSettings, sent_by_intent
 from syncd.engine.sources import LiveSources
 from syncd.errors import ExitCode, GuardRefused
 from syncd.journal.rows import ACCOUNT_ROOT, HeldDeletion, Intent, PairRow, api_folder_id
 from syncd.journal.store import Journal
+from syncd.local.hashing import md5_file
 from syncd.local.ignore import IgnoreRules
 from syncd.local.scanner import is_empty
 from syncd.remote.client import RemoteClient
+from syncd.remote.downloads import download_to
 from syncd.remote.encrypted import EncryptedClient, refuse_encrypted_listing
 from syncd.remote.errors import RemoteError
 from syncd.remote.models import AccountPackage, FolderListing
@@ -327,7 +330,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
                 outcome,
                 full=dirty is None,
                 intents=intents,
-                theirs=settings.dated_before_intent,
+                theirs=settings.not_left_by_crash,
             )
         _record_pass_state(ctx, intents, device)
         if held.previous or held.ops:
@@ -412,7 +415,7 @@ def _plan_settings(
         mode=ctx.pair.mode,
         max_upload_size=ctx.package.max_upload_size if ctx.package is not None else 0,
         upload_intents=uploads,
-        dated_before_intent=_dated_before_intent(ctx, uploads),
+        not_left_by_crash=_not_left_by_crash(ctx, uploads),
         # Nothing to move from while the journal is empty (asked only when the count is 0).
         detect_moves=tracked is None or tracked > 0 or bool(journal.children(row.root_dir_id)[1]),
         adopt_existing=ctx.options.adopt_existing,
@@ -421,29 +424,65 @@ def _plan_settings(
     )
 
 
-def _dated_before_intent(
+def _not_left_by_crash(
     ctx: _PassContext, uploads: dict[tuple[int, str, int], tuple[int, int | None]]
 ) -> frozenset[int]:
-    """Files that match an upload intent (folder, name, size) but that the host dates
-    (``file/info``, whole seconds) to a second that ended before the upload began: someone
-    else's file of that name, there before the crash, not what it left. One listing per folder
-    and one ``file/info`` per match, only after a crash."""
-    wanted: dict[int, dict[tuple[str, int], int]] = {}
-    for (folder_id, name, size), (began, _) in uploads.items():
-        wanted.setdefault(folder_id, {})[(name, size)] = began
-    before: set[int] = set()
-    for folder_id, sent in wanted.items():
+    """Untracked files that match an upload intent (folder, name, size) but are not what the
+    interrupted upload left: someone else's file of that name and size. Only after a crash,
+    one listing per intent's folder and, per match, one ``file/info`` and at most one download:
+
+    - the host dates it (whole seconds) before the upload began, beyond its clock's slack;
+    - or the local file is still the one the intent would have sent (``sent_by_intent``) yet
+      the match's bytes are other (downloaded and hashed): someone replaced syncd's copy with
+      theirs, or theirs was there a moment before. An identical copy is adopted either way.
+
+    A match that cannot be checked (a download that fails, a local file gone) is judged by its
+    date alone, and the pass says what went wrong where it meets the same file again."""
+    wanted: dict[int, dict[tuple[str, int], tuple[int, int | None]]] = {}
+    for (folder_id, name, size), sent in uploads.items():
+        wanted.setdefault(folder_id, {})[(name, size)] = sent
+    theirs: set[int] = set()
+    for folder_id, sent_here in wanted.items():
         try:
             listing = ctx.client.folder_listing(api_folder_id(folder_id))
         except RemoteError:
             continue  # the pass lists it again, and says what went wrong
         for f in listing.files:
-            began = sent.get((f.name, f.size))
-            if began is None or ctx.journal.file_by_file_id(ctx.row.id, f.id) is not None:
+            sent = sent_here.get((f.name, f.size))
+            if sent is None or ctx.journal.file_by_file_id(ctx.row.id, f.id) is not None:
                 continue
-            if uploaded_before(ctx.client, f.id, began):
-                before.add(f.id)
-    return frozenset(before)
+            if uploaded_before(ctx.client, f.id, sent[0]) or _other_bytes(
+                ctx, folder_id, f.id, f.name, sent
+            ):
+                theirs.add(f.id)
+    return frozenset(theirs)
+
+
+def _other_bytes(
+    ctx: _PassContext, folder_id: int, file_id: int, name: str, sent: tuple[int, int | None]
+) -> bool:
+    """Whether remote file ``file_id`` holds other bytes than the local file an upload intent
+    (``sent``) for ``name`` in ``folder_id`` would have sent, while that file is unchanged
+    since. False when it cannot tell."""
+    where = ctx.journal.dir_by_folder_id(ctx.row.id, folder_id)
+    rel = None if where is None else ctx.journal.dir_path(where.id)
+    if rel is None:
+        return False
+    path = ctx.root / rel / name
+    try:
+        st = path.stat(follow_symlinks=ctx.sync.follow_symlinks)
+        if not stat.S_ISREG(st.st_mode) or not sent_by_intent(sent, st.st_mtime_ns, st.st_ino):
+            return False
+        local_md5 = md5_file(path, follow_symlinks=ctx.sync.follow_symlinks)
+        remote_md5 = download_to(ctx.client, file_id).md5
+    except (OSError, RemoteError) as exc:
+        log.warning(
+            "could not compare %s with the copy an interrupted upload left: %s",
+            (Path(rel) / name).as_posix(),
+            exc,
+        )
+        return False
+    return remote_md5 != local_md5
 
 
 def _executor(ctx: _PassContext) -> Executor:

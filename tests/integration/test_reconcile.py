@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -455,6 +456,119 @@ def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_els
         assert syncer.journal.intents(pair.id) == []
     finally:
         syncer.close()
+
+
+def _upload_of(emulator: EmulatorProcess, folder_id: int, name: str) -> int:
+    """The id of the one active file ``name`` in folder ``folder_id``."""
+    (found,) = [
+        f["id"]
+        for f in emulator.admin.tree()["files"]
+        if f["folder_id"] == folder_id and f["name"] == name and f["status"] == "active"
+    ]
+    return int(found)
+
+
+def test_interrupted_upload_replaced_on_the_web_site_by_other_bytes_is_not_adopted(
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (mirror, seed 20261218): a pass killed after the host stored
+    an upload; then someone trashed that copy on the web site and added a file of their own
+    with the same name and size. It is dated after the intent, so only its bytes tell it from
+    what the crash left: adopting it recorded other content as synced for good. The candidate
+    is downloaded and compared with the local file before it is adopted."""
+    local, syncer = one_file_synced
+    pair = interrupted_upload(syncer, local / "b.bin", os.urandom(2_000))
+    assert pair.root_folder_id is not None
+    ours = _upload_of(emulator, pair.root_folder_id, "b.bin")
+    emulator.admin.drift("trash_file", file_id=ours)
+    emulator.admin.drift(
+        "add_file",
+        folder_id=pair.root_folder_id,
+        name="b.bin",
+        content_b64=base64.b64encode(os.urandom(2_000)).decode(),
+    )
+    _sent_again_not_adopted(syncer.run(force_deletes=True), syncer, pair, local, emulator)
+
+
+def test_backup_someone_elses_other_file_dated_just_before_the_intent_stays_theirs(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup, seed 20261219): someone added `c` a moment before a
+    pass wrote its upload intent for the local `c` (same size, other bytes) and was killed
+    before the upload reached the host. Their file is dated within the host clock's slack of
+    the intent, so its date cannot tell; its bytes can: it is not adopted, and stays theirs
+    beside syncd's upload."""
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.txt").write_text("first")
+    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
+    try:
+        assert syncer.run().exit_code == 0
+        pair = syncer.journal.pair("docs")
+        assert pair is not None
+        theirs = emulator.admin.drift(
+            "add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw=="
+        )["id"]
+        (local / "c").write_bytes(b"\x00")
+        written = time.time() - 60
+        os.utime(local / "c", (written, written))
+        with syncer.journal.transaction() as tx:
+            tx.add_intent(
+                pair.id,
+                "upload",
+                folder_id=pair.root_folder_id,
+                name="c",
+                size=1,
+                inode=(local / "c").stat().st_ino,
+            )
+        result = syncer.run()
+        assert result.exit_code == 0
+        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+        live = {
+            f["id"]: (f["name"], f["md5"])
+            for f in emulator.admin.tree()["files"]
+            if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
+        }
+        assert live.pop(theirs) == ("c", hashlib.md5(b"/").hexdigest())
+        assert sorted(live.values()) == [
+            ("c", md5_file(local / "c")),
+            ("first.txt", md5_file(local / "first.txt")),
+        ]
+        assert syncer.journal.intents(pair.id) == []
+        assert syncer.run().plan.ops == []
+    finally:
+        syncer.close()
+
+
+def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
+    one_file_synced: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """The same with their `c` byte for byte the local `c`: nothing tells it from what the
+    crash could have left, and nothing needs to. It is adopted, as `--adopt-existing` would,
+    and nothing is sent twice."""
+    local, syncer = one_file_synced
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    emulator.admin.drift("add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw==")
+    (local / "c").write_bytes(b"/")
+    written = time.time() - 60
+    os.utime(local / "c", (written, written))
+    with syncer.journal.transaction() as tx:
+        tx.add_intent(
+            pair.id,
+            "upload",
+            folder_id=pair.root_folder_id,
+            name="c",
+            size=1,
+            inode=(local / "c").stat().st_ino,
+        )
+    emulator.admin.reset_counts()
+    result = syncer.run()
+    assert result.outcome.counts.get("adopted") == 1, result.outcome.counts
+    assert emulator.admin.counts().get("file/upload", 0) == 0
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
 
 
 def test_partial_pass_over_dirty_paths_lists_only_their_directories(

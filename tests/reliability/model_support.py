@@ -380,6 +380,9 @@ def backup_problems(
     # A folder someone else added under a local directory's name is adopted for it: syncd's.
     with sqlite3.connect(example.state_db) as db:
         adopted = {r[0] for r in db.execute("SELECT folder_id FROM dirs WHERE folder_id > 0")}
+        # So is a file of theirs adopted after a crash for an interrupted upload of the same
+        # bytes (compared below like any file of syncd's).
+        tracked = {r[0] for r in db.execute("SELECT file_id FROM files WHERE file_id > 0")}
 
     def theirs(folder_id: int | None) -> bool:
         """In a folder someone else added (or below one), and not adopted by syncd."""
@@ -394,7 +397,8 @@ def backup_problems(
     live: dict[str, list[dict[str, Any]]] = {}
     for f in remote.by_id.values():
         folder = remote.folder_ids.get(f["folder_id"])
-        if folder is not None and f["id"] not in ledger.foreign and not theirs(f["folder_id"]):
+        foreign = f["id"] in ledger.foreign and f["id"] not in tracked
+        if folder is not None and not foreign and not theirs(f["folder_id"]):
             live.setdefault(join(folder, f["name"]), []).append(f)
     for rel in sorted(local.files.keys() | live.keys()):
         here, there = local.files.get(rel), live.get(rel, [])
