@@ -394,10 +394,8 @@ def test_upload_interrupted_then_another_file_of_its_size_renamed_onto_it_is_sen
     pair = interrupted_upload(syncer, local / "b.txt", b"\xbe\xe0")
     os.rename(local / "b.txt", local / "c")
     os.rename(other, local / "b.txt")
-    # The stale copy is syncd's own and needs no confirmation; it was once held as someone
-    # else's in a loaded CI run (not reproduced since): confirmed here, so this test checks
-    # only what it is about.
-    _sent_again_not_adopted(syncer.run(force_deletes=True), syncer, pair, local, emulator)
+    # The stale copy is syncd's own: trashed without the guard's confirmation.
+    _sent_again_not_adopted(syncer.run(), syncer, pair, local, emulator)
 
 
 def test_upload_interrupted_before_it_reached_the_host_does_not_adopt_someone_elses_file(
