@@ -285,18 +285,28 @@ def test_status_reads_while_another_process_holds_the_write_lock(
     assert json.loads(status.stdout)["pairs"][0]["counts"]["synced"] == 1
 
 
-@pytest.fixture
-def one_file_synced(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Syncer]]:
-    """A pair of one file, synced: (local root, its syncer)."""
+def _one_file_synced(tmp_path: Path, api_url: str, mode: str) -> Iterator[tuple[Path, Syncer]]:
     local = tmp_path / "local"
     local.mkdir()
     (local / "first.txt").write_text("first")
-    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local))
+    syncer = Syncer(pair_config(tmp_path, api_url, local, mode=mode))
     try:
-        syncer.run()
+        assert syncer.run().exit_code == 0
         yield local, syncer
     finally:
         syncer.close()
+
+
+@pytest.fixture
+def one_file_synced(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Syncer]]:
+    """A pair of one file, synced: (local root, its syncer)."""
+    yield from _one_file_synced(tmp_path, emulator.api_url, "mirror")
+
+
+@pytest.fixture
+def one_file_backed_up(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Path, Syncer]]:
+    """The same in backup mode (versions kept)."""
+    yield from _one_file_synced(tmp_path, emulator.api_url, "backup")
 
 
 def interrupted_upload(syncer: Syncer, path: Path, data: bytes) -> PairRow:
@@ -334,10 +344,28 @@ def _sent_again_not_adopted(
     assert syncer.run().plan.ops == []
 
 
-def _intent_after_theirs(syncer: Syncer, pair: PairRow, path: Path) -> None:
-    """An upload intent for ``path`` (in the pair's root) as a killed pass leaves it before
-    the upload reached the host, dated five seconds after a file someone just added (more than
-    the host clock's slack)."""
+def _killed_before_upload(
+    syncer: Syncer,
+    emulator: EmulatorProcess,
+    path: Path,
+    theirs: bytes,
+    *,
+    after_theirs: float,
+) -> tuple[PairRow, int]:
+    """Someone adds their file ``path.name`` holding ``theirs`` to the pair's root; a killed
+    pass leaves an upload intent for the local ``path`` (last written a minute before)
+    ``after_theirs`` seconds later, before its upload reached the host. Returns the pair's
+    row and their file's id."""
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    added = emulator.admin.drift(
+        "add_file",
+        folder_id=pair.root_folder_id,
+        name=path.name,
+        content_b64=base64.b64encode(theirs).decode(),
+    )
+    written = time.time() - 60
+    os.utime(path, (written, written))
     with syncer.journal.transaction() as tx:
         tx.add_intent(
             pair.id,
@@ -345,9 +373,10 @@ def _intent_after_theirs(syncer: Syncer, pair: PairRow, path: Path) -> None:
             folder_id=pair.root_folder_id,
             name=path.name,
             size=path.stat().st_size,
-            created_at=time.time() + 5,
+            created_at=time.time() + after_theirs,
             inode=path.stat().st_ino,
         )
+    return pair, int(added["id"])
 
 
 def test_upload_interrupted_after_the_host_stored_it_is_adopted_not_sent_twice(
@@ -408,52 +437,28 @@ def test_upload_interrupted_before_it_reached_the_host_does_not_adopt_someone_el
     not what the crash left, so the local file is uploaded (and theirs, an extra in mirror
     mode, trashed once confirmed: the guard counts it as not syncd's)."""
     local, syncer = one_file_synced
-    pair = syncer.journal.pair("docs")
-    assert pair is not None
-    emulator.admin.drift("add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw==")
     (local / "c").write_bytes(b"\x00")
-    _intent_after_theirs(syncer, pair, local / "c")
+    pair, _ = _killed_before_upload(syncer, emulator, local / "c", b"/", after_theirs=5)
     _sent_again_not_adopted(syncer.run(force_deletes=True), syncer, pair, local, emulator)
 
 
-def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_elses_file(
-    tmp_path: Path, emulator: EmulatorProcess
+def _backed_up_beside_theirs(
+    syncer: Syncer, emulator: EmulatorProcess, local: Path, pair: PairRow, theirs: int
 ) -> None:
-    """The same in backup mode, where versions are kept: their `c` is neither adopted nor
-    taken for the crash's leftover and moved into the versions area; it stays where it is."""
-    local = tmp_path / "local"
-    local.mkdir()
-    (local / "first.txt").write_text("first")
-    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
-    try:
-        assert syncer.run().exit_code == 0
-        pair = syncer.journal.pair("docs")
-        assert pair is not None
-        theirs = emulator.admin.drift(
-            "add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw=="
-        )["id"]
-        (local / "c").write_bytes(b"\x00")
-        _intent_after_theirs(syncer, pair, local / "c")
-        result = syncer.run()
-        assert result.exit_code == 0
-        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-        live = [
-            f
-            for f in emulator.admin.tree()["files"]
-            if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
-        ]
-        by_name = sorted((f["name"], f["md5"]) for f in live)
-        assert by_name == sorted(
-            [
-                ("c", md5_file(local / "c")),
-                ("c", hashlib.md5(b"/").hexdigest()),
-                ("first.txt", md5_file(local / "first.txt")),
-            ]
-        )
-        assert theirs in {f["id"] for f in live}
-        assert syncer.journal.intents(pair.id) == []
-    finally:
-        syncer.close()
+    """Backup mode after the pass: their `c` (b"/") neither adopted nor moved, still live
+    beside syncd's upload of the local `c`; no intent left, nothing more to do."""
+    live = {
+        f["id"]: (f["name"], f["md5"])
+        for f in emulator.admin.tree()["files"]
+        if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
+    }
+    assert live.pop(theirs) == ("c", hashlib.md5(b"/").hexdigest())
+    assert sorted(live.values()) == [
+        ("c", md5_file(local / "c")),
+        ("first.txt", md5_file(local / "first.txt")),
+    ]
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
 
 
 def _upload_of(emulator: EmulatorProcess, folder_id: int, name: str) -> int:
@@ -488,54 +493,25 @@ def test_interrupted_upload_replaced_on_the_web_site_by_other_bytes_is_not_adopt
     _sent_again_not_adopted(syncer.run(force_deletes=True), syncer, pair, local, emulator)
 
 
-def test_backup_someone_elses_other_file_dated_just_before_the_intent_stays_theirs(
-    tmp_path: Path, emulator: EmulatorProcess
+@pytest.mark.parametrize("after_theirs", [5, 0], ids=["dated-before", "within-the-slack"])
+def test_backup_upload_interrupted_before_it_reached_the_host_leaves_someone_elses_file(
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess, after_theirs: float
 ) -> None:
-    """Found by the model test (backup, seed 20261219): someone added `c` a moment before a
-    pass wrote its upload intent for the local `c` (same size, other bytes) and was killed
-    before the upload reached the host. Their file is dated within the host clock's slack of
-    the intent, so its date cannot tell; its bytes can: it is not adopted, and stays theirs
-    beside syncd's upload."""
-    local = tmp_path / "local"
-    local.mkdir()
-    (local / "first.txt").write_text("first")
-    syncer = Syncer(pair_config(tmp_path, emulator.api_url, local, mode="backup"))
-    try:
-        assert syncer.run().exit_code == 0
-        pair = syncer.journal.pair("docs")
-        assert pair is not None
-        theirs = emulator.admin.drift(
-            "add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw=="
-        )["id"]
-        (local / "c").write_bytes(b"\x00")
-        written = time.time() - 60
-        os.utime(local / "c", (written, written))
-        with syncer.journal.transaction() as tx:
-            tx.add_intent(
-                pair.id,
-                "upload",
-                folder_id=pair.root_folder_id,
-                name="c",
-                size=1,
-                inode=(local / "c").stat().st_ino,
-            )
-        result = syncer.run()
-        assert result.exit_code == 0
-        assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
-        live = {
-            f["id"]: (f["name"], f["md5"])
-            for f in emulator.admin.tree()["files"]
-            if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
-        }
-        assert live.pop(theirs) == ("c", hashlib.md5(b"/").hexdigest())
-        assert sorted(live.values()) == [
-            ("c", md5_file(local / "c")),
-            ("first.txt", md5_file(local / "first.txt")),
-        ]
-        assert syncer.journal.intents(pair.id) == []
-        assert syncer.run().plan.ops == []
-    finally:
-        syncer.close()
+    """The same in backup mode, where versions are kept: their `c` is neither adopted nor
+    taken for the crash's leftover and moved into the versions area; it stays where it is.
+
+    Found by the model test (backup, seed 20261219) for a file of theirs added a moment before
+    the intent (``within-the-slack``): its date cannot tell it from what the crash left, since
+    the host's clock may be that far behind; its bytes can, and they are not the local file's."""
+    local, syncer = one_file_backed_up
+    (local / "c").write_bytes(b"\x00")
+    pair, theirs = _killed_before_upload(
+        syncer, emulator, local / "c", b"/", after_theirs=after_theirs
+    )
+    result = syncer.run()
+    assert result.exit_code == 0
+    assert result.outcome.counts.get("adopted", 0) == 0, result.outcome.counts
+    _backed_up_beside_theirs(syncer, emulator, local, pair, theirs)
 
 
 def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
@@ -545,21 +521,8 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     crash could have left, and nothing needs to. It is adopted, as `--adopt-existing` would,
     and nothing is sent twice."""
     local, syncer = one_file_synced
-    pair = syncer.journal.pair("docs")
-    assert pair is not None
-    emulator.admin.drift("add_file", folder_id=pair.root_folder_id, name="c", content_b64="Lw==")
     (local / "c").write_bytes(b"/")
-    written = time.time() - 60
-    os.utime(local / "c", (written, written))
-    with syncer.journal.transaction() as tx:
-        tx.add_intent(
-            pair.id,
-            "upload",
-            folder_id=pair.root_folder_id,
-            name="c",
-            size=1,
-            inode=(local / "c").stat().st_ino,
-        )
+    pair, _ = _killed_before_upload(syncer, emulator, local / "c", b"/", after_theirs=0)
     emulator.admin.reset_counts()
     result = syncer.run()
     assert result.outcome.counts.get("adopted") == 1, result.outcome.counts
