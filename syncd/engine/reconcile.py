@@ -471,13 +471,16 @@ def _other_bytes(
     path = ctx.root / rel / name
     try:
         st = path.stat(follow_symlinks=ctx.sync.follow_symlinks)
-        if not stat.S_ISREG(st.st_mode) or not sent_by_intent(sent, st.st_mtime_ns, st.st_ino):
-            return False
+    except OSError:
+        return False  # gone or unreadable: nothing to adopt it for, the walk says why
+    if not stat.S_ISREG(st.st_mode) or not sent_by_intent(sent, st.st_mtime_ns, st.st_ino):
+        return False
+    try:
         local_md5 = md5_file(path, follow_symlinks=ctx.sync.follow_symlinks)
         remote_md5 = download_to(ctx.client, file_id).md5
     except (OSError, RemoteError) as exc:
         log.warning(
-            "could not compare %s with the copy an interrupted upload left: %s",
+            "could not compare %s with what an interrupted upload left (%s): judged by its date",
             (Path(rel) / name).as_posix(),
             exc,
         )
