@@ -21,7 +21,8 @@ recovered from too. Quick set in CI: `--model-examples 20` (the default: mirror 
 thirds, backup and mirror keeping versions a third each);
 the long variant: `python3 -m pytest tests/reliability/test_model_stateful.py -n 2 --timeout 0
 --model-examples 300` prints what it ran (examples, steps, passes checked, kills, seconds; also
-appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output).
+appended to the file named by SYNCD_MODEL_REPORT, since xdist hides -s output). A run stopped
+with Ctrl-C (SIGINT) or by a failure still writes its figures so far there.
 """
 
 from __future__ import annotations
@@ -467,14 +468,22 @@ def _run(machine: Any, world: World, request: pytest.FixtureRequest, share: floa
     machine.world = world
     world.stats = Stats()
     started = time.monotonic()
-    run_state_machine_as_test(machine, settings=_settings(request, share))
-    took = time.monotonic() - started
-    line = f"{machine.__name__} ({took:.0f} s): {world.stats.line()}"
-    print("\n" + line)
-    report = os.environ.get("SYNCD_MODEL_REPORT")  # a file for the figures (xdist hides -s)
-    if report:
-        with open(report, "a", encoding="utf-8") as out:
-            out.write(line + "\n")
+    ended = ""
+    try:
+        run_state_machine_as_test(machine, settings=_settings(request, share))
+    except BaseException as exc:
+        ended = f"ended early ({type(exc).__name__}): figures so far"
+        raise
+    finally:
+        # A long run stopped with Ctrl-C (SIGINT) still says how far it got.
+        took = time.monotonic() - started
+        line = f"{machine.__name__} ({took:.0f} s): {world.stats.line()}"
+        line += f" [{ended}]" if ended else ""
+        print("\n" + line)
+        report = os.environ.get("SYNCD_MODEL_REPORT")  # a file for the figures (xdist hides -s)
+        if report:
+            with open(report, "a", encoding="utf-8") as out:
+                out.write(line + "\n")
     assert world.stats.examples and world.stats.passes_checked
 
 
