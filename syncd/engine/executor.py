@@ -43,7 +43,7 @@ from syncd.engine.ops import (
     UpdateDir,
     Upload,
 )
-from syncd.engine.versioning import Retired, Versioner
+from syncd.engine.versioning import RETIRE_INTENT, Retired, Versioner
 from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, Intent, api_folder_id
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
@@ -777,8 +777,21 @@ class Executor:
             )
             self._do_Upload(upload)
             return
+        displaced = self._displaced_by(op.parent.dir_id, op.name, row.file_id)
         with self.journal.transaction() as tx:
             tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
+            if displaced is not None and self.versioner is not None:
+                # Moved over a synced file (`mv d.md a.txt`), whose record this transaction
+                # replaces while its retirement runs later in the plan (retirements run
+                # last): announced here, so a crash in between cannot leave it untracked
+                # beside the moved file; replayed by the next pass if need be.
+                self.versioner.announce(
+                    tx,
+                    displaced.file_id or 0,  # never 0: _displaced_by checked it
+                    op.rel,
+                    displaced.remote_size,
+                    successor_from=time.time_ns() // 1000 * 1000,
+                )
             tx.put_file(
                 row._replace(
                     dir_id=op.parent.dir_id,
@@ -797,11 +810,42 @@ class Executor:
         else:
             self._count("moved" if op.set_folder else "renamed")
 
+    def _displaced_by(self, dir_id: int, name: str, file_id: int) -> FileRow | None:
+        """The synced file at ``name`` in ``dir_id`` that moving ``file_id`` there replaces,
+        when versions are kept (with versions trashed, an untracked leftover is an extra the
+        guard counts: announcing it would trash it past the guard)."""
+        if self.versioner is None or not self.versioner.keep:
+            return None
+        there = self.journal.get_file(dir_id, name)
+        if there is None or there.file_id is None or there.file_id == file_id:
+            return None
+        return there
+
+    def _announced(self, file_id: int) -> Intent | None:
+        """The retire intent a move over ``file_id`` announced (see _do_MoveFile)."""
+        return next(
+            (
+                i
+                for i in self.journal.intents(self.pair_id)
+                if i.kind == RETIRE_INTENT and i.target_id == file_id
+            ),
+            None,
+        )
+
     def _do_TrashFile(self, op: TrashFile) -> None:
         if self.versioner is not None and op.dir_id is not None and op.name is not None:
             row = self.journal.get_file(op.dir_id, op.name)
-            size = row.remote_size if row is not None and row.file_id == op.file_id else None
-            word = self.versioner.retire_file(op.file_id, op.rel, size)
+            if row is not None and row.file_id == op.file_id:
+                word = self.versioner.retire_file(op.file_id, op.rel, row.remote_size)
+            else:  # moved over (the path holds another file now), or gone from the journal
+                announced = self._announced(op.file_id) if self.versioner.keep else None
+                word = self.versioner.retire_file(
+                    op.file_id,
+                    op.rel,
+                    announced.size if announced is not None else None,
+                    pending=announced.id if announced is not None else None,
+                    live_to=announced.created_ns if announced is not None else None,
+                )
             with self.journal.transaction() as tx:
                 tx.delete_file(op.dir_id, op.name, op.file_id)
             self._count(word)

@@ -15,8 +15,9 @@ import pytest
 
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
+from syncd.engine import versioning
 from syncd.engine.executor import Executor
-from syncd.engine.ops import MoveFolder
+from syncd.engine.ops import MoveFile, MoveFolder
 from syncd.engine.reconcile import PassResult
 from syncd.history.names import parse_versioned_name
 from syncd.journal.rows import PairRow
@@ -528,6 +529,52 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     assert result.outcome.counts.get("adopted") == 1, result.outcome.counts
     assert emulator.admin.counts().get("file/upload", 0) == 0
     assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it(
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup and mirror keeping versions, seed 20261221): `mv d.md
+    a.txt` over a synced a.txt is one `file/edit` of d.md's upload, then (trashes and
+    retirements run last) a.txt's old upload leaves the live tree. The move's journal record
+    took the path from the old upload; a kill before its retirement left it untracked beside
+    the moved file for good (backup: two live a.txt; mirror keeping versions: trashed as an
+    extra). The move now announces the retirement in the same transaction."""
+    local, syncer = one_file_backed_up
+    (local / "a.txt").write_bytes(b"\x87\xd4C\xe5#\xfa:\xd8")
+    (local / "d.md").write_bytes(b"@\n")
+    assert syncer.run().exit_code == 0
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    old = syncer.journal.get_file(pair.root_dir_id, "a.txt")
+    assert old is not None and old.file_id is not None
+    os.rename(local / "d.md", local / "a.txt")
+    (move,) = [op for op in syncer.run(dry_run=True).plan.ops if isinstance(op, MoveFile)]
+    # The pass killed right after the move: only it ran.
+    executor = Executor(syncer.client, syncer.journal, pair.id, local, workers=1)
+    executor.versioner = versioning.for_pass(
+        syncer.client,
+        syncer.journal,
+        pair.id,
+        pair.root_folder_id,
+        syncer.config.pair("docs"),
+        False,
+    )
+    assert not executor.run([move]).failed
+    assert syncer.run().exit_code == 0
+    live = sorted(
+        (f["name"], f["md5"])
+        for f in emulator.admin.tree()["files"]
+        if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
+    )
+    assert live == [
+        ("a.txt", md5_file(local / "a.txt")),
+        ("first.txt", md5_file(local / "first.txt")),
+    ]
+    (version,) = [f for f in emulator.admin.tree()["files"] if f["id"] == old.file_id]
+    assert version["status"] == "active" and parse_versioned_name(version["name"]) is not None
     assert syncer.journal.intents(pair.id) == []
     assert syncer.run().plan.ops == []
 
