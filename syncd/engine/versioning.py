@@ -149,7 +149,12 @@ class Versioner:
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to)
         for attempt in range(2):
-            area = self.area_folder(parent, fresh=attempt > 0)
+            try:
+                area = self.area_folder(parent, fresh=attempt > 0)
+            except NotFound:
+                if attempt:
+                    raise  # the pair's folder itself is gone
+                continue  # a cached folder of the area is gone: look it up again
             with self.journal.transaction() as tx:
                 intent = tx.add_intent(
                     self.pair_id, VERSION_INTENT, folder_id=area, name=vname, target_id=file_id
@@ -206,7 +211,12 @@ class Versioner:
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to, is_folder=True)
         for attempt in range(2):
-            area = self.area_folder(parent, fresh=attempt > 0)
+            try:
+                area = self.area_folder(parent, fresh=attempt > 0)
+            except NotFound:
+                if attempt:
+                    raise  # the pair's folder itself is gone
+                continue  # a cached folder of the area is gone: look it up again
             with self.journal.transaction() as tx:
                 intent = tx.add_intent(
                     self.pair_id,
@@ -343,7 +353,17 @@ class Versioner:
         handled: list[int] = []
         for intent in intents:
             if intent.kind == RETIRE_INTENT:
-                self._replay_retire(intent)
+                try:
+                    self._replay_retire(intent)
+                except NotFound:
+                    # The pair's folder is gone (trashed on the web site), and the old upload
+                    # with it; the walk finds the folder again by its path. Failing here
+                    # would fail every pass before that.
+                    log.warning(
+                        "could not retire %s (id %s): the pair's remote folder is gone",
+                        intent.name,
+                        intent.target_id,
+                    )
                 handled.append(intent.id)
                 continue
             if intent.kind not in (VERSION_INTENT, VERSION_FOLDER_INTENT):

@@ -533,16 +533,9 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     assert syncer.run().plan.ops == []
 
 
-def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it(
-    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
-) -> None:
-    """Found by the model test (backup and mirror keeping versions, seed 20261221): `mv d.md
-    a.txt` over a synced a.txt is one `file/edit` of d.md's upload, then (trashes and
-    retirements run last) a.txt's old upload leaves the live tree. The move's journal record
-    took the path from the old upload; a kill before its retirement left it untracked beside
-    the moved file for good (backup: two live a.txt; mirror keeping versions: trashed as an
-    extra). The move now announces the retirement in the same transaction."""
-    local, syncer = one_file_backed_up
+def _renamed_over_and_killed(local: Path, syncer: Syncer) -> tuple[PairRow, int]:
+    """`mv d.md a.txt` over a synced a.txt, and a pass killed right after its move (only the
+    planned move ran). Returns the pair's row and a.txt's old upload's id."""
     (local / "a.txt").write_bytes(b"\x87\xd4C\xe5#\xfa:\xd8")
     (local / "d.md").write_bytes(b"@\n")
     assert syncer.run().exit_code == 0
@@ -552,7 +545,6 @@ def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it
     assert old is not None and old.file_id is not None
     os.rename(local / "d.md", local / "a.txt")
     (move,) = [op for op in syncer.run(dry_run=True).plan.ops if isinstance(op, MoveFile)]
-    # The pass killed right after the move: only it ran.
     executor = Executor(syncer.client, syncer.journal, pair.id, local, workers=1)
     executor.versioner = versioning.for_pass(
         syncer.client,
@@ -563,6 +555,20 @@ def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it
         False,
     )
     assert not executor.run([move]).failed
+    return pair, old.file_id
+
+
+def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it(
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup and mirror keeping versions, seed 20261221): `mv d.md
+    a.txt` over a synced a.txt is one `file/edit` of d.md's upload, then (trashes and
+    retirements run last) a.txt's old upload leaves the live tree. The move's journal record
+    took the path from the old upload; a kill before its retirement left it untracked beside
+    the moved file for good (backup: two live a.txt; mirror keeping versions: trashed as an
+    extra). The move now announces the retirement in the same transaction."""
+    local, syncer = one_file_backed_up
+    pair, old = _renamed_over_and_killed(local, syncer)
     assert syncer.run().exit_code == 0
     live = sorted(
         (f["name"], f["md5"])
@@ -573,8 +579,25 @@ def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it
         ("a.txt", md5_file(local / "a.txt")),
         ("first.txt", md5_file(local / "first.txt")),
     ]
-    (version,) = [f for f in emulator.admin.tree()["files"] if f["id"] == old.file_id]
+    (version,) = [f for f in emulator.admin.tree()["files"] if f["id"] == old]
     assert version["status"] == "active" and parse_versioned_name(version["name"]) is not None
+    assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def test_retirement_left_by_a_kill_then_the_pairs_folder_trashed_does_not_stall_the_pair(
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup, seed 20261222): a kill leaves a retire intent, then
+    someone trashes the pair's folder on the web site. Every later pass failed at its start:
+    the retirement's replay looked for the versions area under the trashed folder, before the
+    walk finds the pair's folder again by its path. The old upload went to the trash with its
+    folder; the pass goes on and uploads the tree into the new folder."""
+    local, syncer = one_file_backed_up
+    pair, _ = _renamed_over_and_killed(local, syncer)
+    emulator.admin.drift("trash_folder", folder_id=pair.root_folder_id)
+    assert syncer.run().exit_code == 0
+    assert emulator.admin.active_paths() == expected_remote(local, "Backup/docs")
     assert syncer.journal.intents(pair.id) == []
     assert syncer.run().plan.ops == []
 
