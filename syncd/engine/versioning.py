@@ -149,12 +149,7 @@ class Versioner:
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to)
         for attempt in range(2):
-            try:
-                area = self.area_folder(parent, fresh=attempt > 0)
-            except NotFound:
-                if attempt:
-                    raise  # the pair's folder itself is gone
-                continue  # a cached folder of the area is gone: look it up again
+            area = self.area_folder(parent, fresh=attempt > 0)
             with self.journal.transaction() as tx:
                 intent = tx.add_intent(
                     self.pair_id, VERSION_INTENT, folder_id=area, name=vname, target_id=file_id
@@ -211,12 +206,7 @@ class Versioner:
         parent, _, name = rel.rpartition("/")
         vname = versioned_name(name, min(live_from, live_to), live_to, is_folder=True)
         for attempt in range(2):
-            try:
-                area = self.area_folder(parent, fresh=attempt > 0)
-            except NotFound:
-                if attempt:
-                    raise  # the pair's folder itself is gone
-                continue  # a cached folder of the area is gone: look it up again
+            area = self.area_folder(parent, fresh=attempt > 0)
             with self.journal.transaction() as tx:
                 intent = tx.add_intent(
                     self.pair_id,
@@ -268,7 +258,17 @@ class Versioner:
 
     def area_folder(self, rel_dir: str, *, fresh: bool = False) -> int:
         """The versions area's folder for the pair's directory ``rel_dir`` ("" = the pair's
-        root), created along the way; from the journal unless ``fresh``."""
+        root), created along the way; from the journal unless ``fresh``, or unless a cached
+        folder on the way is gone (NotFound: looked up afresh once). NotFound when the pair's
+        folder itself is gone."""
+        if not fresh:
+            try:
+                return self._area_folder(rel_dir, fresh=False)
+            except NotFound:
+                pass  # a cached folder of the area is gone (trashed on the web site)
+        return self._area_folder(rel_dir, fresh=True)
+
+    def _area_folder(self, rel_dir: str, *, fresh: bool) -> int:
         with self._area_lock:
             if not fresh:
                 cached = self.journal.version_folder(self.pair_id, rel_dir)
@@ -408,8 +408,8 @@ class Versioner:
         tree for good in backup mode. With versions kept it becomes a version (live from its
         upload until now: the local file held those bytes then), never trashed. One listing
         per folder such an intent names, so only after a crash. ``theirs``: files the pass
-        found dated before their intent's upload began (someone else's), left alone. Returns
-        the versions made."""
+        found not left by the crash (dated before the upload began, or other bytes than the
+        local file's: someone else's), left alone. Returns the versions made."""
         if not self.keep:
             return 0
         # (name, size) -> when the upload began: it was not live before, whatever file/info's
@@ -437,7 +437,7 @@ class Versioner:
                 if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
                     continue  # adopted, or another file's copy
                 if f.id in theirs:
-                    continue  # dated before the upload began (the pass asked): left alone
+                    continue  # someone else's (the pass checked): left alone
                 rel = f"{rel_dir}/{f.name}".lstrip("/")
                 live_to = self.now_ns()
                 live_from = max(self._live_from(f.id, live_to), began)
