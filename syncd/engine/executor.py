@@ -44,7 +44,15 @@ from syncd.engine.ops import (
     Upload,
 )
 from syncd.engine.versioning import RETIRE_INTENT, Retired, Versioner
-from syncd.journal.rows import FAILED, SKIPPED, SYNCED, FileRow, Intent, api_folder_id
+from syncd.journal.rows import (
+    FAILED,
+    SKIPPED,
+    SYNCED,
+    FileRow,
+    Intent,
+    api_folder_id,
+    now_to_the_us,
+)
 from syncd.journal.store import Journal
 from syncd.local.hashing import md5_file
 from syncd.local.names import form_name_issue
@@ -661,7 +669,7 @@ class Executor:
             )
             # A version's FROM, later; to the microsecond, so the retire intent carries it
             # exactly (Intent.created_ns) as the replaced version's TO.
-            went_live = time.time_ns() // 1000 * 1000
+            went_live = now_to_the_us()
             tx.record_upload(self.pair_id, file_id, went_live)
             pending = None
             if retire is not None and self.versioner is not None:
@@ -785,12 +793,9 @@ class Executor:
                 # replaces while its retirement runs later in the plan (retirements run
                 # last): announced here, so a crash in between cannot leave it untracked
                 # beside the moved file; replayed by the next pass if need be.
+                displaced_id, displaced_size = displaced
                 self.versioner.announce(
-                    tx,
-                    displaced.file_id or 0,  # never 0: _displaced_by checked it
-                    op.rel,
-                    displaced.remote_size,
-                    successor_from=time.time_ns() // 1000 * 1000,
+                    tx, displaced_id, op.rel, displaced_size, successor_from=now_to_the_us()
                 )
             tx.put_file(
                 row._replace(
@@ -810,16 +815,16 @@ class Executor:
         else:
             self._count("moved" if op.set_folder else "renamed")
 
-    def _displaced_by(self, dir_id: int, name: str, file_id: int) -> FileRow | None:
-        """The synced file at ``name`` in ``dir_id`` that moving ``file_id`` there replaces,
-        when versions are kept (with versions trashed, an untracked leftover is an extra the
-        guard counts: announcing it would trash it past the guard)."""
+    def _displaced_by(self, dir_id: int, name: str, file_id: int) -> tuple[int, int | None] | None:
+        """(id, size) of the synced upload at ``name`` in ``dir_id`` that moving ``file_id``
+        there replaces, when versions are kept (with versions trashed, an untracked leftover
+        is an extra the guard counts: announcing it would trash it past the guard)."""
         if self.versioner is None or not self.versioner.keep:
             return None
         there = self.journal.get_file(dir_id, name)
         if there is None or there.file_id is None or there.file_id == file_id:
             return None
-        return there
+        return there.file_id, there.remote_size
 
     def _announced(self, file_id: int) -> Intent | None:
         """The retire intent a move over ``file_id`` announced (see _do_MoveFile)."""

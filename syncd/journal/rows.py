@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
@@ -73,6 +74,12 @@ class PairRow:
     device: int | None
     root_dir_id: int
     root_folder_id: int | None  # None: not resolved yet
+
+
+def now_to_the_us() -> int:
+    """Now, in ns, cut to the microsecond: what an intent's ``created_at`` (a float of
+    seconds) carries back exactly as ``Intent.created_ns``."""
+    return time.time_ns() // 1000 * 1000
 
 
 @dataclass(frozen=True, slots=True)
