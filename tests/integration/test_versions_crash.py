@@ -214,3 +214,47 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     assert verify.returncode == 0, verify.stdout + verify.stderr
     _reconcile(config)
     assert run_syncd("verify", "--pair", "p", config=config).returncode == 0
+
+
+def test_killed_folder_create_then_someone_elses_file_put_in_it_is_left_with_their_file(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """As above, but before the restart someone puts a file of theirs into the folder the
+    killed run made (the backup model, seed 20261231). Backup mode leaves someone else's files
+    where they are, so the folder stays, with their file, beside the live tree; the renamed
+    directory gets a folder of its own; nothing is trashed; `verify` is content, and the next
+    pass has nothing to do."""
+    root = tmp_path / "local"
+    root.mkdir()
+    (root / "keep.txt").write_bytes(OLD)
+    config = _config(tmp_path, emulator.api_url, root, "backup", None)
+    _reconcile(config)
+    admin = emulator.admin
+    (root / "d").mkdir()
+    (root / "d" / "x.txt").write_bytes(NEW)
+    _killed_at(
+        admin, config, tmp_path / "killed.log", "folder/create", "the create", answer_lost=True
+    )
+    made = wait_for(
+        lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
+        timeout=10,
+        what="the killed run's folder to land on the host",
+    )
+    theirs = admin.drift("add_file", folder_id=made[0]["id"], name="theirs.txt", content_b64="eA==")
+    (root / "d").rename(root / "e")
+
+    _reconcile(config)
+    tree = admin.tree()
+    folders = {f["id"]: f for f in tree["folders"]}
+    assert folders[made[0]["id"]]["status"] == "active"  # theirs is in it: left where it is
+    assert "e" in {f["name"] for f in folders.values() if f["status"] == "active"}
+    files = {f["id"]: f for f in tree["files"]}
+    assert files[int(theirs["id"])]["folder_id"] == made[0]["id"]
+    assert [f for f in tree["files"] if f["status"] != "active"] == []  # nothing trashed
+    assert admin.counts().get("folder/delete", 0) == 0
+    assert admin.duplicates() == []
+    verify = run_syncd("verify", "--pair", "p", config=config)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    again = run_syncd("reconcile", "--pair", "p", "--dry-run", config=config)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to do" in again.stdout.lower(), again.stdout

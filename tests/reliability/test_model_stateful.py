@@ -243,6 +243,7 @@ class MirrorModel(RuleBasedStateMachine):
                 )
         elif kind == "add_file":
             parent = folder_id[folders[to % len(folders)]]
+            self._taken_over(folder_id=parent)
             added = self.ex.drift(kind, folder_id=parent, name=name, content_b64=content_b64(body))
             self.ledger.foreign.add(int(added["id"]))
         elif kind == "add_folder":
@@ -268,7 +269,9 @@ class MirrorModel(RuleBasedStateMachine):
         """An upload or folder syncd made in a killed run before it recorded the answer is
         found again by its name and place; once someone renames or moves it, nothing on the
         host ties it to syncd (listings carry no dates or hashes): in backup mode it is theirs
-        from then on, and stays."""
+        from then on, and stays. So is such a folder once someone puts a file in it: the next
+        pass removes the folders a crash left only while they are empty, and backup mode
+        leaves someone else's file where they put it."""
         if self.mode != "backup":
             return
         with sqlite3.connect(self.ex.state_db) as db:
