@@ -1,8 +1,9 @@
 """Runs a plan: ops on a worker pool in dependency order, every outcome in the journal.
 
 Order: an op waits for the op that creates the folder it works in (a :class:`Ref` with ``op``);
-trashes wait for every other op (moves out of a directory happen before it is trashed). The
-rest runs in parallel. Folder creation holds a lock per (parent, name), so two workers never
+trashes wait for every other op (moves out of a directory happen before it is trashed), and
+trashes of folders that are not syncd's wait for the other trashes (:func:`_wave`). The rest
+runs in parallel. Folder creation holds a lock per (parent, name), so two workers never
 make twin folders.
 
 Crash safety: an intent row is written before each remote mutation and cleared in the same
@@ -162,6 +163,21 @@ class _Workers:
                 self._done.put((op, None))
 
 
+WAVES = 3
+
+
+def _wave(op: Op) -> int:
+    """When ``op`` may start. 0: as soon as the ops it depends on have run. 1, the trash phase:
+    once every op of wave 0 has finished (moves out of a directory come before its trash).
+    2, trashing a folder that is not syncd's (untracked): once wave 1 has finished too. A file
+    of syncd's that someone moved into such a folder leaves the live tree in wave 1, and where
+    versions are kept that is a move into the versions area; trashed with the folder first,
+    that version went to the host's trash instead (the model test, seed 20261232)."""
+    if op.phase != TRASH:
+        return 0
+    return 2 if isinstance(op, TrashFolder) and op.dir_id is None else 1
+
+
 def _moves_above(op: Op, moving: dict[str, MoveFolder]) -> list[Op]:
     """The folder moves of this batch that ``op``, a folder move, must wait for: those of its
     new parent and of that parent's ancestors. The host ignores a move into the folder's own
@@ -217,41 +233,43 @@ class Executor:
             self.progress.end()
 
     def _run(self, ops: list[Op]) -> Outcome:
-        """Dependency-counting scheduler: O(ops), whatever the size of the batch."""
+        """Dependency-counting scheduler: O(ops), whatever the size of the batch. Ops of a
+        later wave (:func:`_wave`) are held until every op of the earlier waves has finished."""
         in_plan = {id(op) for op in ops}
         unmet: dict[int, int] = {}
         children: dict[int, list[Op]] = defaultdict(list)
         ready: deque[Op] = deque()
-        trash: list[Op] = []  # held until every other op has finished
-        non_trash_left = 0
+        held: list[list[Op]] = [[] for _ in range(WAVES)]  # by wave; wave 0 is never held
+        left = [0] * WAVES  # ops not finished yet, by wave
         moving = {op.rel: op for op in ops if isinstance(op, MoveFolder) and op.set_parent}
+
+        def hand_out(op: Op) -> None:
+            wave = _wave(op)
+            (held[wave] if wave else ready).append(op)
+
         for op in ops:
-            if op.phase != TRASH:
-                non_trash_left += 1
+            left[_wave(op)] += 1
             deps = self._deps(op) + _moves_above(op, moving)
             missing = [d for d in deps if id(d) not in in_plan]
             if missing:
                 self._fail(op, "not attempted: the folder it goes in was not made")
-                if op.phase != TRASH:
-                    non_trash_left -= 1
+                left[_wave(op)] -= 1
                 continue
             unmet[id(op)] = len(deps)
             for dep in deps:
                 children[id(dep)].append(op)
             if not deps:
-                (trash if op.phase == TRASH else ready).append(op)
+                hand_out(op)
 
-        def give_up(op: Op, reason: str) -> int:
-            """Fail ``op`` and everything waiting on it; returns how many non-trash ops."""
-            count = 0
+        def give_up(op: Op, reason: str) -> None:
+            """Fail ``op`` and everything waiting on it."""
             todo = [(op, reason)]
             while todo:
                 current, why = todo.pop()
                 self._fail(current, why)
-                count += current.phase != TRASH
+                left[_wave(current)] -= 1
                 for child in children.pop(id(current), []):
                     todo.append((child, "not attempted: the folder it goes in could not be made"))
-            return count
 
         in_flight = 0
         with _Workers(self.workers, self._run_one) as pool:
@@ -259,10 +277,12 @@ class Executor:
                 if self.cancel.is_set():
                     self.outcome.cancelled = True
                     ready.clear()
-                    trash.clear()
-                if non_trash_left == 0 and trash:
-                    ready.extend(trash)
-                    trash = []
+                    for waiting in held:
+                        waiting.clear()
+                for wave in range(1, WAVES):
+                    if held[wave] and not any(left[:wave]):
+                        ready.extend(held[wave])
+                        held[wave] = []
                 while ready and in_flight < self.workers * 2:
                     pool.submit(ready.popleft())
                     in_flight += 1
@@ -272,14 +292,13 @@ class Executor:
                 in_flight -= 1
                 reason = self._failure(error)
                 if reason is not None:
-                    non_trash_left -= give_up(op, reason)
+                    give_up(op, reason)
                     continue
-                if op.phase != TRASH:
-                    non_trash_left -= 1
+                left[_wave(op)] -= 1
                 for child in children.pop(id(op), []):
                     unmet[id(child)] -= 1
                     if unmet[id(child)] == 0:
-                        (trash if child.phase == TRASH else ready).append(child)
+                        hand_out(child)
         return self.outcome
 
     @staticmethod

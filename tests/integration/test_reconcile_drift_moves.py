@@ -14,6 +14,7 @@ import pytest
 
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine import reconcile
+from syncd.history.names import VERSIONS_DIR, parse_versioned_name
 from tests.support.reconcile import Syncer, expected_remote, mutating_calls, pair_config
 from tests.support.trees import write_tree
 
@@ -117,5 +118,43 @@ def test_file_moved_into_someone_elses_new_folder_is_put_back_by_id(
             if f["name"] == "z.txt" and f["status"] == "active"
         ]
         assert back["id"] == file["id"]
+    finally:
+        syncer.close()
+
+
+def test_file_moved_into_someone_elses_new_folder_then_deleted_locally_is_kept_as_a_version(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    """Mirror mode keeping versions: as above, but the file is also deleted locally. Its upload
+    leaves the live tree as a version, moved out of ``c`` into the versions area; ``c`` is
+    trashed. Both were in the trash phase and ran side by side, so ``c`` was often trashed
+    first, taking the file with it, and the version was then renamed into the versions area
+    inside the trash: a version lost from history (the model test, seed 20261232)."""
+    local = tmp_path / "local"
+    write_tree(local, TREE)
+    config = pair_config(tmp_path, emulator.api_url, local, mode="mirror")
+    with config.open("a") as fh:
+        fh.write('versions = "keep"\n')
+    syncer = Syncer(config)
+    try:
+        assert syncer.run().exit_code == 0
+        admin = emulator.admin
+        (file,) = [f for f in admin.tree()["files"] if f["name"] == "z.txt"]
+        theirs = admin.drift("add_folder", parent_id=_folder_id(emulator, "docs"), name="c")
+        admin.drift("move_file", file_id=file["id"], folder_id=theirs["id"])
+        (local / "other" / "z.txt").unlink()
+        result = syncer.run(force_deletes=True)  # theirs holds 1 file: over max_delete
+        assert result.exit_code == 0, result.outcome.failed
+        tree = admin.tree()
+        (kept,) = [f for f in tree["files"] if f["id"] == file["id"]]
+        assert kept["status"] == "active", kept
+        version = parse_versioned_name(kept["name"])
+        assert version is not None and version.original == "z.txt", kept["name"]
+        folders = {f["id"]: f for f in tree["folders"]}
+        assert folders[int(theirs["id"])]["status"] == "trash"
+        area = folders[kept["folder_id"]]
+        assert folders[area["parent_id"]]["name"] == VERSIONS_DIR  # .syncd-versions/other/
+        assert area["name"] == "other" and area["status"] == "active"
+        assert syncer.run().plan.ops == []
     finally:
         syncer.close()
