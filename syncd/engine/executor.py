@@ -568,7 +568,8 @@ class Executor:
         for attempt in range(CHANGED_RETRIES + 1):
             started_ns = time.time_ns()
             retire = (original, old_size) if attempt == 0 and original is not None else None
-            result = self._upload_once(op, path, ident, retire=retire)
+            displaced = op.displaces if attempt == 0 else None
+            result = self._upload_once(op, path, ident, retire=retire, displaced=displaced)
             if result is None:
                 return  # refused: recorded as skipped
             after = self._stat(path)
@@ -630,6 +631,7 @@ class Executor:
         ident: Identity,
         *,
         retire: tuple[int, int | None] | None = None,
+        displaced: tuple[int, int | None] | None = None,
     ) -> tuple[int, str, bytes | None, int | None] | None:
         """Send one version; returns (file_id, stored name, MD5 the host stored or None when an
         answer was lost and adopted, the intent to retire ``retire``'s file), or None when the
@@ -638,7 +640,8 @@ class Executor:
         ``retire`` (the id and size of the version this upload replaces) is announced as an
         intent in the transaction that makes the new upload live: from then on the journal no
         longer tracks the old one, so a crash before it is retired must not leave it untracked
-        beside its successor (a same-name pile, or an "extra" a mirror would trash)."""
+        beside its successor (a same-name pile, or an "extra" a mirror would trash). So is
+        ``displaced`` (Upload.displaces), whose retirement later in the plan takes it over."""
         assert op.parent.dir_id is not None
         folder = op.parent.folder_id
         with self.journal.transaction() as tx:
@@ -694,6 +697,10 @@ class Executor:
             if retire is not None and self.versioner is not None:
                 pending = self.versioner.announce(
                     tx, retire[0], op.rel, retire[1], successor_from=went_live
+                )
+            if displaced is not None and self.versioner is not None:
+                self.versioner.announce(
+                    tx, displaced[0], op.rel, displaced[1], successor_from=went_live
                 )
             tx.clear_intent(intent)
         return file_id, stored, md5, pending
@@ -787,6 +794,7 @@ class Executor:
                 result = self.client.file_edit(row.file_id, filename=expected)
             else:
                 changed = True  # file/edit cannot give it back its name: upload it again
+        displaced = self._displaced_by(op.parent.dir_id, op.name, row.file_id)
         if gone or changed:
             # Trashed or rewritten remotely since it was synced (its folder was not listed in
             # this pass): the copy is not ours any more, so send the local file instead.
@@ -801,10 +809,10 @@ class Executor:
                 replaces=row.file_id if changed and not gone else None,
                 trash_replaced=op.trash_stale,
                 reason="changed remotely" if changed else "deleted remotely",
+                displaces=displaced,
             )
             self._do_Upload(upload)
             return
-        displaced = self._displaced_by(op.parent.dir_id, op.name, row.file_id)
         with self.journal.transaction() as tx:
             tx.delete_file(op.old_dir_id, op.old_name, row.file_id)
             if displaced is not None and self.versioner is not None:

@@ -166,6 +166,9 @@ class Upload(Op):
     trash_replaced: bool = field(default=True, kw_only=True)  # False in backup mode
     old_row: FileRow | None = field(default=None, kw_only=True)  # the version it replaces
     reason: str = field(default="new", kw_only=True)
+    # (id, size) of another synced upload at this path, whose retirement the plan holds for
+    # later: a move over it that fell back to this upload (executor._do_MoveFile).
+    displaces: tuple[int, int | None] | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         what = "replace" if self.replaces is not None else self.kind

@@ -533,9 +533,13 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     assert syncer.run().plan.ops == []
 
 
-def _renamed_over_and_killed(local: Path, syncer: Syncer) -> tuple[PairRow, int]:
+def _renamed_over_and_killed(
+    local: Path, syncer: Syncer, *, moved_copy_trashed: bool = False
+) -> tuple[PairRow, int]:
     """`mv d.md a.txt` over a synced a.txt, and a pass killed right after its move (only the
-    planned move ran). Returns the pair's row and a.txt's old upload's id."""
+    planned move ran). ``moved_copy_trashed``: d.md's upload is trashed on the web site after
+    the pass planned the move, so the move finds it gone and uploads a.txt instead. Returns the
+    pair's row and a.txt's old upload's id."""
     (local / "a.txt").write_bytes(b"\x87\xd4C\xe5#\xfa:\xd8")
     (local / "d.md").write_bytes(b"@\n")
     assert syncer.run().exit_code == 0
@@ -545,6 +549,8 @@ def _renamed_over_and_killed(local: Path, syncer: Syncer) -> tuple[PairRow, int]
     assert old is not None and old.file_id is not None
     os.rename(local / "d.md", local / "a.txt")
     (move,) = [op for op in syncer.run(dry_run=True).plan.ops if isinstance(op, MoveFile)]
+    if moved_copy_trashed:
+        syncer.client.file_delete(move.row.file_id)  # type: ignore[arg-type]
     executor = Executor(syncer.client, syncer.journal, pair.id, local, workers=1)
     executor.versioner = versioning.for_pass(
         syncer.client,
@@ -558,17 +564,20 @@ def _renamed_over_and_killed(local: Path, syncer: Syncer) -> tuple[PairRow, int]
     return pair, old.file_id
 
 
+@pytest.mark.parametrize("moved_copy_trashed", [False, True], ids=["moved", "uploaded instead"])
 def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it(
-    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess, moved_copy_trashed: bool
 ) -> None:
     """Found by the model test (backup and mirror keeping versions, seed 20261221): `mv d.md
     a.txt` over a synced a.txt is one `file/edit` of d.md's upload, then (trashes and
     retirements run last) a.txt's old upload leaves the live tree. The move's journal record
     took the path from the old upload; a kill before its retirement left it untracked beside
     the moved file for good (backup: two live a.txt; mirror keeping versions: trashed as an
-    extra). The move now announces the retirement in the same transaction."""
+    extra). The move now announces the retirement in the same transaction. [uploaded instead]:
+    d.md's copy was trashed on the web site meanwhile, so the move uploads a.txt; its record
+    takes the path from the old upload just the same."""
     local, syncer = one_file_backed_up
-    pair, old = _renamed_over_and_killed(local, syncer)
+    pair, old = _renamed_over_and_killed(local, syncer, moved_copy_trashed=moved_copy_trashed)
     assert syncer.run().exit_code == 0
     live = sorted(
         (f["name"], f["md5"])
