@@ -169,17 +169,12 @@ def test_killed_upload_of_a_file_renamed_before_the_restart_becomes_a_version(
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-@pytest.mark.parametrize("versions", [None, "trash"])
-def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_no_extra_folder(
+def _killed_after_making_d(
     emulator: Any, tmp_path: Path, versions: str | None
-) -> None:
-    """Found by the crash trials (backup, seed 20261134 trial 24: "remote extra: dir ..."): a
-    pass killed after the host made folder d, before the journal recorded it, then d renamed
-    locally before the next pass. Nothing adopts the folder by name any more, and backup mode
-    leaves folders it does not know where they are, so syncd's own empty folder stayed beside
-    the live tree for good. The create's intent says whose it is: still empty, it leaves the
-    live tree as a removed directory does, into the versions area where versions are kept
-    (backup mode never trashes), to the trash with `versions = "trash"`."""
+) -> tuple[Path, Path, int]:
+    """A backup pair synced, then a directory d added and a pass killed after the host made
+    its folder, before the journal recorded it. Returns the root, the config and d's folder id
+    on the host."""
     root = tmp_path / "local"
     root.mkdir()
     (root / "keep.txt").write_bytes(OLD)
@@ -191,11 +186,27 @@ def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_n
     _killed_at(
         admin, config, tmp_path / "killed.log", "folder/create", "the create", answer_lost=True
     )
-    wait_for(
+    made = wait_for(
         lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
         timeout=10,
         what="the killed run's folder to land on the host",
     )
+    return root, config, int(made[0]["id"])
+
+
+@pytest.mark.parametrize("versions", [None, "trash"])
+def test_killed_folder_create_of_a_directory_renamed_before_the_restart_leaves_no_extra_folder(
+    emulator: Any, tmp_path: Path, versions: str | None
+) -> None:
+    """Found by the crash trials (backup, seed 20261134 trial 24: "remote extra: dir ..."): a
+    pass killed after the host made folder d, before the journal recorded it, then d renamed
+    locally before the next pass. Nothing adopts the folder by name any more, and backup mode
+    leaves folders it does not know where they are, so syncd's own empty folder stayed beside
+    the live tree for good. The create's intent says whose it is: still empty, it leaves the
+    live tree as a removed directory does, into the versions area where versions are kept
+    (backup mode never trashes), to the trash with `versions = "trash"`."""
+    root, config, _ = _killed_after_making_d(emulator, tmp_path, versions)
+    admin = emulator.admin
     (root / "d").rename(root / "e")
 
     _reconcile(config)
@@ -224,32 +235,18 @@ def test_killed_folder_create_then_someone_elses_file_put_in_it_is_left_with_the
     where they are, so the folder stays, with their file, beside the live tree; the renamed
     directory gets a folder of its own; nothing is trashed; `verify` is content, and the next
     pass has nothing to do."""
-    root = tmp_path / "local"
-    root.mkdir()
-    (root / "keep.txt").write_bytes(OLD)
-    config = _config(tmp_path, emulator.api_url, root, "backup", None)
-    _reconcile(config)
+    root, config, made = _killed_after_making_d(emulator, tmp_path, None)
     admin = emulator.admin
-    (root / "d").mkdir()
-    (root / "d" / "x.txt").write_bytes(NEW)
-    _killed_at(
-        admin, config, tmp_path / "killed.log", "folder/create", "the create", answer_lost=True
-    )
-    made = wait_for(
-        lambda: [f for f in admin.tree()["folders"] if f["name"] == "d"],
-        timeout=10,
-        what="the killed run's folder to land on the host",
-    )
-    theirs = admin.drift("add_file", folder_id=made[0]["id"], name="theirs.txt", content_b64="eA==")
+    theirs = admin.drift("add_file", folder_id=made, name="theirs.txt", content_b64="eA==")
     (root / "d").rename(root / "e")
 
     _reconcile(config)
     tree = admin.tree()
     folders = {f["id"]: f for f in tree["folders"]}
-    assert folders[made[0]["id"]]["status"] == "active"  # theirs is in it: left where it is
+    assert folders[made]["status"] == "active"  # theirs is in it: left where it is
     assert "e" in {f["name"] for f in folders.values() if f["status"] == "active"}
     files = {f["id"]: f for f in tree["files"]}
-    assert files[int(theirs["id"])]["folder_id"] == made[0]["id"]
+    assert files[int(theirs["id"])]["folder_id"] == made
     assert [f for f in tree["files"] if f["status"] != "active"] == []  # nothing trashed
     assert admin.counts().get("folder/delete", 0) == 0
     assert admin.duplicates() == []
