@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -361,6 +361,32 @@ def content_b64(body: bytes) -> str:
     return base64.b64encode(body).decode()
 
 
+def their_folders(example: Example, ledger: Ledger) -> Callable[[int | None], bool]:
+    """Whether a folder id is in a folder someone else added (or below one) that syncd has
+    not adopted: a folder of theirs under a local directory's name is adopted for it."""
+    parents = {f["id"]: f["parent_id"] for f in example.world.admin.tree()["folders"]}
+    with sqlite3.connect(example.state_db) as db:
+        adopted = {r[0] for r in db.execute("SELECT folder_id FROM dirs WHERE folder_id > 0")}
+
+    def theirs(folder_id: int | None) -> bool:
+        while folder_id is not None:
+            if folder_id in ledger.foreign_folders and folder_id not in adopted:
+                return True
+            folder_id = parents.get(folder_id)
+        return False
+
+    return theirs
+
+
+def in_their_folders(example: Example, ledger: Ledger) -> bool:
+    """Whether a file lies in a folder of someone else's: one they added, or one of syncd's
+    they moved there (backup mode leaves it; `restore` finds it in the live tree)."""
+    if not ledger.foreign_folders:
+        return False
+    theirs = their_folders(example, ledger)
+    return any(theirs(f["folder_id"]) for f in example.remote().by_id.values())
+
+
 def backup_problems(
     example: Example, deletes_before: int, ledger: Ledger | None = None
 ) -> list[str]:
@@ -376,21 +402,11 @@ def backup_problems(
     problems: list[str] = []
     if remote.root_id is None:
         return [f"remote folder {example.remote_path!r} does not exist"]
-    parents = {f["id"]: f["parent_id"] for f in world.admin.tree()["folders"]}
-    # A folder someone else added under a local directory's name is adopted for it: syncd's.
+    theirs = their_folders(example, ledger)
+    # A file of theirs adopted after a crash for an interrupted upload of the same bytes is
+    # syncd's (compared below like any file of syncd's).
     with sqlite3.connect(example.state_db) as db:
-        adopted = {r[0] for r in db.execute("SELECT folder_id FROM dirs WHERE folder_id > 0")}
-        # So is a file of theirs adopted after a crash for an interrupted upload of the same
-        # bytes (compared below like any file of syncd's).
         tracked = {r[0] for r in db.execute("SELECT file_id FROM files WHERE file_id > 0")}
-
-    def theirs(folder_id: int | None) -> bool:
-        """In a folder someone else added (or below one), and not adopted by syncd."""
-        while folder_id is not None:
-            if folder_id in ledger.foreign_folders and folder_id not in adopted:
-                return True
-            folder_id = parents.get(folder_id)
-        return False
 
     # A folder someone else added is theirs, with whatever is moved into it (syncd uploads
     # what was moved there from the live tree again: it does not walk their folders).

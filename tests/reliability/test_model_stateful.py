@@ -54,6 +54,7 @@ from .model_support import (
     World,
     backup_problems,
     content_b64,
+    in_their_folders,
     join,
     local_dirs,
     local_files,
@@ -375,9 +376,13 @@ class MirrorModel(RuleBasedStateMachine):
             + "\n  ".join(self.ex.trace)
         )
         self.world.stats.passes_checked += 1
-        # Backup mode leaves files someone else added in the live tree, where `restore --at`
-        # finds them too: moments are compared while the tree holds only syncd's files.
-        if self.ex.keeps_versions and not (self.mode == "backup" and self.ledger.foreign):
+        # Backup mode leaves files someone else added in the live tree, and files in folders
+        # of theirs (syncd's moved there too), where `restore --at` finds them as well:
+        # moments are compared while the tree holds only syncd's files.
+        theirs_live = self.mode == "backup" and (
+            bool(self.ledger.foreign) or in_their_folders(self.ex, self.ledger)
+        )
+        if self.ex.keeps_versions and not theirs_live:
             self.moments.append(
                 (_moment(), {r: m for r, (m, _, _) in local_tree(self.root).files.items()})
             )
