@@ -135,6 +135,7 @@ def run_restore(
                 root_id,
                 at_ns,
                 upload_time=known.upload_time if known is not None else None,
+                tracked=known.tracks if known is not None else None,
             )
             source, root_id = view, view.root
         if parts:

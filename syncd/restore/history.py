@@ -7,7 +7,9 @@ relative path, of
 * the live folder: a file counts from the moment its upload became live (the journal's
   ``uploads`` record; without a journal, the newest end of that name's versions, since a
   replaced version ends when its successor went live; without either,
-  ``file/info``'s ``uploadedDate``: one call per such file);
+  ``file/info``'s ``uploadedDate``: one call per such file). A file the journal does not
+  track at all is not syncd's upload: it counts from the end of the second ``file/info``
+  dates it to, as someone else's file in a removed directory does (below);
 * the versions area's folder for that path: each versioned file counts within the interval its
   name carries (``syncd.history.names``);
 * removed directories kept whole (versioned folders) whose interval holds the moment: their
@@ -102,10 +104,12 @@ class HistoryView:
         at_ns: int,
         *,
         upload_time: Callable[[int], int | None] | None = None,
+        tracked: Callable[[int], bool] | None = None,
     ) -> None:
         self.client = client
         self.at_ns = at_ns
         self.upload_time = upload_time or (lambda _id: None)
+        self.tracked = tracked or (lambda _id: True)
         # With a journal, a file it has no upload time for is not syncd's upload.
         self.has_journal = upload_time is not None
         self.info_calls = 0
@@ -140,6 +144,10 @@ class HistoryView:
             )
         for f in live.files:
             start = self.upload_time(f.id)
+            if start is None and self.has_journal and not self.tracked(f.id):
+                # Not syncd's upload: someone else's, or one a killed run left that someone
+                # renamed. It counts from when it came, never from before.
+                start = self._uploaded(f.id, someone_elses=True)
             if start is None:
                 start = version_ends.get(f.name)
             if start is None:

@@ -58,6 +58,10 @@ class JournalHashes:
     def upload_time(self, file_id: int) -> int | None:
         return self.journal.upload_time(self.pair.id, file_id)
 
+    def tracks(self, file_id: int) -> bool:
+        """Whether the journal holds ``file_id`` as one of the pair's synced files."""
+        return self.journal.file_by_file_id(self.pair.id, file_id) is not None
+
     def file_id_at(self, rel_path: str) -> int | None:
         """The remote id the journal holds for the pair's path ``rel_path`` (its current
         upload), if any."""

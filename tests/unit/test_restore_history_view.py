@@ -136,3 +136,41 @@ def test_two_versions_of_one_name_live_at_once_are_both_restored() -> None:
         _RenamedOverThenDeleted(), ROOT, S + 3 * SECOND, upload_time=lambda _id: None
     )  # type: ignore[arg-type]
     assert {f.name: f.id for f in later.folder_listing(later.root).files} == {"a.txt": 1}
+
+
+class _LiveHost:
+    """A pair's live folder holding one file that has no upload time in the journal, uploaded
+    at S + 0.7 s and dated S by the host."""
+
+    def folder_listing(self, folder_id: int | None) -> FolderListing:
+        assert folder_id == ROOT
+        return FolderListing([], [RemoteFile(FOREIGN, "a.txt", 2, ROOT, "active")])
+
+    def file_info(self, file_id: int) -> RemoteFile:
+        dated = datetime.fromtimestamp(S // SECOND, tz=UTC)
+        return RemoteFile(file_id, "a.txt", 2, ROOT, "active", uploaded_at=dated)
+
+
+def _live_files(at_ns: int, *, tracked: bool) -> list[str]:
+    view = HistoryView(
+        _LiveHost(),  # type: ignore[arg-type]
+        ROOT,
+        at_ns,
+        upload_time=lambda _id: None,
+        tracked=lambda _id: tracked,
+    )
+    return [f.name for f in view.folder_listing(view.root).files]
+
+
+def test_a_live_file_the_journal_does_not_know_is_not_restored_before_its_second_ends() -> None:
+    """Found by the model test (backup, seed 20261261): an upload a killed run left, renamed
+    on the web site (someone else's from then on), was restored at a moment recorded earlier
+    in the second the host dates it to: counted from the start of that second, as syncd's."""
+    assert _live_files(S + 3 * SECOND // 10, tracked=False) == []
+    assert _live_files(S + 12 * SECOND // 10, tracked=False) == ["a.txt"]
+
+
+def test_a_live_file_the_journal_tracks_without_an_upload_time_counts_from_its_second() -> None:
+    """A journal from before upload times were recorded: the file is syncd's, and a moment
+    just after its upload must hold it."""
+    assert _live_files(S + 3 * SECOND // 10, tracked=True) == ["a.txt"]
