@@ -222,11 +222,13 @@ class Executor:
         # Decides what a remote item leaving the live tree becomes (a version, or trash);
         # None: the behaviour from before versions (trash where the op says so).
         self.versioner: Versioner | None = None
+        self._retiring: frozenset[int] = frozenset()  # ids the running plan's TrashFiles take
 
     # -- scheduling -----------------------------------------------------------------------------
 
     def run(self, ops: list[Op]) -> Outcome:
         self.progress.begin(ops)
+        self._retiring = frozenset(op.file_id for op in ops if isinstance(op, TrashFile))
         try:
             return self._run(ops)
         finally:
@@ -845,11 +847,15 @@ class Executor:
     def _displaced_by(self, dir_id: int, name: str, file_id: int) -> tuple[int, int | None] | None:
         """(id, size) of the synced upload at ``name`` in ``dir_id`` that moving ``file_id``
         there replaces, when versions are kept (with versions trashed, an untracked leftover
-        is an extra the guard counts: announcing it would trash it past the guard)."""
+        is an extra the guard counts: announcing it would trash it past the guard), and when
+        this plan retires it: the journal may still hold there an upload that the plan moves
+        elsewhere, or one gone from the host (`mv a b; mv c a`), which nothing would take over."""
         if self.versioner is None or not self.versioner.keep:
             return None
         there = self.journal.get_file(dir_id, name)
         if there is None or there.file_id is None or there.file_id == file_id:
+            return None
+        if there.file_id not in self._retiring:
             return None
         return there.file_id, there.remote_size
 

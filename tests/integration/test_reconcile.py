@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,8 @@ import pytest
 from syncd.config import MaxDelete
 from syncd.emulator.testing import EmulatorProcess
 from syncd.engine import versioning
-from syncd.engine.executor import Executor
-from syncd.engine.ops import MoveFile, MoveFolder
+from syncd.engine.executor import Executor, Progress
+from syncd.engine.ops import MoveFile, MoveFolder, Op, TrashFile
 from syncd.engine.reconcile import PassResult
 from syncd.history.names import parse_versioned_name
 from syncd.journal.rows import PairRow
@@ -533,13 +534,25 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     assert syncer.run().plan.ops == []
 
 
+class _StopAfterMoves(Progress):
+    """Stops a plan once its moves have run: the trash phase (retirements) never starts, as
+    when a pass is killed right after its moves."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+
+    def op_done(self, op: Op, ok: bool) -> None:
+        if isinstance(op, MoveFile):
+            self.cancel.set()
+
+
 def _renamed_over_and_killed(
     local: Path, syncer: Syncer, *, moved_copy_trashed: bool = False
 ) -> tuple[PairRow, int]:
-    """`mv d.md a.txt` over a synced a.txt, and a pass killed right after its move (only the
-    planned move ran). ``moved_copy_trashed``: d.md's upload is trashed on the web site after
-    the pass planned the move, so the move finds it gone and uploads a.txt instead. Returns the
-    pair's row and a.txt's old upload's id."""
+    """`mv d.md a.txt` over a synced a.txt, and a pass killed right after its move (the plan
+    stopped before its trash phase). ``moved_copy_trashed``: d.md's upload is trashed on the
+    web site after the pass planned the move, so the move finds it gone and uploads a.txt
+    instead. Returns the pair's row and a.txt's old upload's id."""
     (local / "a.txt").write_bytes(b"\x87\xd4C\xe5#\xfa:\xd8")
     (local / "d.md").write_bytes(b"@\n")
     assert syncer.run().exit_code == 0
@@ -548,10 +561,21 @@ def _renamed_over_and_killed(
     old = syncer.journal.get_file(pair.root_dir_id, "a.txt")
     assert old is not None and old.file_id is not None
     os.rename(local / "d.md", local / "a.txt")
-    (move,) = [op for op in syncer.run(dry_run=True).plan.ops if isinstance(op, MoveFile)]
+    plan = syncer.run(dry_run=True).plan.ops
+    (move,) = [op for op in plan if isinstance(op, MoveFile)]
+    assert [op.file_id for op in plan if isinstance(op, TrashFile)] == [old.file_id]
     if moved_copy_trashed:
         syncer.client.file_delete(move.row.file_id)  # type: ignore[arg-type]
-    executor = Executor(syncer.client, syncer.journal, pair.id, local, workers=1)
+    cancel = threading.Event()
+    executor = Executor(
+        syncer.client,
+        syncer.journal,
+        pair.id,
+        local,
+        workers=1,
+        progress=_StopAfterMoves(cancel),
+        cancel=cancel,
+    )
     executor.versioner = versioning.for_pass(
         syncer.client,
         syncer.journal,
@@ -560,7 +584,8 @@ def _renamed_over_and_killed(
         syncer.config.pair("docs"),
         False,
     )
-    assert not executor.run([move]).failed
+    outcome = executor.run(plan)
+    assert outcome.cancelled and not outcome.failed
     return pair, old.file_id
 
 
@@ -591,6 +616,39 @@ def test_backup_file_renamed_over_another_then_killed_before_its_retire_keeps_it
     (version,) = [f for f in emulator.admin.tree()["files"] if f["id"] == old]
     assert version["status"] == "active" and parse_versioned_name(version["name"]) is not None
     assert syncer.journal.intents(pair.id) == []
+    assert syncer.run().plan.ops == []
+
+
+def test_backup_rename_chain_onto_a_name_whose_copy_was_trashed_leaves_no_intent(
+    one_file_backed_up: tuple[Path, Syncer], emulator: EmulatorProcess
+) -> None:
+    """Found by the model test (backup, seed 20261271): `mv a.txt b.txt; mv c a.txt` after
+    someone trashed a.txt's upload on the web site. a.txt's old upload is neither displaced nor
+    retired by this plan (it moved, and is gone), yet the move of c onto a.txt announced its
+    retirement, since the journal still held it at a.txt; no retirement took the intent over,
+    and the pass ended with it left. Only an upload the plan retires is announced now."""
+    local, syncer = one_file_backed_up
+    (local / "a.txt").write_bytes(b"\x99")
+    (local / "c").write_bytes(b"\x00h7M\x93")
+    assert syncer.run().exit_code == 0
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    gone = syncer.journal.get_file(pair.root_dir_id, "a.txt")
+    assert gone is not None and gone.file_id is not None
+    emulator.admin.drift("trash_file", file_id=gone.file_id)
+    os.rename(local / "a.txt", local / "b.txt")
+    os.rename(local / "c", local / "a.txt")
+    result = syncer.run()
+    assert result.exit_code == 0, result.outcome.failed
+    assert syncer.journal.intents(pair.id) == []
+    live = sorted(
+        (f["name"], f["md5"])
+        for f in emulator.admin.tree()["files"]
+        if f["folder_id"] == pair.root_folder_id and f["status"] == "active"
+    )
+    assert live == sorted(
+        (name, md5_file(local / name)) for name in ("a.txt", "b.txt", "first.txt")
+    )
     assert syncer.run().plan.ops == []
 
 
