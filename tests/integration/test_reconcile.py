@@ -534,6 +534,21 @@ def test_someone_elses_identical_file_dated_just_before_the_intent_is_adopted(
     assert syncer.run().plan.ops == []
 
 
+def _synced_beside_a_txt(
+    local: Path, syncer: Syncer, a_txt: bytes, other: str, other_bytes: bytes
+) -> tuple[PairRow, int]:
+    """a.txt and one other file written into the pair's root and synced; returns the pair's
+    row and a.txt's upload id."""
+    (local / "a.txt").write_bytes(a_txt)
+    (local / other).write_bytes(other_bytes)
+    assert syncer.run().exit_code == 0
+    pair = syncer.journal.pair("docs")
+    assert pair is not None
+    row = syncer.journal.get_file(pair.root_dir_id, "a.txt")
+    assert row is not None and row.file_id is not None
+    return pair, row.file_id
+
+
 class _StopAfterMoves(Progress):
     """Stops a plan once its moves have run: the trash phase (retirements) never starts, as
     when a pass is killed right after its moves."""
@@ -553,17 +568,11 @@ def _renamed_over_and_killed(
     stopped before its trash phase). ``moved_copy_trashed``: d.md's upload is trashed on the
     web site after the pass planned the move, so the move finds it gone and uploads a.txt
     instead. Returns the pair's row and a.txt's old upload's id."""
-    (local / "a.txt").write_bytes(b"\x87\xd4C\xe5#\xfa:\xd8")
-    (local / "d.md").write_bytes(b"@\n")
-    assert syncer.run().exit_code == 0
-    pair = syncer.journal.pair("docs")
-    assert pair is not None
-    old = syncer.journal.get_file(pair.root_dir_id, "a.txt")
-    assert old is not None and old.file_id is not None
+    pair, old = _synced_beside_a_txt(local, syncer, b"\x87\xd4C\xe5#\xfa:\xd8", "d.md", b"@\n")
     os.rename(local / "d.md", local / "a.txt")
     plan = syncer.run(dry_run=True).plan.ops
     (move,) = [op for op in plan if isinstance(op, MoveFile)]
-    assert [op.file_id for op in plan if isinstance(op, TrashFile)] == [old.file_id]
+    assert [op.file_id for op in plan if isinstance(op, TrashFile)] == [old]
     if moved_copy_trashed:
         syncer.client.file_delete(move.row.file_id)  # type: ignore[arg-type]
     cancel = threading.Event()
@@ -586,7 +595,7 @@ def _renamed_over_and_killed(
     )
     outcome = executor.run(plan)
     assert outcome.cancelled and not outcome.failed
-    return pair, old.file_id
+    return pair, old
 
 
 @pytest.mark.parametrize("moved_copy_trashed", [False, True], ids=["moved", "uploaded instead"])
@@ -628,14 +637,8 @@ def test_backup_rename_chain_onto_a_name_whose_copy_was_trashed_leaves_no_intent
     retirement, since the journal still held it at a.txt; no retirement took the intent over,
     and the pass ended with it left. Only an upload the plan retires is announced now."""
     local, syncer = one_file_backed_up
-    (local / "a.txt").write_bytes(b"\x99")
-    (local / "c").write_bytes(b"\x00h7M\x93")
-    assert syncer.run().exit_code == 0
-    pair = syncer.journal.pair("docs")
-    assert pair is not None
-    gone = syncer.journal.get_file(pair.root_dir_id, "a.txt")
-    assert gone is not None and gone.file_id is not None
-    emulator.admin.drift("trash_file", file_id=gone.file_id)
+    pair, gone = _synced_beside_a_txt(local, syncer, b"\x99", "c", b"\x00h7M\x93")
+    emulator.admin.drift("trash_file", file_id=gone)
     os.rename(local / "a.txt", local / "b.txt")
     os.rename(local / "c", local / "a.txt")
     result = syncer.run()
