@@ -316,7 +316,9 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
     executor.versioner = versioner
     if versioner is not None:
         # Versioning moves a crash left in flight are finished first (docs/architecture.md).
-        intents = versioning.before_pass(versioner, ctx.journal, ctx.row.root_dir_id, intents)
+        intents = versioning.before_pass(
+            versioner, ctx.journal, ctx.row.root_dir_id, intents, settings.not_left_by_crash
+        )
     walked = _walk(ctx, settings, executor, folder_id, dirty)
     held = _hold_deletions(ctx, walked.plan, tracked)
     if ctx.dry_run:
@@ -325,13 +327,7 @@ def _run_pass(ctx: _PassContext, dirty: Sequence[str] | None) -> PassResult:
         outcome = _execute(executor, walked)
         intents = _sweep_interrupted_folders(executor, outcome, intents)
         if versioner is not None:
-            versioning.after_pass(
-                versioner,
-                outcome,
-                full=dirty is None,
-                intents=intents,
-                theirs=settings.not_left_by_crash,
-            )
+            versioning.after_pass(versioner, outcome, full=dirty is None)
         _record_pass_state(ctx, intents, device)
         if held.previous or held.ops:
             ctx.journal.record_held(ctx.row.id, held.ops, held.done, whole_tree=dirty is None)

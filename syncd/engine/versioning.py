@@ -31,7 +31,8 @@ tracks the old id: a crash before its move would otherwise leave it untracked be
 successor (a same-name pile in backup mode; an "extra" that mirror mode trashes, losing the
 version). Replay retires it. What an upload killed before its answer was recorded left, and
 the pass could not adopt, becomes a version at the end of the pass
-(:meth:`Versioner.sweep_interrupted_uploads`).
+(:meth:`Versioner.sweep_interrupted_uploads`), or before its folder is kept whole, where it
+would lie beside the file it was to replace under the same name.
 
 The versions area's folder ids are kept in the journal (``version_folders``), so a retirement
 costs one call; a cached id that no longer exists (the host ignores an unknown ``folder_id`` in
@@ -90,6 +91,8 @@ class Versioner:
     retention: Retention | None = None
     now_ns: Callable[[], int] = time.time_ns
     retired: list[Retired] = field(default_factory=list)
+    _interrupted: dict[int, dict[tuple[str, int], int]] = field(default_factory=dict)
+    _theirs: frozenset[int] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _area_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,6 +186,8 @@ class Versioner:
                 self._trash_folder(folder_id)
             self._note(Retired(rel, folder_id, "trash", is_folder=True))
             return "trashed"
+        if self._interrupted:
+            self._sweep_subtree(folder_id, rel, dir_id)
         live_to = self.now_ns()
         files, nbytes, newest = self._subtree_facts(dir_id)
         # No time for some file (the host did not say either): claim nothing before TO, so a
@@ -230,6 +235,19 @@ class Versioner:
                 return "versioned"
             self.journal.clear_intents([intent])
         raise RemoteError(f"could not move {rel}/ into the versions area")
+
+    def _sweep_subtree(self, folder_id: int, rel: str, dir_id: int) -> None:
+        """What interrupted uploads left in a folder about to be kept whole becomes versions
+        of its own first: kept whole, it would lie beside the file it was to replace under
+        the same name, and claim to have been live as long as the folder."""
+        stack = [(folder_id, rel, dir_id)]
+        while stack:
+            here, rel_dir, row_id = stack.pop()
+            self._sweep_folder(here, rel_dir)
+            _, dirs = self.journal.children(row_id)
+            stack.extend(
+                (d.folder_id, f"{rel_dir}/{d.name}", d.id) for d in dirs if d.folder_id is not None
+            )
 
     def _subtree_facts(self, dir_id: int) -> tuple[int, int, int | None]:
         """(files, bytes, newest upload time) of a journal subtree. A time the journal does not
@@ -399,51 +417,67 @@ class Versioner:
         word = self.retire_file(target, rel, intent.size, live_to=intent.created_ns)
         log.info("retired a replaced upload a crash left beside its successor: %s (%s)", rel, word)
 
-    def sweep_interrupted_uploads(
+    def expect_interrupted_uploads(
         self, intents: list[Intent], theirs: frozenset[int] = frozenset()
-    ) -> int:
+    ) -> None:
+        """Note what uploads a crash interrupted may have left (the pass's ``upload``
+        intents), for :meth:`sweep_interrupted_uploads` and for a folder kept whole before
+        then. ``theirs``: files the pass found not left by the crash (dated before the upload
+        began, or other bytes than the local file's: someone else's), left alone."""
+        interrupted: dict[int, dict[tuple[str, int], int]] = {}
+        for i in intents:
+            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
+                began = i.created_ns
+                sent = interrupted.setdefault(i.folder_id, {})
+                sent[(i.name, i.size)] = min(began, sent.get((i.name, i.size), began))
+        with self._lock:
+            self._interrupted, self._theirs = interrupted, theirs
+
+    def sweep_interrupted_uploads(self) -> int:
         """An upload killed after the host stored it, before its answer was recorded, left an
         untracked file. The pass adopts it when the local file is still there with that name
         and size; otherwise (renamed, changed, deleted since) it would stay beside the live
         tree for good in backup mode. With versions kept it becomes a version (live from its
         upload until now: the local file held those bytes then), never trashed. One listing
-        per folder such an intent names, so only after a crash. ``theirs``: files the pass
-        found not left by the crash (dated before the upload began, or other bytes than the
-        local file's: someone else's), left alone. Returns the versions made."""
+        per folder such an intent names, so only after a crash. Returns the versions made."""
         if not self.keep:
             return 0
-        # (name, size) -> when the upload began: it was not live before, whatever file/info's
-        # whole second says (a restore --at earlier in that second must not find it).
-        by_folder: dict[int, dict[tuple[str, int], int]] = {}
-        for i in intents:
-            if i.kind == "upload" and i.folder_id is not None and i.name and i.size is not None:
-                began = i.created_ns
-                sent = by_folder.setdefault(i.folder_id, {})
-                sent[(i.name, i.size)] = min(began, sent.get((i.name, i.size), began))
         made = 0
-        for folder_id, sent in by_folder.items():
+        for folder_id in list(self._interrupted):
             row = self.journal.dir_by_folder_id(self.pair_id, folder_id)
             rel_dir = self.journal.dir_path(row.id) if row is not None else None
-            if rel_dir is None:
-                continue  # a folder the pair no longer has: nothing of the live tree there
-            try:
-                listing = self.client.folder_listing(api_folder_id(folder_id))
-            except NotFound:
+            if rel_dir is not None:
+                made += self._sweep_folder(folder_id, rel_dir)
+        return made
+
+    def _sweep_folder(self, folder_id: int, rel_dir: str) -> int:
+        """Version what interrupted uploads left in one folder of the live tree, once."""
+        with self._lock:
+            sent = self._interrupted.pop(folder_id, None)
+        if not sent:
+            return 0
+        try:
+            listing = self.client.folder_listing(api_folder_id(folder_id))
+        except NotFound:
+            return 0
+        made = 0
+        for f in listing.files:
+            # (name, size) -> when the upload began: it was not live before, whatever
+            # file/info's whole second says (a restore --at earlier in that second must not
+            # find it).
+            began = sent.get((f.name, f.size))
+            if began is None:
                 continue
-            for f in listing.files:
-                began = sent.get((f.name, f.size))
-                if began is None:
-                    continue
-                if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
-                    continue  # adopted, or another file's copy
-                if f.id in theirs:
-                    continue  # someone else's (the pass checked): left alone
-                rel = f"{rel_dir}/{f.name}".lstrip("/")
-                live_to = self.now_ns()
-                live_from = max(self._live_from(f.id, live_to), began)
-                if self.version_file(f.id, rel, f.size, live_from, live_to) == "versioned":
-                    made += 1
-                    log.info("an interrupted upload became a version: %s (id %s)", rel, f.id)
+            if self.journal.file_by_file_id(self.pair_id, f.id) is not None:
+                continue  # adopted, or another file's copy
+            if f.id in self._theirs:
+                continue  # someone else's (the pass checked): left alone
+            rel = f"{rel_dir}/{f.name}".lstrip("/")
+            live_to = self.now_ns()
+            live_from = max(self._live_from(f.id, live_to), began)
+            if self.version_file(f.id, rel, f.size, live_from, live_to) == "versioned":
+                made += 1
+                log.info("an interrupted upload became a version: %s (id %s)", rel, f.id)
         return made
 
     # -- retention -----------------------------------------------------------------------------
@@ -568,11 +602,18 @@ def for_pass(
 
 
 def before_pass(
-    versioner: Versioner, journal: Journal, root_dir_id: int, intents: list[Intent]
+    versioner: Versioner,
+    journal: Journal,
+    root_dir_id: int,
+    intents: list[Intent],
+    theirs: frozenset[int] = frozenset(),
 ) -> list[Intent]:
-    """Finish interrupted versioning moves; the first time a pair keeps versions, sort out
-    the same-name piles older backups left. Returns the intents still to be looked at."""
+    """Finish interrupted versioning moves; note what interrupted uploads may have left
+    (``theirs``: what the pass found someone else's); the first time a pair keeps versions,
+    sort out the same-name piles older backups left. Returns the intents still to be looked
+    at."""
     handled = set(versioner.replay(intents))
+    versioner.expect_interrupted_uploads(intents, theirs)
     if versioner.keep:
         counts = journal.history_counts(versioner.pair_id)
         if counts is None or not counts[3]:
@@ -587,15 +628,13 @@ def after_pass(
     outcome: Outcome,
     *,
     full: bool,
-    intents: list[Intent] | None = None,
-    theirs: frozenset[int] = frozenset(),
 ) -> None:
-    """Sort what interrupted uploads left (``intents``: those the pass started from); hand
+    """Sort what interrupted uploads left (:meth:`Versioner.expect_interrupted_uploads`); hand
     what the pass retired to its summary; after a full pass, apply the retention policy (only
     an explicit one: with none, every version is kept)."""
-    if intents and not outcome.cancelled:
+    if not outcome.cancelled:
         try:
-            versioner.sweep_interrupted_uploads(intents, theirs)
+            versioner.sweep_interrupted_uploads()
         except RemoteError as exc:
             outcome.failed.append((VERSIONS_DIR, f"sorting interrupted uploads failed: {exc}"))
             outcome.add("failed")

@@ -255,3 +255,56 @@ def test_killed_folder_create_then_someone_elses_file_put_in_it_is_left_with_the
     again = run_syncd("reconcile", "--pair", "p", "--dry-run", config=config)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to do" in again.stdout.lower(), again.stdout
+
+
+@pytest.mark.parametrize(("mode", "versions"), [("backup", None), ("mirror", "keep")])
+def test_killed_upload_of_an_edit_then_its_directory_removed_keeps_both_as_versions(
+    emulator: Any, tmp_path: Path, mode: str, versions: str | None
+) -> None:
+    """Found by the model test (mirror-keep, seed 20261282: "duplicate name on the host" in a
+    folder kept whole): p/a.txt edited, a pass killed after the host stored the new upload,
+    before the journal recorded it, then p removed locally. The next pass keeps p whole as one
+    versioned folder; the untracked upload was still in it beside the file it was to replace,
+    two a.txt in one folder of the versions area. What the interrupted upload left becomes a
+    version of its own before its folder is kept whole: each name in the area is one file,
+    nothing is trashed, `verify` is content."""
+    root = tmp_path / "local"
+    (root / "p").mkdir(parents=True)
+    (root / "keep.txt").write_bytes(OLD)
+    (root / "p" / "a.txt").write_bytes(OLD)
+    config = _config(tmp_path, emulator.api_url, root, mode, versions)
+    _reconcile(config)
+    admin = emulator.admin
+    (root / "p" / "a.txt").write_bytes(NEW)
+    _killed_at(
+        admin, config, tmp_path / "killed.log", "file/upload", "the upload", answer_lost=True
+    )
+    new_md5 = hashlib.md5(NEW).hexdigest()
+    landed = wait_for(
+        lambda: [f for f in admin.tree()["files"] if f["md5"] == new_md5],
+        timeout=10,
+        what="the killed run's upload to land on the host",
+    )
+    (root / "p" / "a.txt").unlink()
+    (root / "p").rmdir()
+
+    _reconcile(config)
+    tree = admin.tree()
+    assert admin.duplicates() == []
+    files = {f["id"]: f for f in tree["files"]}
+    folders = {f["id"]: f for f in tree["folders"]}
+    assert [f for f in files.values() if f["status"] != "active"] == []  # nothing trashed
+    (leftover,) = landed
+    kept_as = parse_versioned_name(files[leftover["id"]]["name"])
+    assert kept_as is not None and kept_as.original == "a.txt", files[leftover["id"]]
+    (old,) = [
+        f
+        for f in files.values()
+        if f["md5"] == hashlib.md5(OLD).hexdigest() and f["name"] != "keep.txt"
+    ]
+    kept_whole = parse_versioned_name(folders[old["folder_id"]]["name"])
+    assert kept_whole is not None and kept_whole.original == "p", folders[old["folder_id"]]
+    verify = run_syncd("verify", "--pair", "p", config=config)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    again = run_syncd("reconcile", "--pair", "p", "--dry-run", config=config)
+    assert "nothing to do" in again.stdout.lower(), again.stdout
