@@ -17,6 +17,10 @@ relative path, of
   with a journal, a file in one that syncd did not upload (someone else's) counts from the end
   of the second ``file/info`` dates it to, never from before it came.
 
+Nothing stops two folders of one name on the host (someone adds a folder of a synced
+directory's name): all live folders of a path are merged, as its versioned folders are, and
+so are the versions area's.
+
 Per name the candidate that became live last (and was live at the moment) wins; when a version
 wins, the other files live at the moment under that name keep their content beside it, under
 numbered names. Downloads go to the real client. Pure selection rules are in :func:`pick`; the
@@ -89,8 +93,8 @@ def _free_name(name: str, taken: set[str]) -> str:
 class _Virtual:
     """One relative path of the pair: where its entries may come from."""
 
-    live: int | None = None  # the live folder id
-    area: int | None = None  # the versions area's folder for this path
+    live: list[int] = field(default_factory=list)  # the live folders of this path
+    area: list[int] = field(default_factory=list)  # the versions area's folders for it
     kept: list[tuple[int, int, int]] = field(default_factory=list)  # versioned folders
 
 
@@ -116,7 +120,7 @@ class HistoryView:
         self._ids = itertools.count(-1, -1)
         self._lock = threading.Lock()
         self._virtual: dict[int, _Virtual] = {}
-        self.root = self._new(_Virtual(live=root_folder_id))
+        self.root = self._new(_Virtual(live=[] if root_folder_id is None else [root_folder_id]))
         self._root_listing: FolderListing | None = None
 
     # -- what the restorer calls -------------------------------------------------------------
@@ -124,12 +128,11 @@ class HistoryView:
     def folder_listing(self, folder_id: int | None) -> FolderListing:
         assert folder_id is not None and folder_id < 0
         node = self._virtual[folder_id]
-        live = self._list(node.live)
-        if folder_id == self.root and node.live is not None:
-            area = [f for f in live.folders if f.name == VERSIONS_DIR]
-            node.area = min((f.id for f in area), default=None)
+        live = self._list_all(node.live)
+        if folder_id == self.root and node.live:
+            node.area = [f.id for f in live.folders if f.name == VERSIONS_DIR]
             live = FolderListing([f for f in live.folders if f.name != VERSIONS_DIR], live.files)
-        area = self._list(node.area)
+        area = self._list_all(node.area)
         candidates: dict[str, list[Candidate]] = {}
         folders: dict[str, _Virtual] = {}
         version_ends: dict[str, int] = {}
@@ -157,11 +160,11 @@ class HistoryView:
         for start, end, kept_id in node.kept:
             self._add_kept(kept_id, start, end, candidates, folders)
         for sub in live.folders:
-            folders.setdefault(sub.name, _Virtual()).live = sub.id
+            folders.setdefault(sub.name, _Virtual()).live.append(sub.id)
         for sub in area.folders:
             parsed = parse_versioned_name(sub.name)
             if parsed is None:
-                folders.setdefault(sub.name, _Virtual()).area = sub.id
+                folders.setdefault(sub.name, _Virtual()).area.append(sub.id)
             elif self.at_ns < parsed.live_to_ns:  # removed after the moment
                 folders.setdefault(parsed.original, _Virtual()).kept.append(
                     (parsed.live_from_ns, parsed.live_to_ns, sub.id)
@@ -228,6 +231,18 @@ class HistoryView:
         if dated is None:
             return 0
         return dated + 999_999_999 if someone_elses else dated
+
+    def _list_all(self, folder_ids: list[int]) -> FolderListing:
+        """The entries of every folder of one path, together."""
+        if len(folder_ids) == 1:
+            return self._list(folder_ids[0])
+        folders: list[RemoteFolder] = []
+        files: list[RemoteFile] = []
+        for folder_id in folder_ids:
+            listing = self._list(folder_id)
+            folders += listing.folders
+            files += listing.files
+        return FolderListing(folders, files)
 
     def _list(self, folder_id: int | None) -> FolderListing:
         if folder_id is None:

@@ -606,3 +606,33 @@ def test_backup_someone_elses_folder_of_a_local_directorys_name_is_adopted(world
         assert example.remote().folders["r"] == theirs  # adopted, not a second folder r
     finally:
         example.close()
+
+
+def test_backup_restore_at_merges_someone_elses_folder_of_the_same_name(world: World) -> None:
+    """Found by the model (backup, seed 20261301): someone renames synced folder r to p on the
+    web site (syncd puts the name back by id), moves r/a.txt out of it and adds a folder r of
+    their own beside it (syncd moves a.txt back into its r). The live tree then holds two
+    folders named r, theirs empty; `restore --at` took one folder per name, theirs, and gave
+    back no r/a.txt. A path's live folders are merged, as its versioned folders are."""
+    example = Example(world, "backup")
+    try:
+        (example.root / "r").mkdir()
+        (example.root / "b.txt").write_bytes(b"e")
+        (example.root / "r" / "a.txt").write_bytes(b"\x00")
+        example.run_pass()
+        tree = example.remote()
+        ours, moved = tree.folders["r"], tree.files["r/a.txt"]["id"]
+        example.drift("rename_folder", folder_id=ours, name="p")
+        (example.root / "p").mkdir()
+        example.run_pass()
+        example.drift("move_file", file_id=moved, folder_id=tree.root_id)
+        theirs = example.drift("add_folder", parent_id=tree.root_id, name="r")["id"]
+        example.run_pass()
+        folders = world.admin.tree()["folders"]
+        assert {f["id"] for f in folders if f["name"] == "r"} == {ours, int(theirs)}
+        moment = _moment()
+        example.run_pass()
+        got = example.restore_at(moment, example.workdir / "restored")
+        assert got == {r: m for r, (m, _, _) in local_tree(example.root).files.items()}
+    finally:
+        example.close()
