@@ -108,6 +108,7 @@ class BlockSealer:
         if len(nonce) != NONCE_SIZE:
             raise ValueError("nonce must be 24 bytes")
         self._key = data_key
+        self.nonce = nonce  # the file's, in its header
         self.header = FILE_MAGIC + nonce
         self._nonce = nonce  # the next block's
         self._ended = False  # a short block was sealed: it must be the last

@@ -55,11 +55,12 @@ from syncd.journal.rows import (
     now_to_the_us,
 )
 from syncd.journal.store import Journal
-from syncd.local.hashing import md5_file
+from syncd.local.hashing import stored_md5_file
 from syncd.local.names import form_name_issue
 from syncd.local.scanner import clamp_mtime_ns
 from syncd.local.timestamps import RACY_NS
 from syncd.remote.client import RemoteClient
+from syncd.remote.encrypted import sealed_md5_of
 from syncd.remote.errors import (
     AuthError,
     HashMismatch,
@@ -555,8 +556,8 @@ class Executor:
             and old.md5 is not None
             and op.reason == "modified"
             and ident.size == old.size
-            and bytes.fromhex(md5_file(path)) == old.md5
-            and self._racily_clean(path, ident, old.md5, hashed_ns)
+            and self._holds(path, old.md5, old.nonce)
+            and self._racily_clean(path, ident, old.md5, old.nonce, hashed_ns)
         ):
             # Touched, not changed: same bytes as the synced version.
             with self.journal.transaction() as tx:
@@ -576,11 +577,13 @@ class Executor:
                 return  # refused: recorded as skipped
             after = self._stat(path)
             changed = after != ident
-            if not changed and not self._racily_clean(path, ident, result[2], started_ns):
+            if not changed and not self._racily_clean(
+                path, ident, result[2], result[3], started_ns
+            ):
                 changed = True
                 log.info("file rewritten within one time stamp tick, sending again: %s", op.rel)
             if attempt == 0:
-                pending, successor = result[3], result[0]
+                pending, successor = result[4], result[0]
             if not changed or after is None or attempt == CHANGED_RETRIES:
                 break
             # The file changed while it was sent: what the host holds is stale. Wait until it
@@ -607,8 +610,19 @@ class Executor:
             self._trash_file(op.replaces)
         self._count("replaced" if op.replaces is not None else "uploaded")
 
+    def _holds(self, path: Path, md5: bytes, nonce: bytes | None) -> bool:
+        """Whether the file at ``path`` holds the bytes of the upload whose MD5 the host
+        stored (``nonce``: the upload was encrypted under it, ``md5`` is its ciphertext's)."""
+        stored = stored_md5_file(path, nonce, sealed_md5_of(self.client))
+        return stored is not None and bytes.fromhex(stored) == md5
+
     def _racily_clean(
-        self, path: Path, ident: Identity, md5: bytes | None, started_ns: int
+        self,
+        path: Path,
+        ident: Identity,
+        md5: bytes | None,
+        nonce: bytes | None,
+        started_ns: int,
     ) -> bool:
         """False when the file may have been rewritten, same size, within the time stamp tick in
         which its upload read it (see RACY_NS): waits for the tick to pass, then compares the
@@ -622,7 +636,7 @@ class Executor:
         if self._stat(path) != ident:
             return False
         try:
-            return bytes.fromhex(md5_file(path)) == md5
+            return self._holds(path, md5, nonce)
         except OSError:
             return False
 
@@ -634,10 +648,10 @@ class Executor:
         *,
         retire: tuple[int, int | None] | None = None,
         displaced: tuple[int, int | None] | None = None,
-    ) -> tuple[int, str, bytes | None, int | None] | None:
+    ) -> tuple[int, str, bytes | None, bytes | None, int | None] | None:
         """Send one version; returns (file_id, stored name, MD5 the host stored or None when an
-        answer was lost and adopted, the intent to retire ``retire``'s file), or None when the
-        host refused.
+        answer was lost and adopted, the nonce an encrypted pair's upload was sealed with, the
+        intent to retire ``retire``'s file), or None when the host refused.
 
         ``retire`` (the id and size of the version this upload replaces) is announced as an
         intent in the transaction that makes the new upload live: from then on the journal no
@@ -656,6 +670,7 @@ class Executor:
                 inode=ident.inode,
             )
         md5: bytes | None
+        nonce: bytes | None = None
         try:
             result = self._send(path, folder, op.name)
             if result is None:  # lost answer, adopted from the listing
@@ -666,6 +681,7 @@ class Executor:
             else:
                 file_id, stored, size = result.file_id, result.name, result.size
                 md5 = bytes.fromhex(result.md5) if result.md5 else None
+                nonce = result.nonce if md5 is not None else None
                 with self._lock:
                     self.outcome.bytes_uploaded += size
         except Refused as exc:
@@ -689,6 +705,7 @@ class Executor:
                     size,
                     SYNCED,
                     None,
+                    nonce,
                 )
             )
             # A version's FROM, later; to the microsecond, so the retire intent carries it
@@ -705,7 +722,7 @@ class Executor:
                     tx, displaced[0], op.rel, displaced[1], successor_from=went_live
                 )
             tx.clear_intent(intent)
-        return file_id, stored, md5, pending
+        return file_id, stored, md5, nonce, pending
 
     def _send(self, path: Path, folder: int | None, name: str):  # type: ignore[no-untyped-def]
         """Upload, handling a bad copy (trash it, send once more) and a lost answer (None)."""

@@ -570,7 +570,7 @@ class Planner:
         ):
             # Its remote copy is not the synced one (trashed, moved, renamed or changed there):
             # same bytes here are no reason to skip the upload (the executor's MD5 shortcut).
-            row = row._replace(md5=None)
+            row = row._replace(md5=None, nonce=None)
         if entry.inode == row.inode:  # modified in place
             self._file_new(visit, entry, untracked, replacing=row, look_for_move=False)
             return
@@ -1370,6 +1370,7 @@ def _with_ident(row: FileRow, entry: LocalEntryLike) -> FileRow:
         row.remote_size,
         row.status,
         row.reason,
+        row.nonce,
     )
 
 

@@ -38,6 +38,8 @@ class FileRow(NamedTuple):
     remote_size: int | None = None
     status: int = SYNCED
     reason: str | None = None
+    # An encrypted upload's nonce; ``md5`` is then its ciphertext's (migration 0007).
+    nonce: bytes | None = None
 
     @property
     def stored_name(self) -> str:

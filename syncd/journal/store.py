@@ -34,7 +34,8 @@ from syncd.journal.rows import (
 )
 
 _FILE_COLS = (
-    "dir_id, name, size, mtime_ns, inode, md5, file_id, remote_name, remote_size, status, reason"
+    "dir_id, name, size, mtime_ns, inode, md5, file_id, remote_name, remote_size, status, reason, "
+    "nonce"
 )
 _DIR_COLS = "id, pair_id, parent_id, name, inode, folder_id, remote_name, status, reason"
 _CHILD_FILES_SQL = f"SELECT {_FILE_COLS} FROM files WHERE dir_id = ? ORDER BY name"
@@ -65,7 +66,8 @@ class Tx:
         remote_name = None if row.remote_name == row.name else row.remote_name
         self._x(
             f"INSERT OR REPLACE INTO files ({_FILE_COLS}) VALUES (:dir_id, :name, :size, "
-            ":mtime_ns, :inode, :md5, :file_id, :remote_name, :remote_size, :status, :reason)",
+            ":mtime_ns, :inode, :md5, :file_id, :remote_name, :remote_size, :status, :reason, "
+            ":nonce)",
             dir_id=row.dir_id,
             name=row.name,
             size=row.size,
@@ -77,6 +79,7 @@ class Tx:
             remote_size=row.remote_size,
             status=row.status,
             reason=row.reason,
+            nonce=row.nonce,
         )
 
     def delete_file(self, dir_id: int, name: str, file_id: int | None = -1) -> None:

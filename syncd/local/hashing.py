@@ -10,6 +10,10 @@ hashed in parallel threads.
 - `md5_at(dir_fd, name)`: a name inside an open directory, never through a symlink (restore
   reads only through no-follow directory descriptors).
 - `md5_stream(fileobj)`: an already open binary file, from its current position.
+- `stored_md5_file(path, nonce, sealed_md5)`, `stored_md5_at(dir_fd, name, nonce, sealed_md5)`:
+  the MD5 the host holds for the file as syncd stored it, to compare with the journal's: its
+  own, or for an encrypted pair's upload (the journal keeps its ``nonce``) the MD5 of its
+  ciphertext under that nonce, which ``sealed_md5`` computes (the pair's cipher).
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable
 from typing import BinaryIO
 
 # 1 MiB: large enough that syscall and Python overhead vanish next to hashing, small enough to stay
 # in L2/L3 cache. Measured: 256 KiB–4 MiB are all within noise of each other.
 CHUNK_SIZE = 1 << 20
+
+# The MD5 of a stream's ciphertext sealed under a nonce (Cipher.ciphertext_md5).
+SealedMd5 = Callable[[BinaryIO, bytes], str]
 
 
 def md5_file(
@@ -61,8 +69,40 @@ def md5_stream(fileobj: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> str:
     return digest.hexdigest()
 
 
-def _md5_fd(fd: int, chunk_size: int) -> str:
-    """Hash and close `fd` (closed even if wrapping it fails)."""
+def stored_md5_file(
+    path: str | os.PathLike[str],
+    nonce: bytes | None,
+    sealed_md5: SealedMd5 | None,
+    *,
+    follow_symlinks: bool = True,
+) -> str | None:
+    """The hex MD5 the host holds for the file at `path` as syncd stored it: its own without a
+    ``nonce``, else its ciphertext's under ``nonce``; None when there is a nonce but no
+    ``sealed_md5`` (the pair has no key now): nothing to compare with. OSError as `md5_file`."""
+    if nonce is not None and sealed_md5 is None:
+        return None
+    flags = os.O_RDONLY if follow_symlinks else os.O_RDONLY | os.O_NOFOLLOW
+    return _md5_fd(os.open(path, flags), CHUNK_SIZE, nonce, sealed_md5)
+
+
+def stored_md5_at(
+    dir_fd: int, name: str, nonce: bytes | None, sealed_md5: SealedMd5 | None
+) -> str | None:
+    """`stored_md5_file` of `name` inside the open directory `dir_fd`, refusing a symlink."""
+    if nonce is not None and sealed_md5 is None:
+        return None
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    return _md5_fd(fd, CHUNK_SIZE, nonce, sealed_md5)
+
+
+def _md5_fd(
+    fd: int,
+    chunk_size: int,
+    nonce: bytes | None = None,
+    sealed_md5: SealedMd5 | None = None,
+) -> str:
+    """Hash and close `fd` (closed even if wrapping it fails); with a ``nonce``, the MD5 of
+    its ciphertext under it (``sealed_md5``)."""
     try:
         f = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
     except BaseException:
@@ -70,6 +110,8 @@ def _md5_fd(fd: int, chunk_size: int) -> str:
         raise
     with f:
         _advise_sequential(fd)
+        if nonce is not None and sealed_md5 is not None:
+            return sealed_md5(f, nonce)
         return md5_stream(f, chunk_size=chunk_size)
 
 

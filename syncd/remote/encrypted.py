@@ -15,8 +15,11 @@ methods with plain names and sizes, and see plain names and sizes in what comes 
   are a folder synced without encryption. A few foreign names beside decryptable ones are left
   out of the listing (never synced, never trashed) and logged.
 - Upload bodies are encrypted as they are sent (constant memory); the host's MD5 is checked
-  against the ciphertext sent, and the result carries the MD5 of the plaintext, which is what
-  the journal, restore and verify compare with local files. Downloads are decrypted as they come.
+  against the ciphertext sent, and the result carries that MD5 and the file's nonce, which the
+  journal keeps: a local file is compared with the upload by sealing it again under that nonce
+  (:func:`sealed_md5_of`), as rclone's crypt compares a local file with a stored one. Hashing
+  the plaintext too would cost a second MD5 of every byte sent, a third of an encrypted
+  upload's CPU. Downloads are decrypted as they come.
 
 Everything is encrypted below the pair's root folder, versions area included; the path *to*
 the root stays plain (as a crypt remote's own path does in rclone): :func:`plain_client` is what
@@ -37,6 +40,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from syncd.crypt import (
+    FILE_MAGIC,
+    HEADER_SIZE,
     BlockSealer,
     Cipher,
     ContentAuthError,
@@ -355,21 +360,22 @@ class EncryptedClient:
         progress: Callable[[int], None] | None = None,
     ) -> UploadResult:
         """Encrypts ``path`` as it is sent (constant memory). The host's MD5 is checked against
-        the ciphertext; the result holds the plain name, size and MD5."""
+        the ciphertext; the result holds the plain name and size, the ciphertext's MD5 and the
+        nonce it was sealed with."""
         path = Path(path)
         name = filename if filename is not None else path.name
         stored = self.encrypt_name(name)
-        plain_md5s: list[Callable[[], str]] = []
+        nonces: list[bytes] = []  # one per attempt: each draws a fresh nonce
 
         def body() -> UploadBody:
-            opened, plain_md5 = _encrypted_body(path, stored, self.cipher, progress)
-            plain_md5s.append(plain_md5)
+            opened, nonce = _encrypted_body(path, stored, self.cipher, progress)
+            nonces.append(nonce)
             return opened
 
         result = self.plain.upload_body(body, folder_id)
         size = decrypted_size(result.size) if result.size else result.size
         stored_plain = self._plain_name(result.name, is_dir=False)
-        return replace(result, name=stored_plain or name, size=size, md5=plain_md5s[-1]())
+        return replace(result, name=stored_plain or name, size=size, nonce=nonces[-1])
 
     # ------------------------------------------------------------------ downloads
 
@@ -398,20 +404,21 @@ class EncryptedClient:
 
 def _encrypted_body(
     path: Path, stored_name: str, cipher: Cipher, progress: Callable[[int], None] | None
-) -> tuple[UploadBody, Callable[[], str]]:
-    """One attempt's body: the ciphertext of ``path``, and the MD5 of the plaintext read."""
+) -> tuple[UploadBody, bytes]:
+    """One attempt's body: the ciphertext of ``path``, and the nonce it is sealed with."""
     handle = path.open("rb", buffering=0)
     try:
         size = os.fstat(handle.fileno()).st_size
         if size > SMALL_UPLOAD_MAX:
-            reader = _SealedUpload(handle, size, cipher.sealer(), progress)
+            sealer = cipher.sealer()
+            reader = _SealedUpload(handle, size, sealer, progress)
             body = UploadBody(
                 stored_name,
                 UPLOAD_CONTENT_TYPE,
                 reader=reader,  # type: ignore[arg-type]
-                to_close=[reader, handle],  # type: ignore[list-item]  # threads stop first
+                to_close=[reader, handle],  # type: ignore[list-item]  # the thread stops first
             )
-            return body, reader.plain_hexdigest
+            return body, sealer.nonce
         reader_all = HashingReader(handle, size, progress)
         data = b"".join(iter(lambda: reader_all.read(size), b""))  # short reads: read on
     except BaseException:
@@ -420,21 +427,20 @@ def _encrypted_body(
     handle.close()
     content = cipher.encrypt_bytes(data)
     md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
-    plain_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     assert len(content) == encrypted_size(size)
     body = UploadBody(stored_name, UPLOAD_CONTENT_TYPE, content=content, _md5=md5)
-    return body, lambda: plain_md5
+    return body, content[len(FILE_MAGIC) : HEADER_SIZE]
 
 
 class _SealedUpload:
-    """One attempt's ciphertext of a large file, made ahead of the sender by two threads.
+    """One attempt's ciphertext of a large file, made ahead of the sender by a thread.
 
     ``syncd-encrypt`` reads the file into one of a few reused buffers and seals it into
-    another; ``syncd-md5`` hashes the plaintext (the journal's MD5); the sending thread hashes
-    the ciphertext as it hands it out (what the host's MD5 must equal). Reads, hashlib and the
-    sealer release the GIL, so the three overlap on two cores. The buffers are allocated once:
-    fresh MiB-sized ones per piece cost page faults worth a tenth of the CPU, and the pools
-    bound memory to ``PIECES`` pieces each way.
+    another; the sending thread hashes the ciphertext as it hands it out (what the host's MD5
+    must equal, and what the journal keeps). Reads, hashlib and the sealer release the GIL, so
+    the two overlap on two cores. The buffers are allocated once: fresh MiB-sized ones per
+    piece cost page faults worth a tenth of the CPU, and the pools bound memory to ``PIECES``
+    pieces each way.
     """
 
     PIECES = 4
@@ -458,19 +464,15 @@ class _SealedUpload:
         for _ in range(min(self.PIECES, -(-plain_size // piece)) or 1):
             self._plain_free.put(bytearray(piece))
             self._sealed_free.put(bytearray(sealed_size(piece)))
-        # Both unbounded: what is in them is bounded by the pools above.
-        self._to_hash: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        # Unbounded: what is in it is bounded by the pools above.
         self._ready: queue.Queue[tuple[bytearray, int] | bytes | BaseException | None] = (
             queue.Queue()
         )
-        self._plain_md5 = hashlib.md5(usedforsecurity=False)
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sent = 0
         self._done = False
         self._stop = threading.Event()
-        self._hasher = threading.Thread(target=self._hash, name="syncd-md5", daemon=True)
         self._sealing = threading.Thread(target=self._seal, name="syncd-encrypt", daemon=True)
-        self._hasher.start()
         self._sealing.start()
 
     # -- syncd-encrypt
@@ -492,21 +494,13 @@ class _SealedUpload:
                         raise FileChangedError("file shrank while uploading")
                     got += n
                 pos += want
-                self._to_hash.put((plain, want))
                 self._ready.put((sealed, self._sealer.seal_into(view, sealed)))
+                self._plain_free.put(plain)
                 if self._progress is not None:
                     self._progress(pos)
             self._ready.put(None)
         except BaseException as exc:  # handed to the sender, which raises it in its thread
             self._ready.put(exc)
-
-    # -- syncd-md5
-    def _hash(self) -> None:
-        md5 = self._plain_md5
-        while (item := self._to_hash.get()) is not None:
-            plain, size = item
-            md5.update(memoryview(plain)[:size])
-            self._plain_free.put(plain)
 
     # -- the sender
     @property
@@ -539,20 +533,18 @@ class _SealedUpload:
         """The ciphertext's MD5, once every piece has been read."""
         return self._md5.hexdigest() if self._done else ""
 
-    def plain_hexdigest(self) -> str:
-        """The plaintext's MD5 (waits for the hashing thread to catch up)."""
-        self.close()
-        return self._plain_md5.hexdigest()
-
     def close(self) -> None:
-        """Stops both threads (before the file is closed); idempotent."""
+        """Stops the sealing thread (before the file is closed); idempotent."""
         self._stop.set()
         self._plain_free.put(None)  # wakes the sealer if it waits for a buffer
         self._sealed_free.put(None)
         self._sealing.join()
-        if self._hasher.is_alive():
-            self._to_hash.put(None)
-            self._hasher.join()
+
+
+def sealed_md5_of(client: Any) -> Callable[[BinaryIO, bytes], str] | None:
+    """How ``client``'s pair computes the MD5 the host holds for a local file it sealed under
+    a nonce (the journal's ``nonce``): its cipher's; None for a pair without encryption."""
+    return client.cipher.ciphertext_md5 if isinstance(client, EncryptedClient) else None
 
 
 def looks_encrypted(name: str) -> bool:

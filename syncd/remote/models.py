@@ -143,6 +143,9 @@ class UploadResult:
     md5: str  # the host's `hash`, already compared with what was sent
     short_url: str | None = None
     url: str | None = None
+    # An encrypted pair's upload: the nonce its content was sealed with (``md5`` is the
+    # ciphertext's, what the journal keeps with it).
+    nonce: bytes | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> UploadResult:

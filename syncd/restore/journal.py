@@ -20,7 +20,7 @@ from pathlib import Path
 from syncd.journal.rows import ACCOUNT_ROOT, FileRow, PairRow
 from syncd.journal.store import Journal
 from syncd.local.markers import INCOMPLETE_MARKER
-from syncd.restore.restorer import RestoredFile, RestoredFolder
+from syncd.restore.restorer import RestoredFile, RestoredFolder, SyncedContent
 
 FLUSH_EVERY = 256  # file rows per journal transaction
 
@@ -44,12 +44,12 @@ class JournalHashes:
         self.journal = journal
         self.pair = pair
 
-    def md5_for(self, rel_path: str, file_id: int, size: int) -> str | None:
+    def md5_for(self, rel_path: str, file_id: int, size: int) -> SyncedContent | None:
         row = self.journal.file_by_file_id(self.pair.id, file_id)
         if row is None or row.md5 is None:
             return None
         remote_size = row.remote_size if row.remote_size is not None else row.size
-        return row.md5_hex if remote_size == size else None
+        return SyncedContent(row.md5.hex(), row.nonce) if remote_size == size else None
 
     def mtime_for(self, file_id: int) -> int | None:
         row = self.journal.file_by_file_id(self.pair.id, file_id)
@@ -148,6 +148,7 @@ class JournalRebuilder:
                         mtime_ns=f.mtime_ns,
                         inode=f.inode,
                         md5=bytes.fromhex(f.md5),
+                        nonce=f.nonce,
                         file_id=f.file_id,
                         remote_name=f.remote_name,
                         remote_size=f.remote_size,

@@ -22,11 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from syncd.local.hashing import md5_at
+from syncd.local.hashing import stored_md5_at
 from syncd.remote.client import RemoteClient
 from syncd.remote.downloads import BoundedPool, download_to
+from syncd.remote.encrypted import sealed_md5_of
 from syncd.remote.errors import (
     NotFound,
     RateLimited,
@@ -55,10 +56,17 @@ DOWNLOAD_ATTEMPTS = 4
 # --------------------------------------------------------------------------- journal seams
 
 
-class KnownHashes(Protocol):
-    """What restore asks the journal: the MD5 of the content last synced for a path, if any."""
+class SyncedContent(NamedTuple):
+    """The content last synced for a path, as the journal knows it."""
 
-    def md5_for(self, rel_path: str, file_id: int, size: int) -> str | None: ...
+    md5: str  # hex: the host's MD5 of the upload
+    nonce: bytes | None = None  # an encrypted upload's: ``md5`` is then its ciphertext's
+
+
+class KnownHashes(Protocol):
+    """What restore asks the journal: the content last synced for a path, if known."""
+
+    def md5_for(self, rel_path: str, file_id: int, size: int) -> SyncedContent | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,7 @@ class RestoredFile:
     remote_name: str
     remote_size: int
     folder_id: int | None
+    nonce: bytes | None = None  # with it, ``md5`` is the local file's ciphertext's under it
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +186,7 @@ class _Job:
     parts: tuple[str, ...]  # local directory, relative to DEST
     local_name: str
     remote_path: str
-    expected_md5: str | None
+    expected: SyncedContent | None
     replace: bool
 
     @property
@@ -392,15 +401,17 @@ class Restorer:
         same_size = existing.st_size == remote.size
         local_md5: str | None = None
         wants_md5 = expected is not None or (self.recorder is not None and not self.dry_run)
+        # An encrypted upload is compared by sealing the local file again under its nonce.
+        nonce = expected.nonce if expected is not None else None
         if same_size and wants_md5 and dir_fd is not None:
-            local_md5 = md5_at(dir_fd, name)
-        if same_size and (expected is None or local_md5 == expected):
+            local_md5 = stored_md5_at(dir_fd, name, nonce, sealed_md5_of(self.client))
+        if same_size and (expected is None or local_md5 == expected.md5):
             with self._lock:
                 self.report.already_present += 1
             if self.progress is not None:
                 self.progress.advanced(1, remote.size)
             if self.recorder is not None and not self.dry_run and local_md5 is not None:
-                self._record_file(job, existing, local_md5)
+                self._record_file(job, existing, local_md5, nonce)
             return None
         why = "size differs" if not same_size else "content differs (MD5)"
         if self.overwrite:
@@ -463,10 +474,13 @@ class Restorer:
                         f"downloaded {size} bytes, the listing says {job.file.size}",
                         retryable=True,
                     )
-                if job.expected_md5 is not None and md5 != job.expected_md5:
+                # An encrypted upload's MD5 is its ciphertext's: what came is the plaintext,
+                # every block of it authenticated under the pair's key by the decryption.
+                expected = job.expected
+                if expected is not None and expected.nonce is None and md5 != expected.md5:
                     raise _VerifyFailed(
                         f"remote content changed since it was synced: MD5 {md5}, "
-                        f"the journal says {job.expected_md5}",
+                        f"the journal says {expected.md5}",
                         retryable=False,
                     )
                 st = temp.commit(job.local_name, replace=job.replace)
@@ -497,7 +511,9 @@ class Restorer:
             self._real_dest, os.path.realpath(os.path.dirname(final))
         )
 
-    def _record_file(self, job: _Job, st: os.stat_result, md5: str) -> None:
+    def _record_file(
+        self, job: _Job, st: os.stat_result, md5: str, nonce: bytes | None = None
+    ) -> None:
         assert self.recorder is not None
         self.recorder.file(
             RestoredFile(
@@ -510,6 +526,7 @@ class Restorer:
                 remote_name=job.file.name,
                 remote_size=job.file.size,
                 folder_id=job.file.folder_id,
+                nonce=nonce,
             )
         )
 

@@ -29,7 +29,7 @@ def crypt(client: Any) -> EncryptedClient:
     return EncryptedClient(client, Cipher.from_options({"password": "pw", "password2": "salt"}))
 
 
-# Sealed whole (up to SMALL_UPLOAD_MAX), and streamed in pieces by the sealing threads.
+# Sealed whole (up to SMALL_UPLOAD_MAX), and streamed in pieces by the sealing thread.
 @pytest.mark.parametrize("size", [1000, 3 * 65536 + 5, 2 * 1024 * 1024 + 65536 + 5])
 def test_upload_is_encrypted_and_answers_in_plain(
     crypt: EncryptedClient, client: Any, tmp_path: Path, size: int
@@ -40,7 +40,6 @@ def test_upload_is_encrypted_and_answers_in_plain(
     folder = client.folder_create("Vault", None).id
     result = crypt.upload_file(path, folder)
     assert (result.name, result.size) == ("plain name.bin", size)
-    assert result.md5 == hashlib.md5(data).hexdigest()
 
     (raw,) = client.folder_listing(folder).files
     assert raw.name == crypt.cipher.encrypt_name("plain name.bin")
@@ -48,13 +47,19 @@ def test_upload_is_encrypted_and_answers_in_plain(
     stored = Sink()
     download_to(client, raw.id, stored)  # the host holds ciphertext
     assert crypt.cipher.decrypt_bytes(bytes(stored.data)) == data
+    # The result carries what the journal keeps: the ciphertext's MD5 and its nonce, with
+    # which the local file sealed again gives that MD5.
+    assert result.md5 == hashlib.md5(bytes(stored.data)).hexdigest()
+    assert result.nonce == bytes(stored.data)[8:32]
+    with path.open("rb") as fh:
+        assert crypt.cipher.ciphertext_md5(fh, result.nonce) == result.md5
 
     (listed,) = crypt.folder_listing(folder).files
     assert (listed.name, listed.size) == ("plain name.bin", size)
     plain = Sink()
     assert download_to(crypt, raw.id, plain).md5 == hashlib.md5(data).hexdigest()
     assert bytes(plain.data) == data
-    helpers = {"syncd-encrypt", "syncd-md5"}
+    helpers = {"syncd-encrypt"}
     assert not [t for t in threading.enumerate() if t.name in helpers]
 
 

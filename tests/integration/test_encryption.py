@@ -8,7 +8,9 @@ long once encrypted each stop with one line and nothing uploaded.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 from syncd.crypt import Cipher, encrypted_size, obscure
 from syncd.emulator.testing import MUTATING_ACTIONS
+from syncd.journal.store import Journal
 from tests.integration.test_versions_journey import _moment
 from tests.support.cli import error_line, run_syncd
 from tests.support.restore import restore_config
@@ -346,3 +349,68 @@ def test_a_wrong_password_with_unencrypted_names_is_told_by_the_content(
     emulator.admin.reset_counts()
     assert reconcile(right).returncode == 0  # the right one still works: one upload
     assert mutations(emulator.admin) == {"file/upload": 1}
+
+
+def test_the_journal_keeps_the_ciphertext_md5_and_compares_by_sealing_again(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """An encrypted upload hashes what it sends once: the journal keeps the ciphertext's MD5
+    (the host's `hash`) and the nonce, not the plaintext's MD5. A local file is compared with
+    the upload by sealing it again under that nonce: a touched file is not sent again, a
+    changed one of the same size is; restore leaves an identical local file and refuses to
+    overwrite a different one of the same size. Rows from before (plaintext MD5, no nonce)
+    keep comparing by the plaintext."""
+    local = write_tree(tmp_path / "local", TREE)
+    state = tmp_path / "state.db"
+    config = encrypted_config(tmp_path, emulator.api_url, local, encryption=keys())
+    assert reconcile(config).returncode == 0
+    cipher = Cipher.from_options(keys())
+    _, files = vault_rows(emulator.admin)
+    by_name = {rel.rsplit("/", 1)[-1]: rel for rel in TREE}
+    with Journal(state) as journal:
+        pair = journal.pair("vault")
+        assert pair is not None
+        for f in files:
+            rel = by_name[cipher.decrypt_name(f["name"])]
+            row = journal.file_by_file_id(pair.id, f["id"])
+            assert row is not None and row.nonce is not None, rel
+            assert row.md5_hex == f["md5"], rel
+            with (local / rel).open("rb") as fh:
+                assert cipher.ciphertext_md5(fh, row.nonce) == row.md5_hex, rel
+
+    # Touched, not changed: nothing sent. Changed, same size: sent.
+    for rel in ("notes.txt", "photos/2024/big.raw"):
+        os.utime(local / rel, ns=(1_700_000_000_000_000_000,) * 2)
+    emulator.admin.reset_counts()
+    assert reconcile(config).returncode == 0
+    assert mutations(emulator.admin) == {}
+    big = local / "photos/2024/big.raw"
+    big.write_bytes(os.urandom(big.stat().st_size))
+    assert reconcile(config).returncode == 0
+    assert mutations(emulator.admin).get("file/upload") == 1
+
+    # A row from before the journal kept nonces: the plaintext's MD5, compared as it is.
+    with sqlite3.connect(state) as db:
+        db.execute(
+            "UPDATE files SET md5 = ?, nonce = NULL WHERE name = 'notes.txt'",
+            (hashlib.md5(TREE["notes.txt"]).digest(),),
+        )
+    os.utime(local / "notes.txt", ns=(1_600_000_000_000_000_000,) * 2)
+    emulator.admin.reset_counts()
+    assert reconcile(config).returncode == 0
+    assert mutations(emulator.admin) == {}
+
+    dest = write_tree(
+        tmp_path / "dest",
+        {
+            "photos/2024/beach.jpg": TREE["photos/2024/beach.jpg"],  # the same
+            "docs/report final.pdf": b"%PDF-1.4 other!\n" * 50,  # same size, other bytes
+        },
+    )
+    done = run_syncd("restore", "--pair", "vault", str(dest), config=config)
+    assert "report final.pdf" in done.stdout + done.stderr
+    assert "content differs" in done.stdout + done.stderr
+    assert "beach.jpg" not in done.stdout + done.stderr
+    assert (dest / "docs/report final.pdf").read_bytes() == b"%PDF-1.4 other!\n" * 50
+    assert (dest / "photos/2024/big.raw").read_bytes() == big.read_bytes()
+    assert (dest / "notes.txt").read_bytes() == TREE["notes.txt"]

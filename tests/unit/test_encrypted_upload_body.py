@@ -1,5 +1,6 @@
-"""An encrypted upload's body: the ciphertext sent and both MD5s, whichever path (small files
-sealed whole, larger ones by the sealing and hashing threads in reused buffers)."""
+"""An encrypted upload's body: the ciphertext sent, its MD5 and the nonce the journal keeps,
+whichever path (small files sealed whole, larger ones by the sealing thread in reused
+buffers); and the local file sealed again under that nonce gives the same MD5."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from syncd.crypt import Cipher, CryptOptions, Keys, encrypted_size
+from syncd.local.hashing import stored_md5_file
 from syncd.remote.encrypted import _encrypted_body
 from syncd.remote.uploads import SMALL_UPLOAD_MAX, STREAM_CHUNK, FileChangedError
 from tests.unit.test_crypt_content import secretbox_reference
 
 KEYS = Keys(data_key=bytes(range(32)), name_key=bytes(32), name_tweak=bytes(16))
 NONCE = bytes(range(1, 25))
-HELPERS = {"syncd-encrypt", "syncd-md5"}
+HELPERS = {"syncd-encrypt"}
 
 
 def cipher() -> Cipher:
@@ -49,23 +51,27 @@ def drain(body: object) -> bytes:
         6 * STREAM_CHUNK,  # more pieces than the buffer pools hold: they are reused
     ],
 )
-def test_ciphertext_and_both_md5s(tmp_path: Path, size: int) -> None:
+def test_ciphertext_its_md5_and_nonce(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     path = tmp_path / "f"
     path.write_bytes(data)
     seen: list[int] = []
-    body, plain_md5 = _encrypted_body(path, "stored", cipher(), seen.append)
+    body, nonce = _encrypted_body(path, "stored", cipher(), seen.append)
     try:
         sent = drain(body)
         assert sent == secretbox_reference(data, KEYS.data_key, NONCE)
         assert body.size == len(sent) == encrypted_size(size)
         assert body.bytes_sent == len(sent)
         assert body.hexdigest() == hashlib.md5(sent).hexdigest()
-        assert plain_md5() == hashlib.md5(data).hexdigest()
+        assert nonce == NONCE
         assert (seen or [0])[-1] == size  # an empty file reads nothing
     finally:
         body.close()
     assert not helpers_alive()
+    sealed_again = stored_md5_file(path, nonce, cipher().ciphertext_md5)
+    assert sealed_again == hashlib.md5(sent).hexdigest()
+    assert stored_md5_file(path, None, None) == hashlib.md5(data).hexdigest()
+    assert stored_md5_file(path, nonce, None) is None  # no key: nothing to compare with
 
 
 def test_a_file_that_shrank_fails_the_send(tmp_path: Path) -> None:
