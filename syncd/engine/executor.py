@@ -23,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from syncd.engine.ops import (
     TRASH,
@@ -104,6 +105,15 @@ class Progress:
     def op_started(self, op: Op) -> None: ...
     def op_done(self, op: Op, ok: bool) -> None: ...
     def bytes_sent(self, n: int) -> None: ...
+
+
+class _Sent(NamedTuple):
+    """One version sent (Executor._upload_once)."""
+
+    file_id: int
+    md5: bytes | None  # what the host stored; None when an answer was lost and adopted
+    nonce: bytes | None  # an encrypted pair's upload: ``md5`` is then its ciphertext's
+    pending: int | None  # the intent that the replaced version is to be retired
 
 
 class _Failed(Exception):
@@ -578,12 +588,12 @@ class Executor:
             after = self._stat(path)
             changed = after != ident
             if not changed and not self._racily_clean(
-                path, ident, result[2], result[3], started_ns
+                path, ident, result.md5, result.nonce, started_ns
             ):
                 changed = True
                 log.info("file rewritten within one time stamp tick, sending again: %s", op.rel)
             if attempt == 0:
-                pending, successor = result[4], result[0]
+                pending, successor = result.pending, result.file_id
             if not changed or after is None or attempt == CHANGED_RETRIES:
                 break
             # The file changed while it was sent: what the host holds is stale. Wait until it
@@ -593,7 +603,7 @@ class Executor:
             if settled is None:
                 break
             ident = settled
-            op = _next_version(op, result[0])
+            op = _next_version(op, result.file_id)
         if self.versioner is not None and original is not None:
             # The version this upload replaced leaves the live tree: a version, or the trash.
             replaced_at = (
@@ -648,10 +658,8 @@ class Executor:
         *,
         retire: tuple[int, int | None] | None = None,
         displaced: tuple[int, int | None] | None = None,
-    ) -> tuple[int, str, bytes | None, bytes | None, int | None] | None:
-        """Send one version; returns (file_id, stored name, MD5 the host stored or None when an
-        answer was lost and adopted, the nonce an encrypted pair's upload was sealed with, the
-        intent to retire ``retire``'s file), or None when the host refused.
+    ) -> _Sent | None:
+        """Send one version; returns what was sent, or None when the host refused.
 
         ``retire`` (the id and size of the version this upload replaces) is announced as an
         intent in the transaction that makes the new upload live: from then on the journal no
@@ -722,7 +730,7 @@ class Executor:
                     tx, displaced[0], op.rel, displaced[1], successor_from=went_live
                 )
             tx.clear_intent(intent)
-        return file_id, stored, md5, nonce, pending
+        return _Sent(file_id, md5, nonce, pending)
 
     def _send(self, path: Path, folder: int | None, name: str):  # type: ignore[no-untyped-def]
         """Upload, handling a bad copy (trash it, send once more) and a lost answer (None)."""
