@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO, get_args
 
@@ -234,6 +234,19 @@ class Cipher:
             raise
         except BadNameError:
             return None
+
+    def check_names(
+        self, names: Sequence[str], *, is_dir: bool = False
+    ) -> list[str | NameAuthError | None]:
+        """:meth:`check_name` of many names at once (a folder's listing): for each, the plain
+        name, None for a foreign name, or the :class:`NameAuthError` ``check_name`` would
+        raise. Faster than one by one (:meth:`NameCipher.decrypt_names`)."""
+        for name in names:
+            _one_segment(name)
+        return [
+            None if isinstance(r, BadNameError) and not isinstance(r, NameAuthError) else r
+            for r in self._names.decrypt_names(names, is_dir=is_dir)
+        ]
 
     def check_password(self, stored_names: Iterable[str], *, is_dir: bool = False) -> bool | None:
         """Judge the password from names found on the host: True if one decrypts, False if

@@ -177,29 +177,40 @@ class EncryptedClient:
         wrong: list[str] = []
         foreign: list[str] = []
         cipher = self.cipher
-        for folder in raw.folders:
-            try:
-                plain = cipher.check_name(folder.name, is_dir=True)
-            except NameAuthError:
+        folder_names = cipher.check_names([folder.name for folder in raw.folders], is_dir=True)
+        for folder, plain in zip(raw.folders, folder_names, strict=True):
+            if isinstance(plain, NameAuthError):
                 wrong.append(folder.name)
-                continue
-            if plain is None:
+            elif plain is None:
                 foreign.append(folder.name)
             else:
                 folders.append(replace(folder, name=plain))
-        for f in raw.files:
-            try:
-                plain = cipher.check_name(f.name)
-                size = decrypted_size(f.size) if plain is not None else 0
-            except NameAuthError:
+        file_names = cipher.check_names([f.name for f in raw.files])
+        for f, plain in zip(raw.files, file_names, strict=True):
+            if isinstance(plain, NameAuthError):
                 wrong.append(f.name)
                 continue
+            try:
+                size = decrypted_size(f.size) if plain is not None else 0
             except ContentError:  # a size crypt never produces: not an encrypted file
                 plain = None
             if plain is None:
                 foreign.append(f.name)
             else:
-                files.append(f._replace(name=plain, size=size))
+                # The constructor, not ``_replace`` (1.8 -> 0.9 µs, once per listed file).
+                files.append(
+                    RemoteFile(
+                        f.id,
+                        plain,
+                        size,
+                        f.folder_id,
+                        f.status,
+                        f.short_url,
+                        f.file_type,
+                        f.url,
+                        f.uploaded_at,
+                    )
+                )
         if (wrong or foreign) and not folders and not files:
             raise self._mismatch(parent_folder_id, wrong, foreign)
         for name in wrong + foreign:

@@ -110,3 +110,21 @@ def test_wide_block_every_output_byte_depends_on_every_input_byte() -> None:
 def test_refuses_sizes_outside_1_to_128_blocks(size: int) -> None:
     with pytest.raises(ValueError):
         EME(ZERO_KEY).encrypt(ZERO_TWEAK, bytes(size))
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3, 8])
+def test_messages_decrypted_together_match_one_by_one(blocks: int) -> None:
+    eme = EME(bytes(range(32)))
+    tweak = bytes(range(16, 32))
+    plain = [bytes([i]) * 16 * blocks for i in range(40)]
+    stored = b"".join(eme.encrypt(tweak, p) for p in plain)
+    assert eme.decrypt_many(tweak, stored, blocks) == b"".join(plain)
+    assert eme.decrypt_many(tweak, b"", blocks) == b""
+    with pytest.raises(ValueError):
+        eme.decrypt_many(tweak, stored[:-1], blocks)
+
+
+def test_messages_decrypted_together_match_the_published_vectors() -> None:
+    eme = EME(ZERO_KEY)
+    assert eme.decrypt_many(ZERO_TWEAK, bytes.fromhex(ENC16) * 3, 1) == bytes(48)
+    assert eme.decrypt_many(ZERO_TWEAK, bytes.fromhex(ENC2048) * 2, 128) == bytes(4096)

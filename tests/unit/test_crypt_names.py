@@ -18,7 +18,7 @@ from syncd.crypt import (
     derive_keys,
 )
 from syncd.crypt.encodings import ENCODINGS
-from syncd.crypt.names import pkcs7_pad, pkcs7_unpad, split_version
+from syncd.crypt.names import add_version, pkcs7_pad, pkcs7_unpad, split_version
 
 ZERO_KEYS = derive_keys("")
 
@@ -263,3 +263,63 @@ def test_round_trip(name: str, mode: str, encoding: str, dirs: bool) -> None:
     path = f"{name}/{name[::-1]}/{name}"
     assert c.decrypt_path(c.encrypt_path(path)) == path
     assert c.decrypt_path(c.encrypt_path(path, is_dir=True), is_dir=True) == path
+
+
+def _one_by_one(c: Cipher, stored: list[str], is_dir: bool) -> list[object]:
+    results: list[object] = []
+    for name in stored:
+        try:
+            results.append(c.check_name(name, is_dir=is_dir))
+        except NameAuthError as exc:
+            results.append(("wrong", str(exc)))
+    return results
+
+
+def _batched(c: Cipher, stored: list[str], is_dir: bool) -> list[object]:
+    return [
+        ("wrong", str(r)) if isinstance(r, NameAuthError) else r
+        for r in c.check_names(stored, is_dir=is_dir)
+    ]
+
+
+@given(
+    plain=st.lists(names, max_size=12),
+    foreign=st.lists(st.text(st.characters(blacklist_characters="/"), max_size=40), max_size=4),
+    mode=st.sampled_from(["standard", "obfuscate", "off"]),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+    dirs=st.booleans(),
+    is_dir=st.booleans(),
+    versioned=st.booleans(),
+)
+def test_a_listing_decrypted_at_once_reads_as_name_by_name(
+    plain: list[str],
+    foreign: list[str],
+    mode: str,
+    encoding: str,
+    dirs: bool,
+    is_dir: bool,
+    versioned: bool,
+) -> None:
+    # Short and long names (one AES block or several), names from another key, foreign
+    # names and rclone's version suffixes, in any order: the batch gives each what
+    # check_name gives it alone.
+    c = cipher(mode=mode, encoding=encoding, dirs=dirs)
+    other = Cipher(
+        CryptOptions(password="another", filename_encryption=mode, filename_encoding=encoding,
+                     directory_name_encryption=dirs)  # type: ignore[arg-type]
+    )  # fmt: skip
+    stamp = "-v2001-02-03-040506-123" if versioned else ""
+    stored = [c.encrypt_name(n, is_dir=is_dir) for n in plain]
+    stored += [other.encrypt_name(n, is_dir=is_dir) for n in plain[:3]]
+    stored += [s[:-1] for s in stored[:2] if len(s) > 1]  # cut short: not whole blocks
+    stored += [add_version(s, stamp) for s in stored[:3]] + foreign
+    stored.sort(key=lambda s: hash(s) % 97)
+    assert _batched(c, stored, is_dir) == _one_by_one(c, stored, is_dir)
+
+
+def test_a_listing_of_one_block_names_decrypts_them_together() -> None:
+    c = cipher()
+    plain = [f"{i:04d}.jpg" for i in range(300)] + ["a name of more than one block.txt"]
+    assert c.check_names([c.encrypt_name(n) for n in plain]) == plain
+    with pytest.raises(ValueError):
+        c.check_names(["a/b"])  # as check_name: a listed name has no '/'
