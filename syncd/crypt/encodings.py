@@ -38,7 +38,6 @@ class Base32:
     """rclone's ``caseInsensitiveBase32Encoding``."""
 
     name = "base32"
-    _VALID = re.compile(r"[0-9A-Va-v]*")
 
     def encode(self, data: bytes) -> str:
         return base64.b32hexencode(data).decode("ascii").rstrip("=").lower()
@@ -46,14 +45,21 @@ class Base32:
     def decode(self, text: str) -> bytes:
         if text.endswith("="):
             raise ValueError("bad base32 filename encoding (padding present)")
-        if not self._VALID.fullmatch(text):
+        if not text:
+            return b""
+        # The base32hex alphabet is int()'s base 32 (0-9, a-v): one C call instead of
+        # base64's pure-Python decoder (a no-op pass decodes every name of every listing).
+        # int() also takes a sign, spaces and '_', which isalnum() rules out; it refuses w-z.
+        if not (text.isascii() and text.isalnum()):
             raise ValueError("character outside the base32 alphabet")
         if len(text) % 8 in (1, 3, 6):
             raise ValueError("bad base32: Incorrect padding")
-        # The base32hex alphabet is int()'s base 32 (0-9, a-v): one C call instead of
-        # base64's pure-Python decoder (a no-op pass decodes every name of every listing).
+        try:
+            value = int(text, 32)
+        except ValueError:
+            raise ValueError("character outside the base32 alphabet") from None
         nbytes, spare = divmod(len(text) * 5, 8)
-        return (int(text, 32) >> spare).to_bytes(nbytes, "big") if text else b""
+        return (value >> spare).to_bytes(nbytes, "big")
 
     def encoded_length(self, nbytes: int) -> int:
         return (nbytes * 8 + 4) // 5

@@ -53,6 +53,9 @@ def pkcs7_pad(data: bytes, n: int = BLOCK) -> bytes:
     return data + bytes([padding]) * padding
 
 
+_PADDING = [bytes([n]) * n for n in range(BLOCK + 1)]  # _PADDING[n]: n bytes of value n
+
+
 def pkcs7_unpad(data: bytes, n: int = BLOCK) -> bytes:
     """Strip PKCS#7 padding; :class:`ValueError` with rclone's reason when it is malformed."""
     if not data:
@@ -96,7 +99,7 @@ def _valid_stamp(match: re.Match[str]) -> bool:
 
 def split_version(name: str) -> tuple[str, str]:
     """``(name without its version suffix, the suffix)``, or ``(name, "")`` when it has none."""
-    if not _VERSION_SEARCH.search(name):
+    if "-v" not in name or not _VERSION_SEARCH.search(name):
         return name, ""
     ext = _ext(name)
     base = name[: len(name) - len(ext)]
@@ -186,12 +189,16 @@ class NameCipher:
     @staticmethod
     def _plaintext(encrypted: str, padded: bytes) -> str:
         """The name in a decrypted segment, or :class:`NameAuthError` if it is not one."""
-        try:
-            plain = pkcs7_unpad(padded)
-        except ValueError as exc:
-            raise NameAuthError(
-                encrypted, f"{exc}: wrong password or password2, or not a crypt name"
-            ) from None
+        pad = padded[-1]
+        if 0 < pad <= BLOCK and padded.endswith(_PADDING[pad]):
+            plain = padded[:-pad]  # well-formed padding, checked in one step (once per listed name)
+        else:
+            try:
+                plain = pkcs7_unpad(padded)  # raises with rclone's reason
+            except ValueError as exc:
+                raise NameAuthError(
+                    encrypted, f"{exc}: wrong password or password2, or not a crypt name"
+                ) from None
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError:
@@ -341,7 +348,7 @@ class NameCipher:
         In ``standard`` mode the names of each length are decrypted together
         (:meth:`EME.decrypt_many`).
         A no-op pass decrypts every listed name, and this is most of what encryption adds to
-        it: 8.4 -> 3.8 µs per listed file of a 100-file listing, with the listing's other work.
+        it: 8.4 -> 3.6 µs per listed file of a 100-file listing, with the listing's other work.
         """
         decrypt_one = self.decrypt_dir_path if is_dir else self.decrypt_file_path
         results: list[str | BadNameError] = []
