@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, get_args
 
 from syncd.crypt.content import (
+    BLOCK_DATA_SIZE,
     BlockSealer,
     DecryptingReader,
     DecryptingWriter,
@@ -26,6 +27,7 @@ from syncd.crypt.content import (
     decrypted_size,
     encrypt_bytes,
     encrypted_size,
+    sealed_size,
 )
 from syncd.crypt.encodings import ENCODINGS
 from syncd.crypt.errors import (
@@ -354,10 +356,17 @@ class Cipher:
         """The MD5 the host would report for ``source`` encrypted with ``nonce`` (the nonce of
         a stored file, from its first 32 bytes): checks a local file against a stored one
         without downloading it all, as rclone's crypt ``ComputeHash`` does."""
-        reader = EncryptingReader(source, self._keys.data_key, nonce=nonce)
-        md5 = hashlib.md5(usedforsecurity=False)
-        while chunk := reader.read(1 << 20):
-            md5.update(chunk)
+        # The upload's sealer, into two buffers reused for the whole file: 2.6 CPU-s per GiB,
+        # where EncryptingReader (a block and fresh bytes per call) took 4.7.
+        sealer = BlockSealer(self._keys.data_key, nonce)
+        md5 = hashlib.md5(sealer.header, usedforsecurity=False)
+        piece = bytearray(_MD5_PIECE)
+        sealed = bytearray(sealed_size(_MD5_PIECE))
+        view, out = memoryview(piece), memoryview(sealed)
+        while size := _fill(source, view):
+            md5.update(out[: sealer.seal_into(view[:size], out)])
+            if size < _MD5_PIECE:
+                break
         return md5.hexdigest()
 
     @staticmethod
@@ -375,6 +384,21 @@ class Cipher:
             raise ValueError("with_options keeps the keys: build a new Cipher for new passwords")
         options = replace(self.options, **changes)  # type: ignore[arg-type]
         return Cipher(options, keys=self._keys, nonce_source=self._nonce_source)
+
+
+_MD5_PIECE = 16 * BLOCK_DATA_SIZE  # 1 MiB of plaintext: whole blocks until the file's end
+
+
+def _fill(source: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the source ends; the bytes read (a short read
+    mid-file would otherwise seal a short block that is not the file's last)."""
+    got = 0
+    while got < len(view):
+        n = source.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _urandom(n: int) -> bytes:

@@ -355,3 +355,32 @@ def test_block_sealer_matches_rclone_and_refuses_misuse() -> None:
     sealer.seal_into(b"\x01", bytearray(17))
     with pytest.raises(ValueError, match="must be the file's last"):
         sealer.seal_into(b"\x02", bytearray(17))  # a short block can only end the file
+
+
+class _Trickle(io.RawIOBase):
+    """A source that gives at most 1,000 bytes per read, as a pipe or a slow disk may."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._data.readinto(memoryview(buffer)[:1000])
+
+
+@pytest.mark.parametrize(
+    "size", [1, 65535, 65536, 65537, 1 << 20, (1 << 20) + 1, (2 << 20) + 70_000]
+)
+def test_ciphertext_md5_is_the_md5_of_the_file_crypt_stores(size: int) -> None:
+    # Around the 64 KiB block and the 1 MiB piece it is sealed in, and from a source whose
+    # reads come back short: the MD5 of exactly the bytes an upload under that nonce stores.
+    c = Cipher(CryptOptions(password="x"), keys=derive_keys("x"))
+    plain = os.urandom(size)
+    reader = c.encrypt_stream(io.BytesIO(plain), plain_size=size)
+    ciphertext = reader.read()
+    nonce = ciphertext[8:32]
+    expected = hashlib.md5(ciphertext).hexdigest()
+    assert c.ciphertext_md5(io.BytesIO(plain), nonce) == expected
+    assert c.ciphertext_md5(_Trickle(plain), nonce) == expected  # type: ignore[arg-type]
