@@ -21,6 +21,7 @@ from syncd.crypt.encodings import ENCODINGS
 from syncd.crypt.names import add_version, pkcs7_pad, pkcs7_unpad, split_version
 
 ZERO_KEYS = derive_keys("")
+OTHER_KEYS = derive_keys("another")  # once: scrypt takes ~0.07 s
 
 
 def cipher(
@@ -306,7 +307,8 @@ def test_a_listing_decrypted_at_once_reads_as_name_by_name(
     c = cipher(mode=mode, encoding=encoding, dirs=dirs)
     other = Cipher(
         CryptOptions(password="another", filename_encryption=mode, filename_encoding=encoding,
-                     directory_name_encryption=dirs)  # type: ignore[arg-type]
+                     directory_name_encryption=dirs),  # type: ignore[arg-type]
+        keys=OTHER_KEYS,
     )  # fmt: skip
     stamp = "-v2001-02-03-040506-123" if versioned else ""
     stored = [c.encrypt_name(n, is_dir=is_dir) for n in plain]
