@@ -42,6 +42,7 @@ from syncd.crypt.content import (
     StreamDecryptor,
     decrypted_size,
     encrypted_size,
+    readinto_full,
     sealed_size,
 )
 from syncd.crypt.errors import (
@@ -96,6 +97,7 @@ __all__ = [
     "derive_keys",
     "encrypted_size",
     "obscure",
+    "readinto_full",
     "reveal",
     "sealed_size",
 ]

@@ -27,6 +27,7 @@ from syncd.crypt.content import (
     decrypted_size,
     encrypt_bytes,
     encrypted_size,
+    readinto_full,
     sealed_size,
 )
 from syncd.crypt.encodings import ENCODINGS
@@ -363,7 +364,7 @@ class Cipher:
         piece = bytearray(_MD5_PIECE)
         sealed = bytearray(sealed_size(_MD5_PIECE))
         view, out = memoryview(piece), memoryview(sealed)
-        while size := _fill(source, view):
+        while size := readinto_full(source, view):
             md5.update(out[: sealer.seal_into(view[:size], out)])
             if size < _MD5_PIECE:
                 break
@@ -387,18 +388,6 @@ class Cipher:
 
 
 _MD5_PIECE = 16 * BLOCK_DATA_SIZE  # 1 MiB of plaintext: whole blocks until the file's end
-
-
-def _fill(source: BinaryIO, view: memoryview) -> int:
-    """Read into ``view`` until it is full or the source ends; the bytes read (a short read
-    mid-file would otherwise seal a short block that is not the file's last)."""
-    got = 0
-    while got < len(view):
-        n = source.readinto(view[got:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        got += n
-    return got
 
 
 def _urandom(n: int) -> bytes:

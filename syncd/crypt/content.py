@@ -171,6 +171,21 @@ def _read_full(source: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
+def readinto_full(source: BinaryIO, view: memoryview) -> int:
+    """:func:`_read_full` into a reused buffer: fills ``view`` unless the stream ends first;
+    the bytes read. Pieces sealed from a file must be whole blocks until its last, so a short
+    read mid-file must not end a piece."""
+    got = 0
+    while got < len(view):
+        n = source.readinto(view[got:])  # type: ignore[attr-defined]
+        if n is None:
+            raise BlockingIOError("non-blocking source has no data")
+        if not n:
+            break
+        got += n
+    return got
+
+
 class EncryptingReader(io.RawIOBase):
     """A file-like over plaintext ``source`` whose ``read(n)`` returns the ciphertext.
 

@@ -52,6 +52,7 @@ from syncd.crypt import (
     NameTooLongError,
     decrypted_size,
     encrypted_size,
+    readinto_full,
     sealed_size,
 )
 from syncd.errors import ExitCode, UserError
@@ -162,7 +163,7 @@ class EncryptedClient:
             size = decrypted_size(f.size)
         except CryptError:
             size = f.size
-        return f._replace(name=plain if plain is not None else f.name, size=size)
+        return f.with_name_and_size(plain if plain is not None else f.name, size)
 
     def _folder(self, folder: RemoteFolder) -> RemoteFolder:
         plain = self._plain_name(folder.name, is_dir=True)
@@ -197,20 +198,7 @@ class EncryptedClient:
             if plain is None:
                 foreign.append(f.name)
             else:
-                # The constructor, not ``_replace`` (1.8 -> 0.9 µs, once per listed file).
-                files.append(
-                    RemoteFile(
-                        f.id,
-                        plain,
-                        size,
-                        f.folder_id,
-                        f.status,
-                        f.short_url,
-                        f.file_type,
-                        f.url,
-                        f.uploaded_at,
-                    )
-                )
+                files.append(f.with_name_and_size(plain, size))
         if (wrong or foreign) and not folders and not files:
             raise self._mismatch(parent_folder_id, wrong, foreign)
         for name in wrong + foreign:
@@ -498,12 +486,8 @@ class _SealedUpload:
                     return  # closed: the sender is gone
                 want = min(len(plain), self._plain_size - pos)
                 view = memoryview(plain)[:want]
-                got = 0
-                while got < want:
-                    n = self._raw.readinto(view[got:])
-                    if not n:
-                        raise FileChangedError("file shrank while uploading")
-                    got += n
+                if readinto_full(self._raw, view) < want:
+                    raise FileChangedError("file shrank while uploading")
                 pos += want
                 self._ready.put((sealed, self._sealer.seal_into(view, sealed)))
                 self._plain_free.put(plain)

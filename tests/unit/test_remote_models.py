@@ -168,3 +168,10 @@ def test_upload_download_copy_folder() -> None:
     assert (copy.original.id, copy.new.id) == (1162, 1254)
     folder = RemoteFolder.from_api({"id": "118", "parentId": "117", "folderName": "N"})
     assert folder.parent_id == 117 and folder.is_public == 0
+
+
+def test_with_name_and_size_keeps_every_other_field() -> None:
+    from datetime import UTC, datetime
+
+    f = RemoteFile(7, "stored", 1000, 3, "active", "s", "t", "u", datetime(2026, 1, 2, tzinfo=UTC))
+    assert f.with_name_and_size("plain", 952) == f._replace(name="plain", size=952)
