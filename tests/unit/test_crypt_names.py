@@ -5,6 +5,8 @@ rclone's vectors use an empty password, which gives all-zero keys (rclone does t
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from syncd.crypt import (
     NotEncryptedNameError,
     derive_keys,
 )
+from syncd.crypt.eme import EME
 from syncd.crypt.encodings import ENCODINGS
 from syncd.crypt.names import add_version, pkcs7_pad, pkcs7_unpad, split_version
 
@@ -291,6 +294,7 @@ def _batched(c: Cipher, stored: list[str], is_dir: bool) -> list[object]:
     dirs=st.booleans(),
     is_dir=st.booleans(),
     versioned=st.booleans(),
+    order=st.randoms(use_true_random=False),
 )
 def test_a_listing_decrypted_at_once_reads_as_name_by_name(
     plain: list[str],
@@ -300,6 +304,7 @@ def test_a_listing_decrypted_at_once_reads_as_name_by_name(
     dirs: bool,
     is_dir: bool,
     versioned: bool,
+    order: random.Random,
 ) -> None:
     # Short and long names (one AES block or several), names from another key, foreign
     # names and rclone's version suffixes, in any order: the batch gives each what
@@ -315,13 +320,25 @@ def test_a_listing_decrypted_at_once_reads_as_name_by_name(
     stored += [other.encrypt_name(n, is_dir=is_dir) for n in plain[:3]]
     stored += [s[:-1] for s in stored[:2] if len(s) > 1]  # cut short: not whole blocks
     stored += [add_version(s, stamp) for s in stored[:3]] + foreign
-    stored.sort(key=lambda s: hash(s) % 97)
+    order.shuffle(stored)
     assert _batched(c, stored, is_dir) == _one_by_one(c, stored, is_dir)
 
 
-def test_a_listing_of_one_block_names_decrypts_them_together() -> None:
+def test_a_listing_of_one_block_names_decrypts_them_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     c = cipher()
     plain = [f"{i:04d}.jpg" for i in range(300)] + ["a name of more than one block.txt"]
-    assert c.check_names([c.encrypt_name(n) for n in plain]) == plain
+    stored = [c.encrypt_name(n) for n in plain]
+    calls: list[tuple[int, int]] = []  # (blocks each, messages) per decrypt_many
+    real = EME.decrypt_many
+
+    def counted(self: EME, tweak: bytes, joined: bytes, blocks_each: int) -> bytes:
+        calls.append((blocks_each, len(joined) // (16 * blocks_each)))
+        return real(self, tweak, joined, blocks_each)
+
+    monkeypatch.setattr(EME, "decrypt_many", counted)
+    assert c.check_names(stored) == plain
+    assert sorted(calls) == [(1, 300), (3, 1)]  # one EME batch per length, not one per name
     with pytest.raises(ValueError):
         c.check_names(["a/b"])  # as check_name: a listed name has no '/'
