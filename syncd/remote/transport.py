@@ -8,8 +8,12 @@ from typing import Any
 import httpx
 
 from syncd.remote.errors import InsecureURL, TransientError
+from syncd.remote.stdlib_transport import StdlibHTTPTransport
 
 USER_AGENT = "syncd/0.1 (+YetiShare API v2 client)"
+# Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a connection the
+# server is closing (which would look like a lost answer).
+KEEPALIVE_EXPIRY = 3.0
 
 
 def is_loopback_host(host: str) -> bool:
@@ -76,16 +80,19 @@ def make_http_client(
     max_connections: int,
     transport: httpx.BaseTransport | None,
 ) -> httpx.Client:
+    if transport is None:
+        transport = StdlibHTTPTransport(
+            verify=verify_tls, max_idle=max_connections, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
     return _HttpClient(
         verify=verify_tls,
         # Connecting is quick or hopeless; reads may legitimately take `timeout`.
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        # For httpx's own transports, which only carry requests through a proxy.
         limits=httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
-            # Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a
-            # connection the server is closing (which would look like a lost answer).
-            keepalive_expiry=3.0,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         ),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,

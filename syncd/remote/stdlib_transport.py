@@ -1,0 +1,274 @@
+"""The httpx transport syncd sends its requests through: HTTP/1.1 over the standard library's
+``http.client``, with a small pool of keep-alive connections.
+
+Why not httpx's own (httpcore + h11): a small API request cost ~650 µs of client CPU through it
+on the 2-core benchmark machine and ~250 µs through ``http.client`` (one thread, a small POST
+and answer over loopback, ``time.thread_time``); in a bulk upload of small files httpcore and
+h11 were three quarters of a worker thread's Python time, spread over ~1,000 function calls per
+request with no one hot spot. httpx stays the client: this is a ``httpx.BaseTransport``, so the
+request building, the answers and httpx's exception types are unchanged. Proxies from the
+environment still go through httpx's own proxy transports.
+
+What it keeps from httpcore, because the engine's no-duplicates rule rests on it:
+
+- an exception before the request could reach the host is ``httpx.ConnectError`` or
+  ``httpx.ConnectTimeout`` (connecting failed); anything later is ``WriteError``,
+  ``WriteTimeout``, ``ReadError``, ``ReadTimeout`` or ``RemoteProtocolError``, which the
+  client treats as "the host may have acted";
+- an idle connection is never reused once the server may have closed it: one older than the
+  keep-alive expiry is dropped, and one whose socket is readable while idle (the server's FIN,
+  or bytes nobody asked for) is closed instead of being sent on;
+- a connection goes back to the pool only after its answer was read to the end and the server
+  did not say ``Connection: close``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+
+import httpx
+
+_READ_PIECE = 64 * 1024
+_Origin = tuple[str, str, int]
+
+
+class _BodyFailed(Exception):
+    """The request body's own source failed while it was sent: not a network error, so not
+    mapped to one (the caller knows what its source's errors mean)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Connection:
+    """One ``http.client`` connection and when it went idle."""
+
+    __slots__ = ("__weakref__", "http", "idle_since")
+
+    def __init__(self, http_connection: http.client.HTTPConnection) -> None:
+        self.http = http_connection
+        self.idle_since = 0.0
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class _Answer(httpx.SyncByteStream):
+    """An answer's body, read from its connection; the connection is pooled again once the body
+    was read to the end, and closed otherwise."""
+
+    def __init__(
+        self,
+        pool: StdlibHTTPTransport,
+        origin: _Origin,
+        connection: _Connection,
+        response: http.client.HTTPResponse,
+    ) -> None:
+        self._pool = pool
+        self._origin = origin
+        self._connection: _Connection | None = connection
+        self._response = response
+        self._complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self._response.read
+        try:
+            while piece := read(_READ_PIECE):
+                yield piece
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        except http.client.IncompleteRead as exc:
+            raise httpx.RemoteProtocolError(f"answer ended early: {exc!r}") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+        self._complete = True
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._complete and not self._response.will_close:
+            self._pool._release(self._origin, connection)
+        else:
+            self._pool._discard(connection)
+
+
+class StdlibHTTPTransport(httpx.BaseTransport):
+    """HTTP/1.1 through ``http.client``; at most ``max_idle`` idle connections are kept, each
+    for at most ``keepalive_expiry`` seconds."""
+
+    def __init__(
+        self, *, verify: bool = True, max_idle: int = 32, keepalive_expiry: float = 3.0
+    ) -> None:
+        self._ssl = httpx.create_ssl_context(verify=verify)
+        self._max_idle = max_idle
+        self._expiry = keepalive_expiry
+        self._lock = threading.Lock()
+        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._closed = False
+
+    # -- the pool
+    def _acquire(self, origin: _Origin) -> _Connection | None:
+        """The most recently used idle connection to ``origin`` that is still good, or None."""
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                idle = self._idle.get(origin)
+                if not idle:
+                    return None
+                connection = idle.pop()
+            sock = connection.http.sock
+            if sock is None or now - connection.idle_since > self._expiry or _readable(sock):
+                self._discard(connection)
+                continue
+            return connection
+
+    def _release(self, origin: _Origin, connection: _Connection) -> None:
+        connection.idle_since = time.monotonic()
+        with self._lock:
+            if self._closed:
+                surplus = [connection]
+            else:
+                idle = self._idle.setdefault(origin, [])
+                idle.append(connection)
+                surplus = idle[: -self._max_idle] if len(idle) > self._max_idle else []
+                del idle[: len(surplus)]
+        for old in surplus:
+            self._discard(old)
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+        with self._lock:
+            self._open.discard(connection)
+
+    def _connect(self, url: httpx.URL, timeout: float | None) -> _Connection:
+        host = url.host
+        if url.scheme == "https":
+            port = url.port or 443
+            http_connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=self._ssl
+            )
+        else:
+            http_connection = http.client.HTTPConnection(host, url.port or 80, timeout=timeout)
+        try:
+            http_connection.connect()
+        except TimeoutError as exc:
+            http_connection.close()
+            raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:  # refused, unreachable, name not found, TLS handshake failed
+            http_connection.close()
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        assert http_connection.sock is not None
+        # Headers and a small body go out in one write, but a streamed body follows them in
+        # pieces: without this, Nagle's algorithm holds a piece for the server's delayed ACK.
+        http_connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = _Connection(http_connection)
+        with self._lock:
+            self._open.add(connection)
+        return connection
+
+    # -- one exchange
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        url = request.url
+        origin = (url.scheme, url.host, url.port or 0)
+        connection = self._acquire(origin) or self._connect(url, timeouts.get("connect"))
+        http_connection = connection.http
+        sock = http_connection.sock
+        assert sock is not None
+        try:
+            sock.settimeout(timeouts.get("write"))
+            self._send(http_connection, request)
+        except _BodyFailed as failed:  # its source's error as it is (a file that shrank)
+            self._discard(connection)
+            raise failed.error from None
+        except TimeoutError as exc:
+            self._discard(connection)
+            raise httpx.WriteTimeout(str(exc) or "timed out") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            self._discard(connection)
+            raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+        except BaseException:  # an interrupt
+            self._discard(connection)
+            raise
+        try:
+            sock.settimeout(timeouts.get("read"))
+            response = http_connection.getresponse()
+        except TimeoutError as exc:
+            self._discard(connection)
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        except (http.client.HTTPException, OSError) as exc:  # closed before or in the answer
+            self._discard(connection)
+            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            self._discard(connection)
+            raise
+        return httpx.Response(
+            response.status,
+            headers=response.getheaders(),
+            stream=_Answer(self, origin, connection, response),
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": response.reason.encode("latin-1", "replace"),
+            },
+        )
+
+    @staticmethod
+    def _send(http_connection: http.client.HTTPConnection, request: httpx.Request) -> None:
+        # httpx has set Host, Accept-Encoding and the body's framing headers already.
+        http_connection.putrequest(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            skip_host=True,
+            skip_accept_encoding=True,
+        )
+        for name, value in request.headers.raw:
+            http_connection.putheader(name, value)  # type: ignore[arg-type]
+        stream = request.stream
+        if isinstance(stream, httpx.ByteStream):
+            http_connection.endheaders(request.content)  # with the headers: one write
+            return
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        http_connection.endheaders()
+        send = http_connection.send
+        pieces = iter(stream)  # type: ignore[call-overload]
+        while True:
+            try:
+                piece = next(pieces, None)
+            except Exception as exc:
+                raise _BodyFailed(exc) from exc
+            if piece is None:
+                break
+            if piece:
+                send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            send(b"0\r\n\r\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._idle.clear()
+            connections = list(self._open)
+            self._open.clear()
+        for connection in connections:
+            connection.close()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server closed it, or sent what
+    nobody asked for. Either way it must not carry another request. (poll, not select: a
+    descriptor above 1023 is fine.)"""
+    poller = select.poll()
+    try:
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # closed under us
+        return True

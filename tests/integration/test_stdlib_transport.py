@@ -1,0 +1,283 @@
+"""StdlibHTTPTransport against a real HTTP/1.1 server on loopback: connection reuse, the
+connections it must never reuse, and which httpx exception each failure becomes (the client's
+"did the host act?" rests on ConnectError meaning "never sent")."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from syncd.remote.errors import TransientError
+from syncd.remote.stdlib_transport import StdlibHTTPTransport
+from syncd.remote.transport import make_http_client, transport_error
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                chunk = self.rfile.read(size + 2)[:size]
+                if not size:
+                    return data
+                data += chunk
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def do_POST(self) -> None:
+        body = self._body()
+        with self.server.lock:
+            self.server.requests.append((self.path, body))
+        if self.path == "/drop":  # read the request, then hang up without an answer
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self.path == "/hang":
+            self.server.release.wait(10)
+            self.close_connection = True
+            return
+        answer = b"seen " + str(len(body)).encode()
+        self.send_response(200)
+        if self.path == "/chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in (answer, b" and more"):
+                self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        if self.path == "/big":
+            answer = b"x" * 300_000
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.requests: list[tuple[str, bytes]] = []
+        self.release = threading.Event()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up mid-request is what some tests do
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.release.set()
+        srv.shutdown()
+        srv.server_close()
+
+
+def _client(transport: StdlibHTTPTransport, timeout: float = 10.0) -> httpx.Client:
+    return httpx.Client(transport=transport, timeout=timeout)
+
+
+def test_requests_of_one_thread_share_one_connection(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        answers = [client.post(server.url + "/ok", data={"n": str(i)}).text for i in range(5)]
+    assert answers == ["seen 3"] * 5
+    assert server.connections == 1
+    assert [path for path, _ in server.requests] == ["/ok"] * 5
+
+
+def test_a_streamed_body_with_a_length_and_a_chunked_one_arrive_whole(server: _Server) -> None:
+    pieces = [b"a" * 70_000, b"", b"b" * 5]
+    with _client(StdlibHTTPTransport()) as client:
+        sized = client.post(
+            server.url + "/ok",
+            content=iter(pieces),
+            headers={"Content-Length": str(sum(map(len, pieces)))},
+        )
+        chunked = client.post(server.url + "/ok", content=iter(pieces))
+    assert sized.text == chunked.text == "seen 70005"
+    assert [body for _, body in server.requests] == [b"".join(pieces)] * 2
+    assert server.connections == 1
+
+
+def test_a_chunked_answer_is_read_whole_and_the_connection_reused(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        first = client.post(server.url + "/chunked", content=b"abc")
+        second = client.post(server.url + "/ok", content=b"abcd")
+    assert (first.text, second.text) == ("seen 3 and more", "seen 4")
+    assert server.connections == 1
+
+
+def test_an_answer_saying_connection_close_ends_its_connection(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        assert client.post(server.url + "/close", content=b"x").text == "seen 1"
+        assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
+    assert server.connections == 2
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_sent_on() -> None:
+    """The server answers one request per connection and then closes it without saying so
+    (as a server does at its keep-alive timeout): the next request must go on a new connection,
+    never onto the closed one, where it would be lost or answered by a reset."""
+    closed = threading.Event()
+    seen: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                head, body = request.split(b"\r\n\r\n", 1)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                while len(body) < length:
+                    body += conn.recv(65536)
+                seen.append(body)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            closed.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ok"
+    try:
+        with _client(StdlibHTTPTransport()) as client:
+            assert client.post(url, content=b"1").text == "ok"
+            assert closed.wait(10)  # the server's end is closed: the FIN is in our socket
+            closed.clear()
+            assert client.post(url, content=b"2").text == "ok"
+        thread.join(10)
+    finally:
+        listener.close()
+    assert seen == [b"1", b"2"]
+
+
+def test_an_answer_not_read_to_the_end_does_not_return_its_connection(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        with client.stream("POST", server.url + "/big", content=b"x") as response:
+            first = next(response.iter_raw(1000))
+        assert first == b"x" * len(first)
+        assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
+    assert server.connections == 2
+
+
+def test_an_expired_idle_connection_is_not_reused(server: _Server) -> None:
+    with _client(StdlibHTTPTransport(keepalive_expiry=0.0)) as client:
+        for _ in range(3):
+            assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
+    assert server.connections == 3
+
+
+def test_close_ends_the_idle_connections(server: _Server) -> None:
+    transport = StdlibHTTPTransport()
+    client = _client(transport)
+    client.post(server.url + "/ok", content=b"x")
+    (idle,) = [c for conns in transport._idle.values() for c in conns]
+    client.close()
+    assert idle.http.sock is None
+
+
+def test_threads_use_connections_side_by_side(server: _Server) -> None:
+    transport = StdlibHTTPTransport()
+    errors: list[BaseException] = []
+    with _client(transport) as client:
+
+        def work(n: int) -> None:
+            try:
+                for i in range(10):
+                    text = client.post(server.url + "/ok", content=b"x" * (n + i)).text
+                    assert text == f"seen {n + i}"
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert len(server.requests) == 40
+    assert server.connections <= 4 + 1
+
+
+def test_refused_connection_is_connect_error_never_sent() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: connections are refused
+        with _client(StdlibHTTPTransport()) as client, pytest.raises(httpx.ConnectError) as info:
+            client.post(f"http://127.0.0.1:{port}/ok", content=b"x")
+    mapped = transport_error(info.value, "file/upload")
+    assert isinstance(mapped, TransientError)
+    assert mapped.request_sent is False
+
+
+def test_a_hang_up_after_the_request_is_an_error_that_may_have_acted(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client, pytest.raises(httpx.TransportError) as info:
+        client.post(server.url + "/drop", content=b"x")
+    assert not isinstance(info.value, httpx.ConnectError | httpx.ConnectTimeout)
+    assert transport_error(info.value, "file/upload").request_sent is True
+    assert server.requests == [("/drop", b"x")]
+
+
+def test_no_answer_in_time_is_a_read_timeout(server: _Server) -> None:
+    with (
+        _client(StdlibHTTPTransport(), timeout=0.3) as client,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        client.post(server.url + "/hang", content=b"x")
+    assert transport_error(httpx.ReadTimeout("t"), "file/upload").request_sent is True
+
+
+def test_a_body_that_fails_mid_stream_raises_its_own_error_and_drops_the_connection(
+    server: _Server,
+) -> None:
+    class Shrank(OSError):
+        pass
+
+    def body() -> Iterator[bytes]:
+        yield b"a" * 1000
+        raise Shrank("file shrank while uploading")
+
+    transport = StdlibHTTPTransport()
+    with _client(transport) as client:
+        with pytest.raises(Shrank):
+            client.post(server.url + "/ok", content=body(), headers={"Content-Length": "5000"})
+        assert not [c for conns in transport._idle.values() for c in conns]
+        assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
+
+
+def test_syncd_clients_use_it_unless_given_a_transport(server: _Server) -> None:
+    client = make_http_client(verify_tls=True, timeout=10, max_connections=4, transport=None)
+    with client:
+        assert isinstance(client._transport, StdlibHTTPTransport)
+        assert client.post(server.url + "/ok", content=b"xy").text == "seen 2"
