@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from syncd.remote.stdlib_transport import StdlibHTTPTransport
+
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
@@ -30,10 +32,9 @@ class Exchange:
 
 
 class RecordingTransport(httpx.BaseTransport):
-    def __init__(
-        self, inner: httpx.BaseTransport | None = None, **transport_kwargs: object
-    ) -> None:
-        self._inner = inner or httpx.HTTPTransport(**transport_kwargs)  # type: ignore[arg-type]
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        # By default the transport syncd's clients use (make_http_client) when given none.
+        self._inner = inner or StdlibHTTPTransport()
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
 
