@@ -150,7 +150,7 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             self._open.discard(connection)
 
     def _connect(self, url: httpx.URL, timeout: float | None) -> _Connection:
-        host = url.host
+        host = url.raw_host.decode("ascii")  # IDNA-encoded, without an IPv6 literal's brackets
         if url.scheme == "https":
             port = url.port or 443
             http_connection: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -213,7 +213,9 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             raise
         return httpx.Response(
             response.status,
-            headers=response.getheaders(),
+            # http.client decodes header bytes as latin-1: encoding them back gives the bytes
+            # the server sent (a UTF-8 file name in Content-Disposition stays UTF-8).
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()],
             stream=_Answer(self, origin, connection, response),
             extensions={
                 "http_version": b"HTTP/1.1",

@@ -53,6 +53,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.release.wait(10)
             self.close_connection = True
             return
+        if self.path == "/utf8":  # a header with UTF-8 bytes, as hosts send file names
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; "
+                b'filename="na\xc3\xafve.txt"\r\nContent-Length: 2\r\n\r\nok'
+            )
+            return
         answer = b"seen " + str(len(body)).encode()
         self.send_response(200)
         if self.path == "/chunked":
@@ -135,6 +141,16 @@ def test_a_chunked_answer_is_read_whole_and_the_connection_reused(server: _Serve
         second = client.post(server.url + "/ok", content=b"abcd")
     assert (first.text, second.text) == ("seen 3 and more", "seen 4")
     assert server.connections == 1
+
+
+def test_answer_headers_keep_the_bytes_the_server_sent(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        response = client.post(server.url + "/utf8", content=b"x")
+    assert response.text == "ok"
+    assert response.headers.raw[0] == (
+        b"Content-Disposition",
+        b'attachment; filename="na\xc3\xafve.txt"',
+    )
 
 
 def test_an_answer_saying_connection_close_ends_its_connection(server: _Server) -> None:
