@@ -97,6 +97,7 @@ class _Answer(httpx.SyncByteStream):
         if self._complete and not self._response.will_close:
             self._pool._release(self._origin, connection)
         else:
+            self._response.close()  # its file object holds the socket open too
             self._pool._discard(connection)
 
 

@@ -68,10 +68,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
             return
-        if self.path == "/close":
+        if self.path in ("/close", "/big-close"):
             self.send_header("Connection", "close")
             self.close_connection = True
-        if self.path == "/big":
+        if self.path.startswith("/big"):
             answer = b"x" * 300_000
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -198,11 +198,20 @@ def test_a_connection_the_server_closed_while_idle_is_not_sent_on() -> None:
     assert seen == [b"1", b"2"]
 
 
-def test_an_answer_not_read_to_the_end_does_not_return_its_connection(server: _Server) -> None:
-    with _client(StdlibHTTPTransport()) as client:
-        with client.stream("POST", server.url + "/big", content=b"x") as response:
+@pytest.mark.parametrize("path", ["/big", "/big-close"])
+def test_an_answer_not_read_to_the_end_does_not_return_its_connection(
+    server: _Server, path: str
+) -> None:
+    transport = StdlibHTTPTransport()
+    with _client(transport) as client:
+        client.post(server.url + "/ok", content=b"x")
+        ((idle,),) = transport._idle.values()
+        sock = idle.http.sock  # the connection the next request reuses
+        assert sock is not None
+        with client.stream("POST", server.url + path, content=b"x") as response:
             first = next(response.iter_raw(1000))
         assert first == b"x" * len(first)
+        assert sock.fileno() == -1  # closed for real, not held open by the answer's reader
         assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
     assert server.connections == 2
 
