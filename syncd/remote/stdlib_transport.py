@@ -35,6 +35,9 @@ from collections.abc import Iterator
 import httpx
 
 _READ_PIECE = 64 * 1024
+# Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a connection the
+# server is closing (which would look like a lost answer).
+KEEPALIVE_EXPIRY = 3.0
 _Origin = tuple[str, str, int]
 
 
@@ -106,7 +109,11 @@ class StdlibHTTPTransport(httpx.BaseTransport):
     for at most ``keepalive_expiry`` seconds."""
 
     def __init__(
-        self, *, verify: bool = True, max_idle: int = 32, keepalive_expiry: float = 3.0
+        self,
+        *,
+        verify: bool = True,
+        max_idle: int = 32,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
     ) -> None:
         self._ssl = httpx.create_ssl_context(verify=verify)
         self._max_idle = max_idle
@@ -168,8 +175,8 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             http_connection.close()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         assert http_connection.sock is not None
-        # Headers and a small body go out in one write, but a streamed body follows them in
-        # pieces: without this, Nagle's algorithm holds a piece for the server's delayed ACK.
+        # http.client writes the headers, then the body: without this, Nagle's algorithm would
+        # hold a small body back until the server acknowledged the headers (delayed ACK).
         http_connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = _Connection(http_connection)
         with self._lock:
@@ -237,7 +244,7 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             http_connection.putheader(name, value)  # type: ignore[arg-type]
         stream = request.stream
         if isinstance(stream, httpx.ByteStream):
-            http_connection.endheaders(request.content)  # with the headers: one write
+            http_connection.endheaders(request.content)
             return
         chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
         http_connection.endheaders()

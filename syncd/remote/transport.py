@@ -8,12 +8,9 @@ from typing import Any
 import httpx
 
 from syncd.remote.errors import InsecureURL, TransientError
-from syncd.remote.stdlib_transport import StdlibHTTPTransport
+from syncd.remote.stdlib_transport import KEEPALIVE_EXPIRY, StdlibHTTPTransport
 
 USER_AGENT = "syncd/0.1 (+YetiShare API v2 client)"
-# Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a connection the
-# server is closing (which would look like a lost answer).
-KEEPALIVE_EXPIRY = 3.0
 
 
 def is_loopback_host(host: str) -> bool:
@@ -81,9 +78,7 @@ def make_http_client(
     transport: httpx.BaseTransport | None,
 ) -> httpx.Client:
     if transport is None:
-        transport = StdlibHTTPTransport(
-            verify=verify_tls, max_idle=max_connections, keepalive_expiry=KEEPALIVE_EXPIRY
-        )
+        transport = StdlibHTTPTransport(verify=verify_tls, max_idle=max_connections)
     return _HttpClient(
         verify=verify_tls,
         # Connecting is quick or hopeless; reads may legitimately take `timeout`.
