@@ -50,7 +50,7 @@ def drop_stored_copies(emu: EmulatorProcess) -> None:
     earlier copies filled it, cost the emulator 1.5-3.8 s of kernel CPU, against 0.3 s into the
     pages a deleted copy freed: measured here, that set up to half of an upload's time and moved
     the encrypted-to-plain ratio between 0.69 and 0.93 from one run to the next."""
-    for blob in (emu.data_dir / "blobs").glob("*/*"):
+    for blob in emu.blob_files():
         blob.unlink()
 
 

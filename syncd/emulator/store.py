@@ -112,10 +112,15 @@ class BlobInfo:
     md5: str
 
 
+# Under the data dir: one file per stored upload above INLINE_MAX, fanned out by the first two
+# hex digits of its name (smaller uploads live in the database).
+BLOB_DIR = "blobs"
+
+
 class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.blob_dir = data_dir / "blobs"
+        self.blob_dir = data_dir / BLOB_DIR
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(
             data_dir / "emulator.sqlite3", isolation_level=None, check_same_thread=False

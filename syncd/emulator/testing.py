@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 import syncd
+from syncd.emulator.store import BLOB_DIR
 
 # The actions that change the account: what "zero mutating calls" counts in admin counts.
 MUTATING_ACTIONS = (
@@ -223,6 +224,10 @@ class EmulatorProcess:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def blob_files(self) -> list[Path]:
+        """The files the emulator holds stored uploads in (those above its inline size)."""
+        return [p for p in (self.data_dir / BLOB_DIR).rglob("*") if p.is_file()]
 
     def _command(self, port: int) -> list[str]:
         command = [sys.executable, "-m", "syncd.emulator", "--port", str(port)]

@@ -210,8 +210,7 @@ def test_max_upload_size(emulator: EmulatorProcess, api: RawApi) -> None:
         assert answer["status"] == "error"
         assert "File received is larger than permitted. (max 100000 bytes)" in answer["response"]
     assert list(emulator.admin.active_paths()) == ["/fits.bin"]
-    blobs = [p for p in (emulator.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert len(blobs) == 1  # the refused uploads left nothing behind
+    assert len(emulator.blob_files()) == 1  # the refused uploads left nothing behind
 
 
 def test_knob_validation(emulator: EmulatorProcess) -> None:
