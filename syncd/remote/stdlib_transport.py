@@ -7,7 +7,8 @@ spot. A small POST and answer over loopback (one thread, ``time.thread_time``, t
 benchmark machine) cost ~510-900 µs of client CPU through httpx over httpcore, ~450-550 through
 httpx over this transport, and ~250 through ``http.client`` alone. httpx stays the client: this
 is a ``httpx.BaseTransport``, so the request building, the answers and httpx's exception types
-are unchanged. Proxies from the environment still go through httpx's own proxy transports.
+are unchanged. When the environment names a proxy, ``make_http_client`` leaves the transport to
+httpx, which honours it.
 
 What it keeps from httpcore, because the engine's no-duplicates rule rests on it:
 

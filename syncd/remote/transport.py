@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import urllib.request
 from typing import Any
 
 import httpx
@@ -70,6 +71,14 @@ class _HttpClient(httpx.Client):
         self._syncd_cookies = _SetCookieCookies(cookies)
 
 
+def _proxy_from_environment() -> bool:
+    """Whether the environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, as httpx
+    reads them through ``urllib.request.getproxies``). httpx honours them only when it builds
+    the transport itself, so syncd then leaves it to httpx (httpcore, the slower path) rather
+    than go around a user's proxy."""
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
+
+
 def make_http_client(
     *,
     verify_tls: bool,
@@ -77,13 +86,13 @@ def make_http_client(
     max_connections: int,
     transport: httpx.BaseTransport | None,
 ) -> httpx.Client:
-    if transport is None:
+    if transport is None and not _proxy_from_environment():
         transport = StdlibHTTPTransport(verify=verify_tls, max_idle=max_connections)
     return _HttpClient(
         verify=verify_tls,
         # Connecting is quick or hopeless; reads may legitimately take `timeout`.
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        # For httpx's own transports, which only carry requests through a proxy.
+        # For httpx's own transport, which carries the requests when a proxy is set.
         limits=httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,

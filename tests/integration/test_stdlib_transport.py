@@ -308,8 +308,30 @@ def test_a_body_that_fails_mid_stream_raises_its_own_error_and_drops_the_connect
         assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
 
 
-def test_syncd_clients_use_it_unless_given_a_transport(server: _Server) -> None:
+def _no_proxy_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scheme in ("HTTP", "HTTPS", "ALL", "NO"):
+        monkeypatch.delenv(f"{scheme}_PROXY", raising=False)
+        monkeypatch.delenv(f"{scheme.lower()}_proxy", raising=False)
+
+
+def test_syncd_clients_use_it_unless_given_a_transport(
+    server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_in_environment(monkeypatch)
     client = make_http_client(verify_tls=True, timeout=10, max_connections=4, transport=None)
     with client:
         assert isinstance(client._transport, StdlibHTTPTransport)
         assert client.post(server.url + "/ok", content=b"xy").text == "seen 2"
+
+
+def test_a_proxy_from_the_environment_is_still_used(
+    server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx reads HTTP(S)_PROXY only when it picks the transport itself: a user behind a proxy
+    # must keep going through it.
+    _no_proxy_in_environment(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    client = make_http_client(verify_tls=True, timeout=10, max_connections=4, transport=None)
+    with client:
+        assert client.post("http://host.invalid/api/v2/ok", content=b"xyz").text == "seen 3"
+    assert server.requests == [("http://host.invalid/api/v2/ok", b"xyz")]  # sent to the proxy
