@@ -126,19 +126,30 @@ class RemoteFile(NamedTuple):
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> RemoteFile:
-        """A row of folder/listing or the `data` of file/info, edit, move, delete."""
-        return cls(
-            id=parse_int(data.get("id")) or 0,
-            name=str(data.get("filename") or ""),
-            size=parse_int(data.get("fileSize")) or 0,
-            folder_id=parse_folder_id(data.get("folderId")),
-            # listing rows say `status`, file/info says `file_status`
-            status=str(data.get("status") or data.get("file_status") or "active"),
-            short_url=_str_or_none(data.get("shortUrl")),
-            file_type=_str_or_none(data.get("fileType")),
-            url=_str_or_none(data.get("url_file")),
-            uploaded_at=parse_datetime(data.get("uploadedDate")),
+        """A row of folder/listing or the `data` of file/info, edit, move, delete.
+
+        Once per listed file: the fields in order, straight into the tuple (the keyword call of
+        the generated ``__new__`` and nine attribute lookups of ``data.get`` made it ~2.2 µs a
+        row, a fifth of a listing's CPU; ~1.4 µs this way)."""
+        get = data.get
+        return _make_tuple(
+            cls,
+            (
+                parse_int(get("id")) or 0,
+                str(get("filename") or ""),
+                parse_int(get("fileSize")) or 0,
+                parse_folder_id(get("folderId")),
+                # listing rows say `status`, file/info says `file_status`
+                str(get("status") or get("file_status") or "active"),
+                _str_or_none(get("shortUrl")),
+                _str_or_none(get("fileType")),
+                _str_or_none(get("url_file")),
+                parse_datetime(get("uploadedDate")),
+            ),
         )
+
+
+_make_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
