@@ -16,11 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
-
 from syncd.journal import db, reader
-from syncd.journal.db import make_engine, upgrade
+from syncd.journal.db import ReadPool, connect, upgrade
 from syncd.journal.errors import from_operational_error, from_os_error
 from syncd.journal.rows import (
     DaemonStatus,
@@ -250,24 +247,22 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise from_os_error(exc, self.path) from exc
-        self._writer: Engine = make_engine(self.path, writer=True)
-        self._reader: Engine = make_engine(self.path, writer=False)
-        upgrade(self._writer, self.path, reader=self._reader)
+        self._reads = ReadPool(self.path)
+        upgrade(self.path, self._reads)
         self._wlock = threading.RLock()
-        self._wconn: Connection | None = None
+        self._wconn: sqlite3.Connection | None = None  # the one writer, opened when first used
 
     def close(self) -> None:
         with self._wlock:
             if self._wconn is not None:
                 self._wconn.close()
                 self._wconn = None
-        self._writer.dispose()
-        self._reader.dispose()
+        self._reads.dispose()
 
     def release_memory(self) -> None:
         """Close the pooled read connections (each keeps up to 2 MiB of page cache); the next
         read opens a fresh one. For long-running processes going idle (the daemon)."""
-        self._reader.dispose()
+        self._reads.dispose()
 
     def __enter__(self) -> Journal:
         return self
@@ -283,7 +278,7 @@ class Journal:
         JournalError (one line for the CLI); other SQL errors are bugs and pass unchanged."""
         try:
             yield
-        except (OperationalError, sqlite3.OperationalError) as exc:
+        except sqlite3.OperationalError as exc:
             translated = from_operational_error(exc, self.path, db.BUSY_TIMEOUT_MS)
             if translated is None:
                 raise
@@ -297,12 +292,10 @@ class Journal:
         nothing of it is recorded (the error then arrives as JournalFull/JournalLocked)."""
         with self._wlock, self._edge():
             if self._wconn is None:
-                self._wconn = self._writer.connect()
-            raw = self._wconn.connection.driver_connection
-            assert isinstance(raw, sqlite3.Connection)
-            # BEGIN IMMEDIATE and COMMIT on the driver connection (autocommit mode, as
-            # db._on_connect sets it), as the readers do: through SQLAlchemy's begin() each
-            # transaction cost more Python than its writes.
+                self._wconn = connect(self.path)
+            raw = self._wconn
+            # BEGIN IMMEDIATE takes the write lock up front (db's docstring): a transaction
+            # waits for it (busy_timeout) instead of failing half-way with SQLITE_BUSY.
             raw.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(raw)
@@ -313,8 +306,9 @@ class Journal:
                 raise
 
     def _read(self, sql: str, **params: Any) -> list[Sequence[Any]]:
-        with self._edge(), self._reader.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(sql, params).fetchall()]
+        # One statement: SQLite runs it in a read transaction of its own.
+        with self._edge(), self._reads.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # -- pairs -------------------------------------------------------------------------------
 
@@ -368,12 +362,9 @@ class Journal:
 
     def children(self, dir_id: int) -> tuple[list[FileRow], list[DirRow]]:
         """The files and subdirectories recorded under one directory, each sorted by name."""
-        # The hottest read of a pass (once per directory) goes straight to the sqlite3
-        # connection: no statement compilation, no per-row result processing. Both statements run
-        # in one read transaction so they see one state of the journal.
-        with self._edge(), self._reader.connect() as conn:
-            raw = conn.connection.driver_connection
-            assert isinstance(raw, sqlite3.Connection)
+        # The hottest read of a pass (once per directory). Both statements run in one read
+        # transaction so they see one state of the journal.
+        with self._edge(), self._reads.connection() as raw:
             raw.execute("BEGIN")
             try:
                 files = raw.execute(_CHILD_FILES_SQL, (dir_id,)).fetchall()

@@ -95,3 +95,28 @@ def test_health_reads_the_journal_without_pydantic(config_file: Path, tmp_path: 
     loaded = _loaded_modules(["health"], {"SYNCD_CONFIG": str(config_file)})
     assert "syncd.journal.reader" in loaded and "syncd.daemon.health" in loaded
     assert not {name for name in (*HEAVY, "pydantic", "syncd.config") if name in loaded}
+
+
+def test_an_up_to_date_journal_opens_and_syncs_without_sqlalchemy(tmp_path: Path) -> None:
+    """SQLAlchemy (with Alembic) creates and upgrades the schema; reading and writing a journal
+    already at head goes through sqlite3 alone, so a pass does not pay SQLAlchemy's import
+    (~0.2 CPU-s per command, docs/architecture.md "The journal")."""
+    from syncd.journal.store import Journal
+
+    path = tmp_path / "state.db"
+    with Journal(path) as journal:  # created at head (this process has SQLAlchemy already)
+        journal.ensure_pair("docs", str(tmp_path / "docs"), "docs")
+    code = (
+        "import json, sys\n"
+        "from syncd.journal.store import Journal\n"
+        "from syncd.journal.rows import FileRow\n"
+        f"with Journal({str(path)!r}) as journal:\n"
+        "    pair = journal.pair('docs')\n"
+        "    with journal.transaction() as tx:\n"
+        "        tx.put_file(FileRow(pair.root_dir_id, 'a.txt', 3, 1, 2))\n"
+        "    journal.release_memory()\n"
+        "    files, dirs = journal.children(pair.root_dir_id)\n"
+        "    print(json.dumps([[f.name for f in files], 'sqlalchemy' in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert json.loads(done.stdout) == [["a.txt"], False]
