@@ -16,6 +16,17 @@ from syncd.remote.errors import TransientError
 from syncd.remote.stdlib_transport import StdlibHTTPTransport
 from syncd.remote.transport import make_http_client, transport_error
 
+_RAW_ANSWERS = {
+    # A header folded onto the next line (obsolete, still legal in an answer).
+    "/folded": b"HTTP/1.1 200 OK\r\nX-Note: one\r\n  two\r\nContent-Length: 2\r\n\r\nok",
+    # An interim 100 Continue before the answer.
+    "/continue": b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+    b"HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\nmade",
+    # HTTP/1.0 without Keep-Alive: the connection ends with this answer.
+    "/http10": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "/malformed": b"HTTP/1.1 200 OK\r\nthis line has no colon\r\nContent-Length: 2\r\n\r\nok",
+}
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -59,6 +70,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; "
                 b'filename="na\xc3\xafve.txt"\r\nContent-Length: 2\r\n\r\nok'
             )
+            return
+        if self.path in _RAW_ANSWERS:  # answers written byte for byte
+            self.wfile.write(_RAW_ANSWERS[self.path])
+            if self.path in ("/http10", "/malformed"):
+                self.close_connection = True
             return
         answer = b"seen " + str(len(body)).encode()
         self.send_response(200)
@@ -153,6 +169,34 @@ def test_answer_headers_keep_the_bytes_the_server_sent(server: _Server) -> None:
         b"Content-Disposition",
         b'attachment; filename="na\xc3\xafve.txt"',
     )
+
+
+def test_folded_headers_and_an_interim_answer_are_read_as_http_allows(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        folded = client.post(server.url + "/folded", content=b"x")
+        made = client.post(server.url + "/continue", content=b"x")
+        after = client.post(server.url + "/ok", content=b"x")
+    assert (folded.text, folded.headers["x-note"]) == ("ok", "one two")
+    assert (made.status_code, made.text, "x-interim" in made.headers) == (201, "made", False)
+    assert after.text == "seen 1"
+    assert server.connections == 1
+
+
+def test_a_header_line_without_a_colon_is_a_protocol_error_that_may_have_acted(
+    server: _Server,
+) -> None:
+    transport = StdlibHTTPTransport()
+    with _client(transport) as client, pytest.raises(httpx.RemoteProtocolError) as raised:
+        client.post(server.url + "/malformed", content=b"x")
+    assert transport_error(raised.value, "file/upload").request_sent
+    assert not transport._open
+
+
+def test_an_http_1_0_answer_without_keep_alive_ends_its_connection(server: _Server) -> None:
+    with _client(StdlibHTTPTransport()) as client:
+        assert client.post(server.url + "/http10", content=b"x").text == "ok"
+        assert client.post(server.url + "/ok", content=b"x").text == "seen 1"
+    assert server.connections == 2
 
 
 def test_an_answer_saying_connection_close_ends_its_connection(server: _Server) -> None:
