@@ -88,10 +88,14 @@ class ReadPool:
         try:
             yield conn
         finally:
-            if conn.in_transaction:  # left open by an error: end it before reuse
-                conn.execute("ROLLBACK")
+            keep = True
+            if conn.in_transaction:  # left open by an error: end it, or drop the connection
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    keep = False
             with self._lock:
-                keep = generation == self._generation and len(self._idle) < READERS_KEPT
+                keep = keep and generation == self._generation and len(self._idle) < READERS_KEPT
                 if keep:
                     self._idle.append(conn)
             if not keep:
@@ -112,7 +116,9 @@ def make_engine(path: Path, *, writer: bool) -> Engine:
     from sqlalchemy.pool import StaticPool
 
     url = f"sqlite+pysqlite:///{path}"
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+    }
     if writer:
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)

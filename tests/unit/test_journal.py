@@ -175,3 +175,42 @@ def test_daemon_status_round_trips_and_reads_foreign_records_safely() -> None:
     assert DaemonStatus.from_json(stored, 10.0) == dataclasses.replace(record, updated_at=10.0)
     odd = DaemonStatus.from_json({"daemon_pid": True, "queue_length": "3", "busy": 4}, 1.0)
     assert (odd.pid, odd.queue_length, odd.busy, odd.passes) == (0, 0, None, {})
+
+
+def test_read_connections_are_reused_ended_and_closed_on_dispose(tmp_path: Path) -> None:
+    """The journal's read pool (journal/db.py): a reader that fails inside its transaction
+    hands back a connection with the transaction ended (an open one would pin an old snapshot
+    of the WAL), at most READERS_KEPT stay idle, and dispose closes every one of them."""
+    from syncd.journal.db import READERS_KEPT, ReadPool
+
+    with Journal(tmp_path / "state.db"):
+        pass  # the schema
+    pool = ReadPool(tmp_path / "state.db")
+    with pool.connection() as first:
+        pass
+    with pool.connection() as again:
+        assert again is first
+    with pytest.raises(ZeroDivisionError), pool.connection() as failing:
+        failing.execute("BEGIN")
+        failing.execute("SELECT count(*) FROM pairs").fetchall()
+        raise ZeroDivisionError
+    assert not failing.in_transaction
+    with pool.connection() as after_failure:
+        assert after_failure is failing
+
+    held = [pool.connection() for _ in range(READERS_KEPT + 2)]
+    conns = [h.__enter__() for h in held]
+    for h in held[:-1]:
+        h.__exit__(None, None, None)
+    assert sum(_closed(conn) for conn in conns[:-1]) == 1  # one more than READERS_KEPT came back
+    pool.dispose()  # the last one is still in use
+    held[-1].__exit__(None, None, None)
+    assert all(_closed(conn) for conn in conns)
+
+
+def _closed(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
