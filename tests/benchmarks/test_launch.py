@@ -29,6 +29,16 @@ sys.exit(int(sys.argv[1]))
 """
 
 
+# The profiled child spins for half a second of CPU in each thread: py-spy attaches after the
+# spawn, and on a loaded machine (the suite's other worker) the short spin above could end before
+# it did, leaving a profile without `spin` (seen with the deploy tests alongside).
+PROFILED_CHILD = CHILD.replace(
+    "    sum(range(300_000))",
+    "    import time\n    while time.thread_time() < 0.5:\n        sum(range(10_000))",
+)
+assert PROFILED_CHILD != CHILD
+
+
 def test_parse_cpu_list_reads_the_kernel_format() -> None:
     assert parse_cpu_list("0-2,5") == {0, 1, 2, 5}
     assert parse_cpu_list("3") == {3}
@@ -59,7 +69,7 @@ def test_a_pinned_spawn_pins_the_child_and_not_the_runner() -> None:
 @needs_pyspy
 def test_profile_is_written_and_the_childs_exit_status_kept(tmp_path: Path) -> None:
     launch = Launch(pyspy=find_pyspy(), profile_dir=tmp_path).for_run("case", 0, "stem")
-    result = run_measured([sys.executable, "-c", CHILD, "3"], launch=launch, label="child")
+    result = run_measured([sys.executable, "-c", PROFILED_CHILD, "3"], launch=launch, label="child")
     assert result.returncode == 3  # py-spy attached to it; the child is still what we waited for
     assert launch.profiles == [tmp_path / "stem-case-r1-child.speedscope.json"]
     profile = json.loads(launch.profiles[0].read_text())
