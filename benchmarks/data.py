@@ -306,7 +306,7 @@ def precompile_syncd(package: Path = PROJECT_ROOT / "syncd") -> None:
     """Write the bytecode of this checkout's syncd, as installing it does (pip compiles a
     package when it installs it; a source checkout writes it on first use). Where
     PYTHONDONTWRITEBYTECODE is set and nothing wrote it, every measured syncd child compiled
-    its own modules again: ~0.3 CPU-s a command that no user pays."""
+    its own modules again: ~0.12 CPU-s a command that no user pays."""
     compileall.compile_dir(package, quiet=1)
 
 
