@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from sqlalchemy import Engine
 
-# Alembic (and Mako under it) is imported only when the schema must be created or upgraded:
-# ~11 MiB resident that a long-running daemon opening an up-to-date journal never needs.
+# Alembic with Mako under it (~11 MiB resident) and SQLAlchemy (~11 MiB) are imported only when
+# the schema must be created or upgraded: a daemon opening an up-to-date journal never needs them.
 
 __all__ = ["JournalError", "ReadPool", "connect", "make_engine", "upgrade"]
 
@@ -177,11 +177,10 @@ def _upgrade(engine: Engine, reader: Engine, path: Path) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
+    from sqlalchemy.exc import OperationalError
 
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
-    from sqlalchemy.exc import OperationalError
-
     try:
         current = current_revision(reader)
     except OperationalError as exc:
