@@ -41,9 +41,6 @@ from typing import Any
 import httpx
 
 _READ_PIECE = 64 * 1024
-# http.client's own limits for a header block: a line, and the number of lines.
-_MAX_HEADER_LINE = 65536
-_MAX_HEADERS = 100
 # Below common server keep-alive timeouts (uvicorn: 5 s), so we rarely send on a connection the
 # server is closing (which would look like a lost answer).
 KEEPALIVE_EXPIRY = 3.0
@@ -79,11 +76,12 @@ class _Fields:
 def _read_fields(fp: Any) -> list[tuple[bytes, bytes]]:
     """The header block up to its blank line; a line folded onto the next (obsolete, still
     legal in an answer) is joined with a space, as h11 does. A line without a colon, or a block
-    over http.client's limits, is a protocol error."""
+    over http.client's own limits (a line's length, the number of lines), is a protocol error."""
+    max_line, max_headers = http.client._MAXLINE, http.client._MAXHEADERS  # type: ignore[attr-defined]
     fields: list[tuple[bytes, bytes]] = []
-    for _ in range(_MAX_HEADERS + 1):
-        line = fp.readline(_MAX_HEADER_LINE + 1)
-        if len(line) > _MAX_HEADER_LINE:
+    for _ in range(max_headers + 1):
+        line = fp.readline(max_line + 1)
+        if len(line) > max_line:
             raise http.client.LineTooLong("header line")
         if line in (b"\r\n", b"\n", b""):
             return fields
@@ -95,7 +93,7 @@ def _read_fields(fp: Any) -> list[tuple[bytes, bytes]]:
         if not colon or not name or name != name.strip():
             raise http.client.HTTPException(f"malformed header line {line[:80]!r}")
         fields.append((name, value.strip()))
-    raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+    raise http.client.HTTPException(f"got more than {max_headers} headers")
 
 
 class _Response(http.client.HTTPResponse):

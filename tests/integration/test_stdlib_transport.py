@@ -25,6 +25,10 @@ _RAW_ANSWERS = {
     # HTTP/1.0 without Keep-Alive: the connection ends with this answer.
     "/http10": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "/malformed": b"HTTP/1.1 200 OK\r\nthis line has no colon\r\nContent-Length: 2\r\n\r\nok",
+    # One header more than http.client's limit of 100.
+    "/too-many": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(100))
+    + b"Content-Length: 2\r\n\r\nok",
 }
 
 
@@ -73,7 +77,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path in _RAW_ANSWERS:  # answers written byte for byte
             self.wfile.write(_RAW_ANSWERS[self.path])
-            if self.path in ("/http10", "/malformed"):
+            if self.path in ("/http10", "/malformed", "/too-many"):
                 self.close_connection = True
             return
         answer = b"seen " + str(len(body)).encode()
@@ -182,12 +186,14 @@ def test_folded_headers_and_an_interim_answer_are_read_as_http_allows(server: _S
     assert server.connections == 1
 
 
+@pytest.mark.parametrize("path", ["/malformed", "/too-many"])
 def test_a_header_line_without_a_colon_is_a_protocol_error_that_may_have_acted(
-    server: _Server,
+    server: _Server, path: str
 ) -> None:
+    """So is a header block over http.client's limits."""
     transport = StdlibHTTPTransport()
     with _client(transport) as client, pytest.raises(httpx.RemoteProtocolError) as raised:
-        client.post(server.url + "/malformed", content=b"x")
+        client.post(server.url + path, content=b"x")
     assert transport_error(raised.value, "file/upload").request_sent
     assert not transport._open
 
