@@ -21,6 +21,7 @@ from __future__ import annotations
 import compileall
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -302,16 +303,19 @@ def syncd_base_command() -> list[str]:
     return [sys.executable, "-m", "syncd"]
 
 
-def precompile_syncd(package: Path = PROJECT_ROOT / "syncd") -> None:
-    """Write the bytecode of this checkout's syncd, as installing it does (pip compiles a
-    package when it installs it; a source checkout writes it on first use). Where
+@functools.cache
+def _write_bytecode(package: Path) -> None:
+    """Write the bytecode of a checkout's syncd, as installing it does (pip compiles a package
+    when it installs it; a source checkout writes it on first use), once per process. Where
     PYTHONDONTWRITEBYTECODE is set and nothing wrote it, every measured syncd child compiled
     its own modules again: ~0.12 CPU-s a command that no user pays."""
     compileall.compile_dir(package, quiet=1)
 
 
 def syncd_env() -> dict[str, str]:
-    """The environment for a syncd subprocess: this checkout first on PYTHONPATH."""
+    """The environment for a syncd subprocess: this checkout first on PYTHONPATH, its bytecode
+    written (every measured syncd child is started with this environment)."""
+    _write_bytecode(PROJECT_ROOT / "syncd")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env

@@ -89,7 +89,6 @@ def main() -> None:
     parser.add_argument("--skip", choices=("upload", "noop"), action="append", default=[])
     args = parser.parse_args()
 
-    data.precompile_syncd()
     up_spec = data.TreeSpec(args.upload_files, args.upload_dirs, 1024, 4096)
     noop_spec = data.TreeSpec(args.noop_files, args.noop_dirs, 1024, 4096)
     up_tree = data.tree(args.cache, up_spec)

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cases as cases_package
-from benchmarks import data
 from benchmarks.core import Case, Figures, PeerMissing, RunContext, summarise
 from benchmarks.launch import Launch, choose_cpus, find_pyspy, format_cpus, pyspy_version
 
@@ -457,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             "syncd_cpus": sorted(args.syncd_cpus) if args.syncd_cpus else runner_cpus,
             "runner_cpus": runner_cpus,  # the emulators', the peers' and the runner's
             "profile": pyspy_version(args.pyspy) if args.pyspy else None,
-            "bytecode": "precompiled",  # data.precompile_syncd: measured as installed
+            "bytecode": "precompiled",  # data.syncd_env writes it: measured as installed
         },
         "machine": machine_info(),
         "cases": [],
@@ -470,7 +469,6 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     args.cache.mkdir(parents=True, exist_ok=True)
-    data.precompile_syncd()
     for b in broken:
         print(f"\n== {b['name']}: FAILED {b['error']}", flush=True)
         report["cases"].append(

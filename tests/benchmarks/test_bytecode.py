@@ -1,12 +1,15 @@
-"""The runner measures syncd as installed: its bytecode is written before any child starts, so
-a measured child loads it instead of compiling every module (PYTHONDONTWRITEBYTECODE is set on
-some machines, and then nothing else writes it)."""
+"""The benchmarks measure syncd as installed: the environment every measured syncd child is
+started with comes with the checkout's bytecode written, so a child loads it instead of
+compiling every module (PYTHONDONTWRITEBYTECODE is set on some machines, and then nothing else
+writes it)."""
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
 from pathlib import Path
+
+import pytest
 
 from benchmarks import data
 
@@ -21,11 +24,15 @@ def _to_compile(package: Path) -> list[Path]:
     return stale
 
 
-def test_the_runner_writes_syncds_bytecode_before_it_measures(tmp_path: Path) -> None:
+def test_a_syncd_childs_environment_comes_with_the_bytecode_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     package = tmp_path / "syncd"
     shutil.copytree(
         data.PROJECT_ROOT / "syncd", package, ignore=shutil.ignore_patterns("__pycache__")
     )
     assert len(_to_compile(package)) > 50
-    data.precompile_syncd(package)
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path)
+    env = data.syncd_env()
+    assert env["PYTHONPATH"].split(":")[0] == str(tmp_path)
     assert _to_compile(package) == []
