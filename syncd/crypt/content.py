@@ -21,19 +21,12 @@ The readers and writers here keep one block in memory whatever the file size;
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
 from collections.abc import Callable
-from typing import BinaryIO
-
-from nacl.bindings import crypto_secretbox_easy, crypto_secretbox_open
-from nacl.exceptions import CryptoError
-
-try:  # PyNaCl's own cffi module (private, in every 1.x): see BlockSealer
-    from nacl._sodium import ffi, lib  # type: ignore[import-untyped]
-except ImportError:  # pragma: no cover - a PyNaCl without it: the public call, and a copy
-    ffi = lib = None
+from typing import Any, BinaryIO, NamedTuple
 
 from syncd.crypt.errors import (
     ContentAuthError,
@@ -51,6 +44,30 @@ BLOCK_SIZE = BLOCK_HEADER_SIZE + BLOCK_DATA_SIZE  # 65552
 
 NonceSource = Callable[[int], bytes]
 _NONCE_MOD = 1 << (8 * NONCE_SIZE)
+
+
+class _Sodium(NamedTuple):
+    seal: Callable[[bytes, bytes, bytes], bytes]  # crypto_secretbox_easy
+    open: Callable[[bytes, bytes, bytes], bytes]  # crypto_secretbox_open
+    error: type[Exception]  # what both raise
+    ffi: Any  # PyNaCl's own cffi module (private, in every 1.x): see BlockSealer
+    lib: Any  # None for a PyNaCl without it: the public call, and a copy
+
+
+@functools.cache
+def _sodium() -> _Sodium:
+    """PyNaCl, loaded by the first file sealed or opened, not with this module: with
+    cryptography (the name cipher's AES) it cost every command ~20 ms of CPU and ~8 MB at
+    start, and a pair without encryption never needs either (docs/architecture.md, "A fast
+    start")."""
+    from nacl.bindings import crypto_secretbox_easy, crypto_secretbox_open
+    from nacl.exceptions import CryptoError
+
+    try:
+        from nacl._sodium import ffi, lib  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a PyNaCl without it
+        ffi = lib = None
+    return _Sodium(crypto_secretbox_easy, crypto_secretbox_open, CryptoError, ffi, lib)
 
 
 def encrypted_size(plain_size: int) -> int:
@@ -107,6 +124,7 @@ class BlockSealer:
             raise ValueError("data key must be 32 bytes")
         if len(nonce) != NONCE_SIZE:
             raise ValueError("nonce must be 24 bytes")
+        self._sodium = _sodium()
         self._key = data_key
         self.nonce = nonce  # the file's, in its header
         self.header = FILE_MAGIC + nonce
@@ -125,22 +143,24 @@ class BlockSealer:
         if len(out) < written:
             raise ValueError(f"output buffer holds {len(out)} bytes, {written} needed")
         at = 0
-        if lib is None:
+        sodium = self._sodium
+        if sodium.lib is None:
             view = memoryview(plain)
             for start in range(0, size, BLOCK_DATA_SIZE):
                 block = view[start : start + BLOCK_DATA_SIZE]
-                out[at : at + BLOCK_HEADER_SIZE + len(block)] = crypto_secretbox_easy(
+                out[at : at + BLOCK_HEADER_SIZE + len(block)] = sodium.seal(
                     bytes(block), self._nonce, self._key
                 )
                 at += BLOCK_HEADER_SIZE + len(block)
                 self._nonce = add_to_nonce(self._nonce, 1)
         else:
+            ffi, lib = sodium.ffi, sodium.lib
             src = ffi.from_buffer(plain)
             dst = ffi.from_buffer(out, require_writable=True)
             for start in range(0, size, BLOCK_DATA_SIZE):
                 take = min(BLOCK_DATA_SIZE, size - start)
                 if lib.crypto_secretbox_easy(dst + at, src + start, take, self._nonce, self._key):
-                    raise CryptoError("encryption failed")
+                    raise sodium.error("encryption failed")
                 at += BLOCK_HEADER_SIZE + take
                 self._nonce = add_to_nonce(self._nonce, 1)
         self._ended = size % BLOCK_DATA_SIZE != 0
@@ -353,6 +373,7 @@ class StreamDecryptor:
     def __init__(self, data_key: bytes) -> None:
         if len(data_key) != 32:
             raise ValueError("data key must be 32 bytes")
+        self._sodium = _sodium()
         self._key = data_key
         self._buf = bytearray()
         self._nonce: bytes | None = None
@@ -417,8 +438,8 @@ class StreamDecryptor:
         assert self._nonce is not None
         nonce = add_to_nonce(self._nonce, self._block_index)
         try:
-            plain = crypto_secretbox_open(block, nonce, self._key)
-        except CryptoError:
+            plain = self._sodium.open(block, nonce, self._key)
+        except self._sodium.error:
             raise ContentAuthError(self._block_index) from None
         self._block_index += 1
         self.plain_bytes += len(plain)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 BLOCK = 16
 MAX_BLOCKS = 128  # rfjakob/eme refuses more: 2048 bytes
 _MASK128 = (1 << 128) - 1
@@ -41,6 +39,9 @@ class EME:
     thread its own, they are cheap."""
 
     def __init__(self, key: bytes) -> None:
+        # Imported here, not with the module: see syncd.crypt.content's _sodium.
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         cipher = Cipher(algorithms.AES(key), modes.ECB())
         self._enc = cipher.encryptor()
         self._dec = cipher.decryptor()

@@ -15,8 +15,6 @@ import os
 import re
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from syncd.crypt.errors import RevealError
 
 # rclone fs/config/obscure/obscure.go `cryptKey`.
@@ -33,6 +31,9 @@ _URLSAFE = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _ctr(iv: bytes, data: bytes) -> bytes:
+    # Imported here, not with the module: see syncd.crypt.content's _sodium.
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     ctx = Cipher(algorithms.AES(_OBSCURE_KEY), modes.CTR(iv)).encryptor()
     return ctx.update(data) + ctx.finalize()
 
