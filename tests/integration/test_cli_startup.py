@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from syncd.emulator import DEMO_KEY1, DEMO_KEY2
+from syncd.emulator.testing import EmulatorProcess
 
 # What `syncd --help`, `status`, `config check` and `health` must never pay for.
 HEAVY = ("httpx", "sqlalchemy", "alembic", "starlette", "uvicorn", "rich", "structlog")
@@ -122,7 +123,9 @@ def test_an_up_to_date_journal_opens_and_syncs_without_sqlalchemy(tmp_path: Path
     assert json.loads(done.stdout) == [["a.txt"], False]
 
 
-def test_a_pass_without_encryption_loads_no_cipher_library(tmp_path: Path, emulator) -> None:
+def test_a_pass_without_encryption_loads_no_cipher_library(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
     """PyNaCl and cryptography (~20 ms and ~8 MB of a start) are loaded by the first seal, open
     or name cipher, not by importing syncd.crypt: a pair without encryption never needs them
     (docs/architecture.md, "A fast start")."""
