@@ -28,7 +28,7 @@ def approve_held(state_db: Path, pair_name: str) -> list[HeldDeletion]:
         raise JournalError(f"cannot open the state database {state_db}: {exc}") from None
     try:
         conn.execute("BEGIN IMMEDIATE")
-        read = _reader(conn)
+        read = reader.read_on(conn)
         row = reader.pair(read, pair_name)
         if row is None:
             conn.execute("ROLLBACK")
@@ -45,10 +45,3 @@ def approve_held(state_db: Path, pair_name: str) -> list[HeldDeletion]:
         raise JournalError(f"cannot write the approval to {state_db}: {exc}") from None
     finally:
         conn.close()
-
-
-def _reader(conn: sqlite3.Connection) -> reader.Read:
-    def read(sql: str, **params: object) -> list[tuple[object, ...]]:
-        return conn.execute(sql, params).fetchall()
-
-    return read  # type: ignore[return-value]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.journal.errors import JournalError, from_operational_error
-from syncd.journal.reader import head_from_scripts
+from syncd.journal.reader import head_from_scripts, read_on, schema_version
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -217,10 +217,10 @@ def _at_head_without_alembic(reads: ReadPool) -> bool:
         return False
     try:
         with reads.connection() as conn:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+            version = schema_version(read_on(conn))
     except Exception:
         return False  # a new or unreadable database: the full path explains it
-    return [r[0] for r in rows] == [head]
+    return version == [head]
 
 
 def _translated(exc: Any, path: Path) -> JournalError:

@@ -64,6 +64,20 @@ def head_from_scripts() -> str | None:
 # -- the queries (shared by Journal and JournalReader) ---------------------------------------
 
 
+def read_on(conn: sqlite3.Connection) -> Read:
+    """``read`` over one sqlite3 connection, errors as they come."""
+
+    def read(sql: str, **params: object) -> list[Sequence[Any]]:
+        return conn.execute(sql, params).fetchall()
+
+    return read
+
+
+def schema_version(read: Read) -> list[str]:
+    """The revisions Alembic recorded (one, normally; none in a database it never set up)."""
+    return [str(r[0]) for r in read("SELECT version_num FROM alembic_version")]
+
+
 def pair(read: Read, name: str) -> PairRow | None:
     rows = read(f"{_PAIR_SQL} WHERE pairs.name = :n", n=name)
     return PairRow(*rows[0]) if rows else None
@@ -213,7 +227,7 @@ class JournalReader:
         except sqlite3.Error as exc:
             raise JournalError(f"cannot read the state database {path}: {exc}") from None
         try:
-            version = [r[0] for r in self._read("SELECT version_num FROM alembic_version")]
+            version = schema_version(self._read)
         except JournalError:
             version = []
         if version != [head_from_scripts()]:
