@@ -1,8 +1,8 @@
 """What every command and the daemon build from a config, written once: the client, the account's
 package limits (cached in the journal) and the worker counts they imply.
 
-Heavy libraries (httpx, SQLAlchemy) are imported inside the functions, so a command that needs
-neither (`syncd --help`, `syncd config check`) never loads them.
+httpx and the crypt package are imported inside the functions that use them, so a command that
+needs neither (`syncd --help`, `syncd config check`) never loads them.
 """
 
 from __future__ import annotations

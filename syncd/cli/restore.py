@@ -291,7 +291,7 @@ def _journal_hooks(
     if pair is None or not (rebuild or state.exists()):
         yield None, None
         return
-    # Imported here: the journal pulls in SQLAlchemy and Alembic, which a plain restore never needs.
+    # Imported here: the journal (and the schema upgrade it may run) a plain restore never needs.
     from syncd.journal.store import Journal
     from syncd.restore.journal import JournalHashes, JournalRebuilder
 

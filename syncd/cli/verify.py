@@ -115,7 +115,7 @@ def _journal_view(config: Config, pair: PairConfig) -> Iterator[JournalTree | No
     if not state.exists():
         yield None
         return
-    from syncd.journal.store import Journal  # SQLAlchemy/Alembic only when there is a journal
+    from syncd.journal.store import Journal  # only when there is a journal
     from syncd.verify.journal_view import JournalTree
 
     with Journal(state) as journal:
