@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 # Past this many planned ops, a pass starts running them while it walks on (bounded memory on
 # huge initial syncs). Below it, nothing runs before the whole plan passed the guards.
 BATCH_OPS = 20_000
+# A whole-tree pass lists folders ahead of its walk on this many threads at most (fewer when
+# `[sync] workers` is lower).
+LISTING_THREADS_MAX = 8
 
 
 @dataclass
@@ -543,7 +546,7 @@ def _walk_once(
         ignore=ctx.ignore,
         follow_symlinks=ctx.sync.follow_symlinks,
         # A partial pass does not descend into unchanged subfolders: nothing to fetch ahead.
-        prefetch_workers=min(ctx.workers, 8) if dirty is None else 0,
+        prefetch_workers=min(ctx.workers, LISTING_THREADS_MAX) if dirty is None else 0,
         filters=ctx.pair.filters,
     )
     root_ref = Ref("", ctx.row.root_dir_id, folder_id)
