@@ -8,7 +8,11 @@ already synced tree, and prints
 
 - ``upload_ms``: (initial sync CPU - empty run CPU) / file/upload requests;
 - ``noop_us_per_file``: (no-op CPU - empty run CPU) / files;
-- ``noop_ms_per_listing``: the same over the folder/listing requests.
+- ``noop_ms_per_listing``: the same over the folder/listing requests;
+
+and the same figures for the floors of ``benchmarks/floors.py`` (the requests alone, over httpx
+as syncd builds it and over bare ``http.client``), net of the floor's own one-file run, so that
+what syncd's work adds to a request stands apart from what carrying it costs.
 
     python3 -m benchmarks.per_request [--upload-files 2000 --upload-dirs 20]
         [--noop-files 20000 --noop-dirs 200] [--repeat 3] [--py-spy DIR]
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from benchmarks import data
 from benchmarks.core import run_measured
+from benchmarks.floors import STACKS, run_floor
 from syncd.emulator.testing import EmulatorProcess
 
 
@@ -44,7 +49,8 @@ def _reconcile(config: Path, spy: Path | None, label: str) -> float:
     return run_measured(command, env=data.syncd_env(), timeout=3600).check(label).cpu_s
 
 
-def empty_run(work: Path, spy: Path | None) -> float:
+def empty_run(work: Path, spy: Path | None) -> dict[str, float]:
+    """The fixed costs: a no-op pass of a one-file pair, and each floor over that pair."""
     local = work / "empty"
     local.mkdir()
     (local / "one.txt").write_bytes(b"x" * 100)  # a pair with one file: the fixed costs
@@ -55,26 +61,48 @@ def empty_run(work: Path, spy: Path | None) -> float:
             work / "empty.toml", api_url=emu.api_url, state=state, local=local
         )
         _reconcile(config, None, "empty-first")  # uploads the file; the timed pass is a no-op
-        return _reconcile(config, spy, "empty")
+        figures = {"syncd": _reconcile(config, spy, "empty")}
+        figures |= {f"noop {s}": run_floor("noop", s, config).cpu_s for s in STACKS}
+    return figures | floor_upload_run(work, local, "empty")
 
 
-def upload_run(work: Path, local: Path, spy: Path | None) -> tuple[float, int]:
+def upload_run(work: Path, local: Path, spy: Path | None) -> dict[str, float]:
     state = work / "state-up" / "state.db"
     state.parent.mkdir()
     with EmulatorProcess(data_dir=work / "emu-up") as emu:
         config = data.write_config(work / "up.toml", api_url=emu.api_url, state=state, local=local)
-        cpu = _reconcile(config, spy, "upload")
-        uploads = emu.admin.counts().get("file/upload", 0)
-    return cpu, uploads
+        figures = {"syncd": _reconcile(config, spy, "upload")}
+        figures["requests"] = emu.admin.counts().get("file/upload", 0)
+    return figures | floor_upload_run(work, local, "up")
 
 
-def noop_run(work: Path, synced: data.SyncedState, spy: Path | None) -> tuple[float, int]:
+def floor_upload_run(work: Path, local: Path, label: str) -> dict[str, float]:
+    """The upload floor's CPU over each HTTP stack, each on a fresh emulator."""
+    cpu = {}
+    for stack in STACKS:
+        with EmulatorProcess(data_dir=work / f"emu-floor-{label}-{stack}") as emu:
+            config = data.write_config(
+                work / f"floor-{label}.toml",
+                api_url=emu.api_url,
+                state=work / "unused",
+                local=local,
+            )
+            cpu[f"upload {stack}"] = run_floor("upload", stack, config).cpu_s
+    return cpu
+
+
+def noop_run(work: Path, synced: data.SyncedState, spy: Path | None) -> dict[str, float]:
     with synced.materialise(work / "noop") as live:
         live.emulator.admin.reset_counts()
-        cpu = _reconcile(live.config, spy, "noop")
-        listings = live.emulator.admin.counts().get("folder/listing", 0)
+        figures = {"syncd": _reconcile(live.config, spy, "noop")}
+        figures["requests"] = live.emulator.admin.counts().get("folder/listing", 0)
+        figures |= {f"noop {s}": run_floor("noop", s, live.config).cpu_s for s in STACKS}
     shutil.rmtree(work / "noop", ignore_errors=True)
-    return cpu, listings
+    return figures
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
 
 
 def main() -> None:
@@ -96,7 +124,9 @@ def main() -> None:
         data.synced_state(args.cache, noop_spec, method="sync") if "noop" not in args.skip else None
     )
 
-    empties, uploads, noops = [], [], []
+    empties: list[dict[str, float]] = []
+    uploads: list[dict[str, float]] = []
+    noops: list[dict[str, float]] = []
     for rep in range(args.repeat):
         spy = args.py_spy if rep == 0 else None
         with tempfile.TemporaryDirectory() as tmp:
@@ -106,25 +136,35 @@ def main() -> None:
                 uploads.append(upload_run(work, up_tree, spy))
             if synced is not None:
                 noops.append(noop_run(work, synced, spy))
-        print(f"rep {rep}: empty {empties[-1]:.3f} s"
-              + (f", upload {uploads[-1][0]:.3f} s / {uploads[-1][1]}" if uploads else "")
-              + (f", noop {noops[-1][0]:.3f} s / {noops[-1][1]} listings" if noops else ""),
+        print(f"rep {rep}: empty {empties[-1]}"
+              + (f", upload {uploads[-1]}" if uploads else "")
+              + (f", noop {noops[-1]}" if noops else ""),
               flush=True)  # fmt: skip
 
-    empty = statistics.median(empties)
-    print(f"empty run (no-op, one file): {empty:.3f} CPU-s (median of {len(empties)})")
+    print(f"empty run (no-op, one file): {_median(empties, 'syncd'):.3f} CPU-s "
+          f"(median of {len(empties)})")  # fmt: skip
+    # Each figure net of its own fixed cost: syncd's of its empty run, a floor's of its run
+    # over the one-file pair.
+    who = [
+        ("syncd", "syncd", "syncd"),
+        *((f"floor {s}", f"noop {s}", f"upload {s}") for s in STACKS),
+    ]
     if uploads:
-        cpu = statistics.median(c for c, _ in uploads)
-        n = uploads[0][1]
-        print(f"upload: {cpu:.3f} CPU-s for {n} files -> {1000 * (cpu - empty) / n:.3f} ms/upload "
-              f"(net of start-up; {1000 * cpu / n:.3f} gross)")  # fmt: skip
+        n = uploads[0]["requests"]
+        for label, _, key in who:
+            fixed = _median(empties, key)
+            cpu = _median(uploads, key)
+            print(f"upload, {label}: {cpu:.3f} CPU-s for {n:.0f} files -> "
+                  f"{1000 * (cpu - fixed) / n:.3f} ms/upload (net of start-up; "
+                  f"{1000 * cpu / n:.3f} gross)")  # fmt: skip
     if noops:
-        cpu = statistics.median(c for c, _ in noops)
-        listings = noops[0][1]
-        net = cpu - empty
-        print(f"noop: {cpu:.3f} CPU-s, {args.noop_files} files, {listings} listings -> "
-              f"{1e6 * net / args.noop_files:.1f} us/file, {1000 * net / listings:.3f} ms/listing "
-              "(net of start-up)")  # fmt: skip
+        listings = noops[0]["requests"]
+        for label, key, _ in who:
+            cpu = _median(noops, key)
+            net = cpu - _median(empties, key)
+            print(f"noop, {label}: {cpu:.3f} CPU-s, {args.noop_files} files, {listings:.0f} "
+                  f"listings -> {1e6 * net / args.noop_files:.1f} us/file, "
+                  f"{1000 * net / listings:.3f} ms/listing (net of start-up)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ tree and `find -printf` (the floor: just stat every entry):
   directory over loopback HTTP, as syncd makes one folder/listing per folder: the fairer
   reference. ``rclone_webdav.server_cpu_s`` is the server's side, like ``emulator.cpu_s``.
 
+Two floors under syncd's own CPU (``benchmarks/floors.py``), run on the same state after syncd:
+programs that make the pass's requests and `lstat` every local entry and do nothing else, over
+httpx as syncd builds it (``floor_httpx``) and over bare ``http.client`` (``floor_stdlib``).
+``syncd.cpu_over_floor_httpx_s`` is what syncd's own work costs above the first: config,
+journal, plan, checks.
+
 Per-request CPU of syncd (whole-process user+sys CPU, interpreter start-up included, so an
 upper bound of each): ``syncd.cpu_ms_per_listing`` over the folder/listing requests the emulator
 counted, ``syncd.cpu_us_per_file`` over the files of the tree. ``syncd.wall_vs_rclone`` and
@@ -35,6 +41,7 @@ from benchmarks.core import (
     process_cpu_s,
     run_measured,
 )
+from benchmarks.floors import STACKS, run_floor
 from benchmarks.peers import rclone
 from benchmarks.peers.common import PeerError
 from syncd.emulator.testing import MUTATING_ACTIONS
@@ -110,6 +117,10 @@ def run(ctx: RunContext) -> Figures:
         # The host's side of the pass (answering the listings), for reading the wall time.
         figures["emulator.cpu_s"] = process_cpu_s(live.emulator.pid) - emulator_cpu
         counts = live.emulator.admin.counts()
+        for stack in STACKS:
+            floor = run_floor("noop", stack, live.config, launch=ctx.launch)
+            figures[f"floor_{stack}.wall_s"] = floor.wall_s
+            figures[f"floor_{stack}.cpu_s"] = floor.cpu_s
     mutations = sum(counts.get(action, 0) for action in MUTATING_ACTIONS)
     if mutations:
         ctx.note(f"the no-op pass made {mutations} mutating calls: {counts}")
@@ -123,6 +134,7 @@ def run(ctx: RunContext) -> Figures:
     if listings:
         figures["syncd.cpu_ms_per_listing"] = 1000 * result.cpu_s / listings
     figures["syncd.cpu_us_per_file"] = 1e6 * result.cpu_s / spec.files
+    figures["syncd.cpu_over_floor_httpx_s"] = result.cpu_s - figures["floor_httpx.cpu_s"]
     for peer in ("rclone", "rclone_webdav"):
         if f"{peer}.wall_s" in figures:
             figures[f"syncd.wall_vs_{peer}"] = result.wall_s / figures[f"{peer}.wall_s"]
