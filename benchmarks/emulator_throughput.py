@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -129,10 +130,33 @@ class UploadLoad:
     account_id: str
     items: tuple[tuple[str, int, str], ...]
     threads: int
+    stack: str  # "httpx" (a plain httpx.Client per thread) | "stdlib" (benchmarks.floors')
+
+
+def _uploader(load: UploadLoad) -> Callable[[dict[str, str], str, bytes], bool]:
+    """One thread's upload call: True when the host took the file."""
+    if load.stack == "stdlib":
+        from benchmarks.floors import stdlib_stack
+
+        _, upload = stdlib_stack(load.api_url)
+        return lambda fields, name, content: (
+            upload(fields, name, content).get("_status") == ("success")
+        )
+    http = httpx.Client(timeout=60)
+
+    def with_httpx(fields: dict[str, str], name: str, content: bytes) -> bool:
+        response = http.post(
+            load.api_url + "file/upload",
+            data=fields,
+            files={"upload_file": (name, content, "application/octet-stream")},
+        )
+        return response.status_code == 200 and b'"success"' in response.content
+
+    return with_httpx
 
 
 def _upload_items(load: UploadLoad, start_at: float) -> tuple[int, float, list[str]]:
-    """One process: `load.threads` httpx clients share the items; returns (done, end, errors)."""
+    """One process: `load.threads` clients share the items; returns (done, end, errors)."""
     time.sleep(max(0.0, start_at - time.time()))
     auth = {"access_token": load.access_token, "account_id": load.account_id}
     lock = threading.Lock()
@@ -142,23 +166,19 @@ def _upload_items(load: UploadLoad, start_at: float) -> tuple[int, float, list[s
 
     def worker() -> None:
         count = 0
-        with httpx.Client(timeout=60) as http:
-            while not errors:
-                with lock:
-                    item = next(cursor, None)
-                if item is None:
-                    break
-                path, folder_id, name = item
-                with open(path, "rb") as handle:
-                    response = http.post(
-                        load.api_url + "file/upload",
-                        data={**auth, "folder_id": str(folder_id)},
-                        files={"upload_file": (name, handle, "application/octet-stream")},
-                    )
-                if response.status_code != 200 or b'"success"' not in response.content:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-                    break
-                count += 1
+        upload = _uploader(load)
+        while not errors:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                break
+            path, folder_id, name = item
+            with open(path, "rb") as handle:
+                content = handle.read()
+            if not upload({**auth, "folder_id": str(folder_id)}, name, content):
+                errors.append(f"{name}: the host refused the upload")
+                break
+            count += 1
         with lock:
             done.append(count)
 
@@ -191,14 +211,16 @@ def upload_load(
     clients: int,
     procs: int,
     emulator_pid: int | None = None,
+    stack: str = "httpx",
 ) -> LoadResult:
-    """Upload every item once with `clients` plain httpx clients (threads spread over `procs`
+    """Upload every item once with `clients` plain clients (threads spread over `procs`
     processes, so the client side's GIL is not what we measure): the emulator's capacity for
-    exactly these uploads when `clients` is well above what its latency needs."""
+    exactly these uploads when `clients` is well above what its latency needs. ``stack``:
+    httpx, or bare http.client ("stdlib": the cheapest client there is)."""
     procs = max(1, min(procs, clients))
     shares = [tuple(items[i::procs]) for i in range(procs)]
     loads = [
-        UploadLoad(api_url, access_token, account_id, share, max(1, clients // procs))
+        UploadLoad(api_url, access_token, account_id, share, max(1, clients // procs), stack)
         for share in shares
     ]
     cpu_before = cpu_seconds(emulator_pid) if emulator_pid else 0.0

@@ -4,12 +4,17 @@ The emulator adds 50 ms to every request and allows 16 concurrent uploads (`acco
 says so and it answers 429 above it), so no client can exceed 16 / 0.05 s = 320 files/s. The
 emulator's own capacity for the same uploads is measured on the same emulator with a plain
 httpx load of 64 clients in 4 processes (its concurrency limit lifted for that load); a plain
-httpx load of 16 clients shows what a minimal client reaches under the same rules as syncd.
+httpx load of 16 clients shows what a minimal client reaches under the same rules as syncd, and
+a load of 16 bare ``http.client`` clients with bodies put together by hand
+(``benchmarks/floors.py``'s) what the cheapest client there is reaches: the ceiling that the
+emulator itself sets under these rules. It serves every request on one event loop after the
+50 ms, so answers that were due together leave one after another.
 
 Figures: ``syncd.files_per_s`` (the initial sync from an empty remote, a real `syncd reconcile`
 subprocess with the default `[sync] workers`), ``syncd.cpu_s`` and ``syncd.cpu_ms_per_upload``
 (its user+sys CPU, in all and per file/upload request), ``emulator.capacity_files_per_s``,
-``httpx16.files_per_s`` and ``bound.files_per_s = min(16 / 0.05, capacity)``.
+``httpx16.files_per_s``, ``stdlib16.files_per_s`` and
+``bound.files_per_s = min(16 / 0.05, capacity)``.
 
 Measured 2026-11-23 on the shared 2-vCPU machine (load 5-15, so lower bounds): syncd 224-229
 files/s (108 before this work: 8 workers), 2.1 ms client CPU per file; the emulator 0.8-0.9 ms
@@ -159,7 +164,16 @@ def run(ctx: RunContext) -> Figures:
                 clients=CONCURRENT_UPLOADS,
                 procs=2,
             )
-        for load in (capacity, plain):
+            bare = upload_load(
+                api.api_url,
+                api.access_token,
+                api.account_id,
+                load_items(api, tree, "stdlib16"),
+                clients=CONCURRENT_UPLOADS,
+                procs=2,
+                stack="stdlib",
+            )
+        for load in (capacity, plain, bare):
             if load.errors or load.uploads != files:
                 raise RuntimeError(f"plain load: {load.uploads}/{files}, errors {load.errors[:3]}")
     syncd_rate = files / wall
@@ -179,6 +193,7 @@ def run(ctx: RunContext) -> Figures:
         "emulator.capacity_files_per_s": round(capacity.per_s, 1),
         "emulator.cpu_ms_per_upload": round(1000 * capacity.emulator_cpu_s / files, 3),
         "httpx16.files_per_s": round(plain.per_s, 1),
+        "stdlib16.files_per_s": round(bare.per_s, 1),
         "bound.files_per_s": round(bound, 1),
     }
 
