@@ -56,11 +56,25 @@ class _SetCookieCookies(httpx.Cookies):
 
 
 class _HttpClient(httpx.Client):
-    """httpx.Client with :class:`_SetCookieCookies` as its jar."""
+    """httpx.Client with :class:`_SetCookieCookies` as its jar, whose answers read whole are
+    freed as soon as they are dropped."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._syncd_cookies = _SetCookieCookies()
+
+    def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        response = super().send(request, stream=stream, **kwargs)
+        if not stream:
+            # httpx wraps the answer's stream in one that refers back to the answer: a cycle
+            # per request, which only the cyclic collector freed (~40 objects, ~9 KB each).
+            # Read whole, the answer needs its stream no more. A 20,000-file initial sync: the
+            # collector's time 0.55 -> 0.20 s, objects it freed 532,000 -> 3,500; CPU per
+            # upload unchanged within the noise.
+            response.stream = httpx.ByteStream(response.content)
+        return response
 
     @property  # type: ignore[override]
     def cookies(self) -> httpx.Cookies:

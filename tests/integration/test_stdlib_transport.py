@@ -4,9 +4,11 @@ connections it must never reuse, and which httpx exception each failure becomes 
 
 from __future__ import annotations
 
+import gc
 import http.server
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 
 import httpx
@@ -372,6 +374,26 @@ def test_syncd_clients_use_it_unless_given_a_transport(
     with client:
         assert isinstance(client._transport, StdlibHTTPTransport)
         assert client.post(server.url + "/ok", content=b"xy").text == "seen 2"
+
+
+def test_an_answer_read_whole_is_freed_as_soon_as_it_is_dropped(
+    server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left to httpx, every answer is in a reference cycle (its stream refers back to it) that
+    # only the cyclic collector frees: a bulk upload's answers were most of its collections.
+    _no_proxy_in_environment(monkeypatch)
+    client = make_http_client(verify_tls=True, timeout=10, max_connections=4, transport=None)
+    gc.disable()
+    try:
+        with client:
+            response = client.post(server.url + "/ok", content=b"xy")
+            assert response.text == "seen 2"
+            assert list(response.iter_bytes()) == [b"seen 2"]  # still readable as before
+            dropped = weakref.ref(response)
+            del response
+            assert dropped() is None
+    finally:
+        gc.enable()
 
 
 def test_a_proxy_from_the_environment_is_still_used(
