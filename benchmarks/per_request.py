@@ -2,11 +2,12 @@
 
 The runner's cases (``python3 -m benchmarks``) report whole-process CPU over the requests, which
 at small sizes is mostly interpreter start-up. This script subtracts it: it times (user + sys
-CPU of the child, from ``wait4``) a no-op `syncd reconcile` of a one-file tree (start-up,
-config, journal, authorize, a listing), an initial sync of N small files, and a no-op pass over an
-already synced tree, and prints
+CPU of the child, from ``wait4``) the initial sync and then a no-op `syncd reconcile` of a
+one-file tree (start-up, config, journal, authorize, a listing), an initial sync of N small
+files, and a no-op pass over an already synced tree, and prints
 
-- ``upload_ms``: (initial sync CPU - empty run CPU) / file/upload requests;
+- ``upload_ms``: (initial sync CPU - the one-file tree's initial sync CPU) / file/upload
+  requests;
 - ``noop_us_per_file``: (no-op CPU - empty run CPU) / files;
 - ``noop_ms_per_listing``: the same over the folder/listing requests;
 
@@ -60,8 +61,9 @@ def empty_run(work: Path, spy: Path | None) -> dict[str, float]:
         config = data.write_config(
             work / "empty.toml", api_url=emu.api_url, state=state, local=local
         )
-        _reconcile(config, None, "empty-first")  # uploads the file; the timed pass is a no-op
-        figures = {"syncd": _reconcile(config, spy, "empty")}
+        # The first pass creates the journal and uploads the file: an initial sync's fixed cost.
+        figures = {"syncd first": _reconcile(config, None, "empty-first")}
+        figures["syncd"] = _reconcile(config, spy, "empty")  # a no-op pass's fixed cost
         figures |= {f"noop {s}": run_floor("noop", s, config).cpu_s for s in STACKS}
     return figures | floor_upload_run(work, local, "empty")
 
@@ -136,30 +138,29 @@ def main() -> None:
                 uploads.append(upload_run(work, up_tree, spy))
             if synced is not None:
                 noops.append(noop_run(work, synced, spy))
-        print(f"rep {rep}: empty {empties[-1]}"
-              + (f", upload {uploads[-1]}" if uploads else "")
-              + (f", noop {noops[-1]}" if noops else ""),
-              flush=True)  # fmt: skip
+        runs = {"empty": empties[-1], "upload": uploads[-1:], "noop": noops[-1:]}
+        print(f"rep {rep}:", {k: v for k, v in runs.items() if v}, flush=True)
 
     print(f"empty run (no-op, one file): {_median(empties, 'syncd'):.3f} CPU-s "
           f"(median of {len(empties)})")  # fmt: skip
-    # Each figure net of its own fixed cost: syncd's of its empty run, a floor's of its run
-    # over the one-file pair.
-    who = [
-        ("syncd", "syncd", "syncd"),
-        *((f"floor {s}", f"noop {s}", f"upload {s}") for s in STACKS),
-    ]
+    # Each figure net of its own fixed cost, the same kind of run over the one-file pair: for
+    # syncd's uploads its first pass there (which also creates the journal), for its no-op the
+    # no-op pass; a floor's over that pair. (label, key of the run, key of its fixed cost)
+    floors = [(f"floor {s}", f"{kind} {s}") for s in STACKS for kind in ("upload", "noop")]
     if uploads:
         n = uploads[0]["requests"]
-        for label, _, key in who:
-            fixed = _median(empties, key)
-            cpu = _median(uploads, key)
+        upload_rows = [("syncd", "syncd", "syncd first")]
+        upload_rows += [(label, key, key) for label, key in floors if key.startswith("upload")]
+        for label, key, fixed_key in upload_rows:
+            cpu, fixed = _median(uploads, key), _median(empties, fixed_key)
             print(f"upload, {label}: {cpu:.3f} CPU-s for {n:.0f} files -> "
                   f"{1000 * (cpu - fixed) / n:.3f} ms/upload (net of start-up; "
                   f"{1000 * cpu / n:.3f} gross)")  # fmt: skip
     if noops:
         listings = noops[0]["requests"]
-        for label, key, _ in who:
+        noop_rows = [("syncd", "syncd")]
+        noop_rows += [(label, key) for label, key in floors if key.startswith("noop")]
+        for label, key in noop_rows:
             cpu = _median(noops, key)
             net = cpu - _median(empties, key)
             print(f"noop, {label}: {cpu:.3f} CPU-s, {args.noop_files} files, {listings:.0f} "
