@@ -27,6 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncd.emulator.testing import EmulatorProcess, RawApi
+from syncd.remote.uploads import multipart_body
 
 SMALL = os.urandom(4096)
 
@@ -47,20 +48,9 @@ def _raw_loop(job: Job, stop_at: float, results: list[int], errors: list[str]) -
     url = urlsplit(job.api_url)
     auth = {"access_token": job.access_token, "account_id": job.account_id}
     if job.workload == "upload":
-        boundary = "benchmarkboundary"
         fields = {**auth, "folder_id": str(job.folder_id)}
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-            for k, v in fields.items()
-        ]
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_file"; '
-            f'filename="f.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-            + SMALL
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        body = b"".join(parts)
-        path, ctype = url.path + "file/upload", f"multipart/form-data; boundary={boundary}"
+        body, ctype = multipart_body(fields, "f.bin", SMALL, "application/octet-stream")
+        path = url.path + "file/upload"
     else:
         body = urlencode({**auth, "parent_folder_id": str(job.folder_id)}).encode()
         path, ctype = url.path + "folder/listing", "application/x-www-form-urlencoded"

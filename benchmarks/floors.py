@@ -16,8 +16,10 @@ Each over one of two HTTP stacks:
 - ``httpx``: an ``httpx.Client`` built as syncd builds it (`syncd.remote.transport`, with its
   standard-library transport): what any client has to spend as long as httpx carries the
   requests;
-- ``stdlib``: ``http.client`` with one keep-alive connection per thread and bodies put
-  together by hand: what the requests cost with no HTTP library at all.
+- ``stdlib``: ``http.client`` with one keep-alive connection per thread: what the requests cost
+  with no HTTP library at all.
+
+An upload's body is built by syncd's own ``multipart_body`` over either stack, as syncd does.
 
 The floor reads the host and the pair from a syncd config file (``[remote]`` and the first
 ``[[pairs]]``), so the keys are never on a command line; `run_floor` works out the threads from
@@ -37,12 +39,14 @@ import os
 import sys
 import threading
 import tomllib
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
+
+# The multipart body as syncd builds it (standard library only, like this module).
+from syncd.remote.uploads import multipart_body
 
 if TYPE_CHECKING:  # the floor itself imports nothing it does not measure
     from benchmarks.core import Measured
@@ -84,8 +88,10 @@ def _httpx_stack(api_url: str, threads: int) -> tuple[Post, Upload]:
         return http.post(api_url + action, data=fields).json()  # type: ignore[no-any-return]
 
     def upload(fields: dict[str, str], name: str, content: bytes) -> Answer:
-        files = {"upload_file": (name, content, "application/octet-stream")}
-        answer = http.post(api_url + "file/upload", data=fields, files=files)
+        body, content_type = multipart_body(fields, name, content, "application/octet-stream")
+        answer = http.post(
+            api_url + "file/upload", content=body, headers={"Content-Type": content_type}
+        )
         return answer.json()  # type: ignore[no-any-return]
 
     return post, upload
@@ -112,18 +118,8 @@ def stdlib_stack(api_url: str) -> tuple[Post, Upload]:
         return exchange(action, urlencode(fields).encode(), "application/x-www-form-urlencoded")
 
     def upload(fields: dict[str, str], name: str, content: bytes) -> Answer:
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-            for k, v in fields.items()
-        ]
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_file"; '
-            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        return exchange("file/upload", b"".join(parts), f"multipart/form-data; boundary={boundary}")
+        body, content_type = multipart_body(fields, name, content, "application/octet-stream")
+        return exchange("file/upload", body, content_type)
 
     return post, upload
 

@@ -156,24 +156,20 @@ def run(ctx: RunContext) -> Figures:
                 emulator_pid=emu.pid,
             )
             emu.admin.set_knobs(concurrent_uploads=CONCURRENT_UPLOADS)
-            plain = upload_load(
-                api.api_url,
-                api.access_token,
-                api.account_id,
-                load_items(api, tree, "httpx16"),
-                clients=CONCURRENT_UPLOADS,
-                procs=2,
-            )
-            bare = upload_load(
-                api.api_url,
-                api.access_token,
-                api.account_id,
-                load_items(api, tree, "stdlib16"),
-                clients=CONCURRENT_UPLOADS,
-                procs=2,
-                stack="stdlib",
-            )
-        for load in (capacity, plain, bare):
+            # Plain clients under syncd's rules: (figure prefix, HTTP stack).
+            plain = {
+                name: upload_load(
+                    api.api_url,
+                    api.access_token,
+                    api.account_id,
+                    load_items(api, tree, name),
+                    clients=CONCURRENT_UPLOADS,
+                    procs=2,
+                    stack=stack,
+                )
+                for name, stack in (("httpx16", "httpx"), ("stdlib16", "stdlib"))
+            }
+        for load in (capacity, *plain.values()):
             if load.errors or load.uploads != files:
                 raise RuntimeError(f"plain load: {load.uploads}/{files}, errors {load.errors[:3]}")
     syncd_rate = files / wall
@@ -192,8 +188,7 @@ def run(ctx: RunContext) -> Figures:
         "syncd.emulator_cpu_ms_per_file": round(1000 * emu_cpu / files, 3),
         "emulator.capacity_files_per_s": round(capacity.per_s, 1),
         "emulator.cpu_ms_per_upload": round(1000 * capacity.emulator_cpu_s / files, 3),
-        "httpx16.files_per_s": round(plain.per_s, 1),
-        "stdlib16.files_per_s": round(bare.per_s, 1),
+        **{f"{name}.files_per_s": round(load.per_s, 1) for name, load in plain.items()},
         "bound.files_per_s": round(bound, 1),
     }
 
