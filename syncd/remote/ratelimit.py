@@ -28,6 +28,9 @@ class RateLimiterStats:
     cuts: int  # multiplicative decreases applied
 
 
+MAX_RATE = 1000.0  # requests/s: the most the limiter ever lets through
+
+
 class AdaptiveRateLimiter:
     """Thread-safe pacing with additive-increase / multiplicative-decrease around a learned ceiling.
 
@@ -40,7 +43,7 @@ class AdaptiveRateLimiter:
         *,
         initial_rate: float = 50.0,
         min_rate: float = 0.2,
-        max_rate: float = 1000.0,
+        max_rate: float = MAX_RATE,
         decrease: float = 0.85,
         approach: float = 1.0,
         probe: float = 0.004,
