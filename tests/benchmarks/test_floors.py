@@ -25,7 +25,8 @@ def _tree(root: Path) -> dict[str, str]:
         for i in range(count):
             content = f"{directory} {i}\n".encode() * 40
             (root / directory / f"f{i}.bin").write_bytes(content)
-            expected[f"/{data.REMOTE_FOLDER}/{directory}/f{i}.bin"] = hashlib.md5(content).hexdigest()
+            remote_path = f"/{data.REMOTE_FOLDER}/{directory}/f{i}.bin"
+            expected[remote_path] = hashlib.md5(content).hexdigest()
     return expected
 
 
