@@ -96,6 +96,7 @@ CASE = Case(
             other="syncthing.files_per_s",
             factor=1.0,
         ),
+        Target("client CPU per upload <= 1.2 ms", "syncd.cpu_ms_per_upload", "<=", bound=1.2),
     ),
     repeat=1,  # one repetition uploads 100,000 files and syncs them again with Syncthing (~9 min)
 )

@@ -161,6 +161,7 @@ CASE = Case(
             other="rclone_webdav.wall_s",
             factor=1.5,
         ),
+        Target("client CPU <= 2.0 s", "syncd.cpu_s", "<=", bound=2.0),
         Target("no mutating calls", "syncd.mutating_calls", "==", bound=0),
     ),
     repeat=3,
