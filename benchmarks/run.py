@@ -366,6 +366,27 @@ def _mode_text(mode: dict[str, Any]) -> str:
     return where
 
 
+PATH_OPTIONS = ("--cache", "--out")
+
+
+def recorded_argv(argv: list[str]) -> list[str]:
+    """The command line as a results file keeps it: where the cache and the results lived names
+    one machine's directories, not the run, so those options' values are left out."""
+    kept: list[str] = []
+    skip_value = False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+        elif arg in PATH_OPTIONS:
+            kept.append(arg)
+            skip_value = True
+        elif arg.startswith(tuple(option + "=" for option in PATH_OPTIONS)):
+            kept.append(arg.split("=", 1)[0])
+        else:
+            kept.append(arg)
+    return kept
+
+
 def results_stem(date: str, args: argparse.Namespace) -> str:
     """``<date>[-cores<N>][-profile][-<case>...]``: modes and partial runs get their own files."""
     parts = [date]
@@ -450,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": date,
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
-        "argv": sys.argv[1:] if argv is None else argv,
+        "argv": recorded_argv(sys.argv[1:] if argv is None else argv),
         "mode": {
             "cores": args.cores,  # None: not pinned
             "syncd_cpus": sorted(args.syncd_cpus) if args.syncd_cpus else runner_cpus,

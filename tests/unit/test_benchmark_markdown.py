@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.run import discover, markdown
+from benchmarks.run import discover, markdown, recorded_argv
 
 
 def _report(case_name: str, figures: set[str]) -> dict[str, Any]:
@@ -48,3 +48,8 @@ def test_every_figure_a_target_is_judged_on_is_in_the_figure_table() -> None:
         table = markdown(_report(case.name, syncd_figures))
         for name in syncd_figures:
             assert f"| {case.name} | {name} |" in table, (case.name, name)
+
+
+def test_a_results_file_keeps_the_command_line_without_this_machines_directories() -> None:
+    argv = ["--cores", "1", "--cache", "/srv/cache", "--out=/home/me/results", "--case", "noop"]
+    assert recorded_argv(argv) == ["--cores", "1", "--cache", "--out", "--case", "noop"]
