@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from syncd.remote.client import INITIAL_BURST, INITIAL_RATE
 from syncd.remote.ratelimit import AdaptiveRateLimiter, ResizableSemaphore
 
 
@@ -201,3 +202,18 @@ def test_an_idle_client_may_burst_then_is_paced() -> None:
     for _ in range(4):
         limiter.acquire()
     assert clock.now - before == pytest.approx(0.1)
+
+
+def test_the_clients_default_limiter_holds_no_request_back_before_the_first_429() -> None:
+    # A no-op pass on a fast host lists ~900 folders a second from its start; slow start from
+    # 200 req/s made it queue for slots (docs/architecture.md, "CPU per request").
+    clock = VirtualClock()
+    limiter = limiter_on(clock, initial_rate=INITIAL_RATE, burst=INITIAL_BURST)
+    waited = 0.0
+    for _ in range(1_800):  # two seconds at 900 requests/s, every one a success
+        before = clock.now
+        limiter.acquire()
+        waited += clock.now - before
+        limiter.on_success()
+        clock.now += 1 / 900
+    assert waited == 0.0
