@@ -17,7 +17,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -120,29 +121,31 @@ class UploadLoad:
     account_id: str
     items: tuple[tuple[str, int, str], ...]
     threads: int
-    stack: str  # "httpx" (a plain httpx.Client per thread) | "stdlib" (benchmarks.floors')
+    stack: str  # "httpx" (a plain httpx.Client per thread) | "stdlib" (bare http.client)
 
 
-def _uploader(load: UploadLoad) -> Callable[[dict[str, str], str, bytes], bool]:
+@contextmanager
+def _uploader(load: UploadLoad) -> Iterator[Callable[[dict[str, str], str, bytes], bool]]:
     """One thread's upload call: True when the host took the file."""
     if load.stack == "stdlib":
         from benchmarks.floors import stdlib_stack
 
         _, upload = stdlib_stack(load.api_url)
-        return lambda fields, name, content: (
-            upload(fields, name, content).get("_status") == ("success")
+        yield (
+            lambda fields, name, content: upload(fields, name, content).get("_status") == "success"
         )
-    http = httpx.Client(timeout=60)
+        return
+    with httpx.Client(timeout=60) as http:
 
-    def with_httpx(fields: dict[str, str], name: str, content: bytes) -> bool:
-        response = http.post(
-            load.api_url + "file/upload",
-            data=fields,
-            files={"upload_file": (name, content, "application/octet-stream")},
-        )
-        return response.status_code == 200 and b'"success"' in response.content
+        def with_httpx(fields: dict[str, str], name: str, content: bytes) -> bool:
+            response = http.post(
+                load.api_url + "file/upload",
+                data=fields,
+                files={"upload_file": (name, content, "application/octet-stream")},
+            )
+            return response.status_code == 200 and b'"success"' in response.content
 
-    return with_httpx
+        yield with_httpx
 
 
 def _upload_items(load: UploadLoad, start_at: float) -> tuple[int, float, list[str]]:
@@ -156,19 +159,19 @@ def _upload_items(load: UploadLoad, start_at: float) -> tuple[int, float, list[s
 
     def worker() -> None:
         count = 0
-        upload = _uploader(load)
-        while not errors:
-            with lock:
-                item = next(cursor, None)
-            if item is None:
-                break
-            path, folder_id, name = item
-            with open(path, "rb") as handle:
-                content = handle.read()
-            if not upload({**auth, "folder_id": str(folder_id)}, name, content):
-                errors.append(f"{name}: the host refused the upload")
-                break
-            count += 1
+        with _uploader(load) as upload:
+            while not errors:
+                with lock:
+                    item = next(cursor, None)
+                if item is None:
+                    break
+                path, folder_id, name = item
+                with open(path, "rb") as handle:
+                    content = handle.read()
+                if not upload({**auth, "folder_id": str(folder_id)}, name, content):
+                    errors.append(f"{name}: the host refused the upload")
+                    break
+                count += 1
         with lock:
             done.append(count)
 

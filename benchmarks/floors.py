@@ -64,11 +64,10 @@ def run_floor(kind: str, stack: str, config: Path, *, launch: Launch | None = No
     """One floor as a measured subprocess (pinned like syncd under ``--cores``)."""
     from benchmarks.core import run_measured
     from benchmarks.data import syncd_env
-    from syncd.config import SyncConfig
+    from syncd.config import load_config
     from syncd.engine.reconcile import LISTING_THREADS_MAX
 
-    configured = tomllib.loads(config.read_text(encoding="utf-8")).get("sync", {})
-    workers = int(configured.get("workers", SyncConfig.model_fields["workers"].default))
+    workers = load_config(config, warn=False).sync.workers
     threads = min(workers, LISTING_THREADS_MAX) if kind == "noop" else workers
     command = [sys.executable, "-m", "benchmarks.floors", kind, stack, str(config), str(threads)]
     return run_measured(

@@ -145,7 +145,7 @@ def main() -> None:
           f"(median of {len(empties)})")  # fmt: skip
     # Each figure net of its own fixed cost, the same kind of run over the one-file pair: for
     # syncd's uploads its first pass there (which also creates the journal), for its no-op the
-    # no-op pass; a floor's over that pair. (label, key of the run, key of its fixed cost)
+    # no-op pass; a floor's over that pair. (label, key of the run and of its fixed cost)
     floors = [(f"floor {s}", f"{kind} {s}") for s in STACKS for kind in ("upload", "noop")]
     if uploads:
         n = uploads[0]["requests"]

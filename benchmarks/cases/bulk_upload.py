@@ -5,8 +5,8 @@ says so and it answers 429 above it), so no client can exceed 16 / 0.05 s = 320 
 emulator's own capacity for the same uploads is measured on the same emulator with a plain
 httpx load of 64 clients in 4 processes (its concurrency limit lifted for that load); a plain
 httpx load of 16 clients shows what a minimal client reaches under the same rules as syncd, and
-a load of 16 bare ``http.client`` clients with bodies put together by hand
-(``benchmarks/floors.py``'s) what the cheapest client there is reaches: the ceiling that the
+a load of 16 bare ``http.client`` clients (``benchmarks/floors.py``'s, with syncd's own
+multipart bodies) what the cheapest client there is reaches: the ceiling that the
 emulator itself sets under these rules. It serves every request on one event loop after the
 50 ms, so answers that were due together leave one after another.
 
